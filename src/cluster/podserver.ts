@@ -1,0 +1,103 @@
+/**
+ * The emulated containers of the local cluster. Runs *inside* the pod network
+ * namespace (started by the pod runtime through `ip netns exec`) and binds one
+ * HTTP server per pod IP and container port. It takes orders as JSON lines on
+ * stdin and answers on stdout, so it needs no access to the API server, which
+ * listens on the host's loopback.
+ */
+import { createServer, type Server } from 'node:http';
+import { createInterface } from 'node:readline';
+import type { PodServerReply, PodServerRequest, ServedPod } from './podserver-protocol.ts';
+
+const running = new Map<string, Server[]>();
+
+function handler(pod: ServedPod, port: number) {
+  return (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => {
+    const b = pod.behaviour;
+    const reply = () => {
+      const body = `${JSON.stringify({
+        pod: pod.pod,
+        namespace: pod.namespace,
+        node: pod.node,
+        container: pod.container,
+        image: pod.image,
+        version: pod.version,
+        podIP: pod.ip,
+        port,
+        method: req.method,
+        path: req.url,
+        headers: req.headers,
+      })}\n`;
+      res.writeHead(b?.status ?? 200, {
+        'content-type': 'application/json',
+        'x-kanary-pod': pod.pod,
+        'x-kanary-version': pod.version,
+      });
+      res.end(body);
+    };
+    // drain the request body before answering, so keep-alive connections stay usable
+    req.resume();
+    req.on('end', () => {
+      if (b?.delayMs) setTimeout(reply, b.delayMs);
+      else reply();
+    });
+  };
+}
+
+function listen(server: Server, ip: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, ip, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+async function start(req: Extract<PodServerRequest, { op: 'start' }>): Promise<PodServerReply> {
+  if (running.has(req.key)) return { key: req.key, ok: true };
+  const servers: Server[] = [];
+  try {
+    for (const c of req.containers) {
+      for (const port of c.ports) {
+        const server = createServer({ keepAliveTimeout: 65_000 }, handler(c, port));
+        await listen(server, c.ip, port);
+        servers.push(server);
+      }
+    }
+    running.set(req.key, servers);
+    return { key: req.key, ok: true };
+  } catch (err) {
+    for (const s of servers) s.close();
+    return { key: req.key, ok: false, error: (err as Error).message };
+  }
+}
+
+function stop(req: Extract<PodServerRequest, { op: 'stop' }>): PodServerReply {
+  const servers = running.get(req.key);
+  running.delete(req.key);
+  if (servers) {
+    // like a container that finishes in-flight requests after SIGTERM
+    setTimeout(() => {
+      for (const s of servers) {
+        s.close();
+        s.closeAllConnections();
+      }
+    }, req.lingerMs ?? 0).unref();
+  }
+  return { key: req.key, ok: true };
+}
+
+const rl = createInterface({ input: process.stdin });
+rl.on('line', async (line) => {
+  let reply: PodServerReply;
+  try {
+    const req = JSON.parse(line) as PodServerRequest;
+    reply = req.op === 'start' ? await start(req) : stop(req);
+  } catch (err) {
+    reply = { key: '', ok: false, error: `bad request: ${(err as Error).message}` };
+  }
+  process.stdout.write(`${JSON.stringify(reply)}\n`);
+});
+// the runtime went away: so do the pods
+rl.on('close', () => process.exit(0));

@@ -1,0 +1,170 @@
+/**
+ * The local pod runtime: stands in for kubelet + container runtime on the kwok
+ * nodes. It watches pods (host side, where the API server is reachable), asks
+ * the pod server inside the pod network namespace to serve each Running pod,
+ * and marks the pod Ready once it really serves, like a readiness probe.
+ *
+ * Started detached by `kanary cluster up`:
+ *   node src/cluster/runtime.ts <cluster-name>
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import {
+  CoreV1Api,
+  type KubeConfig,
+  makeInformer,
+  PatchStrategy,
+  setHeaderOptions,
+  type V1Pod,
+} from '@kubernetes/client-node';
+import { loadKubeConfig } from '../kube/config.ts';
+import { type ClusterConfig, clusterConfig, files } from './config.ts';
+import { type ImageBehaviours, servedContainers, validateImageBehaviours } from './images.ts';
+import type { PodServerReply, PodServerRequest } from './podserver-protocol.ts';
+
+const LINGER_MS = 3000;
+
+function log(msg: string, extra: Record<string, unknown> = {}): void {
+  process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), msg, ...extra })}\n`);
+}
+
+class PodServerClient {
+  private pending = new Map<string, (r: PodServerReply) => void>();
+  private child;
+  alive = true;
+  constructor(c: ClusterConfig) {
+    const script = fileURLToPath(new URL('./podserver.ts', import.meta.url));
+    this.child = spawn('ip', ['netns', 'exec', c.netns, process.execPath, script], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    this.child.on('exit', (code) => {
+      this.alive = false;
+      log('pod server exited', { code });
+      process.exit(1); // without it no pod is served: fail loudly, `cluster status` reports the crash
+    });
+    createInterface({ input: this.child.stdout }).on('line', (line) => {
+      const reply = JSON.parse(line) as PodServerReply;
+      this.pending.get(reply.key)?.(reply);
+      this.pending.delete(reply.key);
+    });
+  }
+  send(req: PodServerRequest): Promise<PodServerReply> {
+    return new Promise((resolve) => {
+      this.pending.set(req.key, resolve);
+      this.child.stdin.write(`${JSON.stringify(req)}\n`);
+    });
+  }
+}
+
+function readBehaviours(c: ClusterConfig): ImageBehaviours {
+  try {
+    return validateImageBehaviours(JSON.parse(readFileSync(files(c).imageBehaviours, 'utf8')));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
+      log('ignoring image behaviours', { error: String(err) });
+    return {};
+  }
+}
+
+const keyOf = (p: V1Pod) => `${p.metadata?.namespace}/${p.metadata?.name}/${p.metadata?.uid}`;
+
+async function main(): Promise<void> {
+  const c = clusterConfig(process.argv[2]);
+  const kc: KubeConfig = loadKubeConfig({ kubeconfig: files(c).kubeconfig });
+  const core = kc.makeApiClient(CoreV1Api);
+  const server = new PodServerClient(c);
+  const served = new Set<string>();
+  const starting = new Set<string>();
+  let connected = false;
+
+  const markReady = async (pod: V1Pod) => {
+    const now = new Date().toISOString();
+    const body = {
+      status: {
+        conditions: [
+          { type: 'ContainersReady', status: 'True', lastTransitionTime: now, reason: null },
+          { type: 'Ready', status: 'True', lastTransitionTime: now, reason: null },
+        ],
+        containerStatuses: (pod.status?.containerStatuses ?? []).map((cs) => ({
+          name: cs.name,
+          ready: true,
+        })),
+      },
+    };
+    await core.patchNamespacedPodStatus(
+      { name: pod.metadata!.name!, namespace: pod.metadata!.namespace!, body },
+      setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+    );
+  };
+
+  const reconcile = async (pod: V1Pod) => {
+    const key = keyOf(pod);
+    const wanted = pod.status?.phase === 'Running' && !!pod.status.podIP && !pod.metadata?.deletionTimestamp;
+    if (!wanted) {
+      if (served.delete(key)) await server.send({ op: 'stop', key, lingerMs: LINGER_MS });
+      return;
+    }
+    if (starting.has(key)) return;
+    const containers = servedContainers(pod, readBehaviours(c));
+    const ready = pod.status?.conditions?.find((x) => x.type === 'Ready')?.status === 'True';
+    const shouldBeReady = containers.every((x) => x.behaviour?.ready !== false);
+    if (served.has(key)) {
+      // retry a readiness patch that failed earlier
+      if (!ready && shouldBeReady)
+        await markReady(pod).catch((err) => log('mark ready failed', { pod: key, error: String(err) }));
+      return;
+    }
+    starting.add(key);
+    try {
+      const reply = await server.send({ op: 'start', key, containers });
+      if (!reply.ok) {
+        log('cannot serve pod', { pod: key, error: reply.error });
+        return;
+      }
+      served.add(key);
+      if (!ready && shouldBeReady) await markReady(pod);
+    } catch (err) {
+      log('pod start failed', { pod: key, error: String(err) });
+    } finally {
+      starting.delete(key);
+    }
+  };
+
+  const informer = makeInformer(kc, '/api/v1/pods', () => core.listPodForAllNamespaces());
+  informer.on('add', (p) => void reconcile(p));
+  informer.on('update', (p) => void reconcile(p));
+  informer.on('delete', (p) => {
+    const key = keyOf(p);
+    if (served.delete(key)) void server.send({ op: 'stop', key, lingerMs: LINGER_MS });
+  });
+  informer.on('connect', () => {
+    connected = true;
+  });
+  informer.on('error', (err) => {
+    connected = false;
+    log('pod watch failed; restarting in 2s', { error: String(err) });
+    setTimeout(() => void informer.start().catch(() => undefined), 2000);
+  });
+
+  createServer((req, res) => {
+    const ok = connected && server.alive;
+    if (req.url === '/pods') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify([...served]));
+      return;
+    }
+    res.writeHead(ok ? 200 : 503).end(ok ? 'ok' : 'not ready');
+  }).listen(c.ports.runtime, '127.0.0.1');
+
+  await informer.start();
+  connected = true;
+  log('pod runtime started', { netns: c.netns });
+}
+
+main().catch((err) => {
+  log('pod runtime failed', { error: String(err) });
+  process.exit(1);
+});
