@@ -32,7 +32,9 @@ function find(dir: string): string[] {
 const args = process.argv.slice(2);
 const unitOnly = args.includes('--unit');
 const chosen = args.filter((a) => !a.startsWith('--'));
-const testFiles = chosen.length ? chosen : find(join(root, 'test', 'unit')).concat(unitOnly ? [] : find(join(root, 'test', 'integration')));
+const testFiles = chosen.length
+  ? chosen
+  : find(join(root, 'test', 'unit')).concat(unitOnly ? [] : find(join(root, 'test', 'integration')));
 const needsCluster = testFiles.some((f) => !f.startsWith(join('test', 'unit')));
 
 const nodeArgs = [

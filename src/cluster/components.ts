@@ -56,7 +56,7 @@ export function controlPlaneComponents(c: ClusterConfig): ComponentSpec[] {
         '--max-requests-inflight=0',
         '--max-mutating-requests-inflight=0',
         '--enable-priority-and-fairness=false',
-        '--v=1',
+        '--v=0',
       ],
       health: { kind: 'https', url: `${api}/readyz`, token: true },
     },

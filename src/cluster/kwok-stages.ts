@@ -6,14 +6,8 @@
  * would, so an EndpointSlice never lists an address nobody answers on.
  */
 export function kwokConfigYaml(): string {
-  return `${[kwokConfiguration, nodeInitialize, nodeHeartbeat, podRunning, podDelete].join('\n---\n')}\n`;
+  return `${[nodeInitialize, nodeHeartbeat, podRunning, podDelete].join('\n---\n')}\n`;
 }
-
-const kwokConfiguration = `apiVersion: config.kwok.x-k8s.io/v1alpha1
-kind: KwokConfiguration
-options:
-  podPlayStageParallelism: 8
-  nodeLeaseParallelism: 4`;
 
 const nodeInitialize = `apiVersion: kwok.x-k8s.io/v1alpha1
 kind: Stage

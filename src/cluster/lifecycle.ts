@@ -219,7 +219,12 @@ export async function clusterUp(c: ClusterConfig, opts: UpOptions): Promise<{ al
     await waitHealthy(apiserver!, start(apiserver!));
     const started = rest.map((s) => ({ s, rec: start(s) }));
     await Promise.all(started.map(({ s, rec }) => waitHealthy(s, rec)));
-    await createNodes(c, progress, timeout);
+    const anyCrashed = () => {
+      const dead = state.processes.find((p) => !isRunning(p));
+      if (dead)
+        throw new Error(`${dead.name} exited during start-up; last log lines:\n${tailFile(dead.log, 15)}`);
+    };
+    await createNodes(c, progress, timeout, anyCrashed);
     progress(`cluster "${c.name}" is up: kubectl --kubeconfig ${files(c).kubeconfig} get nodes`);
     return { alreadyRunning: false };
   } catch (err) {
@@ -231,7 +236,12 @@ export async function clusterUp(c: ClusterConfig, opts: UpOptions): Promise<{ al
   }
 }
 
-async function createNodes(c: ClusterConfig, progress: Progress, timeoutMs: number): Promise<void> {
+async function createNodes(
+  c: ClusterConfig,
+  progress: Progress,
+  timeoutMs: number,
+  assertAlive: () => void,
+): Promise<void> {
   const core = loadKubeConfig({ kubeconfig: files(c).kubeconfig }).makeApiClient(CoreV1Api);
   for (let i = 0; i < c.nodeCount; i++) {
     const name = `kwok-node-${i}`;
@@ -255,6 +265,7 @@ async function createNodes(c: ClusterConfig, progress: Progress, timeoutMs: numb
   await waitFor(
     `${c.nodeCount} kwok nodes`,
     async () => {
+      assertAlive();
       const nodes = await core.listNode();
       const ready = nodes.items.filter((n) =>
         n.status?.conditions?.some((x) => x.type === 'Ready' && x.status === 'True'),

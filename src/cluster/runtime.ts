@@ -88,9 +88,15 @@ async function main(): Promise<void> {
           { type: 'ContainersReady', status: 'True', lastTransitionTime: now, reason: null },
           { type: 'Ready', status: 'True', lastTransitionTime: now, reason: null },
         ],
-        containerStatuses: (pod.status?.containerStatuses ?? []).map((cs) => ({
-          name: cs.name,
+        // the list is replaced as a whole, so every status is sent complete
+        containerStatuses: (pod.spec?.containers ?? []).map((ctr) => ({
+          name: ctr.name,
+          image: ctr.image ?? '',
+          imageID: `kanary-emulated://${ctr.image ?? ''}`,
           ready: true,
+          started: true,
+          restartCount: 0,
+          state: { running: { startedAt: pod.status?.startTime ?? now } },
         })),
       },
     };

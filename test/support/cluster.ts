@@ -1,7 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import type { TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AppsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig, NetworkingV1Api } from '@kubernetes/client-node';
+import {
+  AppsV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  type KubeConfig,
+  NetworkingV1Api,
+} from '@kubernetes/client-node';
 import { clusterConfig, files } from '../../src/cluster/config.ts';
 import { loadKubeConfig } from '../../src/kube/config.ts';
 

@@ -1,6 +1,6 @@
+import { progressPrinter } from '../../src/cli/progress.ts';
 import { clusterConfig } from '../../src/cluster/config.ts';
 import { clusterUp } from '../../src/cluster/lifecycle.ts';
-import { progressPrinter } from '../../src/cli/progress.ts';
 
 /**
  * Runs once per `node --test` run, before any test file: brings the shared local
