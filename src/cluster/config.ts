@@ -37,6 +37,19 @@ export interface ClusterConfig {
 
 export const DEFAULT_CLUSTER_NAME = 'kanary';
 
+/**
+ * Several local clusters can run side by side (the tests start a second one to
+ * check `down`); each gets its own port range and private address ranges. The
+ * default cluster uses index 0 (pods in 10.244.0.0/16); others a slot derived
+ * from the name.
+ */
+export function networkIndex(name: string): number {
+  if (name === DEFAULT_CLUSTER_NAME) return 0;
+  let h = 0;
+  for (const ch of name) h = (h * 31 + ch.charCodeAt(0)) >>> 0;
+  return 1 + (h % 8);
+}
+
 export function clusterConfig(
   name = DEFAULT_CLUSTER_NAME,
   env: NodeJS.ProcessEnv = process.env,
@@ -45,7 +58,8 @@ export function clusterConfig(
     // interface names are limited to 15 characters and we add a 2-character suffix
     throw new Error(`invalid cluster name "${name}": use 1-12 lowercase letters, digits or dashes`);
   }
-  const portBase = Number(env.KANARY_PORT_BASE ?? 16400);
+  const i = networkIndex(name);
+  const portBase = Number(env.KANARY_PORT_BASE ?? 16400) + i * 100;
   return {
     name,
     stateDir: stateDir(name, env),
@@ -53,11 +67,11 @@ export function clusterConfig(
     netns: name,
     vethHost: `${name}-h`,
     vethNs: `${name}-n`,
-    hostAddr: '10.243.255.1',
-    nsAddr: '10.243.255.2',
-    podCidr: '10.244.0.0/16',
-    podPrefix: '10.244',
-    nodeIpPrefix: '10.243.0',
+    hostAddr: `10.243.${255 - i}.1`,
+    nsAddr: `10.243.${255 - i}.2`,
+    podCidr: `10.${244 + i}.0.0/16`,
+    podPrefix: `10.${244 + i}`,
+    nodeIpPrefix: `10.243.${i}`,
     nodeCount: 3,
     serviceCidr: '10.96.0.0/16',
     ports: {

@@ -25,7 +25,7 @@ export function controlPlaneVersions(): ControlPlaneVersions {
 }
 
 export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {
-  return env.KANARY_CACHE_DIR ?? join(env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'kanary');
+  return env.KANARY_CACHE_DIR ?? join(env.XDG_CACHE_HOME ?? join(env.HOME ?? homedir(), '.cache'), 'kanary');
 }
 
 /** Versioned folder holding the built control-plane binaries. */
@@ -46,6 +46,7 @@ export type ControlPlaneBinary = (typeof controlPlaneBinaries)[number];
 /** Where a running cluster keeps its state (pids, certificates, logs, kubeconfig). */
 export function stateDir(name: string, env: NodeJS.ProcessEnv = process.env): string {
   const base =
-    env.KANARY_STATE_DIR ?? join(env.XDG_STATE_HOME ?? join(homedir(), '.local', 'state'), 'kanary');
+    env.KANARY_STATE_DIR ??
+    join(env.XDG_STATE_HOME ?? join(env.HOME ?? homedir(), '.local', 'state'), 'kanary');
   return join(base, 'clusters', name);
 }
