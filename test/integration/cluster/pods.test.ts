@@ -61,7 +61,7 @@ it('runs a Deployment: Running+Ready pods with pod IPs, an EndpointSlice, and HT
       labelSelector: 'kubernetes.io/service-name=web',
     });
     const ready = slices.items.flatMap((s) =>
-      s.endpoints.filter((e) => e.conditions?.ready).flatMap((e) => e.addresses),
+      (s.endpoints ?? []).filter((e) => e.conditions?.ready).flatMap((e) => e.addresses),
     );
     return ready.length === 3 ? ready : undefined;
   });
