@@ -1,12 +1,18 @@
 import { progressPrinter } from '../../src/cli/progress.ts';
-import { clusterConfig } from '../../src/cluster/config.ts';
+import { clusterConfig, files } from '../../src/cluster/config.ts';
 import { clusterUp } from '../../src/cluster/lifecycle.ts';
+import { KubeClient } from '../../src/kube/client.ts';
+import { loadKubeConfig } from '../../src/kube/config.ts';
+import { installCrds } from '../../src/kube/crds.ts';
 
 /**
  * Runs once per `node --test` run, before any test file: brings the shared local
- * cluster up (a no-op when it is already running). It is left running afterwards
- * so the next run starts instantly; `kanary cluster down` stops it.
+ * cluster up (a no-op when it is already running) and installs Kanary's CRDs.
+ * The cluster is left running afterwards so the next run starts instantly;
+ * `kanary cluster down` stops it.
  */
 export async function globalSetup(): Promise<void> {
-  await clusterUp(clusterConfig(), { progress: progressPrinter(), timeoutSeconds: 180 });
+  const c = clusterConfig();
+  await clusterUp(c, { progress: progressPrinter(), timeoutSeconds: 180 });
+  await installCrds(new KubeClient(loadKubeConfig({ kubeconfig: files(c).kubeconfig })));
 }
