@@ -10,7 +10,7 @@ const fixtures = join(import.meta.dirname, '..', '..', '..', '..', 'shared', 'fi
 
 function upstreamRollouts(): {
   file: string;
-  obj: Record<string, unknown> & { metadata: { name: string } };
+  obj: { metadata: { name: string }; spec: unknown };
 }[] {
   const out = [];
   for (const dir of ['examples', 'getting-started-nginx', 'e2e-functional', 'e2e-smi-ingress']) {
