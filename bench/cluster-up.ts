@@ -33,6 +33,8 @@ const stats = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return `median ${(s[Math.floor(s.length / 2)]! / 1000).toFixed(2)} s, max ${(s[s.length - 1]! / 1000).toFixed(2)} s`;
 };
-console.log(`machine: ${cpus().length} × ${cpus()[0]?.model}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`);
+console.log(
+  `machine: ${cpus().length} × ${cpus()[0]?.model}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`,
+);
 console.log(`warm cluster up (${runs} runs): ${stats(ups)}`);
 console.log(`cluster down (${runs} runs): ${stats(downs)}`);

@@ -15,7 +15,8 @@ describe('createMergePatch', () => {
     ['object to scalar', { s: { x: 1 } }, { s: 'v' }, { s: 'v' }],
     ['null stays unpatched when already null', { a: null }, {}, undefined],
   ];
-  for (const [name, from, to, want] of cases) it(name, () => assert.deepEqual(createMergePatch(from, to), want));
+  for (const [name, from, to, want] of cases)
+    it(name, () => assert.deepEqual(createMergePatch(from, to), want));
 });
 
 describe('matchesSelector', () => {
