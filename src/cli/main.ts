@@ -1,5 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerClusterCommands } from './commands/cluster.ts';
+import { registerIngressCommand } from './commands/ingress.ts';
+import { registerRolloutCommands } from './commands/rollouts.ts';
 import { registerVersionCommand } from './commands/version.ts';
 import { UserError } from './errors.ts';
 
@@ -11,6 +13,8 @@ export function buildProgram(): Command {
     .showSuggestionAfterError(true);
   registerVersionCommand(program);
   registerClusterCommands(program);
+  registerIngressCommand(program);
+  registerRolloutCommands(program);
   return program;
 }
 

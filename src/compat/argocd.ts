@@ -11,17 +11,16 @@
 
 /** A Rollout as plain JSON; only the fields read here are typed. */
 export interface RolloutObject {
-  metadata?: { generation?: number; annotations?: Record<string, string> | null; [k: string]: unknown };
+  metadata?: { generation?: number; annotations?: Record<string, string> | null };
   spec?: {
     replicas?: number;
     paused?: boolean | null;
     workloadRef?: unknown;
     restartAt?: string;
     strategy?: {
-      canary?: { steps?: unknown[] | null; [k: string]: unknown } | null;
+      canary?: { steps?: unknown[] | null } | null;
       blueGreen?: unknown;
     };
-    [k: string]: unknown;
   };
   status?: {
     phase?: string;
@@ -32,17 +31,15 @@ export interface RolloutObject {
     pauseConditions?: unknown[] | null;
     currentPodHash?: string;
     stableRS?: string;
-    canary?: { stableRS?: string; [k: string]: unknown } | null;
-    blueGreen?: { activeSelector?: string; [k: string]: unknown } | null;
+    canary?: { stableRS?: string } | null;
+    blueGreen?: { activeSelector?: string } | null;
     replicas?: number;
     updatedReplicas?: number;
     availableReplicas?: number;
     abort?: boolean | null;
     promoteFull?: boolean;
-    currentStepIndex?: number;
-    [k: string]: unknown;
+    currentStepIndex?: number | null;
   } | null;
-  [k: string]: unknown;
 }
 
 export type HealthStatus = 'Healthy' | 'Progressing' | 'Degraded' | 'Suspended' | 'Missing' | 'Unknown';
