@@ -1,0 +1,101 @@
+import type { Command } from 'commander';
+import { startDataPlane } from '../../dataplane/controller.ts';
+import { loadKubeConfig } from '../../kube/config.ts';
+import { UserError } from '../errors.ts';
+
+interface IngressFlags {
+  ingressClass: string;
+  bindAddress: string;
+  httpPort: string;
+  httpsPort: string;
+  annotationsPrefix: string;
+  kubeconfig?: string;
+  context?: string;
+  namespace?: string;
+  metricsPort: string;
+  nginxBinary: string;
+  stateDir?: string;
+  workerProcesses: string;
+  publishAddress?: string;
+}
+
+function port(flag: string, value: string, allowZero = false): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < (allowZero ? 0 : 1) || n > 65535) {
+    throw new UserError(`${flag} must be a port number (${allowZero ? 0 : 1}-65535), got "${value}"`);
+  }
+  return n;
+}
+
+export function registerIngressCommand(program: Command): void {
+  program
+    .command('ingress')
+    .description(
+      'run the NGINX data plane: serve Ingresses of a class with nginx, honouring the canary annotations',
+    )
+    .option(
+      '--ingress-class <name>',
+      'serve Ingresses of this class (spec.ingressClassName or kubernetes.io/ingress.class)',
+      'nginx',
+    )
+    .option('--bind-address <ip>', 'address nginx listens on', '127.0.0.1')
+    .option('--http-port <port>', 'HTTP port', '80')
+    .option('--https-port <port>', 'HTTPS port', '443')
+    .option(
+      '--annotations-prefix <prefix>',
+      'prefix of the annotations to honour',
+      'nginx.ingress.kubernetes.io',
+    )
+    .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, ~/.kube/config, in-cluster)')
+    .option('--context <name>', 'kubeconfig context')
+    .option('-n, --namespace <ns>', 'watch only this namespace (default: all)')
+    .option('--metrics-port <port>', 'loopback port for /metrics, /healthz and /debug/canaries', '10254')
+    .option('--nginx-binary <path>', 'nginx executable', 'nginx')
+    .option(
+      '--state-dir <dir>',
+      'where nginx.conf, logs and certificates live (default: a new temporary directory)',
+    )
+    .option('--worker-processes <n>', 'nginx worker_processes', 'auto')
+    .option('--publish-address <ip>', 'address written to Ingress status (default: --bind-address)')
+    .action(async (o: IngressFlags) => {
+      if (!/^[a-z0-9.-]+(\/[a-z0-9.-]+)?$/i.test(o.annotationsPrefix.replace(/\/$/, ''))) {
+        throw new UserError(`--annotations-prefix "${o.annotationsPrefix}" is not a valid annotation prefix`);
+      }
+      if (!/^(auto|[1-9]\d*)$/.test(o.workerProcesses)) {
+        throw new UserError(
+          `--worker-processes must be "auto" or a positive number, got "${o.workerProcesses}"`,
+        );
+      }
+      const kc = loadKubeConfig({ kubeconfig: o.kubeconfig, context: o.context });
+      let dp: Awaited<ReturnType<typeof startDataPlane>>;
+      try {
+        dp = await startDataPlane({
+          kubeConfig: kc,
+          namespace: o.namespace,
+          ingressClass: o.ingressClass,
+          annotationsPrefix: o.annotationsPrefix.replace(/\/$/, ''),
+          bindAddress: o.bindAddress,
+          httpPort: port('--http-port', o.httpPort),
+          httpsPort: port('--https-port', o.httpsPort),
+          metricsPort: port('--metrics-port', o.metricsPort, true),
+          nginxBinary: o.nginxBinary,
+          stateDir: o.stateDir,
+          workerProcesses: o.workerProcesses,
+          publishAddress: o.publishAddress,
+        });
+      } catch (err) {
+        throw new UserError(`the data plane could not start: ${(err as Error).message}`, {
+          hint: 'check that the ports are free and that nginx and libnginx-mod-http-lua are installed',
+        });
+      }
+      await new Promise<void>((resolve) => {
+        const stop = () => {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          void dp.stop().then(resolve);
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+      });
+    });
+}

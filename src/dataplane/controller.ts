@@ -1,0 +1,451 @@
+import { mkdtempSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { pino } from 'pino';
+import { KubeClient, RESOURCES, resourcePath } from '../kube/client.ts';
+import { Informer } from '../kube/informer.ts';
+import { WorkQueue } from '../kube/queue.ts';
+import { buildModel } from './build.ts';
+import { findOffenders } from './isolate.ts';
+import { AccessLogTailer, DataPlaneMetrics, startMetricsServer } from './metrics.ts';
+import { ensureDefaultCert, type Logger, NginxProcess, statePaths } from './nginx.ts';
+import { configHash, type DynamicState, type RenderEnv, renderConfig, renderState } from './render.ts';
+import type {
+  BuildOptions,
+  ClusterSnapshot,
+  DataPlaneModel,
+  EndpointSlice,
+  Ingress,
+  IngressClass,
+  Problem,
+  Secret,
+  Service,
+} from './types.ts';
+
+export interface DataPlaneOptions {
+  kubeConfig: KubeConfig;
+  /** watch one namespace only (default: all) */
+  namespace?: string;
+  ingressClass?: string;
+  annotationsPrefix?: string;
+  bindAddress?: string;
+  httpPort?: number;
+  httpsPort?: number;
+  /** 0 picks a free port; the chosen one is in the result */
+  metricsPort?: number;
+  nginxBinary?: string;
+  /** default: a fresh temporary directory */
+  stateDir?: string;
+  modulesDir?: string;
+  workerProcesses?: string;
+  /** address written to Ingress status.loadBalancer (default: the bind address) */
+  publishAddress?: string;
+  writeStatus?: boolean;
+  logger?: Logger;
+}
+
+export interface CanaryReport {
+  namespace: string;
+  ingress: string;
+  service: string;
+  upstream: string;
+  /** what nginx is serving (0 when the canary applies nowhere) */
+  weight: number;
+  weightTotal: number;
+  percent: number;
+  header: string;
+  headerValue: string;
+  headerPattern: string;
+  headerPatternError?: string;
+  cookie: string;
+  canaryEndpoints: number;
+  attachedTo: { host: string; path: string; pathType: string; mainIngress: string }[];
+  unmatched: { host: string; path: string; pathType: string; reason: string }[];
+}
+
+export interface DataPlane {
+  bindAddress: string;
+  httpPort: number;
+  httpsPort: number;
+  metricsPort: number;
+  stateDir: string;
+  metrics: DataPlaneMetrics;
+  nginx: NginxProcess;
+  /** version of the dynamic state nginx acknowledged last */
+  stateVersion(): number;
+  canaries(): CanaryReport[];
+  problems(): Problem[];
+  stop(): Promise<void>;
+}
+
+const EVENT_COMPONENT = 'kanary-ingress';
+
+/** Starts the data plane: informers, nginx, the render loop, metrics. Resolves once nginx serves the initial state. */
+export async function startDataPlane(opts: DataPlaneOptions): Promise<DataPlane> {
+  const log: Logger = opts.logger ?? pino({ name: 'kanary-ingress' });
+  const bopts: BuildOptions = {
+    ingressClass: opts.ingressClass ?? 'nginx',
+    annotationsPrefix: opts.annotationsPrefix ?? 'nginx.ingress.kubernetes.io',
+  };
+  const bindAddress = opts.bindAddress ?? '127.0.0.1';
+  const stateDir = opts.stateDir ?? mkdtempSync(join(tmpdir(), 'kanary-ingress-'));
+  const nginx = new NginxProcess({
+    binary: opts.nginxBinary ?? 'nginx',
+    stateDir,
+    log,
+    onRestart: () => queue.add('sync'),
+  });
+  const env: RenderEnv = {
+    stateDir,
+    luaDir: join(import.meta.dirname, 'lua'),
+    modulesDir: opts.modulesDir ?? '/usr/lib/nginx/modules',
+    bindAddress,
+    httpPort: opts.httpPort ?? 80,
+    httpsPort: opts.httpsPort ?? 443,
+    workerProcesses: opts.workerProcesses ?? 'auto',
+    defaultCert: await ensureDefaultCert(stateDir),
+  };
+  if (!env.defaultCert) log.warn({}, 'openssl is not available: hosts without a TLS Secret get no HTTPS');
+
+  const client = new KubeClient(opts.kubeConfig);
+  const informerLog = (msg: string, fields?: Record<string, unknown>) => log.warn(fields ?? {}, msg);
+  const nsOpt = { namespace: opts.namespace, log: informerLog };
+  const ingresses = new Informer<Ingress>(client, RESOURCES.ingresses, nsOpt);
+  const services = new Informer<Service>(client, RESOURCES.services, nsOpt);
+  const slices = new Informer<EndpointSlice>(client, RESOURCES.endpointslices, nsOpt);
+  const secrets = new Informer<Secret>(client, RESOURCES.secrets, {
+    ...nsOpt,
+    fieldSelector: 'type=kubernetes.io/tls',
+  });
+  const classes = new Informer<IngressClass>(client, RESOURCES.ingressclasses, { log: informerLog });
+
+  const queue = new WorkQueue({ concurrency: 1, baseDelayMs: 200, maxDelayMs: 30_000 });
+  const metrics = new DataPlaneMetrics();
+  const reported = new Map<string, number>();
+  let lastModel: DataPlaneModel | undefined;
+  let lastProblems: Problem[] = [];
+  let pushedState: string | undefined;
+  let pushedStateObj: DynamicState | undefined;
+  let stateVersion = 0;
+  let patternErrors: Record<string, string> = {};
+  let started = false;
+  let lastSyncError: string | undefined;
+  // candidate configuration → the Ingresses nginx -t rejected in it, so an unchanged bad Ingress is isolated once
+  const rejectedCache = new Map<string, Map<string, string>>();
+
+  const snapshot = (): ClusterSnapshot => ({
+    ingresses: ingresses.list(),
+    services: services.list(),
+    endpointSlices: slices.list(),
+    secrets: secrets.list(),
+    ingressClasses: classes.hasSynced ? classes.list() : [],
+  });
+
+  const nextVersion = () => {
+    // monotonic across restarts of this process too, so a fresh nginx never sees an older version as newer
+    stateVersion = Math.max(stateVersion + 1, Date.now());
+    return stateVersion;
+  };
+
+  /** nginx -t, and when it fails, the Ingresses that make it fail (with nginx's message). */
+  const validate = async (
+    snap: ClusterSnapshot,
+    model: DataPlaneModel,
+    config: string,
+  ): Promise<
+    { model: DataPlaneModel; config: string; rejected: Map<string, string> } | { error: string }
+  > => {
+    const key = configHash(config);
+    let rejected = rejectedCache.get(key);
+    if (!rejected) {
+      nginx.writeTlsFiles(model.tlsFiles, true);
+      const first = await nginx.test(config);
+      if (first.ok) return { model, config, rejected: new Map() };
+      log.warn(
+        { error: first.error },
+        'candidate configuration failed nginx -t; isolating the offending Ingress',
+      );
+      const excludedByBuild = new Set(model.problems.filter((p) => p.excluded).map((p) => p.ingress));
+      const candidates = model.owned.filter((k) => !excludedByBuild.has(k));
+      const testWith = async (included: string[]) => {
+        const inc = new Set(included);
+        const m = buildModel(snap, bopts, new Set(candidates.filter((k) => !inc.has(k))));
+        nginx.writeTlsFiles(m.tlsFiles, true);
+        return nginx.test(renderConfig(m, env));
+      };
+      const found = await findOffenders(candidates, async (inc) => (await testWith(inc)).ok);
+      if (!found) return { error: first.error };
+      rejected = new Map();
+      for (const off of found.offenders) {
+        const r = await testWith([...found.good, off]);
+        rejected.set(off, r.ok ? first.error : r.error);
+      }
+      rejectedCache.set(key, rejected);
+      if (rejectedCache.size > 50) rejectedCache.delete(rejectedCache.keys().next().value!);
+    }
+    const reduced = buildModel(snap, bopts, new Set(rejected.keys()));
+    for (const p of reduced.problems) {
+      const msg = p.excluded ? rejected.get(p.ingress) : undefined;
+      if (msg) {
+        p.reason = 'NginxRejected';
+        p.message = `left out of the nginx configuration because nginx -t rejects it: ${msg}`;
+      }
+    }
+    return { model: reduced, config: renderConfig(reduced, env), rejected };
+  };
+
+  const sync = async (): Promise<void> => {
+    const snap = snapshot();
+    const full = buildModel(snap, bopts);
+    let model = full;
+    let config = renderConfig(full, env);
+    if (config !== nginx.activeConfig) {
+      const v = await validate(snap, full, config);
+      if ('error' in v) {
+        metrics.reloadOk.set(0);
+        lastSyncError = v.error;
+        log.error(
+          { error: v.error },
+          'configuration rejected by nginx -t; keeping the last good configuration',
+        );
+        reportProblems([...full.problems], snap);
+        return;
+      }
+      model = v.model;
+      config = v.config;
+    }
+    const state = renderState(model);
+    if (config !== nginx.activeConfig) {
+      nginx.writeTlsFiles(model.tlsFiles, true);
+      if (!started) {
+        await nginx.start(config);
+        started = true;
+      } else {
+        // old workers keep serving their routes until they exit: give them both sets meanwhile
+        const union: DynamicState = {
+          routes: { ...(pushedStateObj?.routes ?? {}), ...state.routes },
+          upstreams: { ...(pushedStateObj?.upstreams ?? {}), ...state.upstreams },
+        };
+        await push(union);
+        const t0 = Date.now();
+        const r = await nginx.reload(config);
+        metrics.reloads.inc({ result: r.ok ? 'success' : 'failure' });
+        if (!r.ok) {
+          metrics.reloadOk.set(0);
+          lastSyncError = r.error;
+          log.error({ error: r.error }, 'nginx reload failed; the previous configuration stays in place');
+          throw new Error(r.error);
+        }
+        metrics.reloadOk.set(1);
+        metrics.reloadTimestamp.set(Date.now() / 1000);
+        log.info({ durationMs: Date.now() - t0, config: configHash(config) }, 'nginx reloaded');
+      }
+      nginx.writeTlsFiles(model.tlsFiles, false);
+    }
+    await push(state);
+    lastSyncError = undefined;
+    lastModel = model;
+    updateCanaryGauges(model);
+    reportProblems(model.problems, snap);
+    if (opts.writeStatus !== false) await writeStatus(snap, model);
+  };
+
+  const push = async (state: DynamicState) => {
+    const text = JSON.stringify(state);
+    if (text === pushedState) return;
+    const ack = await nginx.pushState({ version: nextVersion(), ...state });
+    pushedState = text;
+    pushedStateObj = state;
+    patternErrors = ack.patternErrors ?? {};
+    metrics.stateUpdates.inc();
+  };
+
+  const updateCanaryGauges = (model: DataPlaneModel) => {
+    metrics.canaryWeight.reset();
+    metrics.canaryWeightTotal.reset();
+    metrics.excluded.set(new Set(model.problems.filter((p) => p.excluded).map((p) => p.ingress)).size);
+    for (const c of model.canaries) {
+      const labels = { namespace: c.namespace, ingress: c.name };
+      metrics.canaryWeight.set(labels, c.attachedTo.length ? c.rules.weight : 0);
+      metrics.canaryWeightTotal.set(labels, c.rules.weightTotal);
+    }
+  };
+
+  const reportProblems = (problems: Problem[], snap: ClusterSnapshot) => {
+    for (const [ingress, err] of Object.entries(patternErrors)) {
+      problems.push({
+        ingress,
+        excluded: false,
+        reason: 'InvalidAnnotation',
+        message: `${bopts.annotationsPrefix}/canary-by-header-pattern is not a valid PCRE regex (${err}); requests carrying the header go to stable`,
+      });
+    }
+    lastProblems = problems;
+    const current = new Set<string>();
+    for (const p of problems) {
+      const key = `${p.ingress}|${p.reason}|${p.message}`;
+      current.add(key);
+      if (reported.has(key)) continue;
+      reported.set(key, Date.now());
+      log.warn({ ingress: p.ingress, reason: p.reason, excluded: p.excluded }, p.message);
+      const ing = snap.ingresses.find((i) => `${i.metadata.namespace}/${i.metadata.name}` === p.ingress);
+      if (ing) void emitEvent(ing, p);
+    }
+    for (const k of reported.keys()) if (!current.has(k)) reported.delete(k);
+  };
+
+  const emitEvent = async (ing: Ingress, p: Problem) => {
+    const now = new Date().toISOString();
+    const ns = ing.metadata.namespace ?? 'default';
+    try {
+      await client.create(resourcePath(RESOURCES.events, ns), {
+        metadata: { generateName: `${ing.metadata.name}.`, namespace: ns },
+        involvedObject: {
+          apiVersion: 'networking.k8s.io/v1',
+          kind: 'Ingress',
+          name: ing.metadata.name,
+          namespace: ns,
+          uid: ing.metadata.uid,
+          resourceVersion: ing.metadata.resourceVersion,
+        },
+        reason: p.reason,
+        message: p.message.slice(0, 1024),
+        type: 'Warning',
+        source: { component: EVENT_COMPONENT },
+        reportingComponent: EVENT_COMPONENT,
+        reportingInstance: hostname(),
+        firstTimestamp: now,
+        lastTimestamp: now,
+        count: 1,
+      });
+    } catch (err) {
+      log.warn({ ingress: p.ingress, error: (err as Error).message }, 'cannot record event');
+    }
+  };
+
+  const writeStatus = async (snap: ClusterSnapshot, model: DataPlaneModel) => {
+    const ip = opts.publishAddress ?? bindAddress;
+    const excluded = new Set(model.problems.filter((p) => p.excluded).map((p) => p.ingress));
+    for (const key of model.owned) {
+      if (excluded.has(key)) continue;
+      const ing = snap.ingresses.find((i) => `${i.metadata.namespace}/${i.metadata.name}` === key);
+      const cur = ing?.status?.loadBalancer?.ingress;
+      if (!ing || (cur?.length === 1 && cur[0]?.ip === ip && !cur[0]?.hostname)) continue;
+      try {
+        await client.patch(
+          resourcePath(RESOURCES.ingresses, ing.metadata.namespace, ing.metadata.name, 'status'),
+          {
+            status: { loadBalancer: { ingress: [{ ip }] } },
+          },
+        );
+      } catch (err) {
+        log.warn({ ingress: key, error: (err as Error).message }, 'cannot update Ingress status');
+      }
+    }
+  };
+
+  const canaries = (): CanaryReport[] =>
+    (lastModel?.canaries ?? []).map((c) => {
+      const served = c.attachedTo.length > 0;
+      const weight = served ? c.rules.weight : 0;
+      const report: CanaryReport = {
+        namespace: c.namespace,
+        ingress: c.name,
+        service: c.service,
+        upstream: c.upstream,
+        weight,
+        weightTotal: c.rules.weightTotal,
+        percent: (Math.min(Math.max(weight, 0), c.rules.weightTotal) * 100) / c.rules.weightTotal,
+        header: c.rules.header,
+        headerValue: c.rules.headerValue,
+        headerPattern: c.rules.headerPattern,
+        cookie: c.rules.cookie,
+        canaryEndpoints: lastModel?.upstreams[c.upstream]?.endpoints.length ?? 0,
+        attachedTo: c.attachedTo,
+        unmatched: c.unmatched,
+      };
+      const patternError = patternErrors[c.ingress];
+      if (patternError) report.headerPatternError = patternError;
+      return report;
+    });
+
+  // start: caches first, then nginx with the initial configuration
+  const onChange = () => queue.add('sync');
+  for (const inf of [ingresses, services, slices, secrets, classes]) {
+    const events = inf as unknown as Informer<Ingress>;
+    events.on('add', onChange);
+    events.on('update', onChange);
+    events.on('delete', onChange);
+  }
+  // IngressClasses are cluster-scoped and only decide the default class: do not wait on them forever
+  await Promise.all([
+    ingresses.start(),
+    services.start(),
+    slices.start(),
+    secrets.start(),
+    Promise.race([classes.start(), sleep(3000)]),
+  ]);
+  const tailer = new AccessLogTailer(
+    statePaths(stateDir).accessLog,
+    (e) => metrics.observe(e),
+    () => nginx.reopenLogs(),
+  );
+  try {
+    await sync();
+  } catch (err) {
+    for (const inf of [ingresses, services, slices, secrets, classes]) inf.stop();
+    await nginx.stop();
+    throw err;
+  }
+  tailer.start();
+  queue.run(
+    async () => {
+      await sync();
+      return undefined;
+    },
+    (_key, err) => {
+      lastSyncError = (err as Error).message;
+      log.error({ error: (err as Error).message }, 'sync failed; retrying');
+    },
+  );
+  queue.add('sync'); // changes that arrived during the initial sync
+
+  const metricsServer = await startMetricsServer('127.0.0.1', opts.metricsPort ?? 10254, {
+    metrics,
+    healthy: () => {
+      const ok = nginx.pid !== undefined && started;
+      return {
+        ok,
+        detail: { ok, nginxPid: nginx.pid ?? null, reloads: nginx.reloads, lastError: lastSyncError ?? null },
+      };
+    },
+    canaries: () => ({ stateVersion, canaries: canaries() }),
+  });
+  log.info(
+    { bind: bindAddress, http: env.httpPort, https: env.httpsPort, metrics: metricsServer.port, stateDir },
+    'data plane ready',
+  );
+
+  return {
+    bindAddress,
+    httpPort: env.httpPort,
+    httpsPort: env.httpsPort,
+    metricsPort: metricsServer.port,
+    stateDir,
+    metrics,
+    nginx,
+    stateVersion: () => stateVersion,
+    canaries,
+    problems: () => lastProblems,
+    async stop() {
+      queue.shutdown();
+      for (const inf of [ingresses, services, slices, secrets, classes]) inf.stop();
+      await queue.idle();
+      await nginx.stop();
+      tailer.stop();
+      await new Promise<void>((r) => metricsServer.server.close(() => r()));
+    },
+  };
+}

@@ -1,0 +1,188 @@
+-- Kanary's per-request routing inside nginx.
+--
+-- The configuration gives every location a route id ($kanary_route). The
+-- dynamic state (routes with their canary rules, and the ready endpoints of
+-- every upstream) is pushed by `kanary ingress` to /state on the admin socket
+-- and kept in shared memory, so weight and endpoint changes need no reload.
+-- Each worker decodes the state again only when its version changes.
+
+local cjson = require("cjson.safe")
+local ngx_balancer = require("ngx.balancer")
+
+local shared = ngx.shared.kanary_state
+local M = {}
+
+local cached_version = nil
+local routes = {}
+local upstreams = {}
+-- per-worker round-robin position of each upstream
+local next_index = {}
+
+local function load_state()
+  local version = shared:get("version")
+  if version == cached_version then
+    return
+  end
+  local raw = shared:get("state")
+  local state = raw and cjson.decode(raw)
+  if not state then
+    return
+  end
+  routes = state.routes or {}
+  upstreams = state.upstreams or {}
+  cached_version = version
+end
+
+function M.init_worker()
+  -- an independent random stream per worker, like ingress-nginx seeds its workers
+  local f = io.open("/dev/urandom", "rb")
+  local seed = ngx.now() * 1000 + ngx.worker.pid()
+  if f then
+    local b = f:read(4)
+    f:close()
+    if b and #b == 4 then
+      local b1, b2, b3, b4 = b:byte(1, 4)
+      seed = ((b1 * 256 + b2) * 256 + b3) * 256 + b4
+    end
+  end
+  math.randomseed(seed)
+end
+
+-- ingress-nginx's precedence: header, then cookie, then weight.
+-- Returns true for canary, false for stable.
+local function choose_canary(c)
+  if c.header ~= "" then
+    local value = ngx.var["http_" .. c.headerVar]
+    if value ~= nil then
+      if c.headerValue ~= "" then
+        if value == c.headerValue then
+          return true
+        end
+      elseif c.headerPattern ~= "" then
+        local m, err = ngx.re.match(value, c.headerPattern, "jo")
+        if err then
+          -- a pattern PCRE cannot compile sends the request to stable, and no later rule is tried
+          ngx.log(ngx.ERR, "kanary: canary-by-header-pattern of ", c.ingress, " is invalid: ", err)
+          return false
+        end
+        if m then
+          return true
+        end
+      elseif value == "always" then
+        return true
+      elseif value == "never" then
+        return false
+      end
+    end
+  end
+  if c.cookie ~= "" then
+    local value = ngx.var["cookie_" .. c.cookie]
+    if value == "always" then
+      return true
+    elseif value == "never" then
+      return false
+    end
+  end
+  return math.random(c.weightTotal) <= c.weight
+end
+
+function M.route()
+  load_state()
+  local route = routes[ngx.var.kanary_route]
+  if not route then
+    ngx.log(ngx.ERR, "kanary: no state for route ", ngx.var.kanary_route)
+    return ngx.exit(503)
+  end
+  local target = route.upstream
+  local c = route.canary
+  if c then
+    local canary_eps = upstreams[c.upstream]
+    -- a canary without ready endpoints is skipped (stable serves), as in ingress-nginx
+    if canary_eps and #canary_eps > 0 and choose_canary(c) then
+      target = c.upstream
+      ngx.var.kanary_canary = target
+    end
+  end
+  ngx.var.kanary_upstream_name = target
+  local eps = upstreams[target]
+  if not eps or #eps == 0 then
+    return ngx.exit(503)
+  end
+  ngx.ctx.kanary_eps = eps
+  ngx.ctx.kanary_target = target
+end
+
+function M.balance()
+  local ctx = ngx.ctx
+  local eps = ctx.kanary_eps
+  if not eps then
+    return ngx.exit(503)
+  end
+  local n = #eps
+  local i = ctx.kanary_index
+  if i == nil then
+    local target = ctx.kanary_target
+    i = (next_index[target] or math.random(n)) % n + 1
+    next_index[target] = i
+    if n > 1 then
+      -- let nginx retry a failed connection on the other endpoints
+      ngx_balancer.set_more_tries(math.min(n - 1, 2))
+    end
+  else
+    i = i % n + 1
+  end
+  ctx.kanary_index = i
+  local ep = eps[i]
+  local ok, err = ngx_balancer.set_current_peer(ep[1], ep[2])
+  if not ok then
+    ngx.log(ngx.ERR, "kanary: cannot use endpoint ", ep[1], ":", ep[2], ": ", err)
+    return ngx.exit(502)
+  end
+end
+
+-- POST /state {version, routes, upstreams}: stores the state; replies with the
+-- version and any header pattern that PCRE rejects, so the controller can report it.
+function M.admin_state()
+  if ngx.req.get_method() == "GET" then
+    ngx.say(cjson.encode({ version = shared:get("version") or cjson.null }))
+    return
+  end
+  ngx.req.read_body()
+  local body = ngx.req.get_body_data()
+  if not body then
+    local file = ngx.req.get_body_file()
+    if file then
+      local f = io.open(file, "rb")
+      if f then
+        body = f:read("*a")
+        f:close()
+      end
+    end
+  end
+  local state = body and cjson.decode(body)
+  if type(state) ~= "table" or type(state.version) ~= "number" then
+    ngx.status = 400
+    ngx.say(cjson.encode({ error = "body must be a JSON object with a numeric version" }))
+    return
+  end
+  local pattern_errors = {}
+  for id, route in pairs(state.routes or {}) do
+    local c = route.canary
+    if c and c.headerPattern ~= "" and c.headerValue == "" then
+      local _, err = ngx.re.match("", c.headerPattern, "jo")
+      if err then
+        pattern_errors[c.ingress] = err
+      end
+    end
+  end
+  local ok, err = shared:set("state", body)
+  if not ok then
+    ngx.status = 500
+    ngx.say(cjson.encode({ error = "cannot store state: " .. tostring(err) }))
+    return
+  end
+  shared:set("version", state.version)
+  ngx.say(cjson.encode({ version = state.version, patternErrors = pattern_errors }))
+end
+
+return M

@@ -1,0 +1,267 @@
+import { closeSync, openSync, readSync, renameSync, statSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** One access-log line, as the `kanary` log_format writes it. */
+export interface AccessLogEntry {
+  time: string;
+  host: string;
+  method: string;
+  uri: string;
+  status: number;
+  request_time: number;
+  upstream_response_time: string;
+  upstream_addr: string;
+  upstream_status: string;
+  bytes_sent: number;
+  namespace: string;
+  ingress: string;
+  service: string;
+  path: string;
+  upstream: string;
+  canary: string;
+  request_id: string;
+}
+
+const REQUEST_LABELS = [
+  'ingress',
+  'namespace',
+  'service',
+  'status',
+  'canary',
+  'host',
+  'method',
+  'path',
+] as const;
+const DURATION_LABELS = [
+  'ingress',
+  'namespace',
+  'service',
+  'status',
+  'canary',
+  'host',
+  'method',
+  'path',
+] as const;
+
+/** Metric names follow ingress-nginx where it has one, so existing queries (Flagger's) work unchanged. */
+export class DataPlaneMetrics {
+  readonly registry = new Registry();
+  readonly requests = new Counter({
+    name: 'nginx_ingress_controller_requests',
+    help: 'The total number of client requests, by Ingress; canary holds the canary upstream that served it, or ""',
+    labelNames: REQUEST_LABELS,
+    registers: [this.registry],
+  });
+  readonly requestDuration = new Histogram({
+    name: 'nginx_ingress_controller_request_duration_seconds',
+    help: 'Request processing time in seconds (nginx $request_time)',
+    labelNames: DURATION_LABELS,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly responseDuration = new Histogram({
+    name: 'nginx_ingress_controller_response_duration_seconds',
+    help: 'Time to receive the response from the upstream in seconds (nginx $upstream_response_time)',
+    labelNames: DURATION_LABELS,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly reloadOk = new Gauge({
+    name: 'nginx_ingress_controller_config_last_reload_successful',
+    help: 'Whether the last configuration reload attempt was successful',
+    registers: [this.registry],
+  });
+  readonly reloadTimestamp = new Gauge({
+    name: 'nginx_ingress_controller_config_last_reload_successful_timestamp_seconds',
+    help: 'Timestamp of the last successful configuration reload',
+    registers: [this.registry],
+  });
+  readonly reloads = new Counter({
+    name: 'kanary_ingress_reloads_total',
+    help: 'nginx reloads, by result',
+    labelNames: ['result'],
+    registers: [this.registry],
+  });
+  readonly stateUpdates = new Counter({
+    name: 'kanary_ingress_state_updates_total',
+    help: 'Dynamic state pushes to nginx (weights, endpoints) that needed no reload',
+    registers: [this.registry],
+  });
+  readonly canaryWeight = new Gauge({
+    name: 'kanary_ingress_canary_weight',
+    help: 'canary-weight that nginx is serving for a canary Ingress (0 when it applies nowhere)',
+    labelNames: ['namespace', 'ingress'],
+    registers: [this.registry],
+  });
+  readonly canaryWeightTotal = new Gauge({
+    name: 'kanary_ingress_canary_weight_total',
+    help: 'effective canary-weight-total that nginx is serving for a canary Ingress',
+    labelNames: ['namespace', 'ingress'],
+    registers: [this.registry],
+  });
+  readonly excluded = new Gauge({
+    name: 'kanary_ingress_excluded_ingresses',
+    help: 'Ingresses left out of the nginx configuration because they are invalid',
+    registers: [this.registry],
+  });
+
+  observe(e: AccessLogEntry): void {
+    if (!e.ingress) return; // requests that matched no Ingress (404 from the default server)
+    const labels = {
+      ingress: e.ingress,
+      namespace: e.namespace,
+      service: e.service,
+      status: String(e.status),
+      canary: e.canary,
+      host: e.host,
+      method: e.method,
+      path: e.path,
+    };
+    this.requests.inc(labels);
+    this.requestDuration.observe(labels, e.request_time);
+    // several tries look like "0.001, 0.002": the upstream time is their sum
+    const upstreamTime = e.upstream_response_time
+      .split(/[,:]/)
+      .map((s) => Number.parseFloat(s))
+      .filter((n) => Number.isFinite(n))
+      .reduce((a, b) => a + b, 0);
+    if (e.upstream_response_time && e.upstream_response_time !== '-') {
+      this.responseDuration.observe(labels, upstreamTime);
+    }
+  }
+}
+
+/**
+ * Follows nginx's JSON access log: reads what was appended since the last
+ * poll, hands each complete line over, and rotates the file when it grows
+ * past `maxBytes` (rename + SIGUSR1 via `reopen`).
+ */
+export class AccessLogTailer {
+  private offset = 0;
+  private partial = '';
+  private timer: NodeJS.Timeout | undefined;
+  private readonly file: string;
+  private readonly onEntry: (e: AccessLogEntry) => void;
+  private readonly reopen: () => void;
+  private readonly maxBytes: number;
+  malformed = 0;
+
+  constructor(
+    file: string,
+    onEntry: (e: AccessLogEntry) => void,
+    reopen: () => void,
+    maxBytes = 64 * 1024 * 1024,
+  ) {
+    this.file = file;
+    this.onEntry = onEntry;
+    this.reopen = reopen;
+    this.maxBytes = maxBytes;
+  }
+
+  /** Starts at the end of the file: earlier lines belong to earlier runs. */
+  start(intervalMs = 200): void {
+    try {
+      this.offset = statSync(this.file).size;
+    } catch {
+      this.offset = 0;
+    }
+    this.timer = setInterval(() => this.poll(), intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.poll();
+  }
+
+  poll(): void {
+    let size: number;
+    try {
+      size = statSync(this.file).size;
+    } catch {
+      return;
+    }
+    if (size < this.offset) {
+      this.offset = 0; // truncated or replaced
+      this.partial = '';
+    }
+    if (size > this.offset) {
+      const fd = openSync(this.file, 'r');
+      try {
+        const buf = Buffer.alloc(Math.min(size - this.offset, 16 * 1024 * 1024));
+        const n = readSync(fd, buf, 0, buf.length, this.offset);
+        this.offset += n;
+        const text = this.partial + buf.subarray(0, n).toString('utf8');
+        const lines = text.split('\n');
+        this.partial = lines.pop() ?? '';
+        for (const l of lines) {
+          if (!l) continue;
+          try {
+            this.onEntry(JSON.parse(l) as AccessLogEntry);
+          } catch {
+            this.malformed++;
+          }
+        }
+      } finally {
+        closeSync(fd);
+      }
+    }
+    if (this.offset > this.maxBytes && this.partial === '') {
+      try {
+        renameSync(this.file, `${this.file}.1`);
+        this.reopen();
+        this.offset = 0;
+      } catch {
+        /* try again next poll */
+      }
+    }
+  }
+}
+
+export interface MetricsServerHandlers {
+  metrics: DataPlaneMetrics;
+  healthy: () => { ok: boolean; detail: unknown };
+  canaries: () => unknown;
+}
+
+/** /metrics, /healthz and /debug/canaries on a loopback port of their own. */
+export async function startMetricsServer(
+  host: string,
+  port: number,
+  h: MetricsServerHandlers,
+): Promise<{ server: Server; port: number }> {
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const json = (status: number, body: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(`${JSON.stringify(body, null, 2)}\n`);
+    };
+    if (url.pathname === '/metrics') {
+      h.metrics.registry
+        .metrics()
+        .then((text) => {
+          res.writeHead(200, { 'content-type': h.metrics.registry.contentType });
+          res.end(text);
+        })
+        .catch((err: Error) => json(500, { error: err.message }));
+      return;
+    }
+    if (url.pathname === '/healthz') {
+      const s = h.healthy();
+      json(s.ok ? 200 : 503, s.detail);
+      return;
+    }
+    if (url.pathname === '/debug/canaries') {
+      json(200, h.canaries());
+      return;
+    }
+    json(404, { error: 'not found', paths: ['/metrics', '/healthz', '/debug/canaries'] });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  return { server, port: (server.address() as AddressInfo).port };
+}
