@@ -1,0 +1,413 @@
+/**
+ * The numbered acceptance cases of ingress-nginx's canary behaviour
+ * (reference ingress-nginx-canary.md §4), with real nginx and real pods:
+ * httpbun runs demo/app:v1 (stable, "S"), httpbun-canary runs demo/app:v2 (canary, "C").
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { DataPlane } from '../../../src/dataplane/controller.ts';
+import { testNamespace } from '../../support/cluster.ts';
+import {
+  applyIngress,
+  canary,
+  createApp,
+  createService,
+  deleteIngress,
+  get,
+  patchAnnotations,
+  startTestDataPlane,
+  tally,
+  waitForCanary,
+  waitForEndpoints,
+  waitForRoute,
+} from './support.ts';
+
+const HOST = 'foo';
+const S = 'v1';
+const C = 'v2';
+
+test('ingress-nginx canary acceptance cases', async (t) => {
+  const ns = await testNamespace(t, 'dp-canary');
+  await createApp(ns, 'httpbun', S);
+  await createApp(ns, 'httpbun-canary', C);
+  await createService(ns, 'empty', 'nothing-matches-this');
+  await waitForEndpoints(ns, 'httpbun', 1);
+  await waitForEndpoints(ns, 'httpbun-canary', 1);
+  const dp: DataPlane = await startTestDataPlane(ns);
+  t.after(() => dp.stop());
+  const port = dp.httpPort;
+
+  const main = (name = HOST, extra: Record<string, string> = {}) =>
+    applyIngress(ns, {
+      name,
+      host: HOST,
+      paths: [{ path: '/info', service: 'httpbun' }],
+      annotations: extra,
+    });
+  const canaryIng = (annotations: Record<string, string>, name = `${HOST}-canary`) =>
+    applyIngress(ns, {
+      name,
+      host: HOST,
+      paths: [{ path: '/info', service: 'httpbun-canary' }],
+      annotations: canary(annotations),
+    });
+  const version = async (headers: Record<string, string> = {}, path = '/info') => {
+    const r = await get(port, HOST, path, headers);
+    assert.equal(r.status, 200, `status for ${JSON.stringify(headers)}: ${r.body}`);
+    return r.version;
+  };
+  // each case starts from no Ingresses
+  const clean = async () => {
+    for (const n of [HOST, `${HOST}-canary`, 'bar', 'catch-all', 'catch-all-canary', 'older-canary'])
+      await deleteIngress(ns, n);
+    await waitForRoute(dp, HOST, '/info', 404);
+  };
+  const attached = (c: { attachedTo: unknown[] }) => c.attachedTo.length > 0;
+
+  await t.test('1. canary-by-header: a request without the header goes to stable', async () => {
+    await main();
+    await canaryIng({ 'canary-by-header': 'CanaryByHeader' });
+    await waitForCanary(dp, 'foo-canary', attached);
+    for (let i = 0; i < 20; i++) assert.equal(await version(), S);
+    await clean();
+  });
+
+  await t.test(
+    '2. only the canary Ingress exists: its host is not served (404) even with the header',
+    async () => {
+      await canaryIng({ 'canary-by-header': 'CanaryByHeader' });
+      await waitForCanary(dp, 'foo-canary', (c) => c.unmatched.length === 1);
+      const r = await get(port, HOST, '/info', { CanaryByHeader: 'always' });
+      assert.equal(r.status, 404);
+      await clean();
+    },
+  );
+
+  await t.test('3. main created before the canary: never → stable, always → canary', async () => {
+    await main();
+    await waitForRoute(dp, HOST, '/info', 200, S);
+    await canaryIng({ 'canary-by-header': 'CanaryByHeader' });
+    await waitForCanary(dp, 'foo-canary', attached);
+    assert.equal(await version({ CanaryByHeader: 'never' }), S);
+    assert.equal(await version({ CanaryByHeader: 'always' }), C);
+    await clean();
+  });
+
+  await t.test('4. main created after the canary: never → stable, always → canary', async () => {
+    await canaryIng({ 'canary-by-header': 'CanaryByHeader' });
+    await waitForCanary(dp, 'foo-canary', (c) => c.unmatched.length === 1);
+    await main();
+    await waitForCanary(dp, 'foo-canary', attached);
+    assert.equal(await version({ CanaryByHeader: 'never' }), S);
+    assert.equal(await version({ CanaryByHeader: 'always' }), C);
+    await clean();
+  });
+
+  await t.test('5. main modified after the canary exists: the canary still applies', async () => {
+    await main();
+    await canaryIng({ 'canary-by-header': 'CanaryByHeader' });
+    await waitForCanary(dp, 'foo-canary', attached);
+    await patchAnnotations(ns, HOST, {
+      'example.com/touched': 'yes',
+      [`${'nginx.ingress.kubernetes.io'}/use-regex`]: 'true',
+    });
+    // the main Ingress changed shape (regex locations): wait until that configuration is live
+    await waitForRoute(dp, HOST, '/INFO', 200, S);
+    assert.equal(await version({ CanaryByHeader: 'never' }), S);
+    assert.equal(await version({ CanaryByHeader: 'always' }), C);
+    await clean();
+  });
+
+  await t.test(
+    '6. canary changed to another header: the new header decides, the old one no longer does',
+    async () => {
+      await main();
+      await canaryIng({ 'canary-by-header': 'CanaryByHeader' });
+      await waitForCanary(dp, 'foo-canary', attached);
+      await patchAnnotations(ns, 'foo-canary', {
+        'nginx.ingress.kubernetes.io/canary-by-header': 'CanaryByHeader2',
+      });
+      await waitForCanary(dp, 'foo-canary', (c) => c.header === 'CanaryByHeader2' && attached(c));
+      assert.equal(await version({ CanaryByHeader2: 'never' }), S);
+      assert.equal(await version({ CanaryByHeader2: 'always' }), C);
+      assert.equal(await version({ CanaryByHeader: 'always' }), S);
+      await clean();
+    },
+  );
+
+  await t.test(
+    '7. header without value: always → canary, never → stable, other values → stable',
+    async () => {
+      await main();
+      await canaryIng({ 'canary-by-header': 'CanaryByHeader' });
+      await waitForCanary(dp, 'foo-canary', attached);
+      assert.equal(await version({ CanaryByHeader: 'always' }), C);
+      assert.equal(await version({ CanaryByHeader: 'never' }), S);
+      assert.equal(await version({ CanaryByHeader: 'badheadervalue' }), S);
+      // the header name is case-insensitive, the value is not (quirk 33)
+      assert.equal(await version({ canarybyheader: 'always' }), C);
+      assert.equal(await version({ CanaryByHeader: 'Always' }), S);
+      await clean();
+    },
+  );
+
+  await t.test('8. canary-by-header-value: only the exact value → canary', async () => {
+    await main();
+    await canaryIng({ 'canary-by-header': 'CanaryByHeader', 'canary-by-header-value': 'DoCanary' });
+    await waitForCanary(dp, 'foo-canary', attached);
+    assert.equal(await version({ CanaryByHeader: 'DoCanary' }), C);
+    for (const v of ['always', 'never', 'otherheadervalue'])
+      assert.equal(await version({ CanaryByHeader: v }), S, v);
+    await clean();
+  });
+
+  await t.test(
+    '9. canary-by-header-pattern: a match → canary, no match → stable; unanchored (quirk 34)',
+    async () => {
+      await main();
+      await canaryIng({
+        'canary-by-header': 'CanaryByHeader',
+        'canary-by-header-pattern': '^Do[A-Z][a-z]+y$',
+      });
+      await waitForCanary(dp, 'foo-canary', attached);
+      assert.equal(await version({ CanaryByHeader: 'DoCanary' }), C);
+      assert.equal(await version({ CanaryByHeader: 'Docanary' }), S);
+      await patchAnnotations(ns, 'foo-canary', {
+        'nginx.ingress.kubernetes.io/canary-by-header-pattern': 'Do',
+      });
+      await waitForCanary(dp, 'foo-canary', (c) => c.headerPattern === 'Do');
+      assert.equal(await version({ CanaryByHeader: 'xDox' }), C);
+      await clean();
+    },
+  );
+
+  await t.test('10. precedence: header value wins over the pattern', async () => {
+    await main();
+    await canaryIng({
+      'canary-by-header': 'CanaryByHeader',
+      'canary-by-header-value': 'DoCanary',
+      'canary-by-header-pattern': '^Do[A-Z][a-z]+y$',
+    });
+    await waitForCanary(dp, 'foo-canary', attached);
+    assert.equal(await version({ CanaryByHeader: 'DoCananry' }), S);
+    assert.equal(await version({ CanaryByHeader: 'DoCanary' }), C);
+    await clean();
+  });
+
+  await t.test(
+    '11. precedence: an invalid pattern sends the request to stable and skips the cookie rule',
+    async () => {
+      await main();
+      await canaryIng({
+        'canary-by-header': 'CanaryByHeader',
+        'canary-by-header-pattern': '[][**da?$&*',
+        'canary-by-cookie': 'CanaryByCookie',
+      });
+      const c = await waitForCanary(dp, 'foo-canary', attached);
+      assert.ok(c.headerPatternError, 'the invalid pattern is reported');
+      assert.equal(await version({ CanaryByHeader: 'DoCanary', Cookie: 'CanaryByCookie=always' }), S);
+      // without the header, the cookie rule is reached
+      assert.equal(await version({ Cookie: 'CanaryByCookie=always' }), C);
+      await clean();
+    },
+  );
+
+  await t.test('12. precedence: a header value that does not match falls through to the cookie', async () => {
+    await main();
+    await canaryIng({
+      'canary-by-header': 'CanaryByHeader',
+      'canary-by-header-value': 'DoCanary',
+      'canary-by-cookie': 'CanaryByCookie',
+    });
+    await waitForCanary(dp, 'foo-canary', attached);
+    assert.equal(await version({ CanaryByHeader: 'otherheadervalue', Cookie: 'CanaryByCookie=always' }), C);
+    // header never (no value configured) is final over the cookie
+    await patchAnnotations(ns, 'foo-canary', { 'nginx.ingress.kubernetes.io/canary-by-header-value': null });
+    await waitForCanary(dp, 'foo-canary', (c) => c.headerValue === '');
+    assert.equal(await version({ CanaryByHeader: 'never', Cookie: 'CanaryByCookie=always' }), S);
+    await clean();
+  });
+
+  await t.test(
+    '13. cookie with hyphens: always → canary, never → stable, other → stable (50 each)',
+    async () => {
+      await main();
+      await canaryIng({ 'canary-by-cookie': 'Canary-By-Cookie' });
+      await waitForCanary(dp, 'foo-canary', attached);
+      assert.deepEqual(await tally(port, HOST, '/info', 50, { Cookie: 'a=b; Canary-By-Cookie=always' }), {
+        [C]: 50,
+      });
+      assert.deepEqual(await tally(port, HOST, '/info', 50, { Cookie: 'Canary-By-Cookie=never' }), {
+        [S]: 50,
+      });
+      assert.deepEqual(await tally(port, HOST, '/info', 50, { Cookie: 'Canary-By-Cookie=badcookievalue' }), {
+        [S]: 50,
+      });
+      await clean();
+    },
+  );
+
+  await t.test('14–16. weight 0 → stable; weight 100 → canary; 1000 of total 1000 → canary', async () => {
+    await main();
+    await canaryIng({ 'canary-weight': '0' });
+    await waitForCanary(dp, 'foo-canary', (c) => attached(c) && c.weight === 0);
+    assert.deepEqual(await tally(port, HOST, '/info', 100), { [S]: 100 });
+    await patchAnnotations(ns, 'foo-canary', { 'nginx.ingress.kubernetes.io/canary-weight': '100' });
+    await waitForCanary(dp, 'foo-canary', (c) => c.weight === 100);
+    assert.deepEqual(await tally(port, HOST, '/info', 100), { [C]: 100 });
+    await patchAnnotations(ns, 'foo-canary', {
+      'nginx.ingress.kubernetes.io/canary-weight': '1000',
+      'nginx.ingress.kubernetes.io/canary-weight-total': '1000',
+    });
+    await waitForCanary(dp, 'foo-canary', (c) => c.weight === 1000 && c.weightTotal === 1000);
+    assert.deepEqual(await tally(port, HOST, '/info', 100), { [C]: 100 });
+    await clean();
+  });
+
+  await t.test(
+    '17–18. weight 50 and weight 100 of 200: each side gets at least 40% of 200 requests',
+    async () => {
+      await main();
+      await canaryIng({ 'canary-weight': '50' });
+      await waitForCanary(dp, 'foo-canary', (c) => attached(c) && c.weight === 50);
+      let counts = await tally(port, HOST, '/info', 200);
+      assert.ok((counts[S] ?? 0) >= 80 && (counts[C] ?? 0) >= 80, JSON.stringify(counts));
+      await patchAnnotations(ns, 'foo-canary', {
+        'nginx.ingress.kubernetes.io/canary-weight': '100',
+        'nginx.ingress.kubernetes.io/canary-weight-total': '200',
+      });
+      await waitForCanary(dp, 'foo-canary', (c) => c.weight === 100 && c.weightTotal === 200);
+      counts = await tally(port, HOST, '/info', 200);
+      assert.ok((counts[S] ?? 0) >= 80 && (counts[C] ?? 0) >= 80, JSON.stringify(counts));
+      await clean();
+    },
+  );
+
+  await t.test(
+    '19. catch-all: a canary defaultBackend merges into the main catch-all, never replaces it',
+    async () => {
+      await applyIngress(ns, {
+        name: 'catch-all-canary',
+        defaultBackend: 'httpbun-canary',
+        annotations: canary({ 'canary-by-header': 'CanaryByHeader' }),
+      });
+      await applyIngress(ns, { name: 'catch-all', defaultBackend: 'httpbun' });
+      await waitForCanary(dp, 'catch-all-canary', attached);
+      const any = async (h: Record<string, string>) =>
+        (await get(port, 'unknown.example', '/whatever', h)).version;
+      assert.equal(await any({}), S);
+      assert.equal(await any({ CanaryByHeader: 'never' }), S);
+      assert.equal(await any({ CanaryByHeader: 'always' }), C);
+      await deleteIngress(ns, 'catch-all');
+      await deleteIngress(ns, 'catch-all-canary');
+      await waitForRoute(dp, 'unknown.example', '/whatever', 404);
+    },
+  );
+
+  await t.test('20. canary-only host foo + main host bar: foo is not served, bar is', async () => {
+    await canaryIng({ 'canary-by-header': 'CanaryByHeader' });
+    await applyIngress(ns, { name: 'bar', host: 'bar', paths: [{ path: '/', service: 'httpbun' }] });
+    await waitForRoute(dp, 'bar', '/info', 200, S);
+    assert.equal((await get(port, HOST, '/info', { CanaryByHeader: 'always' })).status, 404);
+    assert.doesNotMatch(dp.nginx.activeConfig ?? '', /server_name foo;/);
+    assert.match(dp.nginx.activeConfig ?? '', /server_name bar;/);
+    await clean();
+  });
+
+  await t.test(
+    '21. canary with paths that match nothing: no crash, the main host is still served',
+    async () => {
+      await applyIngress(ns, {
+        name: 'foo-canary',
+        host: HOST,
+        paths: [
+          { path: '/foo', service: 'httpbun-canary' },
+          { path: '/bar', service: 'httpbun-canary' },
+        ],
+        annotations: canary({ 'canary-by-header': 'CanaryByHeader' }),
+      });
+      await main();
+      await waitForCanary(dp, 'foo-canary', (c) => c.unmatched.length === 2);
+      assert.equal(await version({ CanaryByHeader: 'always' }), S);
+      await clean();
+    },
+  );
+
+  await t.test(
+    '35. pathType must match: an ImplementationSpecific canary does not merge into a Prefix path',
+    async () => {
+      await main();
+      await applyIngress(ns, {
+        name: 'foo-canary',
+        host: HOST,
+        paths: [{ path: '/info', pathType: 'ImplementationSpecific', service: 'httpbun-canary' }],
+        annotations: canary({ 'canary-weight': '100' }),
+      });
+      await waitForCanary(dp, 'foo-canary', (c) => c.unmatched.length === 1);
+      assert.deepEqual(await tally(port, HOST, '/info', 20), { [S]: 20 });
+      await clean();
+    },
+  );
+
+  await t.test(
+    'better than ingress-nginx: one unmatched path leaves the canary working on its matched path',
+    async () => {
+      await main();
+      await applyIngress(ns, {
+        name: 'foo-canary',
+        host: HOST,
+        paths: [
+          { path: '/info', service: 'httpbun-canary' },
+          { path: '/other', service: 'httpbun-canary' },
+        ],
+        annotations: canary({ 'canary-by-header': 'CanaryByHeader' }),
+      });
+      const c = await waitForCanary(
+        dp,
+        'foo-canary',
+        (x) => x.attachedTo.length === 1 && x.unmatched.length === 1,
+      );
+      assert.equal(c.unmatched[0]?.path, '/other');
+      assert.equal(await version({ CanaryByHeader: 'always' }), C);
+      await clean();
+    },
+  );
+
+  await t.test(
+    'better than ingress-nginx: a canary is scoped to its host and path, not to the stable Service',
+    async () => {
+      await main();
+      await applyIngress(ns, { name: 'bar', host: 'bar', paths: [{ path: '/b', service: 'httpbun' }] });
+      await canaryIng({ 'canary-weight': '100' });
+      await waitForCanary(dp, 'foo-canary', attached);
+      assert.deepEqual(await tally(port, HOST, '/info', 20), { [C]: 20 });
+      assert.deepEqual(await tally(port, 'bar', '/b', 20), { [S]: 20 });
+      await clean();
+    },
+  );
+
+  await t.test(
+    'better than ingress-nginx: the canary serves when chosen even if stable has no endpoints',
+    async () => {
+      await applyIngress(ns, { name: HOST, host: HOST, paths: [{ path: '/info', service: 'empty' }] });
+      await canaryIng({ 'canary-by-header': 'CanaryByHeader' });
+      await waitForCanary(dp, 'foo-canary', attached);
+      assert.equal(await version({ CanaryByHeader: 'always' }), C);
+      // not chosen: stable has nothing to serve with
+      assert.equal((await get(port, HOST, '/info')).status, 503);
+      await clean();
+    },
+  );
+
+  await t.test('39. two canaries for one path: the oldest applies, the newer is reported', async () => {
+    await main();
+    await canaryIng({ 'canary-weight': '100' }, 'older-canary');
+    await waitForCanary(dp, 'older-canary', attached);
+    await new Promise((r) => setTimeout(r, 1100)); // creationTimestamp has one-second resolution
+    await canaryIng({ 'canary-weight': '0' });
+    const newer = await waitForCanary(dp, 'foo-canary', (c) => c.unmatched.length === 1);
+    assert.match(newer.unmatched[0]?.reason ?? '', /older canary/);
+    assert.deepEqual(await tally(port, HOST, '/info', 20), { [C]: 20 });
+    await clean();
+  });
+});
