@@ -1,0 +1,195 @@
+/** ReplicaSet helpers: counts, revisions, ordering, and finding the Rollout's current one. */
+import type { V1OwnerReference, V1PodTemplateSpec, V1ReplicaSet } from '@kubernetes/client-node';
+import {
+  POD_TEMPLATE_HASH_LABEL,
+  REVISION_ANNOTATION,
+  ROLLOUT_API_VERSION,
+  ROLLOUT_KIND,
+  SCALE_DOWN_DEADLINE_ANNOTATION,
+} from '../api/constants.ts';
+import { computePodTemplateHash } from '../api/hash.ts';
+import type { Rollout } from '../api/types.ts';
+import { deepEqual, isPlainObject } from './json.ts';
+import { parseTime } from './time.ts';
+
+export const hashOf = (rs: V1ReplicaSet | undefined): string =>
+  rs?.metadata?.labels?.[POD_TEMPLATE_HASH_LABEL] ?? '';
+/** spec.replicas; the API server defaults an unset value to 1 */
+export const specReplicas = (rs: V1ReplicaSet | undefined): number => (rs ? (rs.spec?.replicas ?? 1) : 0);
+export const statusReplicas = (rs: V1ReplicaSet | undefined): number => rs?.status?.replicas ?? 0;
+export const availableReplicas = (rs: V1ReplicaSet | undefined): number => rs?.status?.availableReplicas ?? 0;
+export const readyReplicas = (rs: V1ReplicaSet | undefined): number => rs?.status?.readyReplicas ?? 0;
+
+export const sum = (rss: (V1ReplicaSet | undefined)[], f: (rs: V1ReplicaSet | undefined) => number): number =>
+  rss.reduce((n, rs) => n + (rs ? f(rs) : 0), 0);
+
+export const isActive = (rs: V1ReplicaSet | undefined): boolean => specReplicas(rs) > 0;
+
+export const sameRS = (a: V1ReplicaSet | undefined, b: V1ReplicaSet | undefined): boolean =>
+  a !== undefined && b !== undefined && a.metadata?.name === b.metadata?.name;
+
+/** The revision annotation as a number; 0 when missing, undefined when unparsable. */
+export function revisionOf(
+  obj: { metadata?: { annotations?: Record<string, string> } } | undefined,
+): number | undefined {
+  const v = obj?.metadata?.annotations?.[REVISION_ANNOTATION];
+  if (v === undefined) return 0;
+  return /^[+-]?\d+$/.test(v) ? Number(v) : undefined;
+}
+
+/** The highest revision among the ReplicaSets (unparsable ones are skipped). */
+export const maxRevision = (rss: V1ReplicaSet[]): number =>
+  Math.max(0, ...rss.map((rs) => revisionOf(rs) ?? 0));
+
+const creationMs = (rs: V1ReplicaSet): number => parseTime(rs.metadata?.creationTimestamp) ?? 0;
+
+/** Oldest first; ties broken by name (controller.ReplicaSetsByCreationTimestamp). */
+export function byCreation(a: V1ReplicaSet, b: V1ReplicaSet): number {
+  const d = creationMs(a) - creationMs(b);
+  if (d !== 0) return d;
+  const na = a.metadata?.name ?? '';
+  const nb = b.metadata?.name ?? '';
+  return na < nb ? -1 : na > nb ? 1 : 0;
+}
+
+/** Lowest revision first, creation time as tie breaker (ReplicaSetsByRevisionNumber). */
+export function byRevision(a: V1ReplicaSet, b: V1ReplicaSet): number {
+  const ra = revisionOf(a);
+  const rb = revisionOf(b);
+  if (ra === undefined || rb === undefined || ra === rb) return creationMs(a) - creationMs(b);
+  return ra - rb;
+}
+
+export function hasScaleDownDeadline(rs: V1ReplicaSet | undefined): boolean {
+  return Boolean(rs?.metadata?.annotations?.[SCALE_DOWN_DEADLINE_ANNOTATION]);
+}
+
+/** ms until the scale-down deadline; undefined when there is none, it passed, or it does not parse. */
+export function msUntilScaleDownDeadline(rs: V1ReplicaSet, nowMs: number): number | undefined {
+  const at = parseTime(rs.metadata?.annotations?.[SCALE_DOWN_DEADLINE_ANNOTATION]);
+  if (at === undefined || at <= nowMs) return undefined;
+  return at - nowMs;
+}
+
+export function controllerRefOf(obj: {
+  metadata?: { ownerReferences?: V1OwnerReference[] };
+}): V1OwnerReference | undefined {
+  return obj.metadata?.ownerReferences?.find((o) => o.controller === true);
+}
+
+/** The ownerReference that makes an object controlled by the Rollout. */
+export function rolloutControllerRef(r: Rollout): V1OwnerReference {
+  return {
+    apiVersion: ROLLOUT_API_VERSION,
+    kind: ROLLOUT_KIND,
+    name: r.metadata.name ?? '',
+    uid: r.metadata.uid ?? '',
+    controller: true,
+    blockOwnerDeletion: true,
+  };
+}
+
+export const currentPodHash = (r: Rollout): string =>
+  computePodTemplateHash(r.spec.template, r.status?.collisionCount);
+
+/**
+ * FindNewReplicaSet: the ReplicaSet running the Rollout's current template,
+ * found by hash label first, then (for ReplicaSets made by a controller whose
+ * hash differs) by comparing templates with the API server's defaults applied.
+ */
+export function findNewReplicaSet(r: Rollout, rss: V1ReplicaSet[]): V1ReplicaSet | undefined {
+  const sorted = [...rss].sort(byCreation);
+  const hash = currentPodHash(r);
+  const byHash = sorted.find((rs) => hashOf(rs) === hash);
+  if (byHash) return byHash;
+  return sorted.find((rs) => podTemplateEqualIgnoreHash(rs.spec?.template, r.spec.template));
+}
+
+/** Templates equal once the hash label is ignored and both carry the pod defaults. */
+export function podTemplateEqualIgnoreHash(
+  live: V1PodTemplateSpec | undefined,
+  desired: V1PodTemplateSpec | undefined,
+): boolean {
+  return deepEqual(normalizeTemplate(live), normalizeTemplate(desired));
+}
+
+function normalizeTemplate(t: V1PodTemplateSpec | undefined): unknown {
+  const copy = JSON.parse(JSON.stringify(t ?? {})) as Record<string, unknown>;
+  const meta = (copy.metadata ?? {}) as { labels?: Record<string, string> };
+  if (meta.labels) delete meta.labels[POD_TEMPLATE_HASH_LABEL];
+  copy.metadata = meta;
+  const spec = (copy.spec ?? {}) as Record<string, unknown>;
+  applyPodSpecDefaults(spec);
+  delete spec.serviceAccount; // deprecated alias the API server fills in
+  copy.spec = spec;
+  return prune(copy);
+}
+
+/** Drops nulls, empty objects and empty arrays, which Go treats like absent fields. */
+function prune(v: unknown): unknown {
+  if (Array.isArray(v)) {
+    const items = v.map(prune).filter((x) => x !== undefined);
+    return items.length > 0 ? items : undefined;
+  }
+  if (isPlainObject(v)) {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) {
+      const p = prune(x);
+      if (p !== undefined) out[k] = p;
+    }
+    return Object.keys(out).length > 0 ? out : undefined;
+  }
+  return v === null ? undefined : v;
+}
+
+const setDefault = (o: Record<string, unknown>, key: string, value: unknown) => {
+  if (o[key] === undefined || o[key] === null || o[key] === '') o[key] = value;
+};
+
+/** The defaults the API server writes into a pod template (the common ones). */
+function applyPodSpecDefaults(spec: Record<string, unknown>): void {
+  setDefault(spec, 'restartPolicy', 'Always');
+  setDefault(spec, 'terminationGracePeriodSeconds', 30);
+  setDefault(spec, 'dnsPolicy', 'ClusterFirst');
+  setDefault(spec, 'schedulerName', 'default-scheduler');
+  setDefault(spec, 'securityContext', {});
+  for (const list of ['containers', 'initContainers']) {
+    const containers = spec[list];
+    if (!Array.isArray(containers)) continue;
+    for (const c of containers) if (isPlainObject(c)) applyContainerDefaults(c);
+  }
+  const volumes = spec.volumes;
+  if (Array.isArray(volumes)) {
+    for (const v of volumes) {
+      if (!isPlainObject(v)) continue;
+      for (const source of ['configMap', 'secret', 'downwardAPI', 'projected']) {
+        const s = v[source];
+        if (isPlainObject(s)) setDefault(s, 'defaultMode', 420);
+      }
+    }
+  }
+}
+
+function applyContainerDefaults(c: Record<string, unknown>): void {
+  setDefault(c, 'terminationMessagePath', '/dev/termination-log');
+  setDefault(c, 'terminationMessagePolicy', 'File');
+  const image = typeof c.image === 'string' ? c.image : '';
+  const tag = image.includes('@') ? 'digest' : (/:([^/:]+)$/.exec(image)?.[1] ?? 'latest');
+  setDefault(c, 'imagePullPolicy', tag === 'latest' ? 'Always' : 'IfNotPresent');
+  if (Array.isArray(c.ports)) for (const p of c.ports) if (isPlainObject(p)) setDefault(p, 'protocol', 'TCP');
+  for (const probe of ['livenessProbe', 'readinessProbe', 'startupProbe']) {
+    const p = c[probe];
+    if (!isPlainObject(p)) continue;
+    setDefault(p, 'timeoutSeconds', 1);
+    setDefault(p, 'periodSeconds', 10);
+    setDefault(p, 'successThreshold', 1);
+    setDefault(p, 'failureThreshold', 3);
+    if (isPlainObject(p.httpGet)) setDefault(p.httpGet, 'scheme', 'HTTP');
+  }
+  if (Array.isArray(c.env)) {
+    for (const e of c.env) {
+      const fieldRef = isPlainObject(e) && isPlainObject(e.valueFrom) ? e.valueFrom.fieldRef : undefined;
+      if (isPlainObject(fieldRef)) setDefault(fieldRef, 'apiVersion', 'v1');
+    }
+  }
+}

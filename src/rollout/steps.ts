@@ -1,0 +1,92 @@
+/** Where a canary is in its steps, and what the steps ask for (Argo's GetCurrentCanaryStep & co). */
+import { abortScaleDownDelayOf, maxTrafficWeightOf } from '../api/defaults.ts';
+import { durationString } from '../api/duration.ts';
+import type { CanaryStep, Rollout, SetCanaryScale } from '../api/types.ts';
+
+export const stepsOf = (r: Rollout): CanaryStep[] => r.spec.strategy?.canary?.steps ?? [];
+
+/**
+ * The current step and its index. No steps: both undefined. Past the last
+ * step: step undefined, index = status.currentStepIndex (normally the count).
+ */
+export function currentStep(r: Rollout): { step?: CanaryStep; index?: number } {
+  const steps = stepsOf(r);
+  if (!r.spec.strategy?.canary || steps.length === 0) return {};
+  const index = r.status?.currentStepIndex ?? 0;
+  return { step: steps[index], index };
+}
+
+/**
+ * The weight of the latest setWeight at or before the current step; 0 when
+ * aborted or before any setWeight; the maximum once past the last step.
+ */
+export function currentSetWeight(r: Rollout): number {
+  if (r.status?.abort) return 0;
+  const { step, index } = currentStep(r);
+  if (!step || index === undefined) return maxTrafficWeightOf(r);
+  const steps = stepsOf(r);
+  for (let i = index; i >= 0; i--) {
+    const w = steps[i]?.setWeight;
+    if (w !== undefined && w !== null) return w;
+  }
+  return 0;
+}
+
+/**
+ * The setCanaryScale in force: the latest one at or before the current step,
+ * unless a matchTrafficWeight came after it. Only with traffic routing, and
+ * not while aborted (unless abortScaleDownDelaySeconds is 0, which keeps the
+ * canary scaled up).
+ */
+export function activeSetCanaryScale(r: Rollout): SetCanaryScale | undefined {
+  const canary = r.spec.strategy?.canary;
+  if (!canary?.trafficRouting) return undefined;
+  if (r.status?.abort && abortScaleDownDelayOf(r).seconds !== undefined) return undefined;
+  const { step, index } = currentStep(r);
+  if (!step || index === undefined) return undefined;
+  const steps = stepsOf(r);
+  for (let i = index; i >= 0; i--) {
+    const scs = steps[i]?.setCanaryScale;
+    if (!scs) continue;
+    return scs.matchTrafficWeight ? undefined : scs;
+  }
+  return undefined;
+}
+
+/**
+ * Argo's GetCanaryReplicasOrWeight: a fixed canary replica count, or the
+ * weight the canary should be scaled for. Full weight on initial deploy,
+ * when fully promoted, and on promote-full.
+ */
+export function canaryReplicasOrWeight(r: Rollout): { replicas?: number; weight: number } {
+  const s = r.status ?? {};
+  const max = maxTrafficWeightOf(r);
+  if (s.promoteFull || !s.stableRS || s.currentPodHash === s.stableRS) return { weight: max };
+  const scs = activeSetCanaryScale(r);
+  if (scs) {
+    if (scs.replicas !== undefined && scs.replicas !== null) return { replicas: scs.replicas, weight: 0 };
+    if (scs.weight !== undefined && scs.weight !== null) return { weight: scs.weight };
+  }
+  return { weight: currentSetWeight(r) };
+}
+
+/** CanaryStepString: the text in RolloutStepCompleted events. */
+export function stepString(step: CanaryStep): string {
+  if (step.setWeight !== undefined && step.setWeight !== null) return `setWeight: ${step.setWeight}`;
+  if (step.pause) {
+    const d = step.pause.duration;
+    return d === undefined || d === null ? 'pause' : `pause: ${durationString(d)}`;
+  }
+  if (step.experiment) return 'experiment';
+  if (step.analysis) return 'analysis';
+  if (step.setCanaryScale) {
+    const s = step.setCanaryScale;
+    if (s.weight !== undefined && s.weight !== null) return `setCanaryScale{weight: ${s.weight}}`;
+    if (s.matchTrafficWeight) return 'setCanaryScale{matchTrafficWeight: true}';
+    if (s.replicas !== undefined && s.replicas !== null) return `setCanaryScale{replicas: ${s.replicas}}`;
+  }
+  if (step.plugin) return `plugin: ${step.plugin.name ?? ''}`;
+  if (step.setHeaderRoute) return `setHeaderRoute: ${step.setHeaderRoute.name ?? ''}`;
+  if (step.setMirrorRoute) return `setMirrorRoute: ${step.setMirrorRoute.name ?? ''}`;
+  return 'invalid';
+}
