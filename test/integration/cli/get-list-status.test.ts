@@ -293,7 +293,8 @@ describe('get rollout --watch in a terminal', () => {
     });
     const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
     // the latest frame: what the terminal shows now
-    const screen = () => stripVTControlCharacters(raw.slice(raw.lastIndexOf('\u001b[H'))).replaceAll('\r', '');
+    const screen = () =>
+      stripVTControlCharacters(raw.slice(raw.lastIndexOf('\u001b[H'))).replaceAll('\r', '');
 
     await waitUntil('first frame', async () => /Step: +1\/4/.test(screen()), 20_000);
     assert.ok(raw.includes('\u001b[?25l'), 'hides the cursor while drawing');
