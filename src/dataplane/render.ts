@@ -49,6 +49,12 @@ export interface DynamicState {
 /** nginx double-quoted string: only `"` and `\` need escaping. */
 export const quote = (s: string) => `"${s.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
 
+/**
+ * A quoted string for directives that interpolate variables (`set`): nginx has no
+ * escape for `$`, so a literal dollar comes from a variable that holds one.
+ */
+export const quoteLiteral = (s: string) => quote(s).replaceAll('$', '${kanary_dollar}');
+
 export function renderState(model: DataPlaneModel): DynamicState {
   const routes: Record<string, RouteState> = {};
   for (const s of model.servers) {
@@ -163,6 +169,7 @@ function renderBody(model: DataPlaneModel, env: RenderEnv): string {
   // an endpoint that just went away is retried on the next one (idempotent requests only, nginx's default)
   line(1, 'proxy_next_upstream error timeout;');
   line(1, 'proxy_next_upstream_tries 3;');
+  line(1, 'geo $kanary_dollar { default "$"; }');
   line(1, 'upstream kanary_upstream {');
   line(2, 'server 0.0.0.1; # placeholder: the Lua balancer picks the endpoint');
   line(2, 'balancer_by_lua_block { require("kanary").balance() }');
@@ -256,7 +263,7 @@ function renderServer(s: Server, env: RenderEnv, line: (indent: number, s: strin
     line(3, `set $kanary_namespace ${quote(l.namespace)};`);
     line(3, `set $kanary_ingress ${quote(l.ingressName)};`);
     line(3, `set $kanary_service ${quote(l.service)};`);
-    line(3, `set $kanary_path ${quote(l.path)};`);
+    line(3, `set $kanary_path ${quoteLiteral(l.path)};`);
     if (s.tls && s.sslRedirect) {
       line(3, `if ($scheme = http) { return 308 https://$host${redirectPort}$request_uri; }`);
     }
