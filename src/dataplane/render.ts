@@ -53,7 +53,9 @@ export const quote = (s: string) => `"${s.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
  * A quoted string for directives that interpolate variables (`set`): nginx has no
  * escape for `$`, so a literal dollar comes from a variable that holds one.
  */
-export const quoteLiteral = (s: string) => quote(s).replaceAll('$', '${kanary_dollar}');
+export const quoteLiteral = (s: string) => quote(s).replaceAll('$', DOLLAR);
+// biome-ignore lint/suspicious/noTemplateCurlyInString: nginx variable syntax, not a template
+const DOLLAR = '${kanary_dollar}';
 
 export function renderState(model: DataPlaneModel): DynamicState {
   const routes: Record<string, RouteState> = {};

@@ -183,8 +183,9 @@ test('routing through real nginx: hosts, path types, regex, rewrite, TLS, defaul
           },
           (res) => {
             const chunks: Buffer[] = [];
-            const subject =
-              (res.socket as import('node:tls').TLSSocket).getPeerCertificate().subject.CN ?? '';
+            const subject = String(
+              (res.socket as import('node:tls').TLSSocket).getPeerCertificate().subject.CN ?? '',
+            );
             res.on('data', (c: Buffer) => chunks.push(c));
             res.on('end', () =>
               resolve({
