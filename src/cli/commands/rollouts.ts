@@ -11,6 +11,7 @@ import { parseDuration } from '../render/format.ts';
 import type { PodTemplateSpec, Rollout } from '../render/types.ts';
 import { registerCompletionCommands } from './completion.ts';
 import { registerGetCommands, registerListCommands } from './get.ts';
+import { registerLintCommand } from './lint.ts';
 import {
   abortPlan,
   type PatchPlan,
@@ -49,6 +50,7 @@ export function registerRolloutCommands(program: Command): void {
   registerUndo(program);
   registerSetImage(program);
   registerStatusCommand(program);
+  registerLintCommand(program);
   registerCompletionCommands(program);
 }
 

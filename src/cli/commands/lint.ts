@@ -1,0 +1,290 @@
+/**
+ * `lint -f FILE`: checks Rollout manifests without a cluster, with the checks
+ * and messages the controller uses (src/api/validation.ts) plus the two things
+ * `kubectl argo rollouts lint` adds before them: strict decoding (an unknown
+ * field is an error, as Go's DisallowUnknownFields makes it) and the Services
+ * and Ingresses found in the same file.
+ */
+import { readFileSync } from 'node:fs';
+import type { V1Ingress, V1Service } from '@kubernetes/client-node';
+import type { Command } from 'commander';
+import { parseAllDocuments } from 'yaml';
+import { formatFieldError } from '../../api/field-error.ts';
+import { GO_STRUCTS, POD_TEMPLATE_ROOT } from '../../api/podtemplate-fields.gen.ts';
+import type { Rollout } from '../../api/types.ts';
+import { validateRollout, validateRolloutReferences } from '../../api/validation.ts';
+import { UserError } from '../errors.ts';
+
+/**
+ * Fields of the Argo Rollouts types a Rollout manifest is decoded into, where a
+ * typo is most likely. A type listed here rejects keys it does not know; types
+ * not listed (analysis, anti-affinity, routers other than NGINX, …) are not
+ * checked, so a valid manifest is never rejected for a field we did not list.
+ */
+const POD_META = 'struct:v1.ObjectMeta';
+
+const ROLLOUT_TYPES: Record<string, Record<string, string>> = {
+  Rollout: { apiVersion: '', kind: '', metadata: POD_META, spec: 'RolloutSpec', status: '' },
+  RolloutSpec: {
+    analysis: '',
+    minReadySeconds: '',
+    paused: '',
+    progressDeadlineAbort: '',
+    progressDeadlineSeconds: '',
+    replicas: '',
+    restartAt: '',
+    revisionHistoryLimit: '',
+    rollbackWindow: '',
+    selector: 'struct:v1.LabelSelector',
+    strategy: 'RolloutStrategy',
+    template: POD_TEMPLATE_ROOT,
+    workloadRef: 'WorkloadRef',
+  },
+  RolloutStrategy: { blueGreen: 'BlueGreenStrategy', canary: 'CanaryStrategy' },
+  CanaryStrategy: {
+    abortScaleDownDelaySeconds: '',
+    analysis: '',
+    antiAffinity: '',
+    canaryMetadata: '',
+    canaryService: '',
+    dynamicStableScale: '',
+    maxSurge: '',
+    maxUnavailable: '',
+    minPodsPerReplicaSet: '',
+    pingPong: '',
+    replicaProgressThreshold: '',
+    scaleDownDelayRevisionLimit: '',
+    scaleDownDelaySeconds: '',
+    stableMetadata: '',
+    stableService: '',
+    steps: '[]CanaryStep',
+    trafficRouting: 'TrafficRouting',
+  },
+  BlueGreenStrategy: {
+    abortScaleDownDelaySeconds: '',
+    activeMetadata: '',
+    activeService: '',
+    antiAffinity: '',
+    autoPromotionEnabled: '',
+    autoPromotionSeconds: '',
+    maxUnavailable: '',
+    postPromotionAnalysis: '',
+    prePromotionAnalysis: '',
+    previewMetadata: '',
+    previewReplicaCount: '',
+    previewService: '',
+    scaleDownDelayRevisionLimit: '',
+    scaleDownDelaySeconds: '',
+  },
+  CanaryStep: {
+    analysis: '',
+    experiment: '',
+    pause: 'RolloutPause',
+    plugin: '',
+    setCanaryScale: 'SetCanaryScale',
+    setHeaderRoute: '',
+    setMirrorRoute: '',
+    setWeight: '',
+  },
+  RolloutPause: { duration: '' },
+  SetCanaryScale: { matchTrafficWeight: '', replicas: '', weight: '' },
+  WorkloadRef: { apiVersion: '', kind: '', name: '', scaleDown: '' },
+  TrafficRouting: {
+    alb: '',
+    ambassador: '',
+    apisix: '',
+    appMesh: '',
+    istio: '',
+    managedRoutes: '',
+    maxTrafficWeight: '',
+    nginx: 'NginxTrafficRouting',
+    plugins: '',
+    smi: '',
+    traefik: '',
+  },
+  NginxTrafficRouting: {
+    additionalIngressAnnotations: '',
+    annotationPrefix: '',
+    canaryIngressAnnotations: '',
+    stableIngress: '',
+    stableIngresses: '',
+  },
+};
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Known field names of a type, or undefined when the type is not checked. */
+function fieldsOf(type: string): Record<string, string> | undefined {
+  if (ROLLOUT_TYPES[type]) return ROLLOUT_TYPES[type];
+  const go = GO_STRUCTS[type.replace(/^struct:/, '')];
+  return go ? Object.fromEntries(go.map(([name, , t]) => [name, t])) : undefined;
+}
+
+/** The element type of a slice, pointer or plain type spelled as in the generated Kubernetes field table. */
+function unwrap(type: string): { type: string; list: boolean } {
+  let t = type;
+  let list = false;
+  for (;;) {
+    if (t.startsWith('ptr:')) t = t.slice(4);
+    else if (t.startsWith('slice:')) {
+      t = t.slice(6);
+      list = true;
+    } else if (t.startsWith('[]')) {
+      t = t.slice(2);
+      list = true;
+    } else return { type: t, list };
+  }
+}
+
+/**
+ * The first field, in document order, that the type being decoded does not
+ * have: what Go's strict decoder stops at. Undefined when all fields are known.
+ */
+export function firstUnknownField(value: unknown, type = 'Rollout'): string | undefined {
+  const { type: t, list } = unwrap(type);
+  if (list) {
+    if (!Array.isArray(value)) return undefined;
+    for (const item of value) {
+      const found = firstUnknownField(item, t);
+      if (found) return found;
+    }
+    return undefined;
+  }
+  const fields = fieldsOf(t);
+  if (!fields || !isObject(value)) return undefined;
+  for (const [key, v] of Object.entries(value)) {
+    const fieldType = fields[key];
+    if (fieldType === undefined) return key;
+    if (fieldType) {
+      const found = firstUnknownField(v, fieldType);
+      if (found) return found;
+    }
+  }
+  return undefined;
+}
+
+export interface LintResult {
+  rollouts: number;
+  /** problems in file order; the first one is what upstream reports */
+  problems: { rollout?: string; message: string }[];
+}
+
+/** Services and Ingresses a Rollout's routing points at, among those in the same file (upstream's matching). */
+function referencedIngresses(r: Rollout, ingresses: V1Ingress[]): Record<string, V1Ingress> {
+  const canary = r.spec?.strategy?.canary;
+  const tr = canary?.trafficRouting as
+    | { nginx?: unknown; alb?: { rootService?: string }; smi?: { rootService?: string } }
+    | undefined;
+  if (!canary || !tr) return {};
+  let service: string | undefined;
+  if (tr.nginx) service = canary.stableService;
+  else if (tr.alb) service = tr.alb.rootService || canary.stableService;
+  else if (tr.smi) service = tr.smi.rootService;
+  if (!service) return {};
+  const routed = ingresses.filter((ing) =>
+    (ing.spec?.rules ?? []).some((rule) =>
+      (rule.http?.paths ?? []).some((p) => p.backend?.service?.name === service),
+    ),
+  );
+  return Object.fromEntries(routed.map((ing) => [ing.metadata?.name ?? '', ing]));
+}
+
+/** Lints the YAML/JSON text of one file. Pure: no cluster, no file system. */
+export function lintText(text: string): LintResult {
+  const docs = parseAllDocuments(text);
+  const objects: Record<string, unknown>[] = [];
+  for (const doc of Array.isArray(docs) ? docs : [docs]) {
+    if (doc.errors.length > 0) {
+      const e = doc.errors[0];
+      return { rollouts: 0, problems: [{ message: `invalid YAML: ${e?.message ?? 'parse error'}` }] };
+    }
+    const value = doc.toJS();
+    if (value === null || value === undefined) continue;
+    if (!isObject(value)) return { rollouts: 0, problems: [{ message: 'a manifest must be an object' }] };
+    objects.push(value);
+  }
+  const isRollout = (o: Record<string, unknown>) =>
+    typeof o.apiVersion === 'string' && o.apiVersion.startsWith('argoproj.io/') && o.kind === 'Rollout';
+  const rollouts = objects.filter(isRollout) as unknown as Rollout[];
+  const services: Record<string, V1Service> = {};
+  const ingresses: V1Ingress[] = [];
+  for (const o of objects) {
+    const name = (o.metadata as { name?: string } | undefined)?.name ?? '';
+    if (o.kind === 'Service' && o.apiVersion === 'v1') services[name] = o as V1Service;
+    if (o.kind === 'Ingress' && /^(networking\.k8s\.io|extensions)\//.test(String(o.apiVersion)))
+      ingresses.push(o as V1Ingress);
+  }
+
+  const problems: LintResult['problems'] = [];
+  for (const r of rollouts) {
+    const rollout = r.metadata?.name;
+    const unknown = firstUnknownField(r);
+    if (unknown) {
+      problems.push({
+        rollout,
+        message: `error unmarshaling JSON: while decoding JSON: json: unknown field "${unknown}"`,
+      });
+      continue;
+    }
+    const spec = validateRollout(r);
+    if (!spec.ok) {
+      for (const e of spec.errors.length > 0 ? spec.errors : [undefined]) {
+        problems.push({ rollout, message: e ? formatFieldError(e) : spec.message });
+      }
+      continue;
+    }
+    const refs = validateRolloutReferences(
+      r,
+      { services, ingresses: referencedIngresses(r, ingresses) },
+      { missingIsError: false },
+    );
+    if (!refs.ok) problems.push({ rollout, message: refs.message });
+  }
+  return { rollouts: rollouts.length, problems };
+}
+
+function readInput(file: string): string {
+  try {
+    return readFileSync(file === '-' ? 0 : file, 'utf8');
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === 'ENOENT') throw new UserError(`file "${file}" does not exist`);
+    if (code === 'EISDIR') throw new UserError(`"${file}" is a directory; pass a manifest file`);
+    throw new UserError(`cannot read "${file}": ${(err as Error).message}`);
+  }
+}
+
+export function registerLintCommand(program: Command): void {
+  program
+    .command('lint')
+    .description(
+      "check Rollout manifests offline with the controller's checks and messages (exit 1 on problems)",
+    )
+    .requiredOption('-f, --filename <file...>', 'manifest file(s) to check; - reads standard input')
+    .action((o: { filename: string[] }) => {
+      // each problem in upstream's words; where it is goes on its own line when that is not obvious
+      const problems: { message: string; where?: string }[] = [];
+      let total = 0;
+      for (const file of o.filename) {
+        const result = lintText(readInput(file));
+        total += result.rollouts;
+        const several = o.filename.length > 1 || result.rollouts > 1;
+        for (const p of result.problems) {
+          problems.push({
+            message: p.message,
+            where: several ? `in ${p.rollout ? `rollout "${p.rollout}" of ` : ''}${file}` : undefined,
+          });
+        }
+        if (result.rollouts === 0 && result.problems.length === 0)
+          problems.push({ message: `no Rollout found in ${file}` });
+      }
+      const last = problems.pop();
+      if (last) {
+        for (const p of problems)
+          process.stderr.write(`error: ${p.message}\n${p.where ? `  ${p.where}\n` : ''}`);
+        throw new UserError(last.message, { hint: last.where });
+      }
+      if (process.stderr.isTTY) process.stderr.write(`✔ ${total} Rollout${total === 1 ? '' : 's'} valid\n`);
+    });
+}

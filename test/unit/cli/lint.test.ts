@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { firstUnknownField, lintText } from '../../../src/cli/commands/lint.ts';
+import { FIXTURES } from './support.ts';
+
+const LINT = join(FIXTURES, 'argo-rollouts', 'lint-testdata');
+const ROOT = join(import.meta.dirname, '..', '..', '..');
+
+// The messages upstream's lint test expects (cmd/lint/lint_test.go), after its "Error: " prefix.
+const UPSTREAM: Record<string, string> = {
+  'invalid.yml':
+    'spec.strategy.maxSurge: Invalid value: intstr.IntOrString{Type:0, IntVal:0, StrVal:""}: MaxSurge and MaxUnavailable both can not be zero',
+  'invalid-empty-rollout-vsvc.yml':
+    "spec.selector: Required value: Rollout has missing field '.spec.selector'",
+  'invalid-multiple-docs.yml':
+    'spec.strategy.maxSurge: Invalid value: intstr.IntOrString{Type:0, IntVal:0, StrVal:""}: MaxSurge and MaxUnavailable both can not be zero',
+  'invalid-unknown-field.yml':
+    'error unmarshaling JSON: while decoding JSON: json: unknown field "unknown-strategy"',
+  'invalid-service-labels.yml':
+    'spec.strategy.canary.canaryService: Invalid value: "istio-host-split-canary": Service "istio-host-split-canary" has unmatch label "app" in rollout',
+  'invalid-ping-pong.yml':
+    'spec.strategy.canary.pingPong.pingService: Invalid value: "ping-service": Service "ping-service" has unmatch label "app" in rollout',
+  'invalid-ingress-smi-multi.yml':
+    'spec.strategy.canary.canaryService: Invalid value: "rollout-smi-experiment-canary": Service "rollout-smi-experiment-canary" has unmatch label "app" in rollout',
+  'invalid-nginx-canary.yml':
+    'spec.strategy.steps[1].experiment.templates[0].weight: Invalid value: 20: Experiment template weight is only available for TrafficRouting with SMI, ALB, Istio and Plugins at this time',
+};
+
+const lintFile = (file: string) => lintText(readFileSync(join(LINT, file), 'utf8'));
+
+describe('lint with upstream lint-testdata', () => {
+  const files = readdirSync(LINT).filter((f) => /\.ya?ml$/.test(f));
+  it('covers every invalid fixture', () => {
+    assert.deepEqual(files.filter((f) => f.startsWith('invalid')).sort(), Object.keys(UPSTREAM).sort());
+  });
+  for (const [file, message] of Object.entries(UPSTREAM)) {
+    it(`${file}: upstream's message first`, () => {
+      const result = lintFile(file);
+      assert.ok(result.rollouts >= 1);
+      assert.equal(result.problems[0]?.message, message);
+    });
+  }
+  for (const file of files.filter((f) => f.startsWith('valid'))) {
+    it(`${file}: no problems`, () => {
+      const result = lintFile(file);
+      assert.ok(result.rollouts >= 1);
+      assert.deepEqual(result.problems, []);
+    });
+  }
+
+  it('the command prints the message like upstream and exits 1; valid files print nothing', () => {
+    const run = (...args: string[]) =>
+      spawnSync(process.execPath, [join(ROOT, 'bin', 'kanary.js'), 'lint', ...args], { encoding: 'utf8' });
+    const bad = run('-f', join(LINT, 'invalid.yml'));
+    assert.equal(bad.status, 1);
+    assert.equal(bad.stdout, '');
+    assert.equal(bad.stderr, `error: ${UPSTREAM['invalid.yml']}\n`);
+    const good = run('-f', join(LINT, 'valid.yml'), '-f', join(LINT, 'valid-blue-green.yml'));
+    assert.deepEqual([good.status, good.stdout, good.stderr], [0, '', '']);
+  });
+});
+
+describe('lint beyond the fixtures', () => {
+  const rollout = (extra: string) => `apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {name: r}
+spec:
+  selector: {matchLabels: {app: r}}
+  template:
+    metadata: {labels: {app: r}}
+    spec:
+      containers: [{name: r, image: r:1${extra}}]
+  strategy: {canary: {steps: [{setWeight: 10}]}}
+`;
+  it('catches a typo in a container field, like a strict decoder', () => {
+    assert.equal(
+      lintText(rollout(', imagePullPolicyy: Always')).problems[0]?.message.endsWith(
+        'unknown field "imagePullPolicyy"',
+      ),
+      true,
+    );
+  });
+  it('reports a YAML syntax error instead of crashing', () => {
+    assert.match(lintText('spec: [unclosed').problems[0]?.message ?? '', /^invalid YAML: /);
+  });
+  it('reports every problem, in file order', () => {
+    const two = `${rollout('')}---\n${rollout('').replace('name: r}', 'name: s}').replace('setWeight: 10', 'setWeight: 200')}`;
+    const result = lintText(two);
+    assert.equal(result.rollouts, 2);
+    assert.equal(result.problems.length, 1);
+    assert.equal(result.problems[0]?.rollout, 's');
+    assert.match(result.problems[0]?.message ?? '', /SetWeight needs to be between 0 and 100/);
+  });
+  it('firstUnknownField leaves unlisted types open', () => {
+    assert.equal(
+      firstUnknownField({ spec: { strategy: { canary: { analysis: { anything: 1 } } } } }),
+      undefined,
+    );
+    assert.equal(
+      firstUnknownField({ spec: { strategy: { canary: { steps: [{ pause: { duration: 1, x: 2 } }] } } } }),
+      'x',
+    );
+  });
+});
