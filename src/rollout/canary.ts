@@ -1,0 +1,495 @@
+/**
+ * One pass of the canary strategy, in Argo's order (rollout/canary.go):
+ * ReplicaSet, restarts, history, Services, traffic, scaling, pause, status.
+ */
+import type { V1ReplicaSet } from '@kubernetes/client-node';
+import { MANAGED_BY_ANNOTATION, Message, POD_TEMPLATE_HASH_LABEL, Reason } from '../api/constants.ts';
+import { maxTrafficWeightOf, replicasOf } from '../api/defaults.ts';
+import { pauseDurationSeconds } from '../api/duration.ts';
+import { computeStepHash } from '../api/hash.ts';
+import { formatLabelSelector } from '../api/selector.ts';
+import type { RolloutStatus, TrafficWeights } from '../api/types.ts';
+import { routerFor } from '../traffic/nginx.ts';
+import { removeCondition } from './conditions.ts';
+import { type Ctx, event, isAborted, PassError, requeueAfter, statusOf } from './context.ts';
+import { deepEqual } from './json.ts';
+import { atDesiredReplicaCounts, basicCanaryCounts, trafficRoutedCounts } from './replicas.ts';
+import {
+  availableReplicas,
+  currentPodHash,
+  hashOf,
+  isActive,
+  readyReplicas,
+  sameRS,
+  specReplicas,
+  statusReplicas,
+  sum,
+} from './replicasets.ts';
+import {
+  calculateConditions,
+  composeStatus,
+  normalizeStatus,
+  persistStatus,
+  rolloutRevision,
+} from './status.ts';
+import { currentSetWeight, currentStep, stepString, stepsOf } from './steps.ts';
+import {
+  createNewReplicaSet,
+  reconcileNewReplicaSet,
+  reconcileOtherReplicaSets,
+  reconcileRevisionHistoryLimit,
+  removeScaleDownDeadlines,
+  restartPods,
+  scaleReplicaSet,
+  syncReplicaSetRevision,
+} from './sync.ts';
+import { parseTime } from './time.ts';
+
+const isFullyPromoted = (s: RolloutStatus) => (s.stableRS ?? '') === (s.currentPodHash ?? '');
+
+/** The steps or the pod template changed since the status was written: a new update starts. */
+export function podTemplateOrStepsChanged(ctx: Ctx): boolean {
+  const s = statusOf(ctx);
+  if (!s.currentStepHash || s.currentStepHash !== computeStepHash(ctx.r)) return true;
+  if (!s.currentPodHash) return false;
+  const hash = ctx.newRS ? hashOf(ctx.newRS) : currentPodHash(ctx.r);
+  return s.currentPodHash !== hash;
+}
+
+/** The whole canary pass; returns the next status. */
+export function rolloutCanary(ctx: Ctx): RolloutStatus {
+  if (podTemplateOrStepsChanged(ctx)) {
+    syncReplicaSetRevision(ctx);
+    return syncStatus(ctx);
+  }
+  syncReplicaSetRevision(ctx);
+  if (!ctx.newRS) ctx.newRS = createNewReplicaSet(ctx);
+
+  if (restartPods(ctx)) {
+    // pods were deleted: let the ReplicaSets catch up before deciding anything else
+    return composeStatus(ctx, normalizeStatus(statusOf(ctx)));
+  }
+  reconcileRevisionHistoryLimit(ctx);
+  reconcileServices(ctx);
+  reconcileTrafficRouting(ctx);
+  const scaled = reconcileCanaryReplicaSets(ctx);
+  if (!scaled) reconcileCanaryPause(ctx);
+  return syncStatus(ctx);
+}
+
+/** syncReplicasOnly: a scale event (spec.replicas changed) only rescales. */
+export function syncReplicasOnly(ctx: Ctx): RolloutStatus {
+  syncReplicaSetRevision(ctx);
+  reconcileCanaryReplicaSets(ctx);
+  const next: RolloutStatus = JSON.parse(JSON.stringify(statusOf(ctx)));
+  next.availableReplicas = sum(ctx.allRSs, availableReplicas);
+  next.HPAReplicas = sum(ctx.allRSs, statusReplicas);
+  return persistStatus(ctx, next);
+}
+
+// ---- Services ----
+
+/** IsReplicaSetAvailable: scaled up and every desired pod available. */
+const fullyAvailable = (rs: V1ReplicaSet) =>
+  specReplicas(rs) !== 0 && availableReplicas(rs) !== 0 && specReplicas(rs) <= availableReplicas(rs);
+
+/**
+ * ensureSVCTargets: point the Service's hash selector at the ReplicaSet once
+ * it can serve (fully available when adopting a Service we do not manage
+ * yet, at least one pod otherwise).
+ */
+function ensureServiceTargets(
+  ctx: Ctx,
+  name: string | undefined,
+  rs: V1ReplicaSet | undefined,
+  checkAvailability: boolean,
+) {
+  if (!rs || !name) return;
+  const svc = ctx.services[name];
+  if (!svc) throw new PassError(`service "${name}" not found`);
+  const current = svc.spec?.selector?.[POD_TEMPLATE_HASH_LABEL] ?? '';
+  const desired = hashOf(rs);
+  if (current === desired) return;
+  const managed = svc.metadata?.annotations?.[MANAGED_BY_ANNOTATION] !== undefined;
+  if (!managed && checkAvailability && !fullyAvailable(rs)) return;
+  if (checkAvailability && availableReplicas(rs) === 0) return;
+  const patch: { metadata?: object; spec: object } = {
+    spec: { selector: { [POD_TEMPLATE_HASH_LABEL]: desired } },
+  };
+  if (!managed) patch.metadata = { annotations: { [MANAGED_BY_ANNOTATION]: ctx.r.metadata.name } };
+  ctx.actions.push({ kind: 'patchService', name, patch });
+  event(ctx, Reason.SwitchService, Message.switchService(name, current, desired));
+  ctx.services[name] = {
+    ...svc,
+    metadata: {
+      ...svc.metadata,
+      annotations: {
+        ...svc.metadata?.annotations,
+        [MANAGED_BY_ANNOTATION]:
+          svc.metadata?.annotations?.[MANAGED_BY_ANNOTATION] ?? ctx.r.metadata.name ?? '',
+      },
+    },
+    spec: { ...svc.spec, selector: { ...svc.spec?.selector, [POD_TEMPLATE_HASH_LABEL]: desired } },
+  };
+}
+
+/**
+ * With dynamicStableScale, going back to the stable ReplicaSet mid-update must
+ * shift traffic gradually: the weight stays with the previous canary hash.
+ */
+function dynamicallyRollingBackToStable(ctx: Ctx): { yes: boolean; previousHash: string } {
+  const s = statusOf(ctx);
+  const canary = ctx.r.spec.strategy?.canary;
+  if (isFullyPromoted(s) && canary?.trafficRouting && canary.dynamicStableScale && s.canary?.weights) {
+    const previous = s.canary.weights.canary.podTemplateHash ?? '';
+    if (previous !== hashOf(ctx.newRS) && availableReplicas(ctx.newRS) < replicasOf(ctx.r)) {
+      return { yes: true, previousHash: previous };
+    }
+  }
+  return { yes: false, previousHash: '' };
+}
+
+/** reconcileStableAndCanaryService */
+function reconcileServices(ctx: Ctx): void {
+  const canary = ctx.r.spec.strategy?.canary;
+  if (!canary) return;
+  ensureServiceTargets(ctx, canary.stableService, ctx.stableRS, true);
+  if (isAborted(ctx) && !canary.trafficRouting) {
+    ensureServiceTargets(ctx, canary.canaryService, ctx.stableRS, true);
+    return;
+  }
+  if (dynamicallyRollingBackToStable(ctx).yes) return;
+  ensureServiceTargets(ctx, canary.canaryService, ctx.newRS, true);
+}
+
+// ---- Traffic ----
+
+/** With dynamicStableScale the weight follows what the stable can take; otherwise 0 at once. */
+function weightOnAbortOrRollback(ctx: Ctx): number {
+  if (!ctx.r.spec.strategy?.canary?.dynamicStableScale) return 0;
+  const max = maxTrafficWeightOf(ctx.r);
+  let weight = max - Math.floor((max * availableReplicas(ctx.stableRS)) / replicasOf(ctx.r));
+  const recorded = statusOf(ctx).canary?.weights;
+  if (recorded) weight = Math.min(weight, recorded.canary.weight);
+  return weight;
+}
+
+/** The stable must have enough available pods for the traffic it is about to get. */
+function stableCanTake(ctx: Ctx, stableWeight: number): boolean {
+  if (!ctx.stableRS) return false;
+  const needed = Math.floor((stableWeight * replicasOf(ctx.r)) / maxTrafficWeightOf(ctx.r));
+  return availableReplicas(ctx.stableRS) >= needed;
+}
+
+/** The weight routed to the canary this pass (Argo's reconcileTrafficRouting). */
+function desiredWeight(ctx: Ctx): { weight: number; canaryHash: string } {
+  const s = statusOf(ctx);
+  const max = maxTrafficWeightOf(ctx.r);
+  const rollback = dynamicallyRollingBackToStable(ctx);
+  if (rollback.yes) return { weight: weightOnAbortOrRollback(ctx), canaryHash: rollback.previousHash };
+  const canaryHash = hashOf(ctx.newRS);
+  if (isFullyPromoted(s)) return { weight: 0, canaryHash };
+  if (isAborted(ctx)) {
+    const weight = weightOnAbortOrRollback(ctx);
+    const dynamic = Boolean(ctx.r.spec.strategy?.canary?.dynamicStableScale);
+    // the canary Service goes back to stable once no traffic depends on the canary
+    if (!dynamic || weight === 0) {
+      ensureServiceTargets(ctx, ctx.r.spec.strategy?.canary?.canaryService, ctx.stableRS, false);
+    }
+    return { weight, canaryHash };
+  }
+  if (!ctx.newRS || availableReplicas(ctx.newRS) === 0) return { weight: 0, canaryHash };
+  if (s.promoteFull) {
+    if (ctx.r.spec.strategy?.canary?.dynamicStableScale) {
+      return { weight: Math.floor((max * availableReplicas(ctx.newRS)) / replicasOf(ctx.r)), canaryHash };
+    }
+    return { weight: s.canary?.weights?.canary.weight ?? 0, canaryHash };
+  }
+  const { index } = currentStep(ctx.r);
+  if (index === undefined) return { weight: 0, canaryHash };
+  if (!atDesiredReplicaCounts(ctx.r, ctx.newRS, ctx.stableRS, ctx.otherRSs, undefined)) {
+    // pods first, traffic after: keep the weight of the previous setWeight
+    const steps = stepsOf(ctx.r);
+    for (let i = index - 1; i >= 0; i--) {
+      const w = steps[i]?.setWeight;
+      if (w !== undefined && w !== null) return { weight: w, canaryHash };
+    }
+    return { weight: 0, canaryHash };
+  }
+  if (index !== stepsOf(ctx.r).length) return { weight: currentSetWeight(ctx.r), canaryHash };
+  return { weight: max, canaryHash };
+}
+
+/** status.canary.weights for a weight; unchanged when equal to the recorded one. */
+function weightStatus(ctx: Ctx, weight: number, canaryHash: string, stableHash: string): TrafficWeights {
+  const canary = ctx.r.spec.strategy?.canary;
+  return {
+    canary: { weight, podTemplateHash: canaryHash, serviceName: canary?.canaryService },
+    stable: {
+      weight: maxTrafficWeightOf(ctx.r) - weight,
+      podTemplateHash: stableHash,
+      serviceName: canary?.stableService,
+    },
+  };
+}
+
+function weightUpdatedMessage(prev: TrafficWeights | undefined, next: TrafficWeights): string {
+  const details: string[] = [];
+  if (!prev) details.push(`to ${next.canary.weight}`);
+  else if (prev.canary.weight !== next.canary.weight)
+    details.push(`from ${prev.canary.weight} to ${next.canary.weight}`);
+  return Message.trafficWeightUpdated(details.join(', '));
+}
+
+const sameDestination = (a: TrafficWeights['canary'], b: TrafficWeights['canary']) =>
+  a.weight === b.weight &&
+  (a.podTemplateHash ?? '') === (b.podTemplateHash ?? '') &&
+  (a.serviceName ?? '') === (b.serviceName ?? '');
+
+function reconcileTrafficRouting(ctx: Ctx): void {
+  const router = routerFor({ rollout: ctx.r, ingresses: ctx.ingresses });
+  if (!router) {
+    ctx.newStatus.weights = undefined;
+    return;
+  }
+  const { weight, canaryHash } = desiredWeight(ctx);
+  const max = maxTrafficWeightOf(ctx.r);
+  if (!stableCanTake(ctx, max - weight)) return; // try again once the stable has the pods
+  const result = router.setWeight(weight);
+  ctx.actions.push(...result.actions);
+  ctx.events.push(...result.events);
+  if (result.error) {
+    event(ctx, Reason.TrafficRoutingError, result.error, 'Warning');
+    throw new PassError(result.error);
+  }
+  const next = weightStatus(ctx, weight, canaryHash, hashOf(ctx.stableRS));
+  const prev = statusOf(ctx).canary?.weights;
+  const modified =
+    !prev ||
+    !sameDestination(prev.canary, next.canary) ||
+    !sameDestination(prev.stable, next.stable) ||
+    !deepEqual(prev.additional ?? [], []);
+  if (modified) {
+    event(ctx, Reason.TrafficWeightUpdated, weightUpdatedMessage(prev, next));
+    ctx.newStatus.weights = next;
+  }
+  const verified = router.verifyWeight(weight);
+  if (ctx.newStatus.weights) ctx.newStatus.weights = { ...ctx.newStatus.weights, verified };
+}
+
+// ---- Scaling ----
+
+/** reconcileCanaryReplicaSets: deadlines, then stable, new, others; the first scaling ends it. */
+function reconcileCanaryReplicaSets(ctx: Ctx): boolean {
+  if (ctx.r.spec.paused) return false; // a paused rollout does not change its ReplicaSets
+  if (statusOf(ctx).pauseConditions?.some((c) => c.reason === 'InconclusiveAnalysisRun')) return false;
+  removeScaleDownDeadlines(ctx);
+  if (ctx.stableRS && !sameRS(ctx.stableRS, ctx.newRS)) {
+    const desired = ctx.r.spec.strategy?.canary?.trafficRouting
+      ? // the recorded weights, not this pass's: stable scaling follows traffic one pass later
+        trafficRoutedCounts(ctx.r, statusOf(ctx).canary?.weights).stable
+      : basicCanaryCounts(ctx.r, ctx.newRS, ctx.stableRS, ctx.otherRSs).stable;
+    if (scaleReplicaSet(ctx, ctx.stableRS, desired)) return true;
+  }
+  const s = statusOf(ctx);
+  if (!ctx.newRS && s.currentPodHash !== s.stableRS) {
+    ctx.newRS = ctx.allRSs.find((rs) => hashOf(rs) === s.currentPodHash);
+  }
+  if (reconcileNewReplicaSet(ctx)) return true;
+  return reconcileOtherReplicaSets(ctx);
+}
+
+// ---- Pause ----
+
+function pauseCondition(ctx: Ctx, reason: string) {
+  return statusOf(ctx).pauseConditions?.find((c) => c.reason === reason);
+}
+
+/** reconcileCanaryPause: add the CanaryPauseStep condition at a pause step; wake up at its end. */
+function reconcileCanaryPause(ctx: Ctx): void {
+  const s = statusOf(ctx);
+  if (ctx.r.spec.paused || s.promoteFull) return;
+  const { step } = currentStep(ctx.r);
+  if (!step?.pause) return;
+  const cond = pauseCondition(ctx, 'CanaryPauseStep');
+  if (!cond) {
+    // no condition but controllerPause: the user resumed; completion happens in syncStatus
+    if (!s.controllerPause) ctx.pause.addReasons.push('CanaryPauseStep');
+    return;
+  }
+  if (step.pause.duration === undefined || step.pause.duration === null) return;
+  const start = parseTime(cond.startTime);
+  if (start === undefined) return;
+  const end = start + pauseDurationSeconds(step.pause.duration) * 1000;
+  if (end > ctx.nowMs) requeueAfter(ctx, end - ctx.nowMs + 1000);
+}
+
+function completedPauseStep(ctx: Ctx, durationSeconds: number | undefined): boolean {
+  const s = statusOf(ctx);
+  const cond = pauseCondition(ctx, 'CanaryPauseStep');
+  if (s.controllerPause && !cond) return true; // resumed by the user (promote / Argo CD resume)
+  if (durationSeconds !== undefined && cond) {
+    const start = parseTime(cond.startTime);
+    return start !== undefined && ctx.nowMs > start + durationSeconds * 1000;
+  }
+  return false;
+}
+
+// ---- Status ----
+
+/** Steps Kanary does not run (analysis, experiment, plugin) are skipped, with a warning. */
+const UNSUPPORTED_STEP = 'UnsupportedStep';
+
+function completedCurrentStep(ctx: Ctx, weights: TrafficWeights | undefined): boolean {
+  if (ctx.r.spec.paused) return false;
+  const { step } = currentStep(ctx.r);
+  if (!step) return false;
+  if (step.pause) {
+    const d = step.pause.duration;
+    return completedPauseStep(ctx, d === undefined || d === null ? undefined : pauseDurationSeconds(d));
+  }
+  if (step.setCanaryScale)
+    return atDesiredReplicaCounts(ctx.r, ctx.newRS, ctx.stableRS, ctx.otherRSs, weights);
+  if (step.setWeight !== undefined && step.setWeight !== null) {
+    if (!atDesiredReplicaCounts(ctx.r, ctx.newRS, ctx.stableRS, ctx.otherRSs, weights)) return false;
+    return weights?.verified !== false;
+  }
+  if (step.setHeaderRoute || step.setMirrorRoute) return true;
+  if (step.experiment || step.analysis || step.plugin) return true;
+  return false;
+}
+
+/** rollbackWindow: going back to one of the last N revisions skips the steps. */
+function rollbackWithinWindow(ctx: Ctx): boolean {
+  const { newRS, stableRS } = ctx;
+  const revisions = ctx.r.spec.rollbackWindow?.revisions ?? 0;
+  if (!newRS || !stableRS || revisions <= 0) return false;
+  const created = (rs: V1ReplicaSet) => parseTime(rs.metadata?.creationTimestamp) ?? 0;
+  if (!(created(newRS) < created(stableRS))) return false;
+  const between = ctx.allRSs.filter(
+    (rs) =>
+      !rs.metadata?.annotations?.['experiment.argoproj.io/name'] &&
+      created(rs) < created(stableRS) &&
+      created(newRS) < created(rs),
+  ).length;
+  return between < revisions;
+}
+
+function shouldFullPromote(ctx: Ctx): string {
+  if (!ctx.stableRS) return 'Initial deploy';
+  if (isAborted(ctx)) return '';
+  if (!ctx.newRS || availableReplicas(ctx.newRS) !== replicasOf(ctx.r)) return '';
+  if (statusOf(ctx).promoteFull) return 'Full promotion requested';
+  if (rollbackWithinWindow(ctx)) return 'Rollback within window';
+  const count = stepsOf(ctx.r).length;
+  const { index } = currentStep(ctx.r);
+  if (count === 0 || index === count) return `Completed all ${count} canary steps`;
+  return '';
+}
+
+function promoteStable(ctx: Ctx, next: RolloutStatus, reason: string): void {
+  ctx.pause.clear = true;
+  ctx.pause.removeAbort = true;
+  next.promoteFull = false;
+  const count = stepsOf(ctx.r).length;
+  next.currentStepIndex = count > 0 ? count : undefined;
+  if (next.stableRS !== next.currentPodHash) {
+    next.stableRS = next.currentPodHash;
+    event(
+      ctx,
+      Reason.RolloutCompleted,
+      Message.rolloutCompleted(rolloutRevision(ctx.r), next.currentPodHash ?? '', reason),
+    );
+  }
+}
+
+/** calculateBaseStatus */
+function baseStatus(ctx: Ctx): RolloutStatus {
+  const prev = statusOf(ctx);
+  const next: RolloutStatus = {
+    currentPodHash: ctx.newRS ? hashOf(ctx.newRS) : currentPodHash(ctx.r),
+    replicas: sum(ctx.allRSs, statusReplicas),
+    updatedReplicas: statusReplicas(ctx.newRS),
+    readyReplicas: sum(ctx.allRSs, readyReplicas),
+    collisionCount: prev.collisionCount,
+    conditions: prev.conditions,
+    restartedAt: ctx.newStatus.restartedAt,
+    promoteFull: Boolean(prev.promoteFull),
+    canary: { weights: ctx.newStatus.weights },
+  };
+  // the spec is valid by now, so an old InvalidSpec condition goes
+  if (next.conditions?.some((c) => c.type === 'InvalidSpec')) removeCondition(next, 'InvalidSpec');
+  return next;
+}
+
+/** syncRolloutStatusCanary */
+function syncStatus(ctx: Ctx): RolloutStatus {
+  const r = ctx.r;
+  const prev = statusOf(ctx);
+  let next = baseStatus(ctx);
+  next.availableReplicas = sum(ctx.allRSs, availableReplicas);
+  next.HPAReplicas = sum(ctx.allRSs, statusReplicas);
+  next.selector = formatLabelSelector(r.spec.selector);
+  if (next.canary && prev.canary?.stablePingPong) next.canary.stablePingPong = prev.canary.stablePingPong;
+  const count = stepsOf(r).length;
+  let { index } = currentStep(r);
+  next.stableRS = prev.stableRS;
+  next.currentStepHash = computeStepHash(r);
+
+  if (podTemplateOrStepsChanged(ctx)) {
+    ctx.pause.clear = true;
+    ctx.pause.removeAbort = true;
+    next.promoteFull = false;
+    next.currentStepIndex = count > 0 ? 0 : undefined;
+    if (ctx.newRS && count > 0) {
+      if (prev.stableRS === hashOf(ctx.newRS)) {
+        // back to the stable ReplicaSet: nothing to step through
+        event(ctx, Reason.SkipSteps, 'Rollback to stable ReplicaSets');
+        next.currentStepIndex = count;
+      } else if (rollbackWithinWindow(ctx) && isActive(ctx.newRS)) {
+        event(ctx, Reason.SkipSteps, 'Rollback to active ReplicaSets within RollbackWindow');
+        next.currentStepIndex = count;
+      }
+    }
+    next = calculateConditions(ctx, next);
+    return persistStatus(ctx, next);
+  }
+
+  if (prev.promoteFull || rollbackWithinWindow(ctx)) {
+    ctx.pause.clear = true;
+    ctx.pause.removeAbort = true;
+    if (count > 0) index = count;
+  }
+
+  const reason = shouldFullPromote(ctx);
+  if (reason) {
+    promoteStable(ctx, next, reason);
+    next = calculateConditions(ctx, next);
+    return persistStatus(ctx, next);
+  }
+
+  if (isAborted(ctx)) {
+    if (count > 0) next.currentStepIndex = next.stableRS === next.currentPodHash ? count : 0;
+    next = calculateConditions(ctx, next);
+    return persistStatus(ctx, next);
+  }
+
+  if (completedCurrentStep(ctx, ctx.newStatus.weights) && index !== undefined && index < count) {
+    const { step } = currentStep(r);
+    const text = step ? stepString(step) : 'invalid';
+    index++;
+    event(ctx, Reason.RolloutStepCompleted, Message.stepCompleted(index, count, text));
+    if (step && (step.experiment || step.analysis || step.plugin)) {
+      event(
+        ctx,
+        UNSUPPORTED_STEP,
+        `Step ${index}/${count} (${text}) is not supported by Kanary and was skipped`,
+        'Warning',
+      );
+    }
+    ctx.pause.removeReasons.push('CanaryPauseStep');
+  }
+  next.currentStepIndex = index;
+  next = calculateConditions(ctx, next);
+  return persistStatus(ctx, next);
+}

@@ -1,0 +1,116 @@
+/**
+ * The state of one planning pass, like Argo's rolloutContext: the Rollout as
+ * the pass sees it (including the writes Argo reads back mid-pass), its
+ * ReplicaSets sorted into new/stable/other, and what the pass has decided so
+ * far (actions, events, requeues, pause and abort changes).
+ */
+import type { V1Ingress, V1Pod, V1ReplicaSet, V1Service } from '@kubernetes/client-node';
+import type { Rollout, RolloutStatus, TrafficWeights } from '../api/types.ts';
+import type { Action, PlanEvent } from './actions.ts';
+import { deepClone } from './json.ts';
+import { formatTime } from './time.ts';
+
+export interface PauseState {
+  addReasons: string[];
+  removeReasons: string[];
+  clear: boolean;
+  addAbort: boolean;
+  removeAbort: boolean;
+  abortMessage: string;
+}
+
+export interface Ctx {
+  now: Date;
+  nowMs: number;
+  /** `now` as Kubernetes writes times */
+  nowStr: string;
+  /** the Rollout as this pass sees it; Argo re-reads it after some mid-pass writes */
+  r: Rollout;
+  /** status as observed: the base of the merge patches this pass sends */
+  observedStatus: RolloutStatus;
+  /** status patches sent mid-pass that Argo does not read back (checkPausedConditions) */
+  earlyStatusPatches: object[];
+  /** the status as of the mid-pass writes Argo does read back (new ReplicaSet conditions, collisions) */
+  allRSs: V1ReplicaSet[];
+  newRS?: V1ReplicaSet;
+  stableRS?: V1ReplicaSet;
+  /** all but new */
+  olderRSs: V1ReplicaSet[];
+  /** all but new and stable */
+  otherRSs: V1ReplicaSet[];
+  /** every ReplicaSet observed, ours or not (to detect name collisions) */
+  observedRSs: V1ReplicaSet[];
+  pods: V1Pod[];
+  /** Services by name; updated when this pass switches a selector, as Argo's cache is */
+  services: Record<string, V1Service | undefined>;
+  ingresses: Record<string, V1Ingress | undefined>;
+  /** fields of the next status decided before it is assembled (Argo's c.newStatus) */
+  newStatus: { restartedAt?: string; weights?: TrafficWeights };
+  pause: PauseState;
+  actions: Action[];
+  events: PlanEvent[];
+  requeues: number[];
+  revisionSynced: boolean;
+}
+
+export function makeCtx(
+  r: Rollout,
+  now: Date,
+  pods: V1Pod[],
+  services: Record<string, V1Service | undefined>,
+  ingresses: Record<string, V1Ingress | undefined>,
+  observedRSs: V1ReplicaSet[],
+): Ctx {
+  const status = deepClone(r.status ?? {});
+  return {
+    now,
+    nowMs: now.getTime(),
+    nowStr: formatTime(now),
+    r: { ...r, status },
+    observedStatus: deepClone(r.status ?? {}),
+    earlyStatusPatches: [],
+    allRSs: [],
+    olderRSs: [],
+    otherRSs: [],
+    observedRSs,
+    pods,
+    services: { ...services },
+    ingresses,
+    newStatus: { restartedAt: status.restartedAt, weights: deepClone(status.canary?.weights) },
+    pause: {
+      addReasons: [],
+      removeReasons: [],
+      clear: false,
+      addAbort: false,
+      removeAbort: false,
+      abortMessage: '',
+    },
+    actions: [],
+    events: [],
+    requeues: [],
+    revisionSynced: false,
+  };
+}
+
+export const statusOf = (ctx: Ctx): RolloutStatus => ctx.r.status as RolloutStatus;
+
+export function isAborted(ctx: Ctx): boolean {
+  if (ctx.pause.removeAbort) return false;
+  return ctx.pause.addAbort || Boolean(statusOf(ctx).abort);
+}
+
+export function event(
+  ctx: Ctx,
+  reason: string,
+  message: string,
+  type: 'Normal' | 'Warning' = 'Normal',
+): void {
+  ctx.events.push({ type, reason, message });
+}
+
+export function requeueAfter(ctx: Ctx, ms: number): void {
+  ctx.requeues.push(Math.max(0, Math.ceil(ms)));
+}
+
+/** The pass ended early with an error (Argo returns it and retries with backoff). */
+export class PassError extends Error {}

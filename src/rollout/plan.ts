@@ -1,0 +1,281 @@
+/**
+ * The Rollout planner: given what the shell observed, the next correct move,
+ * as Argo Rollouts' controller would make it in one reconcile pass. Pure and
+ * deterministic; level-based (it only needs the observed state, so re-planning
+ * after a crash neither duplicates nor forgets anything).
+ */
+import type { V1Ingress, V1Pod, V1ReplicaSet, V1Service } from '@kubernetes/client-node';
+import { Message, Reason } from '../api/constants.ts';
+import { INVALID_SPEC_REQUEUE_MS, replicasOf } from '../api/defaults.ts';
+import { forbidden, formatFieldError } from '../api/field-error.ts';
+import { selectorMatches } from '../api/selector.ts';
+import type { Rollout, RolloutStatus } from '../api/types.ts';
+import { validateRollout, validateRolloutReferences } from '../api/validation.ts';
+import type { Action, PlanEvent } from './actions.ts';
+import { rolloutCanary, syncReplicasOnly } from './canary.ts';
+import { getCondition, newCondition, removeCondition, setCondition } from './conditions.ts';
+import { type Ctx, event, makeCtx, PassError, statusOf } from './context.ts';
+import { createMergePatch, deepClone, deepEqual } from './json.ts';
+import {
+  controllerRefOf,
+  findNewReplicaSet,
+  hashOf,
+  rolloutControllerRef,
+  sameRS,
+  specReplicas,
+} from './replicasets.ts';
+import { calculatePhase, composeStatus, normalizeStatus } from './status.ts';
+import { syncReplicaSetRevision } from './sync.ts';
+
+export type { Action, PlanEvent } from './actions.ts';
+
+export interface Observed {
+  /** deep copy from the cache */
+  rollout: Rollout;
+  /** ReplicaSets owned by this rollout (controller ownerRef uid) plus orphans whose labels match spec.selector */
+  replicaSets: V1ReplicaSet[];
+  /** pods matching spec.selector (for restartAt) */
+  pods: V1Pod[];
+  /** by name: every Service the spec names (stable/canary); undefined = missing */
+  services: Record<string, V1Service | undefined>;
+  /** by name: stable ingress(es) AND the canary ingress name(s) the router derives */
+  ingresses: Record<string, V1Ingress | undefined>;
+  now: Date;
+  controller: { instanceId?: string };
+}
+
+export interface Plan {
+  /** in the order to apply them */
+  actions: Action[];
+  /** the complete next status; the shell writes it to /status with a merge patch when it differs */
+  status: RolloutStatus;
+  events: PlanEvent[];
+  /** come back after this long even if nothing changes (pauses, deadlines, delays) */
+  requeueAfterMs?: number;
+  /**
+   * Set when the pass stopped early (Argo returns an error there): apply the
+   * actions before it, write the status, and retry with rate-limited backoff.
+   */
+  error?: string;
+}
+
+export function plan(observed: Observed): Plan {
+  const rollout = deepClone(observed.rollout);
+  const observedStatus = rollout.status ?? {};
+  const unchanged = (extra: Partial<Plan> = {}): Plan => ({
+    actions: [],
+    events: [],
+    status: deepClone(observedStatus),
+    ...extra,
+  });
+  // a Rollout being deleted is left to garbage collection
+  if (rollout.metadata?.deletionTimestamp) return unchanged();
+
+  try {
+    // HPA needs spec.replicas; Argo writes the default back before anything else
+    if (rollout.spec && (rollout.spec.replicas === undefined || rollout.spec.replicas === null)) {
+      return unchanged({ actions: [{ kind: 'patchRollout', patch: { spec: { replicas: 1 } } }] });
+    }
+    const specCheck = validateRollout(rollout);
+    if (!specCheck.ok) return invalidSpecPlan(rollout, observed.now, specCheck.message);
+    const unsupported = unsupportedFeature(rollout);
+    if (unsupported) return invalidSpecPlan(rollout, observed.now, unsupported);
+    const refCheck = validateRolloutReferences(rollout, {
+      services: observed.services,
+      ingresses: observed.ingresses,
+    });
+    if (!refCheck.ok) return invalidSpecPlan(rollout, observed.now, refCheck.message);
+  } catch (e) {
+    return unchanged({ error: `validation failed: ${(e as Error).message}` });
+  }
+
+  const ctx = makeCtx(
+    rollout,
+    observed.now,
+    observed.pods,
+    observed.services,
+    observed.ingresses,
+    observed.replicaSets,
+  );
+  try {
+    claimReplicaSets(ctx, observed.replicaSets);
+    classifyReplicaSets(ctx);
+    checkPausedConditions(ctx);
+    syncReplicaSetRevision(ctx);
+    const status = isScalingEvent(ctx) ? syncReplicasOnly(ctx) : rolloutCanary(ctx);
+    return finish(ctx, status);
+  } catch (e) {
+    const message = e instanceof PassError ? e.message : `internal error: ${(e as Error)?.stack ?? e}`;
+    event(ctx, Reason.ReconciliationError, `Reconciliation failed with error: ${message}`, 'Warning');
+    return { ...finish(ctx, composeStatus(ctx, normalizeStatus(statusOf(ctx)))), error: message };
+  }
+}
+
+function finish(ctx: Ctx, status: RolloutStatus): Plan {
+  const p: Plan = { actions: ctx.actions, status, events: ctx.events };
+  if (ctx.requeues.length > 0) p.requeueAfterMs = Math.min(...ctx.requeues);
+  return p;
+}
+
+/** Features Argo accepts that Kanary does not run; reported as InvalidSpec so users see why nothing happens. */
+function unsupportedFeature(r: Rollout): string | undefined {
+  if (r.spec.strategy?.blueGreen) {
+    return formatFieldError(
+      forbidden('spec.strategy.blueGreen', 'the blue-green strategy is not supported by Kanary'),
+    );
+  }
+  if (r.spec.workloadRef) {
+    return formatFieldError(
+      forbidden(
+        'spec.workloadRef',
+        'workloadRef is not supported by Kanary; put the pod template in spec.template',
+      ),
+    );
+  }
+  const tr = r.spec.strategy?.canary?.trafficRouting;
+  if (tr) {
+    const others = Object.keys(tr).filter((k) => !['nginx', 'managedRoutes', 'maxTrafficWeight'].includes(k));
+    const set = others.filter(
+      (k) => (tr as Record<string, unknown>)[k] !== undefined && (tr as Record<string, unknown>)[k] !== null,
+    );
+    if (!tr.nginx || set.length > 0) {
+      return formatFieldError(
+        forbidden(
+          'spec.strategy.canary.trafficRouting',
+          `only nginx traffic routing is supported by Kanary (found: ${set.join(', ') || 'none'})`,
+        ),
+      );
+    }
+  }
+  return undefined;
+}
+
+/**
+ * createInvalidRolloutCondition: only the InvalidSpec condition (and phase)
+ * change; a new message replaces the old condition. Retried every 20 s.
+ */
+function invalidSpecPlan(r: Rollout, now: Date, fieldError: string): Plan {
+  const nowStr = `${now.toISOString().slice(0, 19)}Z`;
+  const status = deepClone(r.status ?? {});
+  const message = Message.invalidSpec(r.metadata?.name ?? '', fieldError);
+  const prev = getCondition(status, 'InvalidSpec');
+  const events: PlanEvent[] = [];
+  const generation = String(r.metadata?.generation ?? 0);
+  const condChanged = !prev || prev.message !== message;
+  if (status.observedGeneration === generation && !condChanged) {
+    return {
+      actions: [],
+      events,
+      status: deepClone(r.status ?? {}),
+      requeueAfterMs: INVALID_SPEC_REQUEUE_MS,
+    };
+  }
+  if (condChanged) {
+    if (prev) removeCondition(status, 'InvalidSpec');
+    setCondition(status, newCondition('InvalidSpec', 'True', Reason.InvalidSpec, message, nowStr));
+    events.push({ type: 'Warning', reason: Reason.InvalidSpec, message });
+  }
+  status.observedGeneration = generation;
+  const { phase, message: phaseMessage } = calculatePhase(r.spec ?? {}, status);
+  status.phase = phase;
+  status.message = phaseMessage;
+  return { actions: [], events, status: normalizeStatus(status), requeueAfterMs: INVALID_SPEC_REQUEUE_MS };
+}
+
+/**
+ * ClaimReplicaSets: adopt orphans that match the selector, release ours that
+ * no longer do; keep only ours.
+ */
+function claimReplicaSets(ctx: Ctx, observed: V1ReplicaSet[]): void {
+  const r = ctx.r;
+  const uid = r.metadata.uid;
+  for (const rs of observed) {
+    const owner = controllerRefOf(rs);
+    const matches = selectorMatches(r.spec.selector, rs.metadata?.labels);
+    const name = rs.metadata?.name ?? '';
+    if (owner) {
+      if (owner.uid !== uid) continue;
+      if (matches) {
+        ctx.allRSs.push(rs);
+        continue;
+      }
+      if (!rs.metadata?.deletionTimestamp) {
+        const others = (rs.metadata?.ownerReferences ?? []).filter((o) => o.uid !== uid);
+        ctx.actions.push({ kind: 'patchReplicaSet', name, patch: { metadata: { ownerReferences: others } } });
+      }
+      continue;
+    }
+    if (!matches || rs.metadata?.deletionTimestamp || !uid) continue;
+    const refs = [...(rs.metadata?.ownerReferences ?? []), rolloutControllerRef(r)];
+    ctx.actions.push({ kind: 'patchReplicaSet', name, patch: { metadata: { ownerReferences: refs } } });
+    ctx.allRSs.push({ ...rs, metadata: { ...rs.metadata, ownerReferences: refs } });
+  }
+}
+
+/** newRolloutContext: new (current template), stable (status.stableRS), older and other ReplicaSets. */
+function classifyReplicaSets(ctx: Ctx): void {
+  const s = statusOf(ctx);
+  ctx.newRS = findNewReplicaSet(ctx.r, ctx.allRSs);
+  ctx.olderRSs = ctx.allRSs.filter((rs) => !sameRS(rs, ctx.newRS));
+  if (s.stableRS) {
+    ctx.stableRS =
+      ctx.newRS && hashOf(ctx.newRS) === s.stableRS
+        ? ctx.newRS
+        : ctx.olderRSs.find((rs) => hashOf(rs) === s.stableRS);
+  }
+  ctx.otherRSs = ctx.allRSs.filter((rs) => !sameRS(rs, ctx.newRS) && !sameRS(rs, ctx.stableRS));
+  // an abort left over on a fully promoted rollout means nothing any more
+  if ((s.stableRS ?? '') === (s.currentPodHash ?? '') && s.abort) ctx.pause.removeAbort = true;
+}
+
+/**
+ * checkPausedConditions: the Progressing and Paused conditions follow pauses,
+ * resumes and retries. Argo patches these at once and does not read them back.
+ */
+function checkPausedConditions(ctx: Ctx): void {
+  const s = statusOf(ctx);
+  const progressing = getCondition(s, 'Progressing');
+  const progressingPaused = progressing?.reason === Reason.RolloutPaused;
+  const paused = (s.pauseConditions?.length ?? 0) > 0 || Boolean(ctx.r.spec.paused);
+  const abortCondition = progressing?.reason === Reason.RolloutAborted;
+  const next = deepClone(s);
+  const updates = [];
+  if (paused !== progressingPaused && !abortCondition) {
+    updates.push(
+      paused
+        ? newCondition('Progressing', 'Unknown', Reason.RolloutPaused, Message.paused, ctx.nowStr)
+        : newCondition('Progressing', 'Unknown', Reason.RolloutResumed, Message.resumed, ctx.nowStr),
+    );
+  }
+  if (!s.abort && abortCondition) {
+    updates.push(newCondition('Progressing', 'Unknown', Reason.RolloutRetry, Message.retry, ctx.nowStr));
+  }
+  const pausedCondTrue = getCondition(s, 'Paused')?.status === 'True';
+  if (paused !== pausedCondTrue && !abortCondition) {
+    updates.push(
+      newCondition('Paused', paused ? 'True' : 'False', Reason.RolloutPaused, Message.paused, ctx.nowStr),
+    );
+  }
+  if (updates.length === 0) return;
+  for (const c of updates) setCondition(next, c);
+  next.observedGeneration = String(ctx.r.metadata.generation ?? 0);
+  const phase = calculatePhase(ctx.r.spec, next);
+  next.phase = phase.phase;
+  next.message = phase.message;
+  const patch = createMergePatch(normalizeStatus(s), normalizeStatus(next));
+  if (patch) ctx.earlyStatusPatches.push(patch);
+}
+
+/** isScalingEvent: an active ReplicaSet was sized for a different spec.replicas. */
+function isScalingEvent(ctx: Ctx): boolean {
+  const replicas = String(replicasOf(ctx.r));
+  return ctx.allRSs.some((rs) => {
+    if (specReplicas(rs) <= 0) return false;
+    const desired = rs.metadata?.annotations?.['rollout.argoproj.io/desired-replicas'];
+    return desired !== undefined && /^[+-]?\d+$/.test(desired) && String(Number(desired)) !== replicas;
+  });
+}
+
+/** For tests and the shell: whether a plan changes the status it was given. */
+export const statusChanged = (before: RolloutStatus | undefined, p: Plan): boolean =>
+  !deepEqual(before ?? {}, p.status);

@@ -1,0 +1,359 @@
+/**
+ * Assembling the next status as Argo does: conditions (calculateRolloutConditions),
+ * pause and abort fields (CalculatePauseStatus), phase and message
+ * (CalculateRolloutPhase), Go's omitempty shape, and the merge of the status
+ * patches one pass sends.
+ */
+import type { V1ReplicaSet } from '@kubernetes/client-node';
+import { Message, Reason } from '../api/constants.ts';
+import { progressDeadlineSecondsOf, replicasOf } from '../api/defaults.ts';
+import type {
+  CanaryStatus,
+  Rollout,
+  RolloutCondition,
+  RolloutPhase,
+  RolloutSpec,
+  RolloutStatus,
+  TrafficWeights,
+} from '../api/types.ts';
+import { getCondition, newCondition, removeCondition, setCondition } from './conditions.ts';
+import { type Ctx, event, isAborted, requeueAfter, statusOf } from './context.ts';
+import { applyMergePatch, createMergePatch, deepClone, deepEqual, isPlainObject } from './json.ts';
+import { availableReplicas, revisionOf, sum } from './replicasets.ts';
+import { currentStep, stepsOf } from './steps.ts';
+import { parseTime } from './time.ts';
+
+/**
+ * Go's omitempty on RolloutStatus: zero counts, false flags, empty strings and
+ * lists are absent; `canary` and `blueGreen` are structs, so always present.
+ */
+export function normalizeStatus(s: RolloutStatus): RolloutStatus {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(s)) {
+    if (v === undefined || v === null || v === false || v === '') continue;
+    if (typeof v === 'number' && v === 0 && k !== 'currentStepIndex' && k !== 'collisionCount') continue;
+    if (Array.isArray(v) && v.length === 0) continue;
+    out[k] = v;
+  }
+  const canary: CanaryStatus = isPlainObject(s.canary) ? { ...s.canary } : {};
+  for (const [k, v] of Object.entries(canary)) {
+    if (v === undefined || v === null || v === '') delete (canary as Record<string, unknown>)[k];
+  }
+  if (canary.weights) {
+    const w = canary.weights;
+    const dest = (d: { weight: number; serviceName?: string; podTemplateHash?: string }) => {
+      const o: { weight: number; serviceName?: string; podTemplateHash?: string } = { weight: d.weight };
+      if (d.serviceName) o.serviceName = d.serviceName;
+      if (d.podTemplateHash) o.podTemplateHash = d.podTemplateHash;
+      return o;
+    };
+    const weights: TrafficWeights = { canary: dest(w.canary), stable: dest(w.stable) };
+    if (w.additional?.length) weights.additional = w.additional.map(dest);
+    if (w.verified !== undefined && w.verified !== null) weights.verified = w.verified;
+    canary.weights = weights;
+  }
+  out.canary = canary;
+  out.blueGreen = isPlainObject(s.blueGreen) ? s.blueGreen : {};
+  return out as RolloutStatus;
+}
+
+/** CalculateRolloutPhase: phase and message, first match wins. */
+export function calculatePhase(
+  spec: RolloutSpec,
+  status: RolloutStatus,
+): { phase: RolloutPhase; message: string } {
+  for (const c of status.conditions ?? []) {
+    if (c.type === 'InvalidSpec') return { phase: 'Degraded', message: `InvalidSpec: ${c.message}` };
+    if (c.reason === Reason.RolloutAborted || c.reason === Reason.ProgressDeadlineExceeded) {
+      return { phase: 'Degraded', message: `${c.reason}: ${c.message}` };
+    }
+  }
+  if (spec.paused) return { phase: 'Paused', message: 'manually paused' };
+  const pause = status.pauseConditions?.[0];
+  if (pause) return { phase: 'Paused', message: pause.reason };
+  if (
+    spec.restartAt &&
+    (!status.restartedAt || parseTime(spec.restartAt) !== parseTime(status.restartedAt))
+  ) {
+    return { phase: 'Progressing', message: 'rollout is restarting' };
+  }
+  const replicas = spec.replicas ?? 1;
+  if ((status.updatedReplicas ?? 0) < replicas)
+    return { phase: 'Progressing', message: 'more replicas need to be updated' };
+  if ((status.availableReplicas ?? 0) < (status.updatedReplicas ?? 0)) {
+    return { phase: 'Progressing', message: 'updated replicas are still becoming available' };
+  }
+  if (spec.strategy?.canary) {
+    if (!spec.strategy.canary.trafficRouting && (status.replicas ?? 0) > (status.updatedReplicas ?? 0)) {
+      return { phase: 'Progressing', message: 'old replicas are pending termination' };
+    }
+    if (!status.stableRS || status.stableRS !== status.currentPodHash) {
+      return { phase: 'Progressing', message: 'waiting for all steps to complete' };
+    }
+  }
+  return { phase: 'Healthy', message: '' };
+}
+
+/** The Rollout's revision annotation as a number (0 when unset). */
+export const rolloutRevision = (r: Rollout): number => revisionOf(r) ?? 0;
+
+const isPaused = (r: Rollout) => (r.status?.pauseConditions?.length ?? 0) > 0 || Boolean(r.spec.paused);
+
+/** Pause, analysis and experiment steps do not count against progressDeadlineSeconds. */
+export function isIndefiniteStep(r: Rollout): boolean {
+  const { step } = currentStep(r);
+  return Boolean(step && (step.experiment || step.analysis || step.pause));
+}
+
+/** Progress since the last observed status: pods updated, ready, available, or steps moving. */
+function rolloutProgressing(r: Rollout, next: RolloutStatus): boolean {
+  const old = r.status ?? {};
+  const n = (v: number | undefined) => v ?? 0;
+  let strategyProgress = false;
+  if (r.spec.strategy?.canary) {
+    const stepMoved =
+      next.currentStepIndex !== undefined &&
+      old.currentStepIndex !== undefined &&
+      next.currentStepIndex !== old.currentStepIndex;
+    strategyProgress =
+      (next.stableRS ?? '') !== (old.stableRS ?? '') ||
+      stepMoved ||
+      (next.currentStepHash ?? '') !== (old.currentStepHash ?? '');
+  }
+  return (
+    n(next.updatedReplicas) !== n(old.updatedReplicas) ||
+    n(next.replicas) - n(next.updatedReplicas) < n(old.replicas) - n(old.updatedReplicas) ||
+    n(next.readyReplicas) > n(old.readyReplicas) ||
+    n(next.availableReplicas) > n(old.availableReplicas) ||
+    strategyProgress
+  );
+}
+
+/** Every desired pod updated and available, steps done, current = stable, no extra pods. */
+export function rolloutHealthy(r: Rollout, next: RolloutStatus): boolean {
+  const replicas = replicasOf(r);
+  let completed = true;
+  if (r.spec.strategy?.canary) {
+    const count = stepsOf(r).length;
+    const allSteps =
+      count > 0 && next.currentStepIndex !== undefined ? next.currentStepIndex === count : true;
+    const currentIsStable = Boolean(next.stableRS) && next.stableRS === next.currentPodHash;
+    completed = allSteps && currentIsStable && (next.replicas ?? 0) === replicas;
+  }
+  return (
+    (next.updatedReplicas ?? 0) === replicas &&
+    (next.availableReplicas ?? 0) === replicas &&
+    r.status?.observedGeneration === String(r.metadata.generation ?? 0) &&
+    completed
+  );
+}
+
+function rolloutTimedOut(ctx: Ctx, next: RolloutStatus): boolean {
+  const cond = getCondition(next, 'Progressing');
+  if (!cond || cond.reason === Reason.RolloutAborted) return false;
+  if (cond.reason === Reason.ProgressDeadlineExceeded) return true;
+  const from = parseTime(cond.lastUpdateTime);
+  if (from === undefined) return false;
+  return from + progressDeadlineSecondsOf(ctx.r) * 1000 < ctx.nowMs;
+}
+
+function replicaFailure(ctx: Ctx): RolloutCondition | undefined {
+  const toCondition = (rs: V1ReplicaSet | undefined) =>
+    (rs?.status?.conditions ?? [])
+      .filter((c) => c.type === 'ReplicaFailure')
+      .map((c): RolloutCondition => {
+        const at = c.lastTransitionTime ? String(c.lastTransitionTime) : '';
+        return {
+          type: 'ReplicaFailure',
+          status: c.status,
+          lastUpdateTime: at,
+          lastTransitionTime: at,
+          reason: c.reason ?? '',
+          message: c.message ?? '',
+        };
+      });
+  return toCondition(ctx.newRS)[0] ?? ctx.allRSs.flatMap(toCondition)[0];
+}
+
+/** calculateRolloutConditions: Healthy, Progressing (incl. abort and deadline), Available, ReplicaFailure, Completed. */
+export function calculateConditions(ctx: Ctx, next: RolloutStatus): RolloutStatus {
+  const r = ctx.r;
+  const s = deepClone(next);
+  const paused = isPaused(r);
+  const aborted = isAborted(ctx);
+  const now = ctx.nowStr;
+
+  let becameUnhealthy = false;
+  if (!paused && rolloutHealthy(r, s)) {
+    setCondition(s, newCondition('Healthy', 'True', Reason.RolloutHealthy, Message.healthy, now));
+  } else if (getCondition(r.status, 'Healthy')) {
+    becameUnhealthy = setCondition(
+      s,
+      newCondition('Healthy', 'False', Reason.RolloutHealthy, Message.notHealthy, now),
+    );
+  }
+
+  if (aborted) {
+    let message = Message.aborted(rolloutRevision(r));
+    if (ctx.pause.abortMessage) message = `${message}: ${ctx.pause.abortMessage}`;
+    if (setCondition(s, newCondition('Progressing', 'False', Reason.RolloutAborted, message, now))) {
+      event(ctx, Reason.RolloutAborted, message, 'Warning');
+    }
+  }
+
+  const current = getCondition(r.status, 'Progressing');
+  if (!aborted) {
+    const rsName = ctx.newRS?.metadata?.name;
+    if (rolloutHealthy(r, s)) {
+      const msg = Message.replicaSetCompleted(rsName ?? '');
+      setCondition(s, newCondition('Progressing', 'True', Reason.NewReplicaSetAvailable, msg, now));
+    } else if (rolloutProgressing(r, s) || becameUnhealthy) {
+      let msg = rsName
+        ? Message.replicaSetProgressing(rsName)
+        : Message.rolloutProgressing(r.metadata.name ?? '');
+      let reason: string = Reason.ReplicaSetUpdated;
+      if (s.stableRS === s.currentPodHash && becameUnhealthy) {
+        // a fully promoted rollout lost pods: progressing again rather than timing out
+        reason = Reason.ReplicaSetNotAvailable;
+        msg = Message.notAvailable;
+      }
+      const cond = newCondition('Progressing', 'True', reason, msg, now);
+      // progress refreshes lastUpdateTime even when the reason is unchanged
+      if (current) {
+        if (current.status === 'True') cond.lastTransitionTime = current.lastTransitionTime;
+        removeCondition(s, 'Progressing');
+      }
+      setCondition(s, cond);
+    } else if (!isIndefiniteStep(r) && rolloutTimedOut(ctx, s)) {
+      const msg = rsName
+        ? Message.replicaSetTimedOut(rsName)
+        : Message.rolloutTimedOut(r.metadata.name ?? '');
+      const changed = setCondition(
+        s,
+        newCondition('Progressing', 'False', Reason.ProgressDeadlineExceeded, msg, now),
+      );
+      if (r.spec.progressDeadlineAbort && (changed || !isAborted(ctx))) {
+        ctx.pause.addAbort = true;
+        ctx.pause.abortMessage = msg;
+        event(ctx, Reason.RolloutAborted, msg, 'Warning');
+      }
+    }
+  }
+
+  const available = sum(ctx.allRSs, availableReplicas) >= replicasOf(r);
+  setCondition(
+    s,
+    available
+      ? newCondition('Available', 'True', Reason.Available, Message.available, now)
+      : newCondition('Available', 'False', Reason.Available, Message.notAvailable, now),
+  );
+
+  const failure = replicaFailure(ctx);
+  if (failure) setCondition(s, failure);
+  else removeCondition(s, 'ReplicaFailure');
+
+  if (s.stableRS && s.stableRS === s.currentPodHash) {
+    setCondition(s, newCondition('Completed', 'True', Reason.RolloutCompleted, Reason.RolloutCompleted, now));
+  } else if (
+    setCondition(s, newCondition('Completed', 'False', Reason.RolloutCompleted, Reason.RolloutCompleted, now))
+  ) {
+    event(
+      ctx,
+      Reason.RolloutNotCompleted,
+      Message.rolloutNotCompleted(rolloutRevision(r) + 1, s.currentPodHash ?? ''),
+    );
+  }
+  return s;
+}
+
+/** CalculatePauseStatus: abort/abortedAt, pauseConditions and controllerPause from the pass's decisions. */
+export function applyPauseStatus(ctx: Ctx, s: RolloutStatus): void {
+  const old = statusOf(ctx);
+  const abortedAt = old.abortedAt ?? ctx.nowStr; // keep the first time, or every pass would differ
+  if (ctx.pause.addAbort || (!ctx.pause.removeAbort && old.abort)) {
+    s.abort = true;
+    s.abortedAt = abortedAt;
+    return;
+  }
+  s.abort = false;
+  s.abortedAt = undefined;
+  if (ctx.pause.clear) return;
+  let controllerPause = Boolean(old.controllerPause);
+  const remove = new Set(ctx.pause.removeReasons);
+  const existing = new Set<string>();
+  const conditions = [];
+  for (const c of old.pauseConditions ?? []) {
+    if (!remove.has(c.reason)) conditions.push(c);
+    existing.add(c.reason);
+  }
+  for (const reason of ctx.pause.addReasons) {
+    if (existing.has(reason)) continue;
+    conditions.push({ reason, startTime: ctx.nowStr });
+    existing.add(reason);
+    controllerPause = true;
+  }
+  if (conditions.length === 0) return;
+  s.controllerPause = controllerPause;
+  s.pauseConditions = conditions;
+}
+
+/**
+ * persistRolloutStatus: completes the status, then returns the status the
+ * cluster ends up with after this pass's status patches, in order (early
+ * condition patches, the writes Argo read back, the final patch).
+ */
+export function persistStatus(ctx: Ctx, next: RolloutStatus): RolloutStatus {
+  const s = deepClone(next);
+  applyPauseStatus(ctx, s);
+  s.workloadObservedGeneration = undefined;
+  s.observedGeneration = String(ctx.r.metadata.generation ?? 0);
+  const { phase, message } = calculatePhase(ctx.r.spec, s);
+  s.phase = phase;
+  s.message = message;
+  const final = normalizeStatus(s);
+
+  const prevPaused = (statusOf(ctx).pauseConditions?.length ?? 0) > 0;
+  const currPaused = (final.pauseConditions?.length ?? 0) > 0;
+  if (prevPaused !== currPaused) {
+    if (currPaused)
+      event(ctx, Reason.RolloutPaused, `${Message.paused} (${final.pauseConditions?.[0]?.reason})`);
+    else if (!final.abortedAt) event(ctx, Reason.RolloutResumed, Message.resumed);
+  }
+  requeueStuckRollout(ctx, final);
+  return composeStatus(ctx, final);
+}
+
+/** The observed status after the early patches, the read-back writes, then the final state. */
+export function composeStatus(ctx: Ctx, final: RolloutStatus): RolloutStatus {
+  const base = normalizeStatus(ctx.observedStatus);
+  const readBack = normalizeStatus(statusOf(ctx));
+  let s: unknown = base;
+  for (const p of ctx.earlyStatusPatches) s = applyMergePatch(s, p);
+  s = applyMergePatch(s, createMergePatch(base, readBack) ?? {});
+  s = applyMergePatch(s, createMergePatch(readBack, final) ?? {});
+  const out = normalizeStatus(s as RolloutStatus);
+  // nothing changed: keep the observed object as is, so the shell skips the write
+  return deepEqual(out, base) ? base : out;
+}
+
+/** requeueStuckRollout: come back when progressDeadlineSeconds would expire. */
+function requeueStuckRollout(ctx: Ctx, next: RolloutStatus): void {
+  const cond = getCondition(ctx.r.status, 'Progressing');
+  if (!cond) return;
+  if (
+    rolloutHealthy(ctx.r, next) ||
+    cond.reason === Reason.ProgressDeadlineExceeded ||
+    isPaused(ctx.r) ||
+    ctx.r.status?.abort ||
+    isIndefiniteStep(ctx.r)
+  ) {
+    return;
+  }
+  const last = parseTime(cond.lastUpdateTime);
+  if (last === undefined) return;
+  const after = last + progressDeadlineSecondsOf(ctx.r) * 1000 - ctx.nowMs;
+  // a second of slack, as Argo adds, so the deadline has surely passed when we look
+  requeueAfter(ctx, Math.max(after, 0) + 1000);
+}
+
+export { getCondition, removeCondition, setCondition };

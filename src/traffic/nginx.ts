@@ -1,0 +1,190 @@
+/**
+ * The NGINX traffic router: one canary Ingress per stable Ingress, built the
+ * way Argo Rollouts builds it (rollout/trafficrouting/nginx), carrying the
+ * `<prefix>/canary` and `<prefix>/canary-weight` annotations ingress-nginx
+ * (and Kanary's data plane) act on.
+ */
+import type { V1HTTPIngressPath, V1Ingress, V1IngressRule } from '@kubernetes/client-node';
+import { nginxAnnotationPrefixOf } from '../api/defaults.ts';
+import type { Rollout } from '../api/types.ts';
+import { nginxStableIngressNames } from '../api/validation.ts';
+import type { Action, PlanEvent } from '../rollout/actions.ts';
+import { createMergePatch, deepClone } from '../rollout/json.ts';
+import { controllerRefOf, rolloutControllerRef } from '../rollout/replicasets.ts';
+import type { RouterObservation, RouterResult, TrafficRouter } from './router.ts';
+
+const INGRESS_CLASS_ANNOTATION = 'kubernetes.io/ingress.class';
+const MAX_NAME = 253;
+const CANARY_SUFFIX = '-canary';
+
+/** `<rollout>-<stableIngress>` cut to fit a 253-character name, then `-canary`. */
+export function canaryIngressName(rolloutName: string, stableIngress: string): string {
+  const prefix = `${rolloutName}-${stableIngress}`.slice(0, MAX_NAME - CANARY_SUFFIX.length);
+  return `${prefix}${CANARY_SUFFIX}`;
+}
+
+/** The canary Ingress names of an NGINX-routed Rollout, one per stable Ingress. */
+export function canaryIngressNames(r: Rollout): string[] {
+  return nginxStableIngressNames(r).map((s) => canaryIngressName(r.metadata.name ?? '', s));
+}
+
+/**
+ * The canary Ingress Argo would create for `stable` at `weight`: only the
+ * rules with a path to the stable Service, those paths pointed at the canary
+ * Service (other paths of such a rule kept as they are), the stable's TLS and
+ * class, an ownerReference to the Rollout, and the canary annotations. The
+ * error text is Argo's (it names `spec...nginx.stableIngress`, even when
+ * stableIngresses is used).
+ */
+export function buildCanaryIngress(
+  r: Rollout,
+  stable: V1Ingress,
+  name: string,
+  weight: number,
+): { ingress: V1Ingress } | { error: string } {
+  const canary = r.spec.strategy?.canary;
+  const nginx = canary?.trafficRouting?.nginx ?? {};
+  const stableService = canary?.stableService ?? '';
+  const canaryService = canary?.canaryService ?? '';
+  const prefix = nginxAnnotationPrefixOf(r);
+
+  const rules: V1IngressRule[] = [];
+  for (const rule of stable.spec?.rules ?? []) {
+    const paths = rule.http?.paths ?? [];
+    if (!paths.some((p) => p.backend?.service?.name === stableService)) continue;
+    const copy = deepClone(rule);
+    copy.http = {
+      ...copy.http,
+      paths: paths.map((p): V1HTTPIngressPath => {
+        const path = deepClone(p);
+        if (path.backend?.service?.name === stableService) path.backend.service.name = canaryService;
+        return path;
+      }),
+    };
+    rules.push(copy);
+  }
+  if (rules.length === 0) {
+    return {
+      error: `ingress \`${nginx.stableIngress ?? ''}\` has no rules using service ${stableService} backend`,
+    };
+  }
+
+  const annotations: Record<string, string> = {};
+  const stableClass = stable.metadata?.annotations?.[INGRESS_CLASS_ANNOTATION];
+  if (stableClass !== undefined) annotations[INGRESS_CLASS_ANNOTATION] = stableClass;
+  for (const [k, v] of Object.entries(nginx.additionalIngressAnnotations ?? {})) {
+    annotations[k.startsWith(prefix) ? k : `${prefix}/${k}`] = String(v);
+  }
+  for (const [k, v] of Object.entries(nginx.canaryIngressAnnotations ?? {})) annotations[k] = String(v);
+  // last, so nothing the user sets can override them
+  annotations[`${prefix}/canary`] = 'true';
+  annotations[`${prefix}/canary-weight`] = String(weight);
+  const maxTrafficWeight = canary?.trafficRouting?.maxTrafficWeight;
+  if (maxTrafficWeight !== undefined && maxTrafficWeight !== null) {
+    annotations[`${prefix}/canary-weight-total`] = String(maxTrafficWeight);
+  }
+
+  const ingress: V1Ingress = {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'Ingress',
+    metadata: {
+      name,
+      namespace: r.metadata.namespace,
+      annotations,
+      ownerReferences: [rolloutControllerRef(r)],
+    },
+    spec: { rules },
+  };
+  if (stable.spec?.ingressClassName !== undefined && ingress.spec) {
+    ingress.spec.ingressClassName = stable.spec.ingressClassName;
+  }
+  if (stable.spec?.tls && ingress.spec) ingress.spec.tls = deepClone(stable.spec.tls);
+  return { ingress };
+}
+
+/**
+ * The merge patch bringing a live canary Ingress to the desired one, or
+ * undefined when nothing differs. Annotations on the live object that we do
+ * not set are kept (other controllers add some; Argo PR #3806); labels are
+ * not ours, so live ones are removed, as Argo's two-way diff does.
+ */
+export function canaryIngressPatch(live: V1Ingress, desired: V1Ingress): object | undefined {
+  const liveAnnotations = live.metadata?.annotations ?? {};
+  const from = { metadata: { annotations: liveAnnotations, labels: live.metadata?.labels }, spec: live.spec };
+  const to = {
+    metadata: { annotations: { ...liveAnnotations, ...desired.metadata?.annotations }, labels: undefined },
+    spec: desired.spec,
+  };
+  return createMergePatch(from, to) as object | undefined;
+}
+
+export class NginxRouter implements TrafficRouter {
+  readonly type = 'Nginx';
+  private readonly obs: RouterObservation;
+
+  constructor(obs: RouterObservation) {
+    this.obs = obs;
+  }
+
+  ingressNames(): string[] {
+    const r = this.obs.rollout;
+    return [...nginxStableIngressNames(r), ...canaryIngressNames(r)];
+  }
+
+  /** Per stable Ingress in list order; the first failure stops, like Argo's SetWeightPerIngress. */
+  setWeight(desiredWeight: number): RouterResult {
+    const r = this.obs.rollout;
+    const actions: Action[] = [];
+    const events: PlanEvent[] = [];
+    for (const stableName of nginxStableIngressNames(r)) {
+      const name = canaryIngressName(r.metadata.name ?? '', stableName);
+      const stable = this.obs.ingresses[stableName];
+      if (!stable) {
+        return {
+          actions,
+          events,
+          error: `error retrieving stableIngress \`${stableName}\` from cache: ingress.networking.k8s.io "${stableName}" not found`,
+        };
+      }
+      const built = buildCanaryIngress(r, stable, name, desiredWeight);
+      if ('error' in built) return { actions, events, error: built.error };
+      const live = this.obs.ingresses[name];
+      if (!live) {
+        events.push({
+          type: 'Normal',
+          reason: 'CreatingCanaryIngress',
+          message: `Creating canary ingress \`${name}\` with weight \`${desiredWeight}\``,
+        });
+        actions.push({ kind: 'createIngress', ingress: built.ingress });
+        continue;
+      }
+      const owner = controllerRefOf(live);
+      if (!owner || owner.uid !== r.metadata.uid) {
+        return { actions, events, error: `canary ingress \`${name}\` controlled by different object` };
+      }
+      const patch = canaryIngressPatch(live, built.ingress);
+      if (!patch) continue;
+      events.push({
+        type: 'Normal',
+        reason: 'PatchingCanaryIngress',
+        message: `Updating Ingress \`${name}\` to desiredWeight '${desiredWeight}'`,
+      });
+      actions.push({ kind: 'patchIngress', name, patch });
+    }
+    return { actions, events };
+  }
+
+  verifyWeight(_desiredWeight: number): boolean | undefined {
+    return undefined;
+  }
+
+  removeManagedRoutes(): RouterResult {
+    return { actions: [], events: [] };
+  }
+}
+
+/** The router for a Rollout, or undefined when it routes traffic by replica count only. */
+export function routerFor(obs: RouterObservation): TrafficRouter | undefined {
+  if (obs.rollout.spec.strategy?.canary?.trafficRouting?.nginx) return new NginxRouter(obs);
+  return undefined;
+}

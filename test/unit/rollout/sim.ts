@@ -1,0 +1,195 @@
+/**
+ * A tiny in-memory cluster for driving plan() through whole scenarios: it
+ * applies a plan's actions like the API server would, and plays the
+ * ReplicaSet controller (pods of "good" images become available at once).
+ */
+import type { V1Ingress, V1ReplicaSet, V1Service } from '@kubernetes/client-node';
+import type { Rollout, RolloutStatus } from '../../../src/api/types.ts';
+import { applyMergePatch, deepClone, deepEqual } from '../../../src/rollout/json.ts';
+import { type Observed, type Plan, plan } from '../../../src/rollout/plan.ts';
+
+export interface SimOptions {
+  /** images whose pods never become ready */
+  badImages?: Set<string>;
+  /** pods become available only when tick() is called, not right away */
+  manualAvailability?: boolean;
+}
+
+export class Sim {
+  rollout: Rollout;
+  replicaSets = new Map<string, V1ReplicaSet>();
+  services = new Map<string, V1Service>();
+  ingresses = new Map<string, V1Ingress>();
+  now: Date;
+  history: Plan[] = [];
+  opts: SimOptions;
+  private uid = 0;
+
+  constructor(rollout: Rollout, now = new Date('2026-01-01T00:00:00Z'), opts: SimOptions = {}) {
+    this.rollout = deepClone(rollout);
+    this.rollout.metadata.uid ??= 'rollout-uid';
+    this.rollout.metadata.generation ??= 1;
+    this.rollout.metadata.namespace ??= 'default';
+    this.now = now;
+    this.opts = opts;
+  }
+
+  addService(svc: V1Service): this {
+    this.services.set(svc.metadata?.name ?? '', deepClone(svc));
+    return this;
+  }
+
+  addIngress(ing: V1Ingress): this {
+    this.ingresses.set(ing.metadata?.name ?? '', deepClone(ing));
+    return this;
+  }
+
+  observed(): Observed {
+    const canary = this.rollout.spec.strategy?.canary;
+    const services: Record<string, V1Service | undefined> = {};
+    for (const name of [canary?.stableService, canary?.canaryService]) {
+      if (name) services[name] = deepClone(this.services.get(name));
+    }
+    return {
+      rollout: deepClone(this.rollout),
+      replicaSets: [...this.replicaSets.values()].map((rs) => deepClone(rs)),
+      pods: [],
+      services,
+      ingresses: Object.fromEntries([...this.ingresses].map(([k, v]) => [k, deepClone(v)])),
+      now: this.now,
+      controller: {},
+    };
+  }
+
+  /** One reconcile: plan, apply, write status. */
+  step(): Plan {
+    const p = plan(this.observed());
+    this.history.push(p);
+    for (const a of p.actions) this.apply(a);
+    if (!deepEqual(this.rollout.status ?? {}, p.status)) this.rollout.status = deepClone(p.status);
+    if (!this.opts.manualAvailability) this.tick();
+    return p;
+  }
+
+  /** Reconcile until nothing changes; returns the plans. */
+  converge(max = 50): Plan[] {
+    const plans: Plan[] = [];
+    for (let i = 0; i < max; i++) {
+      const before = this.snapshot();
+      const p = this.step();
+      plans.push(p);
+      if (p.actions.length === 0 && deepEqual(before, this.snapshot())) return plans;
+    }
+    throw new Error(`did not converge in ${max} passes; last plan: ${JSON.stringify(plans.at(-1), null, 1)}`);
+  }
+
+  advance(ms: number): void {
+    this.now = new Date(this.now.getTime() + ms);
+  }
+
+  /** The ReplicaSet controller: pods created, ready and available (except bad images). */
+  tick(): void {
+    for (const rs of this.replicaSets.values()) {
+      const want = rs.spec?.replicas ?? 1;
+      const image = rs.spec?.template?.spec?.containers?.[0]?.image ?? '';
+      const good = !this.opts.badImages?.has(image);
+      rs.status = {
+        replicas: want,
+        readyReplicas: good ? want : 0,
+        availableReplicas: good ? want : 0,
+        observedGeneration: rs.metadata?.generation ?? 1,
+      };
+    }
+  }
+
+  /** The user (kubectl argo rollouts / Argo CD) patches the status subresource. */
+  patchStatus(patch: Partial<Record<keyof RolloutStatus, unknown>>): void {
+    this.rollout.status = applyMergePatch(this.rollout.status ?? {}, patch) as RolloutStatus;
+  }
+
+  /** The user patches the spec: the generation goes up. */
+  patchSpec(patch: object): void {
+    const before = deepClone(this.rollout.spec);
+    this.rollout = applyMergePatch(this.rollout, { spec: patch }) as Rollout;
+    if (!deepEqual(before, this.rollout.spec))
+      this.rollout.metadata.generation = (this.rollout.metadata.generation ?? 1) + 1;
+  }
+
+  rsByHash(hash: string | undefined): V1ReplicaSet | undefined {
+    return [...this.replicaSets.values()].find(
+      (rs) => rs.metadata?.labels?.['rollouts-pod-template-hash'] === hash,
+    );
+  }
+
+  get status(): RolloutStatus {
+    return this.rollout.status ?? {};
+  }
+
+  private snapshot() {
+    return deepClone({
+      rollout: this.rollout,
+      rs: [...this.replicaSets.values()],
+      svc: [...this.services.values()],
+      ing: [...this.ingresses.values()],
+    });
+  }
+
+  private apply(a: Plan['actions'][number]): void {
+    const ts = `${this.now.toISOString().slice(0, 19)}Z`;
+    switch (a.kind) {
+      case 'createReplicaSet': {
+        const name = a.replicaSet.metadata?.name ?? '';
+        if (this.replicaSets.has(name)) throw new Error(`AlreadyExists: ${name}`);
+        const rs = deepClone(a.replicaSet);
+        rs.metadata = { ...rs.metadata, uid: `uid-${++this.uid}`, generation: 1 };
+        (rs.metadata as Record<string, unknown>).creationTimestamp = ts;
+        rs.status = { replicas: 0 };
+        this.replicaSets.set(name, rs);
+        return;
+      }
+      case 'patchReplicaSet': {
+        const rs = this.replicaSets.get(a.name);
+        if (!rs) throw new Error(`NotFound: replicaset ${a.name}`);
+        const next = applyMergePatch(rs, a.patch) as V1ReplicaSet;
+        if (!deepEqual(rs.spec, next.spec) && next.metadata)
+          next.metadata.generation = (rs.metadata?.generation ?? 1) + 1;
+        this.replicaSets.set(a.name, next);
+        return;
+      }
+      case 'deleteReplicaSet':
+        this.replicaSets.delete(a.name);
+        return;
+      case 'patchService': {
+        const svc = this.services.get(a.name);
+        if (!svc) throw new Error(`NotFound: service ${a.name}`);
+        this.services.set(a.name, applyMergePatch(svc, a.patch) as V1Service);
+        return;
+      }
+      case 'createIngress': {
+        const name = a.ingress.metadata?.name ?? '';
+        if (this.ingresses.has(name)) throw new Error(`AlreadyExists: ingress ${name}`);
+        this.ingresses.set(name, deepClone(a.ingress));
+        return;
+      }
+      case 'patchIngress': {
+        const ing = this.ingresses.get(a.name);
+        if (!ing) throw new Error(`NotFound: ingress ${a.name}`);
+        this.ingresses.set(a.name, applyMergePatch(ing, a.patch) as V1Ingress);
+        return;
+      }
+      case 'deleteIngress':
+        this.ingresses.delete(a.name);
+        return;
+      case 'deletePod':
+        return;
+      case 'patchRollout': {
+        const before = deepClone(this.rollout.spec);
+        this.rollout = applyMergePatch(this.rollout, a.patch) as Rollout;
+        if (!deepEqual(before, this.rollout.spec)) {
+          this.rollout.metadata.generation = (this.rollout.metadata.generation ?? 1) + 1;
+        }
+        return;
+      }
+    }
+  }
+}
