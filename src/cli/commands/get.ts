@@ -103,9 +103,11 @@ async function getRollout(name: string, o: GetOpts): Promise<void> {
   const { signal, dispose } = interruptSignal(timeout);
   const live = out.isTTY === true && output === 'text';
   let last = '';
+  let lastError = '';
   const draw = () => {
     const text = render(objects);
-    if (live) out.write(frame(text));
+    // on a terminal a failed refresh shows under the (then stale) view, which the next frame would otherwise erase
+    if (live) out.write(frame(lastError ? `${text}\n⚠ ${lastError}\n` : text));
     else if (text !== last) out.write(last ? `\n${text}` : text);
     last = text;
   };
@@ -114,7 +116,6 @@ async function getRollout(name: string, o: GetOpts): Promise<void> {
 
   let refreshing = false;
   let again = false;
-  let lastError = '';
   // fetch a fresh snapshot; changes that arrive meanwhile trigger one more fetch, never a pile-up
   const refresh = async () => {
     if (refreshing) {
@@ -131,8 +132,9 @@ async function getRollout(name: string, o: GetOpts): Promise<void> {
       } while (again && !signal.aborted);
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      if (message !== lastError) process.stderr.write(`warning: ${message}\n`);
+      if (!live && message !== lastError) process.stderr.write(`warning: ${message}\n`);
       lastError = message;
+      if (live) draw();
     } finally {
       refreshing = false;
     }
