@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { registerClusterCommands } from './commands/cluster.ts';
+import { registerControllerCommand } from './commands/controller.ts';
 import { registerIngressCommand } from './commands/ingress.ts';
 import { registerRolloutCommands } from './commands/rollouts.ts';
 import { registerVersionCommand } from './commands/version.ts';
@@ -13,6 +14,7 @@ export function buildProgram(): Command {
     .showSuggestionAfterError(true);
   registerVersionCommand(program);
   registerClusterCommands(program);
+  registerControllerCommand(program);
   registerIngressCommand(program);
   registerRolloutCommands(program);
   return program;

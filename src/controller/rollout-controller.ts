@@ -1,0 +1,259 @@
+import type { Logger } from 'pino';
+import {
+  isConflict,
+  isNotFound,
+  type KubeClient,
+  MERGE_PATCH,
+  RESOURCES,
+  resourcePath,
+} from '../kube/client.ts';
+import { Informer, type KubeObject, keyOf, splitKey } from '../kube/informer.ts';
+import { createMergePatch } from '../kube/merge-patch.ts';
+import { WorkQueue } from '../kube/queue.ts';
+import { type LabelSelector, matchesSelector } from '../kube/selector.ts';
+import { type Observed, plan } from '../rollout/plan.ts';
+import { applyAction } from './apply.ts';
+import { EventRecorder } from './events.ts';
+import type { ControllerMetrics } from './metrics.ts';
+
+/** The fields of a Rollout the shell itself reads (the planner reads the rest). */
+interface RolloutObject extends KubeObject {
+  spec: {
+    replicas?: number;
+    selector?: LabelSelector;
+    strategy?: {
+      canary?: {
+        stableService?: string;
+        canaryService?: string;
+        trafficRouting?: { nginx?: { stableIngress?: string; stableIngresses?: string[] } };
+      };
+      blueGreen?: unknown;
+    };
+  };
+  status?: Record<string, unknown> & { phase?: string; availableReplicas?: number; updatedReplicas?: number };
+}
+
+export const INSTANCE_ID_LABEL = 'argo-rollouts.argoproj.io/controller-instance-id';
+
+export interface RolloutControllerOptions {
+  client: KubeClient;
+  log: Logger;
+  metrics: ControllerMetrics;
+  /** watch one namespace only (namespaced install) */
+  namespace?: string;
+  instanceId?: string;
+  workers?: number;
+}
+
+/**
+ * The imperative shell around the pure planner: informers keep a cache of
+ * Rollouts and the objects they own or reference; every change enqueues the
+ * Rollout's key; a worker observes the cache, asks `plan()` what to do, does
+ * it, and writes the status. Level-based: all state lives in the cluster, so a
+ * restart at any point converges to the same result.
+ */
+export class RolloutController {
+  readonly rollouts: Informer<RolloutObject>;
+  readonly replicaSets: Informer<KubeObject>;
+  readonly pods: Informer<KubeObject>;
+  readonly services: Informer<KubeObject>;
+  readonly ingresses: Informer<KubeObject>;
+  readonly queue: WorkQueue;
+  private readonly opts: RolloutControllerOptions;
+  private readonly recorder: EventRecorder;
+  /** resourceVersion of our last status write per key: older cache entries are stale */
+  private written = new Map<string, string>();
+
+  constructor(opts: RolloutControllerOptions) {
+    this.opts = opts;
+    const { client, namespace } = opts;
+    const log = (msg: string, fields?: Record<string, unknown>) => opts.log.warn(fields ?? {}, msg);
+    const common = { namespace, log };
+    this.rollouts = new Informer(client, RESOURCES.rollouts, {
+      ...common,
+      labelSelector: opts.instanceId ? `${INSTANCE_ID_LABEL}=${opts.instanceId}` : `!${INSTANCE_ID_LABEL}`,
+    });
+    this.replicaSets = new Informer(client, RESOURCES.replicasets, common);
+    // only pods of ReplicaSets a Rollout made carry this label
+    this.pods = new Informer(client, RESOURCES.pods, {
+      ...common,
+      labelSelector: 'rollouts-pod-template-hash',
+    });
+    this.services = new Informer(client, RESOURCES.services, common);
+    this.ingresses = new Informer(client, RESOURCES.ingresses, common);
+    this.queue = new WorkQueue({ concurrency: opts.workers ?? 8 });
+    this.recorder = new EventRecorder(client);
+    this.recorder.onEvent = (obj, e) =>
+      opts.metrics.events.inc({
+        namespace: obj.metadata.namespace,
+        name: obj.metadata.name,
+        type: e.type,
+        reason: e.reason,
+      });
+
+    const enqueue = (o: KubeObject) => this.queue.add(keyOf(o));
+    this.rollouts.on('add', enqueue);
+    this.rollouts.on('update', enqueue);
+    this.rollouts.on('delete', (o) => {
+      this.written.delete(keyOf(o));
+      opts.metrics.forget(o.metadata.namespace ?? '', o.metadata.name);
+    });
+    for (const ev of ['add', 'update', 'delete'] as const) {
+      this.replicaSets.on(ev, (rs) => this.enqueueOwnersOf(rs));
+      this.pods.on(ev, (pod) => this.enqueueOwnersOf(pod));
+      this.services.on(ev, (svc) => this.enqueueReferrers(svc, 'service'));
+      this.ingresses.on(ev, (ing) => this.enqueueReferrers(ing, 'ingress'));
+    }
+  }
+
+  get synced(): boolean {
+    return [this.rollouts, this.replicaSets, this.pods, this.services, this.ingresses].every(
+      (i) => i.hasSynced,
+    );
+  }
+
+  /** Fills the caches, then starts the workers. */
+  async start(): Promise<void> {
+    await Promise.all([this.replicaSets, this.pods, this.services, this.ingresses].map((i) => i.start()));
+    await this.rollouts.start();
+    this.queue.run(
+      (key) => this.reconcile(key),
+      (key, err) => {
+        const { namespace, name } = splitKey(key);
+        this.opts.metrics.reconcileErrors.inc({ namespace, name });
+        this.opts.log.error({ rollout: key, err: errorText(err) }, 'reconcile failed; retrying');
+      },
+    );
+  }
+
+  stop(): void {
+    this.queue.shutdown();
+    for (const i of [this.rollouts, this.replicaSets, this.pods, this.services, this.ingresses]) i.stop();
+  }
+
+  private enqueueOwnersOf(obj: KubeObject): void {
+    const ns = obj.metadata.namespace ?? '';
+    const ref = obj.metadata.ownerReferences?.find((r) => r.controller);
+    if (ref?.kind === 'Rollout') {
+      this.queue.add(`${ns}/${ref.name}`);
+      return;
+    }
+    if (ref?.kind === 'ReplicaSet') {
+      const rs = this.replicaSets.get(ns, ref.name);
+      const owner = rs?.metadata.ownerReferences?.find((r) => r.controller);
+      if (owner?.kind === 'Rollout') this.queue.add(`${ns}/${owner.name}`);
+      return;
+    }
+    if (!ref) {
+      // an orphan a Rollout may adopt
+      for (const ro of this.rollouts.list(ns)) {
+        if (matchesSelector(ro.spec.selector, obj.metadata.labels)) this.queue.add(keyOf(ro));
+      }
+    }
+  }
+
+  private enqueueReferrers(obj: KubeObject, kind: 'service' | 'ingress'): void {
+    const ns = obj.metadata.namespace ?? '';
+    const name = obj.metadata.name;
+    for (const ro of this.rollouts.list(ns)) {
+      const c = ro.spec.strategy?.canary;
+      const nginx = c?.trafficRouting?.nginx;
+      const refs =
+        kind === 'service'
+          ? [c?.stableService, c?.canaryService]
+          : [nginx?.stableIngress, ...(nginx?.stableIngresses ?? [])];
+      const owned = obj.metadata.ownerReferences?.some(
+        (r) => r.kind === 'Rollout' && r.uid === ro.metadata.uid,
+      );
+      if (owned || refs.includes(name)) this.queue.add(keyOf(ro));
+    }
+  }
+
+  private observe(ro: RolloutObject): Observed {
+    const ns = ro.metadata.namespace ?? '';
+    const uid = ro.metadata.uid;
+    const replicaSets = this.replicaSets.list(ns).filter((rs) => {
+      const ctrl = rs.metadata.ownerReferences?.find((r) => r.controller);
+      return ctrl ? ctrl.uid === uid : matchesSelector(ro.spec.selector, rs.metadata.labels);
+    });
+    const pods = this.pods.list(ns).filter((p) => matchesSelector(ro.spec.selector, p.metadata.labels));
+    const byName = (objs: KubeObject[]) =>
+      Object.fromEntries(objs.map((o) => [o.metadata.name, structuredClone(o)]));
+    return {
+      rollout: structuredClone(ro),
+      replicaSets: structuredClone(replicaSets),
+      pods: structuredClone(pods),
+      services: byName(this.services.list(ns)),
+      ingresses: byName(this.ingresses.list(ns)),
+      now: new Date(),
+      controller: { instanceId: this.opts.instanceId },
+    } as unknown as Observed;
+  }
+
+  async reconcile(key: string): Promise<{ requeueAfterMs?: number } | undefined> {
+    const { namespace, name } = splitKey(key);
+    const ro = this.rollouts.get(namespace, name);
+    if (!ro || ro.metadata.deletionTimestamp) return undefined;
+    const written = this.written.get(key);
+    if (written && isOlder(ro.metadata.resourceVersion, written)) {
+      // our own status write has not reached the cache yet: planning now would act on old state
+      return { requeueAfterMs: 50 };
+    }
+    const end = this.opts.metrics.reconcile.startTimer({ namespace, name });
+    try {
+      const p = plan(this.observe(ro));
+      for (const action of p.actions) {
+        await applyAction(this.opts.client, namespace, name, action);
+      }
+      await this.writeStatus(key, ro, p.status as Record<string, unknown>);
+      for (const e of p.events)
+        void this.recorder.record({ ...ro, apiVersion: 'argoproj.io/v1alpha1', kind: 'Rollout' }, e);
+      const s = p.status as { phase?: string; availableReplicas?: number; updatedReplicas?: number };
+      this.opts.metrics.observeRollout({
+        namespace,
+        name,
+        strategy: ro.spec.strategy?.blueGreen ? 'blueGreen' : 'canary',
+        trafficRouter: ro.spec.strategy?.canary?.trafficRouting?.nginx ? 'Nginx' : '',
+        phase: s.phase ?? '',
+        desired: ro.spec.replicas ?? 1,
+        available: s.availableReplicas ?? 0,
+        updated: s.updatedReplicas ?? 0,
+      });
+      if (p.actions.length) {
+        this.opts.log.debug({ rollout: key, actions: p.actions.map((a) => a.kind) }, 'applied plan');
+      }
+      // the pass stopped early (Argo returns an error there): retry with backoff
+      if (p.error) throw new Error(p.error);
+      return p.requeueAfterMs !== undefined ? { requeueAfterMs: p.requeueAfterMs } : undefined;
+    } catch (err) {
+      if (isConflict(err) || isNotFound(err)) {
+        // the cache was behind the API server; the watch brings the new state and we plan again
+        this.opts.log.debug({ rollout: key, err: errorText(err) }, 'stale cache; replanning');
+      }
+      throw err;
+    } finally {
+      end();
+    }
+  }
+
+  private async writeStatus(key: string, ro: RolloutObject, status: Record<string, unknown>): Promise<void> {
+    const patch = createMergePatch(ro.status ?? {}, status);
+    if (!patch) return;
+    const { namespace, name } = splitKey(key);
+    const updated = await this.opts.client.patch<RolloutObject>(
+      resourcePath(RESOURCES.rollouts, namespace, name, 'status'),
+      { status: patch },
+      MERGE_PATCH,
+    );
+    if (updated.metadata.resourceVersion) this.written.set(key, updated.metadata.resourceVersion);
+  }
+}
+
+function isOlder(cached: string | undefined, written: string): boolean {
+  if (!cached || !/^\d+$/.test(cached) || !/^\d+$/.test(written)) return false;
+  return BigInt(cached) < BigInt(written);
+}
+
+export function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,90 @@
+import type { Server } from 'node:http';
+import pino, { type Logger } from 'pino';
+import { KubeClient } from '../kube/client.ts';
+import { loadKubeConfig } from '../kube/config.ts';
+import { LeaderElector } from './leader.ts';
+import { ControllerMetrics } from './metrics.ts';
+import { RolloutController } from './rollout-controller.ts';
+import { startHealthServer } from './server.ts';
+
+export interface ControllerOptions {
+  kubeconfig?: string;
+  context?: string;
+  namespace?: string;
+  instanceId?: string;
+  leaderElect?: boolean;
+  leaderElectionNamespace?: string;
+  healthAddress?: string;
+  healthPort?: number;
+  workers?: number;
+  logLevel?: string;
+  version: string;
+  log?: Logger;
+}
+
+export interface RunningController {
+  controller: RolloutController;
+  metrics: ControllerMetrics;
+  healthPort: number;
+  stop(): Promise<void>;
+}
+
+/** Starts the Rollout controller (with leader election when asked) and its health/metrics server. */
+export async function runController(o: ControllerOptions): Promise<RunningController> {
+  const log = o.log ?? pino({ level: o.logLevel ?? 'info', base: { component: 'kanary-controller' } });
+  const kc = loadKubeConfig({ kubeconfig: o.kubeconfig, context: o.context });
+  const client = new KubeClient(kc);
+  const metrics = new ControllerMetrics(o.version);
+  client.onResponse = (verb, code) => metrics.requests.inc({ kind: 'any', verb, status_code: String(code) });
+  const controller = new RolloutController({
+    client,
+    log,
+    metrics,
+    namespace: o.namespace,
+    instanceId: o.instanceId,
+    workers: o.workers,
+  });
+
+  let elector: LeaderElector | undefined;
+  let standby = false;
+  const server: Server = await startHealthServer(
+    o.healthAddress ?? '127.0.0.1',
+    o.healthPort ?? 8090,
+    { live: () => true, ready: () => standby || controller.synced },
+    metrics.registry,
+  );
+  const addr = server.address();
+  const healthPort = typeof addr === 'object' && addr ? addr.port : (o.healthPort ?? 0);
+  log.info(
+    { healthPort, namespace: o.namespace ?? '(all)', instanceId: o.instanceId },
+    'kanary controller starting',
+  );
+
+  if (o.leaderElect) {
+    elector = new LeaderElector(client, {
+      namespace: o.leaderElectionNamespace ?? o.namespace ?? 'kube-system',
+      name: 'kanary-controller-lock',
+      log: (msg, fields) => log.info(fields ?? {}, msg),
+    });
+    standby = true;
+    await elector.run(() => {
+      // like client-go: a controller that lost its lease must stop acting at once
+      log.error('leadership lost; exiting');
+      process.exit(1);
+    });
+    standby = false;
+  }
+  await controller.start();
+  log.info({ rollouts: controller.rollouts.list().length }, 'caches synced; reconciling');
+
+  return {
+    controller,
+    metrics,
+    healthPort,
+    async stop() {
+      controller.stop();
+      await elector?.release();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
