@@ -1,3 +1,4 @@
+import { readFileSync, writeFileSync } from 'node:fs';
 import { progressPrinter } from '../../src/cli/progress.ts';
 import { clusterConfig, files } from '../../src/cluster/config.ts';
 import { clusterUp } from '../../src/cluster/lifecycle.ts';
@@ -15,4 +16,25 @@ export async function globalSetup(): Promise<void> {
   const c = clusterConfig();
   await clusterUp(c, { progress: progressPrinter(), timeoutSeconds: 180 });
   await installCrds(new KubeClient(loadKubeConfig({ kubeconfig: files(c).kubeconfig })));
+  addTestImageBehaviours(files(c).imageBehaviours);
+}
+
+/**
+ * Images tests use to emulate broken releases (read by the pod runtime at each
+ * pod start): `kanary-test/notready:*` never becomes Ready (a failing readiness
+ * probe); `kanary-test/error:*` answers every request with HTTP 500.
+ */
+export const TEST_IMAGE_BEHAVIOURS = {
+  'kanary-test/notready:*': { ready: false },
+  'kanary-test/error:*': { status: 500 },
+};
+
+function addTestImageBehaviours(path: string): void {
+  let current: Record<string, unknown> = {};
+  try {
+    current = JSON.parse(readFileSync(path, 'utf8'));
+  } catch {
+    /* missing or unreadable: start afresh */
+  }
+  writeFileSync(path, `${JSON.stringify({ ...current, ...TEST_IMAGE_BEHAVIOURS }, null, 2)}\n`);
 }
