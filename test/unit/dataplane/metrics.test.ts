@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { type AccessLogEntry, AccessLogTailer, DataPlaneMetrics } from '../../../src/dataplane/metrics.ts';
+
+const entry = (over: Partial<AccessLogEntry> = {}): AccessLogEntry => ({
+  time: '2026-01-01T00:00:00+00:00',
+  host: 'foo',
+  method: 'GET',
+  uri: '/info',
+  status: 200,
+  request_time: 0.004,
+  upstream_response_time: '0.003',
+  upstream_addr: '10.244.0.9:80',
+  upstream_status: '200',
+  bytes_sent: 120,
+  namespace: 'shop',
+  ingress: 'foo',
+  service: 'app',
+  path: '/info',
+  upstream: 'shop-app-canary-80',
+  canary: 'shop-app-canary-80',
+  request_id: 'abc',
+  ...over,
+});
+
+test('requests are counted with ingress-nginx label names; canary holds the canary upstream or ""', async () => {
+  const m = new DataPlaneMetrics();
+  m.observe(entry());
+  m.observe(entry());
+  m.observe(entry({ canary: '', upstream: 'shop-app-80', status: 503, upstream_response_time: '-' }));
+  m.observe(entry({ ingress: '', namespace: '', status: 404 })); // the default server's 404: no Ingress
+  const text = await m.registry.metrics();
+  assert.match(
+    text,
+    /nginx_ingress_controller_requests\{ingress="foo",namespace="shop",service="app",status="200",canary="shop-app-canary-80",host="foo",method="GET",path="\/info"\} 2/,
+  );
+  assert.match(text, /nginx_ingress_controller_requests\{[^}]*status="503",canary=""[^}]*\} 1/);
+  assert.doesNotMatch(text, /status="404"/);
+  // a request without an upstream response has no response duration
+  assert.match(text, /nginx_ingress_controller_response_duration_seconds_count\{[^}]*status="200"[^}]*\} 2/);
+  assert.doesNotMatch(text, /nginx_ingress_controller_response_duration_seconds_count\{[^}]*status="503"/);
+});
+
+test('retries: upstream times are summed', async () => {
+  const m = new DataPlaneMetrics();
+  m.observe(entry({ upstream_response_time: '0.001, 0.002' }));
+  const text = await m.registry.metrics();
+  assert.match(text, /nginx_ingress_controller_response_duration_seconds_sum\{[^}]*\} 0\.003/);
+});
+
+test('the access-log tailer reads appended lines, keeps partial lines, survives truncation and garbage', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kanary-tail-'));
+  const file = join(dir, 'access.log');
+  try {
+    writeFileSync(file, `${JSON.stringify(entry({ request_id: 'old' }))}\n`);
+    const seen: string[] = [];
+    let reopened = 0;
+    const tailer = new AccessLogTailer(
+      file,
+      (e) => seen.push(e.request_id),
+      () => reopened++,
+      10_000,
+    );
+    tailer.start(60_000);
+    tailer.poll();
+    assert.deepEqual(seen, [], 'lines from before the start are skipped');
+    const line = JSON.stringify(entry({ request_id: 'r1' }));
+    appendFileSync(file, `${line}\n${line.slice(0, 20)}`);
+    tailer.poll();
+    assert.deepEqual(seen, ['r1']);
+    appendFileSync(file, `${line.slice(20)}\nnot json\n`);
+    tailer.poll();
+    assert.deepEqual(seen, ['r1', 'r1']);
+    assert.equal(tailer.malformed, 1);
+    writeFileSync(file, `${JSON.stringify(entry({ request_id: 'after-truncate' }))}\n`);
+    tailer.poll();
+    assert.deepEqual(seen.at(-1), 'after-truncate');
+    // rotation once the file grows past the limit
+    appendFileSync(file, `${line}\n`.repeat(100));
+    tailer.poll();
+    assert.equal(reopened, 1);
+    tailer.stop();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
