@@ -164,6 +164,7 @@ test('server names: Kubernetes wildcards cover exactly one label', () => {
 
 test('quoting: quotes and backslashes escaped; a literal $ in set values', () => {
   assert.equal(quote('a"b\\c'), '"a\\"b\\\\c"');
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: nginx variable syntax
   assert.equal(quoteLiteral('/x(/|$)'), '"/x(/|${kanary_dollar})"');
 });
 
