@@ -1,38 +1,14 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseAllDocuments } from 'yaml';
-import {
-  APPLY_PATCH,
-  type KubeClient,
-  RESOURCES,
-  type ResourceType,
-  resourcePath,
-} from '../../src/kube/client.ts';
+import { applyManifests, loadManifests as load, type Manifest } from '../../src/kube/apply.ts';
+import type { KubeClient } from '../../src/kube/client.ts';
+
+export type { Manifest };
 
 const root = join(import.meta.dirname, '..', '..');
 
-const kinds: Record<string, ResourceType> = {
-  Rollout: RESOURCES.rollouts,
-  Service: RESOURCES.services,
-  Ingress: RESOURCES.ingresses,
-  ServiceAccount: { group: '', version: 'v1', plural: 'serviceaccounts', namespaced: true },
-};
-
-export interface Manifest {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string; [k: string]: unknown };
-  [k: string]: unknown;
-}
-
-/** The objects of YAML files (multi-document), e.g. examples/tomozo/*.yaml. */
-export function loadManifests(...paths: string[]): Manifest[] {
-  return paths.flatMap((p) =>
-    parseAllDocuments(readFileSync(p.startsWith('/') ? p : join(root, p), 'utf8'))
-      .map((d) => d.toJS() as Manifest)
-      .filter(Boolean),
-  );
-}
+/** The objects of YAML files (multi-document), paths relative to the repository unless absolute. */
+export const loadManifests = (...paths: string[]): Manifest[] =>
+  load(...paths.map((p) => (p.startsWith('/') ? p : join(root, p))));
 
 export const tomozoManifests = () =>
   loadManifests(
@@ -42,15 +18,5 @@ export const tomozoManifests = () =>
   );
 
 /** Server-side applies objects into a namespace, as `kubectl apply --server-side` would. */
-export async function applyAll(client: KubeClient, namespace: string, objs: Manifest[]): Promise<void> {
-  for (const obj of objs) {
-    const r = kinds[obj.kind];
-    if (!r) throw new Error(`applyAll: unsupported kind ${obj.kind}`);
-    await client.request(resourcePath(r, namespace, obj.metadata.name), {
-      method: 'PATCH',
-      body: { ...obj, metadata: { ...obj.metadata, namespace } },
-      contentType: APPLY_PATCH,
-      query: { fieldManager: 'kanary-test', force: true },
-    });
-  }
-}
+export const applyAll = (client: KubeClient, namespace: string, objs: Manifest[]) =>
+  applyManifests(client, namespace, objs, 'kanary-test');
