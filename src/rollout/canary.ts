@@ -154,8 +154,11 @@ function reconcileServices(ctx: Ctx): void {
   const canary = ctx.r.spec.strategy?.canary;
   if (!canary) return;
   ensureServiceTargets(ctx, canary.stableService, ctx.stableRS, true);
-  if (isAborted(ctx) && !canary.trafficRouting) {
-    ensureServiceTargets(ctx, canary.canaryService, ctx.stableRS, true);
+  if (isAborted(ctx)) {
+    if (!canary.trafficRouting) ensureServiceTargets(ctx, canary.canaryService, ctx.stableRS, true);
+    // With a router, traffic routing moves the canary Service back to stable once no traffic
+    // needs the canary. Argo points it at the canary here first and back there in the same
+    // pass, on every pass; skipping that flip keeps the Service (and the sync loop) still.
     return;
   }
   if (dynamicallyRollingBackToStable(ctx).yes) return;

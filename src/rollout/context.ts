@@ -24,13 +24,13 @@ export interface Ctx {
   nowMs: number;
   /** `now` as Kubernetes writes times */
   nowStr: string;
-  /** the Rollout as this pass sees it; Argo re-reads it after some mid-pass writes */
+  /**
+   * the Rollout as this pass sees it, including the status writes Argo makes
+   * mid-pass (new ReplicaSet conditions, collision count, paused conditions)
+   */
   r: Rollout;
-  /** status as observed: the base of the merge patches this pass sends */
+  /** status as observed */
   observedStatus: RolloutStatus;
-  /** status patches sent mid-pass that Argo does not read back (checkPausedConditions) */
-  earlyStatusPatches: object[];
-  /** the status as of the mid-pass writes Argo does read back (new ReplicaSet conditions, collisions) */
   allRSs: V1ReplicaSet[];
   newRS?: V1ReplicaSet;
   stableRS?: V1ReplicaSet;
@@ -68,7 +68,6 @@ export function makeCtx(
     nowStr: formatTime(now),
     r: { ...r, status },
     observedStatus: deepClone(r.status ?? {}),
-    earlyStatusPatches: [],
     allRSs: [],
     olderRSs: [],
     otherRSs: [],

@@ -15,7 +15,7 @@ import type { Action, PlanEvent } from './actions.ts';
 import { rolloutCanary, syncReplicasOnly } from './canary.ts';
 import { getCondition, newCondition, removeCondition, setCondition } from './conditions.ts';
 import { type Ctx, event, makeCtx, PassError, statusOf } from './context.ts';
-import { createMergePatch, deepClone, deepEqual } from './json.ts';
+import { deepClone, deepEqual } from './json.ts';
 import {
   controllerRefOf,
   findNewReplicaSet,
@@ -230,7 +230,10 @@ function classifyReplicaSets(ctx: Ctx): void {
 
 /**
  * checkPausedConditions: the Progressing and Paused conditions follow pauses,
- * resumes and retries. Argo patches these at once and does not read them back.
+ * resumes and retries. Argo patches these at once without reading them back,
+ * so the final status patch of the same pass can undo them and the next pass
+ * redo them; applying them to the status the pass works on instead lets a
+ * paused Rollout settle.
  */
 function checkPausedConditions(ctx: Ctx): void {
   const s = statusOf(ctx);
@@ -238,32 +241,24 @@ function checkPausedConditions(ctx: Ctx): void {
   const progressingPaused = progressing?.reason === Reason.RolloutPaused;
   const paused = (s.pauseConditions?.length ?? 0) > 0 || Boolean(ctx.r.spec.paused);
   const abortCondition = progressing?.reason === Reason.RolloutAborted;
-  const next = deepClone(s);
-  const updates = [];
+  const pausedCondTrue = getCondition(s, 'Paused')?.status === 'True';
   if (paused !== progressingPaused && !abortCondition) {
-    updates.push(
+    setCondition(
+      s,
       paused
         ? newCondition('Progressing', 'Unknown', Reason.RolloutPaused, Message.paused, ctx.nowStr)
         : newCondition('Progressing', 'Unknown', Reason.RolloutResumed, Message.resumed, ctx.nowStr),
     );
   }
   if (!s.abort && abortCondition) {
-    updates.push(newCondition('Progressing', 'Unknown', Reason.RolloutRetry, Message.retry, ctx.nowStr));
+    setCondition(s, newCondition('Progressing', 'Unknown', Reason.RolloutRetry, Message.retry, ctx.nowStr));
   }
-  const pausedCondTrue = getCondition(s, 'Paused')?.status === 'True';
   if (paused !== pausedCondTrue && !abortCondition) {
-    updates.push(
+    setCondition(
+      s,
       newCondition('Paused', paused ? 'True' : 'False', Reason.RolloutPaused, Message.paused, ctx.nowStr),
     );
   }
-  if (updates.length === 0) return;
-  for (const c of updates) setCondition(next, c);
-  next.observedGeneration = String(ctx.r.metadata.generation ?? 0);
-  const phase = calculatePhase(ctx.r.spec, next);
-  next.phase = phase.phase;
-  next.message = phase.message;
-  const patch = createMergePatch(normalizeStatus(s), normalizeStatus(next));
-  if (patch) ctx.earlyStatusPatches.push(patch);
 }
 
 /** isScalingEvent: an active ReplicaSet was sized for a different spec.replicas. */

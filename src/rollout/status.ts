@@ -18,7 +18,7 @@ import type {
 } from '../api/types.ts';
 import { getCondition, newCondition, removeCondition, setCondition } from './conditions.ts';
 import { type Ctx, event, isAborted, requeueAfter, statusOf } from './context.ts';
-import { applyMergePatch, createMergePatch, deepClone, deepEqual, isPlainObject } from './json.ts';
+import { deepClone, deepEqual, isPlainObject } from './json.ts';
 import { availableReplicas, revisionOf, sum } from './replicasets.ts';
 import { currentStep, stepsOf } from './steps.ts';
 import { parseTime } from './time.ts';
@@ -202,7 +202,10 @@ export function calculateConditions(ctx: Ctx, next: RolloutStatus): RolloutStatu
   }
 
   const current = getCondition(r.status, 'Progressing');
-  if (!aborted) {
+  // Progress is not estimated while paused (the older Argo guard): otherwise the
+  // RolloutPaused condition would flip back and forth, and a manual pause would
+  // eventually count as exceeding the progress deadline.
+  if (!aborted && !paused) {
     const rsName = ctx.newRS?.metadata?.name;
     if (rolloutHealthy(r, s)) {
       const msg = Message.replicaSetCompleted(rsName ?? '');
@@ -297,11 +300,7 @@ export function applyPauseStatus(ctx: Ctx, s: RolloutStatus): void {
   s.pauseConditions = conditions;
 }
 
-/**
- * persistRolloutStatus: completes the status, then returns the status the
- * cluster ends up with after this pass's status patches, in order (early
- * condition patches, the writes Argo read back, the final patch).
- */
+/** persistRolloutStatus: completes the status (pause, generation, phase) and emits pause/resume events. */
 export function persistStatus(ctx: Ctx, next: RolloutStatus): RolloutStatus {
   const s = deepClone(next);
   applyPauseStatus(ctx, s);
@@ -323,17 +322,14 @@ export function persistStatus(ctx: Ctx, next: RolloutStatus): RolloutStatus {
   return composeStatus(ctx, final);
 }
 
-/** The observed status after the early patches, the read-back writes, then the final state. */
+/**
+ * The status this pass leaves behind (what Argo's successive status writes
+ * add up to); the observed object itself when nothing changed, so the shell
+ * can skip the write.
+ */
 export function composeStatus(ctx: Ctx, final: RolloutStatus): RolloutStatus {
-  const base = normalizeStatus(ctx.observedStatus);
-  const readBack = normalizeStatus(statusOf(ctx));
-  let s: unknown = base;
-  for (const p of ctx.earlyStatusPatches) s = applyMergePatch(s, p);
-  s = applyMergePatch(s, createMergePatch(base, readBack) ?? {});
-  s = applyMergePatch(s, createMergePatch(readBack, final) ?? {});
-  const out = normalizeStatus(s as RolloutStatus);
-  // nothing changed: keep the observed object as is, so the shell skips the write
-  return deepEqual(out, base) ? base : out;
+  const out = normalizeStatus(final);
+  return deepEqual(out, normalizeStatus(ctx.observedStatus)) ? deepClone(ctx.observedStatus) : out;
 }
 
 /** requeueStuckRollout: come back when progressDeadlineSeconds would expire. */

@@ -71,6 +71,17 @@ export class Sim {
     return p;
   }
 
+  /**
+   * A pass that crashes: only the first `applied` actions reach the API
+   * server and the status is never written.
+   */
+  crashStep(applied: number): Plan {
+    const p = plan(this.observed());
+    for (const a of p.actions.slice(0, applied)) this.apply(a);
+    if (!this.opts.manualAvailability) this.tick();
+    return p;
+  }
+
   /** Reconcile until nothing changes; returns the plans. */
   converge(max = 50): Plan[] {
     const plans: Plan[] = [];
