@@ -1,10 +1,24 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { TestContext } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseAllDocuments } from 'yaml';
 import { clusterConfig, files } from '../../src/cluster/config.ts';
-import { APPLY_PATCH, type KubeClient, MERGE_PATCH, RESOURCES, resourcePath } from '../../src/kube/client.ts';
-import { waitUntil } from './cluster.ts';
+import {
+  APPLY_PATCH,
+  isNotFound,
+  KubeClient,
+  MERGE_PATCH,
+  RESOURCES,
+  type ResourceType,
+  resourcePath,
+} from '../../src/kube/client.ts';
+import { type TestNamespace, testNamespace, waitUntil } from './cluster.ts';
+import { applyAll, type Manifest } from './scenario.ts';
+
+export type { Manifest };
 
 const root = join(import.meta.dirname, '..', '..');
 
@@ -120,13 +134,30 @@ export function rolloutApi(client: KubeClient, namespace: string) {
   };
 }
 
+export interface WeightDestination {
+  weight: number;
+  podTemplateHash?: string;
+  serviceName?: string;
+}
+
 /** The parts of a Rollout the tests read. */
 export interface Rollout {
-  metadata: { name: string; namespace: string; uid: string; generation: number; resourceVersion: string };
+  metadata: {
+    name: string;
+    namespace: string;
+    uid: string;
+    generation: number;
+    resourceVersion: string;
+    annotations?: Record<string, string>;
+  };
   spec: {
     replicas?: number;
     paused?: boolean;
-    template: { spec: { containers: { name: string; image: string }[] } };
+    restartAt?: string;
+    template: {
+      metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
+      spec: { containers: { name: string; image: string }[] };
+    };
     strategy?: { canary?: { steps?: unknown[] } };
   };
   status?: {
@@ -143,8 +174,22 @@ export interface Rollout {
     updatedReplicas?: number;
     readyReplicas?: number;
     availableReplicas?: number;
-    canary?: { weights?: { canary: { weight: number }; stable: { weight: number } } };
-    conditions?: { type: string; status: string; reason: string; message: string }[];
+    canary?: { weights?: { canary: WeightDestination; stable: WeightDestination; verified?: boolean } };
+    conditions?: {
+      type: string;
+      status: string;
+      reason: string;
+      message: string;
+      lastUpdateTime?: string;
+      lastTransitionTime?: string;
+    }[];
+    currentStepHash?: string;
+    abortedAt?: string;
+    promoteFull?: boolean;
+    restartedAt?: string;
+    HPAReplicas?: number;
+    selector?: string;
+    collisionCount?: number;
   };
 }
 
@@ -169,4 +214,248 @@ export async function waitForRollout(
   } catch (err) {
     throw new Error(`${(err as Error).message}\nlast status: ${JSON.stringify(last?.status)}`);
   }
+}
+
+// ---- A namespace with its own controller, and what the tests read from it ----
+
+/** Argo Rollouts' upstream fixtures (read in place, never copied into the repo). */
+export const UPSTREAM_FIXTURES = join(root, '..', 'shared', 'fixtures', 'argo-rollouts');
+
+/**
+ * The objects of an upstream fixture, e.g. `e2e-functional/nginx-template.yaml`,
+ * with placeholders (like `REPLACEME`) substituted in the text first.
+ */
+export function upstreamFixture(path: string, replace: Record<string, string> = {}): Manifest[] {
+  let text = readFileSync(join(UPSTREAM_FIXTURES, path), 'utf8');
+  for (const [from, to] of Object.entries(replace)) text = text.replaceAll(from, to);
+  return parseAllDocuments(text)
+    .map((d) => d.toJS() as Manifest)
+    .filter(Boolean);
+}
+
+export interface PodLike {
+  metadata: {
+    name: string;
+    uid: string;
+    creationTimestamp?: string;
+    deletionTimestamp?: string;
+    labels?: Record<string, string>;
+    ownerReferences?: { kind: string; name: string; uid: string; controller?: boolean }[];
+  };
+  status?: { phase?: string; conditions?: { type: string; status: string }[] };
+}
+
+export interface ReplicaSetLike {
+  metadata: {
+    name: string;
+    uid: string;
+    creationTimestamp?: string;
+    deletionTimestamp?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    ownerReferences?: {
+      apiVersion: string;
+      kind: string;
+      name: string;
+      uid: string;
+      controller?: boolean;
+      blockOwnerDeletion?: boolean;
+    }[];
+  };
+  spec: { replicas?: number };
+  status?: { replicas?: number; readyReplicas?: number; availableReplicas?: number };
+}
+
+export interface ServiceLike {
+  metadata: { name: string; annotations?: Record<string, string> };
+  spec: { selector?: Record<string, string> };
+}
+
+export interface IngressLike {
+  metadata: {
+    name: string;
+    annotations?: Record<string, string>;
+    labels?: Record<string, string>;
+    ownerReferences?: { kind: string; name: string; uid: string; controller?: boolean }[];
+  };
+  spec?: { ingressClassName?: string; rules?: unknown[] };
+}
+
+export interface EventLike {
+  reason: string;
+  message: string;
+  type: string;
+  count?: number;
+  involvedObject: { kind: string; name: string };
+  firstTimestamp?: string;
+}
+
+export const HASH_LABEL = 'rollouts-pod-template-hash';
+export const REVISION_ANNOTATION = 'rollout.argoproj.io/revision';
+export const SCALE_DOWN_DEADLINE = 'scale-down-deadline';
+
+export interface RolloutEnv {
+  ns: TestNamespace;
+  client: KubeClient;
+  ros: ReturnType<typeof rolloutApi>;
+  /** the controller started for this test (undefined with `controller: false`) */
+  ctrl?: ControllerProcess;
+  apply(objs: Manifest[]): Promise<void>;
+  get<T>(r: ResourceType, name: string): Promise<T>;
+  /** undefined when the object does not exist */
+  find<T>(r: ResourceType, name: string): Promise<T | undefined>;
+  list<T>(r: ResourceType, labelSelector?: string): Promise<T[]>;
+  replicaSets(): Promise<ReplicaSetLike[]>;
+  replicaSetByRevision(revision: string): Promise<ReplicaSetLike | undefined>;
+  /** pods not being deleted, by pod-template hash */
+  podCounts(): Promise<Record<string, number>>;
+  /** pods (not being deleted) of the ReplicaSet with that revision annotation */
+  revisionPodCount(revision: string): Promise<number>;
+  /** pods of status.currentPodHash and status.stableRS, as upstream's ExpectCanaryStablePodCount */
+  canaryStablePodCount(name: string): Promise<{ canary: number; stable: number }>;
+  selectorHash(service: string): Promise<string | undefined>;
+  annotations(ingress: string): Promise<Record<string, string>>;
+  events(name?: string): Promise<EventLike[]>;
+  /** waits until the canary/stable pod counts are the expected ones; fails with the last seen */
+  expectCanaryStable(name: string, canary: number, stable: number, timeoutMs?: number): Promise<void>;
+  expectRevisionPods(revision: string, count: number, timeoutMs?: number): Promise<void>;
+  waitFor(name: string, what: string, pred: (r: Rollout) => boolean, timeoutMs?: number): Promise<Rollout>;
+  /** the controller's log lines so far, for failure messages */
+  logs(): string;
+}
+
+/**
+ * A fresh namespace with its own `kanary controller` (unless `controller:
+ * false`), plus readers for the objects the tests check.
+ */
+export async function rolloutEnv(
+  t: TestContext,
+  prefix: string,
+  opts: { controller?: boolean; args?: string[] } = {},
+): Promise<RolloutEnv> {
+  const ns = await testNamespace(t, prefix);
+  const client = new KubeClient(ns.kc);
+  const ros = rolloutApi(client, ns.name);
+  const ctrl = opts.controller === false ? undefined : await startController(t, ns.name, opts.args);
+  const path = (r: ResourceType, name?: string) => resourcePath(r, ns.name, name);
+  const list = async <T>(r: ResourceType, labelSelector?: string) =>
+    (await client.get<{ items: T[] }>(path(r), labelSelector ? { labelSelector } : undefined)).items;
+  const find = async <T>(r: ResourceType, name: string) => {
+    try {
+      return await client.get<T>(path(r, name));
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  };
+  const livePods = async () =>
+    (await list<PodLike>(RESOURCES.pods, HASH_LABEL)).filter((p) => !p.metadata.deletionTimestamp);
+  const podCounts = async () => {
+    const counts: Record<string, number> = {};
+    for (const p of await livePods()) {
+      const h = p.metadata.labels?.[HASH_LABEL] ?? '';
+      counts[h] = (counts[h] ?? 0) + 1;
+    }
+    return counts;
+  };
+  const replicaSets = () => list<ReplicaSetLike>(RESOURCES.replicasets);
+  const replicaSetByRevision = async (rev: string) =>
+    (await replicaSets()).find((rs) => rs.metadata.annotations?.[REVISION_ANNOTATION] === rev);
+  const revisionPodCount = async (rev: string) => {
+    const rs = await replicaSetByRevision(rev);
+    if (!rs) return 0;
+    return (await podCounts())[rs.metadata.labels?.[HASH_LABEL] ?? ''] ?? 0;
+  };
+  const canaryStablePodCount = async (name: string) => {
+    const r = await ros.get(name);
+    const counts = await podCounts();
+    return {
+      canary: counts[r.status?.currentPodHash ?? ''] ?? 0,
+      stable: counts[r.status?.stableRS ?? ''] ?? 0,
+    };
+  };
+  const logs = () => (ctrl ? ctrl.logs.slice(-40).join('\n') : '(no controller)');
+  return {
+    ns,
+    client,
+    ros,
+    ctrl,
+    apply: (objs) => applyAll(client, ns.name, objs),
+    get: (r, name) => client.get(path(r, name)),
+    find,
+    list,
+    replicaSets,
+    replicaSetByRevision,
+    podCounts,
+    revisionPodCount,
+    canaryStablePodCount,
+    selectorHash: async (svc) =>
+      (await client.get<ServiceLike>(path(RESOURCES.services, svc))).spec.selector?.[HASH_LABEL],
+    annotations: async (ing) =>
+      (await client.get<IngressLike>(path(RESOURCES.ingresses, ing))).metadata.annotations ?? {},
+    events: async (name) => {
+      const items = await list<EventLike>(RESOURCES.events);
+      return items
+        .filter((e) => e.involvedObject.kind === 'Rollout' && (!name || e.involvedObject.name === name))
+        .sort((a, b) => String(a.firstTimestamp).localeCompare(String(b.firstTimestamp)));
+    },
+    async expectCanaryStable(name, canary, stable, timeoutMs = 20_000) {
+      let last: unknown;
+      await waitUntil(
+        `${name}: ${canary} canary and ${stable} stable pods`,
+        async () => {
+          const c = await canaryStablePodCount(name);
+          last = c;
+          return c.canary === canary && c.stable === stable;
+        },
+        timeoutMs,
+      ).catch((err) => {
+        throw new Error(`${(err as Error).message}; counts ${JSON.stringify(last)}`);
+      });
+    },
+    async expectRevisionPods(rev, count, timeoutMs = 20_000) {
+      let last: unknown;
+      await waitUntil(
+        `revision ${rev}: ${count} pods`,
+        async () => {
+          last = await revisionPodCount(rev);
+          return last === count;
+        },
+        timeoutMs,
+      ).catch((err) => {
+        throw new Error(`${(err as Error).message}; had ${String(last)}`);
+      });
+    },
+    waitFor: (name, what, pred, timeoutMs) =>
+      waitForRollout(ros, name, what, pred, timeoutMs).catch((err) => {
+        throw new Error(`${(err as Error).message}\ncontroller log:\n${logs()}`);
+      }),
+    logs,
+  };
+}
+
+/**
+ * Samples `read` every `intervalMs` in the background until the test ends
+ * (or `stop()`), so a test can assert something held at every moment.
+ */
+export function sample<T>(t: TestContext, read: () => Promise<T>, intervalMs = 100) {
+  const seen: T[] = [];
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      try {
+        seen.push(await read());
+      } catch {
+        /* a transient read error is not a sample */
+      }
+      await sleep(intervalMs);
+    }
+  })();
+  const stop = async () => {
+    stopped = true;
+    await loop;
+    return seen;
+  };
+  t.after(stop);
+  return { seen, stop };
 }
