@@ -811,3 +811,222 @@ describe('idempotency and crashes', () => {
     assert.ok(sim.replicaSets.has(`tomozo-${hash}`));
   });
 });
+
+describe('dynamicStableScale', () => {
+  function dynamic(): Sim {
+    const sim = tomozo((r) => {
+      r.spec.replicas = 4;
+      canary(r).dynamicStableScale = true;
+      canary(r).steps = [{ setWeight: 25 }, { pause: {} }, { setWeight: 75 }, { pause: {} }];
+    });
+    sim.converge();
+    sim.patchSpec(image('0.0.2'));
+    sim.converge();
+    return sim;
+  }
+  it('scales the stable down as the weight goes up (one pass behind the weight)', () => {
+    const sim = dynamic();
+    assert.deepEqual([replicasOf(sim, V2), replicasOf(sim, V1), weight(sim)], [1, 3, '25']);
+    sim.patchStatus({ pauseConditions: null });
+    sim.converge();
+    assert.deepEqual([replicasOf(sim, V2), replicasOf(sim, V1), weight(sim)], [3, 1, '75']);
+  });
+  it('on abort, scales the stable back up before moving traffic, then drops the canary at once', () => {
+    const sim = dynamic();
+    sim.patchStatus({ pauseConditions: null });
+    sim.converge();
+    sim.patchStatus({ abort: true });
+    const first = sim.step();
+    assert.equal(replicasOf(sim, V1), 4, 'stable first');
+    assert.ok(!first.actions.some((a) => a.kind === 'patchIngress'), 'traffic waits for the stable pods');
+    sim.converge();
+    assert.deepEqual([replicasOf(sim, V2), replicasOf(sim, V1), weight(sim)], [0, 4, '0']);
+    assert.equal(selectorHash(sim, 'tomozo-canary'), V1);
+  });
+  it('scales the old stable to 0 right after promotion (no delay)', () => {
+    const sim = dynamic();
+    sim.patchStatus({ promoteFull: true });
+    sim.converge();
+    assert.equal(sim.status.phase, 'Healthy');
+    assert.equal(replicasOf(sim, V1), 0);
+    assert.equal(sim.rsByHash(V1)?.metadata?.annotations?.['scale-down-deadline'], undefined);
+  });
+});
+
+describe('more spec features', () => {
+  it('maxTrafficWeight: weights on that scale and canary-weight-total; stableIngresses: one canary each', () => {
+    const ing2 = tomozoIngress();
+    if (ing2.metadata) ing2.metadata.name = 'tomozo-2';
+    const sim = tomozo((r) => {
+      r.spec.replicas = 2;
+      canary(r).trafficRouting = {
+        nginx: { stableIngresses: ['tomozo', 'tomozo-2'] },
+        maxTrafficWeight: 1000,
+      };
+      canary(r).steps = [{ setWeight: 150 }, { pause: {} }];
+    }).addIngress(ing2);
+    sim.converge();
+    sim.patchSpec(image('0.0.2'));
+    sim.converge();
+    for (const name of ['tomozo-tomozo-canary', 'tomozo-tomozo-2-canary']) {
+      assert.equal(weight(sim, name), '150', name);
+      assert.equal(
+        sim.ingresses.get(name)?.metadata?.annotations?.['nginx.ingress.kubernetes.io/canary-weight-total'],
+        '1000',
+      );
+    }
+    assert.equal(sim.status.canary?.weights?.stable.weight, 850);
+    assert.equal(replicasOf(sim, V2), 1, 'ceil(150 × 2 / 1000)');
+  });
+
+  it('a change of spec.replicas is a scale event: only the ReplicaSets are resized', () => {
+    const sim = tomozo((r) => (r.spec.replicas = 2));
+    sim.converge();
+    sim.patchSpec({ replicas: 5 });
+    const p = sim.step();
+    assert.deepEqual(p.actions, [
+      {
+        kind: 'patchReplicaSet',
+        name: `tomozo-${V1}`,
+        patch: {
+          metadata: { annotations: { 'rollout.argoproj.io/desired-replicas': '5' } },
+          spec: { replicas: 5 },
+        },
+      },
+    ]);
+    sim.converge();
+    assert.equal(sim.status.phase, 'Healthy');
+    assert.equal(sim.status.HPAReplicas, 5);
+  });
+
+  it('revisionHistoryLimit deletes the oldest scaled-down ReplicaSets', () => {
+    const sim = tomozo((r) => {
+      r.spec.revisionHistoryLimit = 1;
+      canary(r).steps = [];
+    });
+    sim.converge();
+    const deleted: string[] = [];
+    const hashes = [V1];
+    for (const v of ['0.0.2', '0.0.3', '0.0.4']) {
+      sim.advance(60_000); // distinct creation times, as in a real cluster
+      sim.patchSpec(image(v));
+      hashes.push(computePodTemplateHash(tomozoRollout(`tomozo-repo/tomozo:${v}`).spec.template));
+      const plans = [...sim.converge()];
+      sim.advance(31_000);
+      plans.push(...sim.converge());
+      for (const p of plans)
+        for (const a of p.actions) if (a.kind === 'deleteReplicaSet') deleted.push(a.name);
+    }
+    assert.deepEqual(
+      [...sim.replicaSets.keys()].sort(),
+      [`tomozo-${hashes[2]}`, `tomozo-${hashes[3]}`].sort(),
+    );
+    assert.deepEqual(
+      deleted,
+      [`tomozo-${hashes[0]}`, `tomozo-${hashes[1]}`],
+      'oldest first, once scaled down',
+    );
+  });
+
+  it('minReadySeconds is copied to the ReplicaSet', () => {
+    const sim = tomozo((r) => (r.spec.minReadySeconds = 7));
+    sim.converge();
+    assert.equal(sim.rsByHash(V1)?.spec?.minReadySeconds, 7);
+    sim.patchSpec({ minReadySeconds: 9 });
+    sim.converge();
+    assert.equal(sim.rsByHash(V1)?.spec?.minReadySeconds, 9);
+  });
+
+  it('Rollout annotations are copied to new ReplicaSets, bookkeeping ones are not', () => {
+    const sim = tomozo((r) => {
+      r.metadata.annotations = {
+        team: 'a',
+        'kubectl.kubernetes.io/last-applied-configuration': '{}',
+        'rollout.argoproj.io/revision': '7',
+      };
+    });
+    sim.converge();
+    const a = sim.rsByHash(V1)?.metadata?.annotations ?? {};
+    assert.equal(a.team, 'a');
+    assert.equal(a['kubectl.kubernetes.io/last-applied-configuration'], undefined);
+    assert.equal(a['rollout.argoproj.io/revision'], '1');
+  });
+
+  it('spec.replicas missing: defaulted to 1 on the Rollout first', () => {
+    const r = tomozoRollout();
+    delete r.spec.replicas;
+    const p = plan(new Sim(r).observed());
+    assert.deepEqual(p.actions, [{ kind: 'patchRollout', patch: { spec: { replicas: 1 } } }]);
+  });
+
+  it('a Rollout being deleted is left alone', () => {
+    const r = tomozoRollout();
+    r.metadata.deletionTimestamp = '2026-01-01T00:00:00Z';
+    const p = plan(new Sim(r).observed());
+    assert.deepEqual(p.actions, []);
+    assert.deepEqual(p.events, []);
+  });
+});
+
+describe('restartAt', () => {
+  function withPods(sim: Sim, createdAt: string) {
+    const obs = sim.observed();
+    obs.pods = obs.replicaSets.flatMap((rs) =>
+      Array.from({ length: rs.spec?.replicas ?? 0 }, (_, i) => ({
+        metadata: {
+          name: `${rs.metadata?.name}-${i}`,
+          creationTimestamp: createdAt as unknown as Date,
+          ownerReferences: [
+            {
+              apiVersion: 'apps/v1',
+              kind: 'ReplicaSet',
+              name: rs.metadata?.name ?? '',
+              uid: rs.metadata?.uid ?? '',
+              controller: true,
+            },
+          ],
+        },
+        status: { conditions: [{ type: 'Ready', status: 'True' }] },
+      })),
+    );
+    return obs;
+  }
+  it('deletes pods older than restartAt, maxUnavailable at a time, and records restartedAt when done', () => {
+    const sim = tomozo((r) => {
+      r.spec.replicas = 4;
+      canary(r).maxUnavailable = 2;
+    });
+    sim.converge();
+    sim.advance(60_000);
+    sim.patchSpec({ restartAt: '2026-01-01T00:00:30Z' });
+    const p = plan(withPods(sim, '2026-01-01T00:00:00Z'));
+    assert.deepEqual(
+      p.actions.filter((a) => a.kind === 'deletePod').map((a) => (a.kind === 'deletePod' ? a.name : '')),
+      [`tomozo-${V1}-0`, `tomozo-${V1}-1`],
+    );
+    assert.equal(p.requeueAfterMs, 30_000);
+    assert.equal(p.status.restartedAt, undefined);
+    // all pods new now
+    const done = plan(withPods(sim, '2026-01-01T00:00:45Z'));
+    assert.deepEqual(done.actions, []);
+    assert.equal(done.status.restartedAt, '2026-01-01T00:00:30Z');
+    assert.equal(done.status.phase, 'Healthy');
+  });
+  it('ends the pass after deleting pods, leaving the status as it was', () => {
+    const sim = tomozo();
+    sim.converge();
+    sim.advance(60_000);
+    sim.patchSpec({ restartAt: '2026-01-01T00:00:30Z' });
+    const p = plan(withPods(sim, '2026-01-01T00:00:00Z'));
+    assert.deepEqual(p.actions, [{ kind: 'deletePod', name: `tomozo-${V1}-0` }]);
+    assert.deepEqual(p.status, sim.status);
+  });
+  it('waits for restartAt in the future', () => {
+    const sim = tomozo();
+    sim.converge();
+    sim.patchSpec({ restartAt: '2026-01-01T00:01:00Z' });
+    const p = plan(withPods(sim, '2026-01-01T00:00:00Z'));
+    assert.ok(!p.actions.some((a) => a.kind === 'deletePod'));
+    assert.equal(p.requeueAfterMs, 61_000);
+  });
+});
