@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { registerClusterCommands } from './commands/cluster.ts';
 import { registerControllerCommand } from './commands/controller.ts';
 import { registerIngressCommand } from './commands/ingress.ts';
+import { registerPlaygroundCommand } from './commands/playground.ts';
 import { registerRolloutCommands } from './commands/rollouts.ts';
 import { registerVersionCommand } from './commands/version.ts';
 import { UserError } from './errors.ts';
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
   registerClusterCommands(program);
   registerControllerCommand(program);
   registerIngressCommand(program);
+  registerPlaygroundCommand(program);
   registerRolloutCommands(program);
   return program;
 }

@@ -277,6 +277,18 @@ async function createNodes(
   progress(`${c.nodeCount} nodes Ready (pods get IPs in ${c.podCidr})`);
 }
 
+/**
+ * Records processes started on top of the cluster (the playground's controller
+ * and data plane with --keep), so `down` stops them and `status` reports them.
+ */
+export function adoptProcesses(c: ClusterConfig, recs: ProcessRecord[]): void {
+  const state = readState(c);
+  if (!state) throw new Error(`cluster "${c.name}" is not running`);
+  const names = new Set(recs.map((r) => r.name));
+  state.processes = [...state.processes.filter((p) => !names.has(p.name)), ...recs];
+  writeState(c, state);
+}
+
 export interface ComponentStatus {
   name: string;
   pid?: number;
@@ -320,6 +332,16 @@ export async function clusterStatus(c: ClusterConfig): Promise<StatusReport> {
       pid: rec.pid,
       state: r.ok ? 'healthy' : 'unhealthy',
       detail: r.detail,
+    });
+  }
+  const known = new Set(allComponents(c).map((s) => s.name));
+  for (const rec of state.processes.filter((p) => !known.has(p.name))) {
+    const up = isRunning(rec);
+    components.push({
+      name: rec.name,
+      pid: rec.pid,
+      state: up ? 'healthy' : 'crashed',
+      detail: up ? 'running' : `not running; log ${rec.log}: ${tailFile(rec.log, 3).replace(/\s+/g, ' ').slice(-300)}`,
     });
   }
   const healthy = components.every((x) => x.state === 'healthy') && network.netns && network.hostLink;

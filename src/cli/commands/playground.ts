@@ -1,0 +1,72 @@
+import type { Command } from 'commander';
+import { LiveOutput } from '../../playground/live.ts';
+import { renderSummary, runPlayground } from '../../playground/run.ts';
+import { UserError } from '../errors.ts';
+import { colourEnabled } from '../render/icons.ts';
+
+const positiveInt = (flag: string) => (v: string) => {
+  if (!/^\d+$/.test(v) || Number(v) < 1)
+    throw new UserError(`${flag} must be a positive whole number, got "${v}"`);
+  return Number(v);
+};
+
+export function registerPlaygroundCommand(program: Command): void {
+  program
+    .command('playground')
+    .description(
+      'the canary end to end: local cluster, controller and data plane; deploy 0.0.1, release 0.0.2 at 10%, measure real traffic, promote',
+    )
+    .option('--requests <n>', 'requests per traffic burst', positiveInt('--requests'), 1000)
+    .option('--replicas <n>', 'replicas of the Rollout', positiveInt('--replicas'), 10)
+    .option('--abort', 'abort the canary instead of promoting it', false)
+    .option('--keep', 'leave everything running afterwards and print how to use it', false)
+    .option(
+      '-f, --filename <dir>',
+      'run your own manifests (a folder of YAML: Rollout, Services, Ingress) instead of the built-in scenario',
+    )
+    .option(
+      '--image <image>',
+      'the new image to roll out (default for the built-in scenario: tomozo-repo/tomozo:0.0.2)',
+    )
+    .option('--kubeconfig <path>', 'use an existing cluster instead of the local one (needs --ingress-url)')
+    .option('--context <name>', 'kubeconfig context of an existing cluster (needs --ingress-url)')
+    .option(
+      '--ingress-url <url>',
+      'where the data plane of an existing cluster is reachable, e.g. http://127.0.0.1:80',
+    )
+    .option('-n, --namespace <ns>', 'namespace to run in (recreated)', 'kanary-playground')
+    .option(
+      '--ingress-port <port>',
+      'local data plane HTTP port on 127.0.0.1 (default: 18080, or a free port when 18080 is taken)',
+      positiveInt('--ingress-port'),
+    )
+    .option('--host <host>', 'Host header for requests (default: the stable Ingress rule host)')
+    .option('--path <path>', 'request path (default: derived from the stable Ingress path)')
+    .option('--timeout <seconds>', 'how long to wait for each rollout stage', positiveInt('--timeout'), 180)
+    .option('--no-color', 'plain output without colours')
+    .action(async (o) => {
+      const live = new LiveOutput(process.stdout);
+      const colour = colourEnabled(process.stdout, { noColor: !o.color });
+      const { results, ok } = await runPlayground({
+        requests: o.requests,
+        replicas: o.replicas,
+        keep: o.keep,
+        abort: o.abort,
+        dir: o.filename,
+        image: o.image,
+        kubeconfig: o.kubeconfig,
+        context: o.context,
+        ingressUrl: o.ingressUrl,
+        namespace: o.namespace,
+        ingressPort: o.ingressPort,
+        host: o.host,
+        path: o.path,
+        timeoutSeconds: o.timeout,
+        live,
+        colour,
+      });
+      process.stdout.write(`\nSummary\n${renderSummary(results, colour)}`);
+      process.stdout.write(ok ? '\nAll checks passed.\n' : '\nSome checks FAILED.\n');
+      if (!ok) process.exitCode = 1;
+    });
+}
