@@ -18,10 +18,13 @@ export const DESIRED_REPLICAS_ANNOTATION = 'rollout.argoproj.io/desired-replicas
 export const WORKLOAD_GENERATION_ANNOTATION = 'rollout.argoproj.io/workload-generation';
 export const EPHEMERAL_METADATA_ANNOTATION = 'rollout.argoproj.io/ephemeral-metadata';
 export const LAST_APPLIED_ANNOTATION = 'kubectl.kubernetes.io/last-applied-configuration';
+/** written by Argo's notification controller on every notification; copying it would churn ReplicaSets */
+export const NOTIFIED_ANNOTATION = 'notified.notifications.argoproj.io';
 
 /** Rollout annotations never copied onto ReplicaSets. */
 export const ANNOTATIONS_NOT_COPIED = new Set([
   LAST_APPLIED_ANNOTATION,
+  NOTIFIED_ANNOTATION,
   REVISION_ANNOTATION,
   REVISION_HISTORY_ANNOTATION,
   DESIRED_REPLICAS_ANNOTATION,

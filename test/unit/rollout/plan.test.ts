@@ -943,12 +943,14 @@ describe('more spec features', () => {
         team: 'a',
         'kubectl.kubernetes.io/last-applied-configuration': '{}',
         'rollout.argoproj.io/revision': '7',
+        'notified.notifications.argoproj.io': '{}',
       };
     });
     sim.converge();
     const a = sim.rsByHash(V1)?.metadata?.annotations ?? {};
     assert.equal(a.team, 'a');
     assert.equal(a['kubectl.kubernetes.io/last-applied-configuration'], undefined);
+    assert.equal(a['notified.notifications.argoproj.io'], undefined);
     assert.equal(a['rollout.argoproj.io/revision'], '1');
   });
 
