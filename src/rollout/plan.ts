@@ -132,17 +132,17 @@ function unsupportedFeature(r: Rollout): string | undefined {
       ),
     );
   }
-  const tr = r.spec.strategy?.canary?.trafficRouting;
-  if (tr) {
-    const others = Object.keys(tr).filter((k) => !['nginx', 'managedRoutes', 'maxTrafficWeight'].includes(k));
-    const set = others.filter(
-      (k) => (tr as Record<string, unknown>)[k] !== undefined && (tr as Record<string, unknown>)[k] !== null,
-    );
-    if (!tr.nginx || set.length > 0) {
+  // other routers next to NGINX are ignored (Argo's e2e runs NGINX with SMI); without NGINX there
+  // is no way to route traffic, which would silently break the steps
+  const tr = r.spec.strategy?.canary?.trafficRouting as Record<string, unknown> | undefined;
+  if (tr && !tr.nginx) {
+    const routers = ['istio', 'alb', 'smi', 'ambassador', 'appMesh', 'traefik', 'apisix', 'plugins'];
+    const set = routers.filter((k) => tr[k] !== undefined && tr[k] !== null);
+    if (set.length > 0) {
       return formatFieldError(
         forbidden(
           'spec.strategy.canary.trafficRouting',
-          `only nginx traffic routing is supported by Kanary (found: ${set.join(', ') || 'none'})`,
+          `only nginx traffic routing is supported by Kanary (found: ${set.join(', ')})`,
         ),
       );
     }

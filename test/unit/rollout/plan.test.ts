@@ -1032,3 +1032,65 @@ describe('restartAt', () => {
     assert.equal(p.requeueAfterMs, 61_000);
   });
 });
+
+describe('upstream e2e smi_ingress fixture, unchanged (NGINX + SMI routers)', () => {
+  function fixture(): Sim {
+    const text = readFileSync(
+      join(
+        import.meta.dirname,
+        '../../../../shared/fixtures/argo-rollouts/e2e-smi-ingress/rollout-smi-ingress-canary.yaml',
+      ),
+      'utf8',
+    );
+    const docs = parseAllDocuments(text)
+      .map((d) => d.toJS())
+      .filter(Boolean);
+    const sim = new Sim(docs.find((d) => d.kind === 'Rollout') as Rollout);
+    for (const d of docs) {
+      if (d.kind === 'Service') sim.addService(d as V1Service);
+      if (d.kind === 'Ingress') sim.addIngress(d as V1Ingress);
+    }
+    return sim;
+  }
+  it('runs the NGINX part: weights 5 → 50 → 0, stable Ingress never annotated, SMI ignored', () => {
+    const sim = fixture();
+    sim.converge();
+    assert.equal(sim.status.phase, 'Healthy');
+    const canaryName = 'rollout-smi-ingress-canary-rollout-smi-ingress-canary-stable-canary';
+    assert.equal(weight(sim, canaryName), '0');
+    sim.patchSpec({
+      template: {
+        spec: { containers: [{ name: 'rollout-smi-ingress-canary', image: 'nginx:1.19-alpine-2' }] },
+      },
+    });
+    sim.converge();
+    assert.equal(weight(sim, canaryName), '5');
+    sim.advance(16_000);
+    sim.converge();
+    assert.equal(weight(sim, canaryName), '50');
+    sim.advance(16_000);
+    sim.converge();
+    assert.equal(sim.status.phase, 'Healthy');
+    assert.equal(weight(sim, canaryName), '0');
+    assert.equal(
+      sim.ingresses.get(canaryName)?.metadata?.annotations?.['nginx.ingress.kubernetes.io/canary'],
+      'true',
+    );
+    assert.equal(
+      sim.ingresses.get('rollout-smi-ingress-canary-stable')?.metadata?.annotations?.[W],
+      undefined,
+    );
+  });
+  it('a router Kanary does not have, without NGINX, is reported as InvalidSpec', () => {
+    const r = tomozoRollout();
+    canary(r).trafficRouting = { istio: { virtualService: { name: 'vs' } } };
+    const p = plan(
+      new Sim(r).addService(service('tomozo-stable')).addService(service('tomozo-canary')).observed(),
+    );
+    assert.deepEqual(p.actions, []);
+    assert.equal(
+      p.status.message,
+      'InvalidSpec: The Rollout "tomozo" is invalid: spec.strategy.canary.trafficRouting: Forbidden: only nginx traffic routing is supported by Kanary (found: istio)',
+    );
+  });
+});
