@@ -65,6 +65,12 @@ function parse(input: string): Parsed | undefined {
   return { mantissa, exponent, format };
 }
 
+/** Whether Kubernetes can parse this as a resource.Quantity. */
+export function isQuantity(input: unknown): boolean {
+  if (typeof input === 'number') return Number.isFinite(input);
+  return typeof input === 'string' && parse(input) !== undefined;
+}
+
 /** Returns Go's canonical string for a quantity, or the input unchanged if it does not parse. */
 export function canonicalQuantity(input: string | number): string {
   const text = typeof input === 'number' ? String(input) : input;

@@ -9,6 +9,7 @@ import { Message, Reason } from '../api/constants.ts';
 import { INVALID_SPEC_REQUEUE_MS, replicasOf } from '../api/defaults.ts';
 import { forbidden, formatFieldError } from '../api/field-error.ts';
 import { selectorMatches } from '../api/selector.ts';
+import { tolerantTemplate } from '../api/tolerant.ts';
 import type { Rollout, RolloutStatus } from '../api/types.ts';
 import { validateRollout, validateRolloutReferences } from '../api/validation.ts';
 import type { Action, PlanEvent } from './actions.ts';
@@ -61,6 +62,7 @@ export interface Plan {
 
 export function plan(observed: Observed): Plan {
   const rollout = deepClone(observed.rollout);
+  if (rollout.spec?.template) rollout.spec.template = tolerantTemplate(rollout.spec.template);
   const observedStatus = rollout.status ?? {};
   const unchanged = (extra: Partial<Plan> = {}): Plan => ({
     actions: [],

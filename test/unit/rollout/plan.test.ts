@@ -1094,3 +1094,21 @@ describe('upstream e2e smi_ingress fixture, unchanged (NGINX + SMI routers)', ()
     );
   });
 });
+
+describe('upstream e2e malformed rollouts (tolerant decoding, as Argo)', () => {
+  for (const file of ['malformed-rollout.yaml', 'malformed-rollout-ephemeral.yaml']) {
+    it(`${file} becomes Healthy without the undecodable fields`, () => {
+      const text = readFileSync(
+        join(import.meta.dirname, '../../../../shared/fixtures/argo-rollouts/e2e-expectedfailures', file),
+        'utf8',
+      );
+      const r = parseAllDocuments(text)[0]?.toJS() as Rollout;
+      const sim = new Sim(r);
+      sim.converge();
+      assert.equal(sim.status.phase, 'Healthy');
+      const rs = [...sim.replicaSets.values()][0];
+      assert.deepEqual(rs?.spec?.template?.spec?.containers?.[0]?.resources, {});
+      assert.equal(rs?.spec?.template?.spec?.ephemeralContainers, undefined);
+    });
+  }
+});
