@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { before, describe, it, type TestContext } from 'node:test';
 import { stripVTControlCharacters } from 'node:util';
-import type { ReplicaSet, Rollout } from '../../../src/cli/render/types.ts';
+import type { Pod, ReplicaSet, Rollout } from '../../../src/cli/render/types.ts';
 import { RESOURCES, resourcePath } from '../../../src/kube/client.ts';
 import { testNamespace, waitUntil } from '../../support/cluster.ts';
 import {
@@ -15,11 +15,19 @@ import {
   kanary,
   pausedAtStepStatus,
   ROOT,
+  startKanary,
 } from './support.ts';
 
 before(ensureRolloutCrd);
 
-/** A ReplicaSet of the Rollout, as its controller makes it; the cluster's ReplicaSet controller then runs its pods. */
+/**
+ * A ReplicaSet of the Rollout with `replicas` running pods, as the Rollout's
+ * controller and the cluster's ReplicaSet controller would leave them. The
+ * pods are made here and handed to the ReplicaSet (as its controller would
+ * adopt them), and its status is written here too: the shared cluster's
+ * ReplicaSet controller sometimes backs off for minutes after stale-cache
+ * errors, and these tests are about what the CLI shows, not about it.
+ */
 async function replicaSet(
   api: Api,
   ro: Rollout,
@@ -29,25 +37,61 @@ async function replicaSet(
   replicas: number,
 ) {
   const name = ro.metadata.name ?? '';
+  const rsName = `${name}-${hash}`;
   const labels = { app: name, 'rollouts-pod-template-hash': hash };
-  const rs = {
+  const podSpec = { containers: [{ name: 'web', image }] };
+  const pods = resourcePath(RESOURCES.pods, api.namespace);
+  for (let i = 0; i < replicas; i++) {
+    await api.client.create(pods, { metadata: { name: `${rsName}-${i}`, labels }, spec: podSpec });
+  }
+  const rs = await api.client.create<ReplicaSet>(resourcePath(RESOURCES.replicasets, api.namespace), {
     apiVersion: 'apps/v1',
     kind: 'ReplicaSet',
     metadata: {
-      name: `${name}-${hash}`,
+      name: rsName,
       labels,
       annotations: { 'rollout.argoproj.io/revision': String(revision) },
       ownerReferences: [
         { apiVersion: 'argoproj.io/v1alpha1', kind: 'Rollout', name, uid: ro.metadata.uid, controller: true },
       ],
     },
-    spec: {
-      replicas,
-      selector: { matchLabels: labels },
-      template: { metadata: { labels }, spec: { containers: [{ name: 'web', image }] } },
-    },
+    spec: { replicas, selector: { matchLabels: labels }, template: { metadata: { labels }, spec: podSpec } },
+  });
+  const owner = {
+    apiVersion: 'apps/v1',
+    kind: 'ReplicaSet',
+    name: rsName,
+    uid: rs.metadata.uid,
+    controller: true,
+    blockOwnerDeletion: true,
   };
-  await api.client.create(resourcePath(RESOURCES.replicasets, api.namespace), rs);
+  for (let i = 0; i < replicas; i++) {
+    await api.client.patch(`${pods}/${rsName}-${i}`, { metadata: { ownerReferences: [owner] } });
+  }
+  await waitUntil(
+    `pods of ${rsName} ready`,
+    async () => {
+      const list = await api.client.get<{ items: Pod[] }>(pods, {
+        labelSelector: `rollouts-pod-template-hash=${hash}`,
+      });
+      const ready = list.items.filter((p) => {
+        const statuses = p.status?.containerStatuses ?? [];
+        return statuses.length > 0 && statuses.every((c) => c.ready);
+      });
+      return ready.length === replicas;
+      // the shared cluster's pod runtime can take minutes to report readiness when other suites load it
+    },
+    240_000,
+  );
+  await api.client.patch(`${resourcePath(RESOURCES.replicasets, api.namespace, rsName)}/status`, {
+    status: {
+      replicas,
+      readyReplicas: replicas,
+      availableReplicas: replicas,
+      fullyLabeledReplicas: replicas,
+      observedGeneration: rs.metadata.generation,
+    },
+  });
 }
 
 /** A canary paused at its pause step, with a stable ReplicaSet of 2 pods and a canary one of 1, all running. */
@@ -57,12 +101,6 @@ async function pausedCanary(t: TestContext, prefix: string): Promise<{ api: Api;
   const ro = await api.createWithStatus(canaryRollout('web', ns.name, 'example/app:2'), pausedAtStepStatus());
   await replicaSet(api, ro, 'oldhash', 1, 'example/app:1', 2);
   await replicaSet(api, ro, 'newhash', 2, 'example/app:2', 1);
-  await waitUntil('ReplicaSets available', async () => {
-    const list = await api.client.get<{ items: ReplicaSet[] }>(resourcePath(RESOURCES.replicasets, ns.name));
-    return (
-      list.items.length === 2 && list.items.every((rs) => rs.status?.availableReplicas === rs.spec?.replicas)
-    );
-  });
   return { api, ns: ns.name };
 }
 
@@ -239,8 +277,13 @@ describe('status for CI pipelines', () => {
 
   it('follows the rollout until it becomes Healthy', async (t) => {
     const { api, ns } = await rollout(t, pausedAtStepStatus());
-    const running = kanary(['status', 'web', '-n', ns, '--timeout', '60s']);
-    await new Promise((r) => setTimeout(r, 1500));
+    const running = startKanary(['status', 'web', '-n', ns, '--timeout', '60s']);
+    t.after(() => running.child.kill('SIGKILL'));
+    await waitUntil(
+      'first status line',
+      async () => running.stdout().includes('Paused - CanaryPauseStep\n'),
+      20_000,
+    );
     await api.mergePatch(
       'web',
       {
@@ -253,9 +296,9 @@ describe('status for CI pipelines', () => {
       },
       'status',
     );
-    await new Promise((r) => setTimeout(r, 1500));
+    await waitUntil('second status line', async () => running.stdout().includes('Progressing'), 20_000);
     await api.mergePatch('web', { status: { phase: 'Healthy', message: '' } }, 'status');
-    const res = await running;
+    const res = await running.done;
     assert.equal(res.code, 0);
     assert.equal(
       res.stdout,

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
@@ -157,6 +157,36 @@ export function kanary(
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/** Starts the CLI and lets the test read its output while it runs (for commands that wait). */
+export function startKanary(args: string[]): {
+  child: ChildProcess;
+  stdout: () => string;
+  done: Promise<CliResult>;
+} {
+  const child = spawn(
+    process.execPath,
+    [join(ROOT, 'bin', 'kanary.js'), ...args, '--kubeconfig', KUBECONFIG],
+    {
+      cwd: ROOT,
+      env: { ...process.env, NO_COLOR: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    stdout += d.toString();
+  });
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  const done = new Promise<CliResult>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+  return { child, stdout: () => stdout, done };
 }
 
 /** spec and status, the parts of a Rollout that commands change, for comparing two Rollouts. */
