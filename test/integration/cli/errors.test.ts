@@ -1,6 +1,6 @@
 /** Errors a user can act on, produced against the live cluster. */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, it, type TestContext } from 'node:test';
@@ -17,7 +17,12 @@ function tempDir(t: TestContext): string {
 }
 
 /** A kubeconfig for the test cluster that authenticates with `token`, or points at `server`. */
-function kubeconfigFile(dir: string, opts: { token?: string; server?: string; namespace?: string }): string {
+function kubeconfigFile(
+  dir: string,
+  opts: { token?: string; server?: string; namespace?: string; contextName?: string },
+): string {
+  mkdirSync(dir, { recursive: true });
+  const context = opts.contextName ?? 'ctx';
   const kc = testKubeConfig();
   const cluster = kc.getCurrentCluster();
   const user = kc.getCurrentUser();
@@ -27,7 +32,7 @@ function kubeconfigFile(dir: string, opts: { token?: string; server?: string; na
     kind: 'Config',
     clusters: [
       {
-        name: 'c',
+        name: `c-${context}`,
         cluster: {
           server: opts.server ?? cluster.server,
           ...(cluster.caData ? { 'certificate-authority-data': cluster.caData } : {}),
@@ -36,14 +41,18 @@ function kubeconfigFile(dir: string, opts: { token?: string; server?: string; na
         },
       },
     ],
-    users: [{ name: 'u', user: { token: opts.token ?? user.token } }],
+    users: [{ name: `u-${context}`, user: { token: opts.token ?? user.token } }],
     contexts: [
       {
-        name: 'ctx',
-        context: { cluster: 'c', user: 'u', ...(opts.namespace ? { namespace: opts.namespace } : {}) },
+        name: context,
+        context: {
+          cluster: `c-${context}`,
+          user: `u-${context}`,
+          ...(opts.namespace ? { namespace: opts.namespace } : {}),
+        },
       },
     ],
-    'current-context': 'ctx',
+    'current-context': context,
   };
   const path = join(dir, 'kubeconfig');
   writeFileSync(path, stringify(doc));
@@ -130,6 +139,23 @@ describe('errors a user can act on', () => {
     const kubeconfig = kubeconfigFile(tempDir(t), { server: 'https://127.0.0.1:1' });
     const res = await kanary(['list', 'rollouts'], { kubeconfig: null, env: { KUBECONFIG: kubeconfig } });
     assert.match(res.stderr, /cannot reach the Kubernetes API server at https:\/\/127.0.0.1:1/);
+  });
+
+  it('--context picks a context from a merged KUBECONFIG, with its namespace', async (t) => {
+    const ns = await testNamespace(t, 'clictx');
+    await new Api(ns.name).createWithStatus(canaryRollout('web', ns.name), pausedAtStepStatus());
+    const dir = tempDir(t);
+    // the current context of the first file points nowhere; the second file has the real cluster
+    const broken = kubeconfigFile(join(dir, 'a'), { server: 'https://127.0.0.1:1' });
+    const real = kubeconfigFile(join(dir, 'b'), { namespace: ns.name, contextName: 'real' });
+    const env = { KUBECONFIG: `${broken}:${real}` };
+    const res = await kanary(['status', 'web', '--watch=false', '--context', 'real'], {
+      kubeconfig: null,
+      env,
+    });
+    assert.deepEqual([res.code, res.stdout, res.stderr], [0, 'Paused - CanaryPauseStep\n', '']);
+    const current = await kanary(['status', 'web', '--watch=false'], { kubeconfig: null, env });
+    assert.match(current.stderr, /cannot reach the Kubernetes API server at https:\/\/127.0.0.1:1/);
   });
 
   it('invalid flags and arguments', async () => {

@@ -1,7 +1,17 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { stringify } from 'yaml';
 import { UserError } from '../../../src/cli/errors.ts';
-import { closeNames, editDistance, translateError } from '../../../src/cli/kube.ts';
+import {
+  Cluster,
+  closeNames,
+  editDistance,
+  mergeKubeconfigFiles,
+  translateError,
+} from '../../../src/cli/kube.ts';
 import { KubeApiError } from '../../../src/kube/client.ts';
 
 const call = { verb: 'patch', resource: 'rollouts/status', namespace: 'shop', name: 'web' };
@@ -65,5 +75,57 @@ describe('close name suggestions', () => {
     assert.deepEqual(closeNames('canary', names), ['checkout-canary']);
     assert.deepEqual(closeNames('zzzzzz', names), []);
     assert.deepEqual(closeNames('web', names), []);
+  });
+});
+
+describe('KUBECONFIG with several files', () => {
+  const file = (dir: string, name: string, server: string, current: string | undefined) => {
+    const path = join(dir, name);
+    writeFileSync(
+      path,
+      stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [{ name: 'shared', cluster: { server } }],
+        users: [{ name: 'me', user: { token: name } }],
+        contexts: [{ name: `ctx-${name}`, context: { cluster: 'shared', user: 'me', namespace: name } }],
+        ...(current ? { 'current-context': current } : {}),
+      }),
+    );
+    return path;
+  };
+
+  it('merges like kubectl: first definition and first current-context win, missing files are skipped', (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'kanary-kc-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const a = file(dir, 'a', 'https://127.0.0.1:1001', undefined);
+    const b = file(dir, 'b', 'https://127.0.0.1:1002', 'ctx-b');
+    const c = file(dir, 'c', 'https://127.0.0.1:1003', 'ctx-c');
+    const kc = mergeKubeconfigFiles([join(dir, 'missing'), a, b, c]);
+    assert.equal(kc.getCurrentContext(), 'ctx-b');
+    assert.deepEqual(
+      kc.getContexts().map((x) => x.name),
+      ['ctx-a', 'ctx-b', 'ctx-c'],
+    );
+    // the cluster named "shared" comes from the first file that defines it
+    assert.equal(kc.getCurrentCluster()?.server, 'https://127.0.0.1:1001');
+  });
+
+  it('Cluster.fromFlags uses the merge for KUBECONFIG, with --context and the context namespace', (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'kanary-kc-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const env = {
+      KUBECONFIG: [
+        file(dir, 'a', 'https://127.0.0.1:1001', 'ctx-a'),
+        file(dir, 'b', 'https://127.0.0.1:1002', undefined),
+      ].join(':'),
+    };
+    assert.equal(Cluster.fromFlags({}, env).namespace, 'a');
+    assert.equal(Cluster.fromFlags({ context: 'ctx-b' }, env).namespace, 'b');
+    assert.equal(Cluster.fromFlags({ context: 'ctx-b', namespace: 'x' }, env).namespace, 'x');
+    assert.throws(
+      () => Cluster.fromFlags({ context: 'nope' }, env),
+      /context "nope" not found in kubeconfig/,
+    );
   });
 });
