@@ -10,6 +10,13 @@ import { createInterface } from 'node:readline';
 import type { PodServerReply, PodServerRequest, ServedPod } from './podserver-protocol.ts';
 
 const running = new Map<string, Server[]>();
+/** which server holds each ip:port, including servers of deleted pods still finishing requests */
+const byAddress = new Map<string, Server>();
+
+function closeNow(server: Server): void {
+  server.close();
+  server.closeAllConnections();
+}
 
 function handler(pod: ServedPod, port: number) {
   return (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => {
@@ -60,8 +67,21 @@ async function start(req: Extract<PodServerRequest, { op: 'start' }>): Promise<P
   try {
     for (const c of req.containers) {
       for (const port of c.ports) {
+        const address = `${c.ip}:${port}`;
+        // kwok hands a freed IP to the next pod at once: the address now belongs to this pod, so
+        // whatever still holds it (a deleted pod finishing requests, or one whose deletion we have
+        // not seen yet) lets go
+        const previous = byAddress.get(address);
+        if (previous) {
+          closeNow(previous);
+          await new Promise<void>((r) => (previous.listening ? previous.once('close', () => r()) : r()));
+        }
         const server = createServer({ keepAliveTimeout: 65_000 }, handler(c, port));
         await listen(server, c.ip, port);
+        byAddress.set(address, server);
+        server.once('close', () => {
+          if (byAddress.get(address) === server) byAddress.delete(address);
+        });
         servers.push(server);
       }
     }
@@ -79,10 +99,7 @@ function stop(req: Extract<PodServerRequest, { op: 'stop' }>): PodServerReply {
   if (servers) {
     // like a container that finishes in-flight requests after SIGTERM
     setTimeout(() => {
-      for (const s of servers) {
-        s.close();
-        s.closeAllConnections();
-      }
+      for (const s of servers) closeNow(s);
     }, req.lingerMs ?? 0).unref();
   }
   return { key: req.key, ok: true };

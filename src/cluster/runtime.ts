@@ -127,7 +127,8 @@ async function main(): Promise<void> {
     try {
       const reply = await server.send({ op: 'start', key, containers });
       if (!reply.ok) {
-        log('cannot serve pod', { pod: key, error: reply.error });
+        log('cannot serve pod; retrying', { pod: key, error: reply.error });
+        retryLater(key);
         return;
       }
       served.add(key);
@@ -140,10 +141,26 @@ async function main(): Promise<void> {
   };
 
   const informer = makeInformer(kc, '/api/v1/pods', () => core.listPodForAllNamespaces());
+  // a start that failed (e.g. the address still held) is retried from the latest cached pod
+  const retries = new Map<string, number>();
+  function retryLater(key: string): void {
+    const n = (retries.get(key) ?? 0) + 1;
+    retries.set(key, n);
+    if (n > 20) return;
+    setTimeout(
+      () => {
+        const [ns, name] = key.split('/');
+        const pod = informer.get(name!, ns);
+        if (pod && keyOf(pod) === key) void reconcile(pod);
+      },
+      Math.min(200 * n, 2000),
+    ).unref();
+  }
   informer.on('add', (p) => void reconcile(p));
   informer.on('update', (p) => void reconcile(p));
   informer.on('delete', (p) => {
     const key = keyOf(p);
+    retries.delete(key);
     if (served.delete(key)) void server.send({ op: 'stop', key, lingerMs: LINGER_MS });
   });
   informer.on('connect', () => {
