@@ -114,6 +114,14 @@ const LOG_FORMAT = [
   ['request_id', '$request_id'],
 ];
 
+const LOG_VARIABLES = ['namespace', 'ingress', 'service', 'path', 'upstream_name', 'canary'];
+
+/** A Lua string literal for a location id (hex, so nothing to escape; checked anyway). */
+const luaString = (s: string) => {
+  if (!/^[0-9a-f]+$/.test(s)) throw new Error(`unexpected location id ${s}`);
+  return `"${s}"`;
+};
+
 /** Renders nginx.conf. `admin` names the config hash so the process manager can tell when a reload took effect. */
 export function renderConfig(model: DataPlaneModel, env: RenderEnv): string {
   const body = renderBody(model, env);
@@ -151,11 +159,14 @@ function renderBody(model: DataPlaneModel, env: RenderEnv): string {
     1,
     `log_format kanary escape=json '{${LOG_FORMAT.map(([k, v]) => (k === 'status' || k === 'bytes_sent' || k === 'request_time' ? `"${k}":${v}` : `"${k}":"${v}"`)).join(',')}}';`,
   );
-  line(1, `access_log ${join(d, 'logs', 'access.log')} kanary;`);
+  // buffered: one write per 64 KiB instead of one per request; metrics lag by at most a second
+  line(1, `access_log ${join(d, 'logs', 'access.log')} kanary buffer=64k flush=1s;`);
   for (const t of ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) {
     line(1, `${t}_temp_path ${join(d, 'tmp', t)};`);
   }
   line(1, 'server_tokens off;');
+  // the log variables are unset on purpose where no Ingress matched, or when stable served
+  line(1, 'uninitialized_variable_warn off;');
   line(1, 'server_names_hash_bucket_size 128;');
   line(1, 'server_names_hash_max_size 4096;');
   line(1, 'proxy_http_version 1.1;');
@@ -187,6 +198,8 @@ function renderBody(model: DataPlaneModel, env: RenderEnv): string {
   line(1, 'server {');
   line(2, `listen unix:${join(d, 'admin.sock')};`);
   line(2, 'access_log off;');
+  // `set` declares the variables for every server; only the locations (and Lua) give them values
+  for (const v of LOG_VARIABLES) line(2, `set $kanary_${v} "";`);
   line(2, 'client_max_body_size 64m;');
   line(2, 'client_body_buffer_size 64m;');
   line(2, 'location = /state { content_by_lua_block { require("kanary").admin_state() } }');
@@ -234,10 +247,6 @@ function renderServer(s: Server, env: RenderEnv, line: (indent: number, s: strin
     line(2, `ssl_certificate_key ${tlsCert.keyFile};`);
   }
   line(2, `server_name ${serverName(s.host)};`);
-  // declared here so every request (even a 404) logs them, and so Lua can set them
-  for (const v of ['namespace', 'ingress', 'service', 'path', 'upstream_name', 'canary', 'route']) {
-    line(2, `set $kanary_${v} "";`);
-  }
   const seen = new Set<string>();
   const rendered: RenderedLocation[] = [];
   // explicit locations first, so a Prefix path's extra exact location never shadows an Exact path
@@ -261,7 +270,6 @@ function renderServer(s: Server, env: RenderEnv, line: (indent: number, s: strin
   for (const r of rendered) {
     const l = r.loc;
     line(2, `location ${r.modifier ? `${r.modifier} ` : ''}${quote(r.path)} {`);
-    line(3, `set $kanary_route ${quote(l.id)};`);
     line(3, `set $kanary_namespace ${quote(l.namespace)};`);
     line(3, `set $kanary_ingress ${quote(l.ingressName)};`);
     line(3, `set $kanary_service ${quote(l.service)};`);
@@ -272,7 +280,7 @@ function renderServer(s: Server, env: RenderEnv, line: (indent: number, s: strin
     if (l.rewriteTarget !== undefined) {
       line(3, `rewrite ${quote(`(?i)${l.path}`)} ${quote(l.rewriteTarget)} break;`);
     }
-    line(3, 'access_by_lua_block { require("kanary").route() }');
+    line(3, `access_by_lua_block { require("kanary").route(${luaString(l.id)}) }`);
     line(3, 'proxy_pass http://kanary_upstream;');
     line(2, '}');
   }

@@ -1,6 +1,6 @@
 -- Kanary's per-request routing inside nginx.
 --
--- The configuration gives every location a route id ($kanary_route). The
+-- The configuration gives every location a route id (the argument of route()). The
 -- dynamic state (routes with their canary rules, and the ready endpoints of
 -- every upstream) is pushed by `kanary ingress` to /state on the admin socket
 -- and kept in shared memory, so weight and endpoint changes need no reload.
@@ -86,11 +86,11 @@ local function choose_canary(c)
   return math.random(c.weightTotal) <= c.weight
 end
 
-function M.route()
+function M.route(route_id)
   load_state()
-  local route = routes[ngx.var.kanary_route]
+  local route = routes[route_id]
   if not route then
-    ngx.log(ngx.ERR, "kanary: no state for route ", ngx.var.kanary_route)
+    ngx.log(ngx.ERR, "kanary: no state for route ", route_id)
     return ngx.exit(503)
   end
   local target = route.upstream

@@ -1,0 +1,276 @@
+/**
+ * Requests/s and p99 through Kanary's nginx versus a hand-written minimal nginx
+ * proxy, on the same backends, with wrk (Debian package `wrk`).
+ *
+ *   node bench/dataplane-throughput.ts [--backends local|pods] [--seconds 10] [--rounds 3] [--connections 64]
+ *
+ * local (default): two static nginx backends on 127.0.0.1 (fast, so the proxies
+ *   are what is measured); Kanary's configuration and Lua runtime are rendered
+ *   from an in-memory cluster snapshot pointing at them (the API server refuses
+ *   loopback endpoints).
+ * pods: the emulated pods of the local cluster (real EndpointSlices, the data
+ *   plane running in-process); the pod runtime is then the likely bottleneck.
+ *
+ * Kanary serves a canary Ingress at weight 10 (the per-request Lua decision
+ * runs on every request) and writes its JSON access log (metrics); the minimal
+ * proxy has one upstream, keep-alive, no access log.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs, promisify } from 'node:util';
+import { pino } from 'pino';
+import { buildModel } from '../src/dataplane/build.ts';
+import { startDataPlane } from '../src/dataplane/controller.ts';
+import { ensureDefaultCert, NginxProcess } from '../src/dataplane/nginx.ts';
+import { renderConfig, renderState } from '../src/dataplane/render.ts';
+import type { ClusterSnapshot } from '../src/dataplane/types.ts';
+
+const exec = promisify(execFile);
+const { values: args } = parseArgs({
+  options: {
+    backends: { type: 'string', default: 'local' },
+    seconds: { type: 'string', default: '10' },
+    rounds: { type: 'string', default: '3' },
+    connections: { type: 'string', default: '64' },
+  },
+});
+const SECONDS = Number(args.seconds);
+const ROUNDS = Number(args.rounds);
+const CONNECTIONS = Number(args.connections);
+const PORTS = { backendA: 18911, backendB: 18912, kanary: 18920, kanaryTls: 18921, minimal: 18930 };
+const silent = pino({ level: 'error' });
+
+interface WrkResult {
+  rps: number;
+  p50ms: number;
+  p99ms: number;
+  errors: number;
+}
+
+async function wrk(port: number, host: string): Promise<WrkResult> {
+  const { stdout } = await exec(
+    'wrk',
+    [
+      '-t2',
+      `-c${CONNECTIONS}`,
+      `-d${SECONDS}s`,
+      '--latency',
+      '-H',
+      `Host: ${host}`,
+      `http://127.0.0.1:${port}/`,
+    ],
+    { timeout: (SECONDS + 30) * 1000 },
+  );
+  const ms = (label: string) => {
+    const m = new RegExp(`\\s${label}\\s+([\\d.]+)(us|ms|s)`).exec(stdout);
+    if (!m) throw new Error(`no ${label} in wrk output:\n${stdout}`);
+    const v = Number(m[1]);
+    return m[2] === 'us' ? v / 1000 : m[2] === 's' ? v * 1000 : v;
+  };
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1]);
+  const errs = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(stdout);
+  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(stdout)?.[1] ?? 0);
+  const errors = (errs ? errs.slice(1).reduce((a, b) => a + Number(b), 0) : 0) + non2xx;
+  return { rps, p50ms: ms('50%'), p99ms: ms('99%'), errors };
+}
+
+/** CPU seconds used so far by the worker processes of an nginx master (utime + stime). */
+async function workerCpuSeconds(masterPid: number): Promise<number> {
+  const { stdout } = await exec('pgrep', ['-P', String(masterPid)]).catch(() => ({ stdout: '' }));
+  let ticks = 0;
+  for (const pid of stdout.split('\n').filter(Boolean)) {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      /* exited */
+    }
+  }
+  return ticks / 100;
+}
+
+async function measure(port: number, masterPid: number): Promise<WrkResult & { cpuUsPerRequest: number }> {
+  const before = await workerCpuSeconds(masterPid);
+  const r = await wrk(port, 'bench');
+  const cpu = (await workerCpuSeconds(masterPid)) - before;
+  return { ...r, cpuUsPerRequest: (cpu * 1e6) / (r.rps * SECONDS) };
+}
+
+function startNginx(dir: string, config: string): Promise<{ stop: () => Promise<void>; pid: number }> {
+  mkdirSync(join(dir, 'logs'), { recursive: true });
+  mkdirSync(join(dir, 'tmp'), { recursive: true });
+  writeFileSync(join(dir, 'nginx.conf'), config);
+  const child = spawn(
+    'nginx',
+    ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'logs', 'error.log')],
+    {
+      stdio: 'inherit',
+    },
+  );
+  const stop = async () => {
+    if (child.exitCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGQUIT');
+    await exited;
+  };
+  return sleep(300).then(() => ({ stop, pid: child.pid! }));
+}
+
+const tempPaths = (dir: string) =>
+  ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']
+    .map((t) => `${t}_temp_path ${join(dir, 'tmp', t)};`)
+    .join(' ');
+
+function backendConfig(dir: string, ports: [number, string][]): string {
+  return `daemon off; worker_processes 1; pid ${join(dir, 'nginx.pid')}; error_log ${join(dir, 'logs', 'error.log')} warn;
+events { worker_connections 4096; }
+http { access_log off; ${tempPaths(dir)} keepalive_requests 100000;
+${ports.map(([p, v]) => `server { listen 127.0.0.1:${p}; location / { default_type application/json; return 200 '{"version":"${v}"}'; } }`).join('\n')}
+}`;
+}
+
+function minimalConfig(dir: string, endpoints: string[]): string {
+  return `daemon off; worker_processes auto; pid ${join(dir, 'nginx.pid')}; error_log ${join(dir, 'logs', 'error.log')} warn;
+events { worker_connections 16384; }
+http { access_log off; ${tempPaths(dir)}
+  upstream app { ${endpoints.map((e) => `server ${e};`).join(' ')} keepalive 64; }
+  server { listen 127.0.0.1:${PORTS.minimal};
+    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header Host $host; }
+  }
+}`;
+}
+
+function snapshotFor(stable: string[], canary: string[]): ClusterSnapshot {
+  const slice = (svc: string, eps: string[]) => ({
+    metadata: { name: svc, namespace: 'bench', labels: { 'kubernetes.io/service-name': svc } },
+    addressType: 'IPv4',
+    endpoints: eps.map((e) => ({ addresses: [e.split(':')[0]!], conditions: { ready: true } })),
+    ports: [{ name: '', port: Number(eps[0]!.split(':')[1]) }],
+  });
+  const ingress = (name: string, svc: string, annotations: Record<string, string>) => ({
+    metadata: {
+      name,
+      namespace: 'bench',
+      creationTimestamp: name === 'app' ? '2026-01-01T00:00:00Z' : '2026-01-01T00:00:01Z',
+      annotations,
+    },
+    spec: {
+      ingressClassName: 'nginx',
+      rules: [
+        {
+          host: 'bench',
+          http: {
+            paths: [
+              { path: '/', pathType: 'Prefix', backend: { service: { name: svc, port: { number: 80 } } } },
+            ],
+          },
+        },
+      ],
+    },
+  });
+  return {
+    ingresses: [
+      ingress('app', 'stable', {}),
+      ingress('app-canary', 'canary', {
+        'nginx.ingress.kubernetes.io/canary': 'true',
+        'nginx.ingress.kubernetes.io/canary-weight': '10',
+      }),
+    ],
+    services: ['stable', 'canary'].map((n) => ({
+      metadata: { name: n, namespace: 'bench' },
+      spec: { ports: [{ port: 80 }] },
+    })),
+    endpointSlices: [slice('stable', stable), slice('canary', canary)],
+    secrets: [],
+  };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function main(): Promise<void> {
+  const root = mkdtempSync(join(tmpdir(), 'kanary-bench-'));
+  const stops: (() => Promise<void>)[] = [];
+  try {
+    let stableEps: string[];
+    let kanaryPort: number;
+    let kanaryPid: () => number;
+    if (args.backends === 'local') {
+      const backend = await startNginx(
+        join(root, 'backend'),
+        backendConfig(join(root, 'backend'), [
+          [PORTS.backendA, 'v1'],
+          [PORTS.backendB, 'v2'],
+        ]),
+      );
+      stops.push(backend.stop);
+      stableEps = [`127.0.0.1:${PORTS.backendA}`];
+      const dir = join(root, 'kanary');
+      const nginx = new NginxProcess({ binary: 'nginx', stateDir: dir, log: silent });
+      const model = buildModel(snapshotFor(stableEps, [`127.0.0.1:${PORTS.backendB}`]), {
+        ingressClass: 'nginx',
+        annotationsPrefix: 'nginx.ingress.kubernetes.io',
+      });
+      const config = renderConfig(model, {
+        stateDir: dir,
+        luaDir: join(import.meta.dirname, '..', 'src', 'dataplane', 'lua'),
+        modulesDir: '/usr/lib/nginx/modules',
+        bindAddress: '127.0.0.1',
+        httpPort: PORTS.kanary,
+        httpsPort: PORTS.kanaryTls,
+        workerProcesses: 'auto',
+        defaultCert: await ensureDefaultCert(dir),
+      });
+      await nginx.start(config);
+      await nginx.pushState({ version: 1, ...renderState(model) });
+      stops.push(() => nginx.stop());
+      kanaryPort = PORTS.kanary;
+      kanaryPid = () => nginx.pid!;
+    } else {
+      const { benchNamespace } = await import('./dataplane-support.ts');
+      const env = await benchNamespace();
+      stops.push(env.cleanup);
+      stableEps = env.stableEndpoints;
+      const dp = await startDataPlane({
+        kubeConfig: env.kc,
+        namespace: env.name,
+        httpPort: PORTS.kanary,
+        httpsPort: PORTS.kanaryTls,
+        metricsPort: 0,
+        logger: silent,
+      });
+      stops.push(() => dp.stop());
+      kanaryPort = dp.httpPort;
+      kanaryPid = () => dp.nginx.pid!;
+      await sleep(1000);
+    }
+    const minDir = join(root, 'minimal');
+    const minimal = await startNginx(minDir, minimalConfig(minDir, stableEps));
+    stops.push(minimal.stop);
+
+    type Measured = Awaited<ReturnType<typeof measure>>;
+    const results: Record<'kanary' | 'minimal', Measured[]> = { kanary: [], minimal: [] };
+    for (let r = 0; r < ROUNDS; r++) {
+      results.minimal.push(await measure(PORTS.minimal, minimal.pid));
+      results.kanary.push(await measure(kanaryPort, kanaryPid()));
+    }
+    const row = (name: string, xs: Measured[]) =>
+      `| ${name} | ${median(xs.map((x) => x.rps)).toFixed(0)} | ${median(xs.map((x) => x.p50ms)).toFixed(2)} | ${median(xs.map((x) => x.p99ms)).toFixed(2)} | ${median(xs.map((x) => x.cpuUsPerRequest)).toFixed(1)} | ${xs.reduce((a, x) => a + x.errors, 0)} |`;
+    const ratio = median(results.kanary.map((x) => x.rps)) / median(results.minimal.map((x) => x.rps));
+    console.log(
+      `backends: ${args.backends}; wrk -t2 -c${CONNECTIONS} -d${SECONDS}s, ${ROUNDS} rounds (medians); ${cpus().length} CPUs`,
+    );
+    console.log('| proxy | requests/s | p50 ms | p99 ms | nginx CPU µs/request | errors |');
+    console.log('|---|---|---|---|---|---|');
+    console.log(row('minimal nginx proxy', results.minimal));
+    console.log(row('Kanary (Lua routing, canary at weight 10, JSON access log)', results.kanary));
+    console.log(`throughput ratio Kanary/minimal: ${(ratio * 100).toFixed(1)}% (goal ≥ 95%)`);
+  } finally {
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+await main();
