@@ -22,8 +22,16 @@ export class EventRecorder {
     this.component = component;
   }
 
-  async record(obj: KubeObject, e: EventSpec): Promise<void> {
+  /** writes go one at a time, so Events appear in the order they were recorded (as client-go's broadcaster) */
+  private tail: Promise<void> = Promise.resolve();
+
+  record(obj: KubeObject, e: EventSpec): Promise<void> {
     this.onEvent?.(obj, e);
+    this.tail = this.tail.then(() => this.write(obj, e));
+    return this.tail;
+  }
+
+  private async write(obj: KubeObject, e: EventSpec): Promise<void> {
     const ns = obj.metadata.namespace ?? 'default';
     const key = `${obj.metadata.uid}|${e.type}|${e.reason}|${e.message}`;
     const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');

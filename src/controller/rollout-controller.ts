@@ -92,7 +92,19 @@ export class RolloutController {
       });
 
     const enqueue = (o: KubeObject) => this.queue.add(keyOf(o));
-    this.rollouts.on('add', enqueue);
+    this.rollouts.on('add', (o) => {
+      enqueue(o);
+      // Argo announces every Rollout its informer picks up (at start and on creation)
+      const { namespace = '', name } = o.metadata;
+      void this.recorder.record(
+        { ...o, apiVersion: 'argoproj.io/v1alpha1', kind: 'Rollout' },
+        {
+          type: 'Normal',
+          reason: 'RolloutAddedToInformer',
+          message: `Rollout resource added to informer: ${namespace}/${name}`,
+        },
+      );
+    });
     this.rollouts.on('update', enqueue);
     this.rollouts.on('delete', (o) => {
       this.written.delete(keyOf(o));
