@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Watch } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { clusterConfig, files } from '../../src/cluster/config.ts';
 import {
@@ -427,8 +428,20 @@ export async function rolloutEnv(
       });
     },
     waitFor: (name, what, pred, timeoutMs) =>
-      waitForRollout(ros, name, what, pred, timeoutMs).catch((err) => {
-        throw new Error(`${(err as Error).message}\ncontroller log:\n${logs()}`);
+      waitForRollout(ros, name, what, pred, timeoutMs).catch(async (err) => {
+        const pods = await list<PodLike>(RESOURCES.pods).catch(() => []);
+        const podLines = pods.map(
+          (p) =>
+            `${p.metadata.name} ${p.status?.phase} ready=${p.status?.conditions?.find((c) => c.type === 'Ready')?.status}${p.metadata.deletionTimestamp ? ' (deleting)' : ''}`,
+        );
+        const rss = await replicaSets().catch(() => []);
+        const rsLines = rss.map(
+          (rs) =>
+            `${rs.metadata.name} rev=${rs.metadata.annotations?.[REVISION_ANNOTATION]} spec=${rs.spec.replicas} ${JSON.stringify(rs.status)}`,
+        );
+        throw new Error(
+          `${(err as Error).message}\nreplicasets:\n${rsLines.join('\n')}\npods:\n${podLines.join('\n')}\ncontroller log:\n${logs()}`,
+        );
       }),
     logs,
   };
@@ -458,4 +471,98 @@ export function sample<T>(t: TestContext, read: () => Promise<T>, intervalMs = 1
   };
   t.after(stop);
   return { seen, stop };
+}
+
+/**
+ * Upstream fixtures that route with ALB, re-pointed at NGINX (the only router
+ * Kanary runs): `trafficRouting.alb.ingress` becomes `nginx.stableIngress`, and
+ * that Ingress's backend (ALB's root Service with `use-annotation`) becomes the
+ * stable Service on port 80, as an NGINX stable Ingress must be. Everything
+ * else in the fixture stays as upstream wrote it.
+ */
+export function albToNginx(objs: Manifest[]): Manifest[] {
+  const routes = new Map<string, string>(); // ingress → stable service
+  const out = objs.map((m) => {
+    if (m.kind !== 'Rollout') return m;
+    const spec = m.spec as { strategy: { canary: Record<string, unknown> } };
+    const canary = spec.strategy.canary as {
+      stableService: string;
+      trafficRouting?: { alb?: { ingress: string } };
+    };
+    const alb = canary.trafficRouting?.alb;
+    if (!alb) return m;
+    routes.set(alb.ingress, canary.stableService);
+    return {
+      ...m,
+      spec: {
+        ...spec,
+        strategy: { canary: { ...canary, trafficRouting: { nginx: { stableIngress: alb.ingress } } } },
+      },
+    };
+  });
+  return out.map((m) => {
+    const stable = m.kind === 'Ingress' ? routes.get(m.metadata.name) : undefined;
+    if (!stable) return m;
+    const spec = structuredClone(m.spec) as {
+      rules: { http: { paths: { backend: { service: { name: string; port: unknown } } }[] } }[];
+    };
+    for (const rule of spec.rules) {
+      for (const p of rule.http.paths) p.backend.service = { name: stable, port: { number: 80 } };
+    }
+    return {
+      ...m,
+      metadata: { ...m.metadata, annotations: { 'kubernetes.io/ingress.class': 'nginx' } },
+      spec,
+    };
+  });
+}
+
+/** Changes one Rollout of a manifest set (deep copy; the others are kept as they are). */
+export function editRollout(objs: Manifest[], edit: (ro: RolloutManifest) => void): Manifest[] {
+  return objs.map((m) => {
+    if (m.kind !== 'Rollout') return m;
+    const copy = structuredClone(m) as RolloutManifest;
+    edit(copy);
+    return copy;
+  });
+}
+
+/** A Rollout manifest as the tests edit it. */
+export interface RolloutManifest extends Manifest {
+  spec: {
+    replicas?: number;
+    progressDeadlineSeconds?: number;
+    progressDeadlineAbort?: boolean;
+    template: {
+      metadata: { labels: Record<string, string>; annotations?: Record<string, string> };
+      spec: { containers: Record<string, unknown>[]; readinessGates?: unknown };
+    };
+    strategy: { canary: Record<string, unknown> & { steps?: unknown[] } };
+    [k: string]: unknown;
+  };
+}
+
+/** Kubernetes Events of a namespace as they happen (a watch), for checking their order. */
+export async function watchEvents(t: TestContext, env: RolloutEnv) {
+  const seen: EventLike[] = [];
+  const counts = new Map<string, number>();
+  const watch = new Watch(env.ns.kc);
+  const req = await watch.watch(
+    `/api/v1/namespaces/${env.ns.name}/events`,
+    {},
+    (type: string, e: EventLike & { metadata: { uid: string } }) => {
+      if (type !== 'ADDED' && type !== 'MODIFIED') return;
+      // an aggregated repeat raises the count of the same Event
+      const before = counts.get(e.metadata.uid) ?? 0;
+      const now = e.count ?? 1;
+      for (let i = before; i < now; i++) seen.push(e);
+      counts.set(e.metadata.uid, Math.max(before, now));
+    },
+    () => undefined,
+  );
+  t.after(() => req.abort());
+  return {
+    seen,
+    reasons: (kind = 'Rollout') => seen.filter((e) => e.involvedObject.kind === kind).map((e) => e.reason),
+  };
 }
