@@ -341,7 +341,9 @@ export async function clusterStatus(c: ClusterConfig): Promise<StatusReport> {
       name: rec.name,
       pid: rec.pid,
       state: up ? 'healthy' : 'crashed',
-      detail: up ? 'running' : `not running; log ${rec.log}: ${tailFile(rec.log, 3).replace(/\s+/g, ' ').slice(-300)}`,
+      detail: up
+        ? 'running'
+        : `not running; log ${rec.log}: ${tailFile(rec.log, 3).replace(/\s+/g, ' ').slice(-300)}`,
     });
   }
   const healthy = components.every((x) => x.state === 'healthy') && network.netns && network.hostLink;
