@@ -19,7 +19,7 @@ import type {
 import { getCondition, newCondition, removeCondition, setCondition } from './conditions.ts';
 import { type Ctx, event, isAborted, requeueAfter, statusOf } from './context.ts';
 import { deepClone, deepEqual, isPlainObject } from './json.ts';
-import { availableReplicas, revisionOf, sum } from './replicasets.ts';
+import { availableReplicas, hasScaleDownDeadline, revisionOf, sameRS, sum } from './replicasets.ts';
 import { currentStep, stepsOf } from './steps.ts';
 import { parseTime } from './time.ts';
 
@@ -103,6 +103,15 @@ const isPaused = (r: Rollout) => (r.status?.pauseConditions?.length ?? 0) > 0 ||
 export function isIndefiniteStep(r: Rollout): boolean {
   const { step } = currentStep(r);
   return Boolean(step && (step.experiment || step.analysis || step.pause));
+}
+
+/**
+ * An old ReplicaSet still waits for its scale-down deadline (Argo's
+ * isWaitingForReplicaSetScaleDown): its pods keep the rollout "not healthy"
+ * for scaleDownDelaySeconds, which must not count as a stalled update.
+ */
+function waitingForScaleDown(ctx: Ctx): boolean {
+  return ctx.allRSs.some((rs) => !sameRS(rs, ctx.newRS) && hasScaleDownDeadline(rs));
 }
 
 /** Progress since the last observed status: pods updated, ready, available, or steps moving. */
@@ -227,7 +236,7 @@ export function calculateConditions(ctx: Ctx, next: RolloutStatus): RolloutStatu
         removeCondition(s, 'Progressing');
       }
       setCondition(s, cond);
-    } else if (!isIndefiniteStep(r) && rolloutTimedOut(ctx, s)) {
+    } else if (!isIndefiniteStep(r) && !waitingForScaleDown(ctx) && rolloutTimedOut(ctx, s)) {
       const msg = rsName
         ? Message.replicaSetTimedOut(rsName)
         : Message.rolloutTimedOut(r.metadata.name ?? '');
@@ -341,7 +350,9 @@ function requeueStuckRollout(ctx: Ctx, next: RolloutStatus): void {
     cond.reason === Reason.ProgressDeadlineExceeded ||
     isPaused(ctx.r) ||
     ctx.r.status?.abort ||
-    isIndefiniteStep(ctx.r)
+    isIndefiniteStep(ctx.r) ||
+    // the scale-down deadline requeues by itself; checking every second until then is a busy loop
+    waitingForScaleDown(ctx)
   ) {
     return;
   }
