@@ -37,6 +37,8 @@ export interface PlaygroundOptions {
   ingressPort?: number;
   host?: string;
   path?: string;
+  /** confidence level of the interval the measured share is judged by (default 0.99) */
+  confidence: number;
   /** seconds to wait for each rollout stage */
   timeoutSeconds: number;
   live: LiveOutput;
@@ -113,6 +115,7 @@ const versionOf = (image: string) => {
 };
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+const confidenceText = (c: number) => `${Number((c * 100).toFixed(2))}%`;
 
 export async function runPlayground(o: PlaygroundOptions): Promise<{ results: StepResult[]; ok: boolean }> {
   const { live } = o;
@@ -187,7 +190,7 @@ export async function runPlayground(o: PlaygroundOptions): Promise<{ results: St
   // 3. controller and data plane, as their own processes
   const logDir = external
     ? join(process.env.TMPDIR ?? '/tmp', `kanary-playground-${process.pid}`)
-    : join(c.stateDir, 'playground');
+    : join(c.stateDir, 'playground', o.namespace);
   mkdirSync(logDir, { recursive: true });
   const kanaryBin = join(repoRoot, 'bin', 'kanary.js');
   const kubeArgs = [
@@ -317,12 +320,12 @@ export async function runPlayground(o: PlaygroundOptions): Promise<{ results: St
     const weighted = await send(`3. ${o.requests} requests to ${host}${path}`, o.requests);
     const canaryHits = weighted.byVersion[newVersion] ?? 0;
     const answered = o.requests - failed(weighted);
-    const ci = wilsonInterval(canaryHits, answered, 0.99);
+    const ci = wilsonInterval(canaryHits, answered, o.confidence);
     const expectedShare = expectedWeight / 100;
     record({
       step: `3. traffic at weight ${expectedWeight} (${o.requests} requests)`,
       expected: `${pct(expectedShare)} on ${newVersion}, no failures`,
-      measured: `${pct(answered ? canaryHits / answered : 0)} on ${newVersion} (99% interval ${pct(ci.low)}–${pct(ci.high)}), ${shares(weighted)}${failuresText(weighted)}`,
+      measured: `${pct(answered ? canaryHits / answered : 0)} on ${newVersion} (${confidenceText(o.confidence)} interval ${pct(ci.low)}–${pct(ci.high)}), ${shares(weighted)}${failuresText(weighted)}`,
       pass: failed(weighted) === 0 && ci.low <= expectedShare && expectedShare <= ci.high,
     });
     if (headerName) {

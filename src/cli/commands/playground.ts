@@ -43,6 +43,17 @@ export function registerPlaygroundCommand(program: Command): void {
     .option('--host <host>', 'Host header for requests (default: the stable Ingress rule host)')
     .option('--path <path>', 'request path (default: derived from the stable Ingress path)')
     .option('--timeout <seconds>', 'how long to wait for each rollout stage', positiveInt('--timeout'), 180)
+    .option(
+      '--confidence <level>',
+      'confidence level of the interval the measured canary share must contain (0.5-0.9999)',
+      (v: string) => {
+        const n = Number(v);
+        if (!(n >= 0.5 && n <= 0.9999))
+          throw new UserError(`--confidence must be between 0.5 and 0.9999, got "${v}"`);
+        return n;
+      },
+      0.99,
+    )
     .option('--no-color', 'plain output without colours')
     .action(async (o) => {
       const live = new LiveOutput(process.stdout);
@@ -62,6 +73,7 @@ export function registerPlaygroundCommand(program: Command): void {
         host: o.host,
         path: o.path,
         timeoutSeconds: o.timeout,
+        confidence: o.confidence,
         live,
         colour,
       });
