@@ -65,6 +65,13 @@ export function resourceOf(m: Manifest): ResourceType {
 }
 
 /** Server-side applies objects into a namespace, as `kubectl apply --server-side --force-conflicts` would. */
+/** Objects others depend on go first, so a Rollout never sees its Services missing. */
+const APPLY_ORDER = ['ServiceAccount', 'ConfigMap', 'Secret', 'Service', 'Ingress', 'Deployment', 'Rollout'];
+const orderOf = (m: Manifest) => {
+  const i = APPLY_ORDER.indexOf(m.kind);
+  return i < 0 ? APPLY_ORDER.length : i;
+};
+
 export async function applyManifests(
   client: KubeClient,
   namespace: string,
@@ -72,7 +79,8 @@ export async function applyManifests(
   fieldManager = 'kanary',
 ): Promise<void> {
   for (const obj of objs) resourceOf(obj); // fail before changing anything
-  for (const obj of objs) {
+  const ordered = objs.map((o, i) => ({ o, i })).sort((a, b) => orderOf(a.o) - orderOf(b.o) || a.i - b.i);
+  for (const { o: obj } of ordered) {
     await client.request(resourcePath(resourceOf(obj), namespace, obj.metadata.name), {
       method: 'PATCH',
       body: { ...obj, metadata: { ...obj.metadata, namespace } },
