@@ -10,6 +10,7 @@ import { clusterConfig, files } from '../../src/cluster/config.ts';
 import {
   APPLY_PATCH,
   isNotFound,
+  JSON_PATCH,
   KubeClient,
   MERGE_PATCH,
   RESOURCES,
@@ -125,6 +126,40 @@ export function rolloutApi(client: KubeClient, namespace: string) {
     retry: (name: string) => client.patch(path(name, 'status'), { status: { abort: false } }, MERGE_PATCH),
     promoteFull: (name: string) =>
       client.patch(path(name, 'status'), { status: { promoteFull: true } }, MERGE_PATCH),
+    /**
+     * What `kubectl argo rollouts undo` does: the pod template of an earlier
+     * revision's ReplicaSet (default: the one before the current), without the
+     * hash label, replaces spec.template.
+     */
+    undo: async (name: string, toRevision?: number) => {
+      const ro = await client.get<Rollout>(path(name));
+      const rss = (
+        await client.get<{ items: ReplicaSetLike[] }>(resourcePath(RESOURCES.replicasets, namespace))
+      ).items.filter((rs) => rs.metadata.ownerReferences?.some((o) => o.uid === ro.metadata.uid));
+      const rev = (rs: ReplicaSetLike) => Number(rs.metadata.annotations?.[REVISION_ANNOTATION] ?? 0);
+      const current = Number(ro.metadata.annotations?.[REVISION_ANNOTATION] ?? 0);
+      const target =
+        toRevision !== undefined
+          ? rss.find((rs) => rev(rs) === toRevision)
+          : rss.filter((rs) => rev(rs) < current).sort((a, b) => rev(b) - rev(a))[0];
+      if (!target) throw new Error(`undo: no revision ${toRevision ?? 'before the current one'}`);
+      const template = structuredClone(
+        (target as unknown as { spec: { template: { metadata: { labels: Record<string, string> } } } }).spec
+          .template,
+      );
+      delete template.metadata.labels[HASH_LABEL];
+      await client.patch(
+        path(name),
+        [{ op: 'replace', path: '/spec/template', value: template }],
+        JSON_PATCH,
+      );
+    },
+    /** what `kubectl argo rollouts pause` / `resume` do */
+    pause: (name: string) => client.patch(path(name), { spec: { paused: true } }, MERGE_PATCH),
+    resume: (name: string) => client.patch(path(name), { spec: { paused: false } }, MERGE_PATCH),
+    /** what `kubectl argo rollouts restart` does */
+    restart: (name: string, at = new Date()) =>
+      client.patch(path(name), { spec: { restartAt: `${at.toISOString().slice(0, 19)}Z` } }, MERGE_PATCH),
     setImage: async (name: string, container: string, image: string) => {
       const ro = await client.get<Rollout>(path(name));
       const containers = ro.spec.template.spec.containers.map((c) =>
