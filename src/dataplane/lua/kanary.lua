@@ -103,35 +103,28 @@ function M.route(route_id)
       ngx.var.kanary_canary = target
     end
   end
+  -- the balancer finds the target here too (cheaper than ngx.ctx), and the access log records it
   ngx.var.kanary_upstream_name = target
   local eps = upstreams[target]
   if not eps or #eps == 0 then
     return ngx.exit(503)
   end
-  ngx.ctx.kanary_eps = eps
-  ngx.ctx.kanary_target = target
 end
 
 function M.balance()
-  local ctx = ngx.ctx
-  local eps = ctx.kanary_eps
-  if not eps then
+  local target = ngx.var.kanary_upstream_name
+  local eps = upstreams[target]
+  if not eps or #eps == 0 then
     return ngx.exit(503)
   end
   local n = #eps
-  local i = ctx.kanary_index
-  if i == nil then
-    local target = ctx.kanary_target
-    i = (next_index[target] or math.random(n)) % n + 1
-    next_index[target] = i
-    if n > 1 then
-      -- let nginx retry a failed connection on the other endpoints
-      ngx_balancer.set_more_tries(math.min(n - 1, 2))
-    end
-  else
-    i = i % n + 1
+  -- round robin per worker; a retry takes the next endpoint, so it lands elsewhere
+  local i = (next_index[target] or math.random(n)) % n + 1
+  next_index[target] = i
+  if n > 1 and not ngx_balancer.get_last_failure() then
+    -- let nginx retry a failed connection on the other endpoints
+    ngx_balancer.set_more_tries(math.min(n - 1, 2))
   end
-  ctx.kanary_index = i
   local ep = eps[i]
   local ok, err = ngx_balancer.set_current_peer(ep[1], ep[2])
   if not ok then
