@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -69,6 +69,9 @@ export class NginxProcess {
   private lastGoodConfig: string | undefined;
   private lastState: string | undefined;
   private restartDelayMs = 500;
+  /** the master's workers as last seen: they outlive a killed master and hold the ports */
+  private workerPids = new Set<number>();
+  private workerWatch: NodeJS.Timeout | undefined;
   reloads = 0;
   lastReloadOk = true;
   lastReloadAt = 0;
@@ -123,10 +126,48 @@ export class NginxProcess {
   /** Starts nginx with a configuration that passed `test`. */
   async start(config: string): Promise<void> {
     this.stopping = false;
+    await this.stopLeftoverMaster();
     this.writeConfig(config);
     await this.spawnMaster();
     await this.waitForConfig(configHash(config), 15_000);
     this.lastGoodConfig = config;
+    await this.recordWorkers();
+    this.workerWatch = setInterval(() => void this.recordWorkers(), 5000);
+    this.workerWatch.unref();
+  }
+
+  /** A master left running by an earlier run on the same state directory (its controller was killed). */
+  private async stopLeftoverMaster(): Promise<void> {
+    let pid: number;
+    try {
+      pid = Number(readFileSync(this.paths.pid, 'utf8').trim());
+    } catch {
+      return;
+    }
+    if (!pid || !isOurNginx(pid, 'master', this.opts.stateDir)) return;
+    this.opts.log.warn({ pid }, 'stopping the nginx left running by an earlier run on this state directory');
+    process.kill(pid, 'SIGQUIT');
+    for (let i = 0; i < 100 && isOurNginx(pid, 'master', this.opts.stateDir); i++) await sleep(100);
+  }
+
+  private async recordWorkers(): Promise<void> {
+    const pid = this.child?.pid;
+    if (!pid) return;
+    try {
+      const { stdout } = await exec('pgrep', ['-P', String(pid)]);
+      this.workerPids = new Set(stdout.split('\n').filter(Boolean).map(Number));
+    } catch {
+      /* no workers right now */
+    }
+  }
+
+  /** After the master died: its workers still serve the old ports; ask them to finish and go. */
+  private async stopOrphanedWorkers(): Promise<void> {
+    const orphans = [...this.workerPids].filter((pid) => isOurNginx(pid, 'worker'));
+    for (const pid of orphans) process.kill(pid, 'SIGQUIT');
+    for (let i = 0; i < 100 && orphans.some((pid) => isOurNginx(pid, 'worker')); i++) await sleep(100);
+    for (const pid of orphans) if (isOurNginx(pid, 'worker')) process.kill(pid, 'SIGKILL');
+    this.workerPids.clear();
   }
 
   private writeConfig(config: string): void {
@@ -175,10 +216,12 @@ export class NginxProcess {
     this.restartDelayMs = Math.min(this.restartDelayMs * 2, 30_000);
     if (this.stopping || !this.lastGoodConfig) return;
     try {
+      await this.stopOrphanedWorkers();
       this.writeConfig(this.lastGoodConfig);
       await this.spawnMaster();
       await this.waitForConfig(configHash(this.lastGoodConfig), 15_000);
       if (this.lastState) await this.postState(this.lastState);
+      await this.recordWorkers();
       this.restartDelayMs = 500;
       this.opts.onRestart?.();
     } catch (err) {
@@ -203,6 +246,7 @@ export class NginxProcess {
       await this.waitForConfig(configHash(config), 10_000);
       this.lastGoodConfig = config;
       this.reloads++;
+      await this.recordWorkers();
       this.lastReloadOk = true;
       return { ok: true };
     } catch {
@@ -310,6 +354,7 @@ export class NginxProcess {
   /** Graceful stop: SIGQUIT lets in-flight requests finish; SIGKILL after the timeout. */
   async stop(timeoutMs = 10_000): Promise<void> {
     this.stopping = true;
+    clearInterval(this.workerWatch);
     const child = this.child;
     if (!child?.pid || child.exitCode !== null) return;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -318,6 +363,22 @@ export class NginxProcess {
     await exited;
     clearTimeout(timer);
     this.child = undefined;
+  }
+}
+
+/**
+ * Whether a pid is still an nginx process of the given role (pids are reused);
+ * for a master, also that it runs on our state directory.
+ */
+function isOurNginx(pid: number, role: 'master' | 'worker', stateDir?: string): boolean {
+  try {
+    const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+    if (!cmd.startsWith(`nginx: ${role} process`)) return false;
+    const state = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    if (/\) Z /.test(state)) return false; // exited, not yet reaped
+    return stateDir === undefined || cmd.includes(` -p ${stateDir} `);
+  } catch {
+    return false;
   }
 }
 

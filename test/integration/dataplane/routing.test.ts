@@ -229,6 +229,27 @@ test('routing through real nginx: hosts, path types, regex, rewrite, TLS, defaul
       assert.equal(health.status, 200);
     },
   );
+  await t.test('nginx killed behind our back is restarted with the last good configuration', async () => {
+    const before = dp.nginx.pid;
+    assert.ok(before);
+    const oldWorkers = (await exec('pgrep', ['-P', String(before)])).stdout.split('\n').filter(Boolean);
+    assert.ok(oldWorkers.length > 0);
+    process.kill(before, 'SIGKILL');
+    await waitUntil('a new nginx master', async () => dp.nginx.pid !== undefined && dp.nginx.pid !== before);
+    // the orphaned workers of the killed master held the ports; they must be gone
+    const alive = (pid: string) => {
+      try {
+        return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+      } catch {
+        return false;
+      }
+    };
+    await waitUntil('old workers gone', async () => !oldWorkers.some(alive));
+    // so this answer comes from the new master's workers, whose shared memory got the state again
+    await waitForRoute(dp, 'paths', '/exact', 200, 'v1');
+    const health = await fetch(`http://127.0.0.1:${dp.metricsPort}/healthz`);
+    assert.equal(health.status, 200);
+  });
 });
 
 test('a bad Ingress never takes down routing for the others', async (t) => {
