@@ -304,7 +304,14 @@ export function applyPauseStatus(ctx: Ctx, s: RolloutStatus): void {
     existing.add(reason);
     controllerPause = true;
   }
-  if (conditions.length === 0) return;
+  if (conditions.length === 0) {
+    // The user resumed the pause step (removed its condition) while spec.paused also holds
+    // the rollout: keep the mark, or the step pauses again once spec.paused is lifted. Argo
+    // drops it here and gets away with it only when Argo CD's two resume patches (status,
+    // then spec.paused: false) both land before its next reconcile.
+    if (ctx.r.spec.paused && controllerPause) s.controllerPause = true;
+    return;
+  }
   s.controllerPause = controllerPause;
   s.pauseConditions = conditions;
 }
