@@ -394,6 +394,9 @@ export async function startDataPlane(opts: DataPlaneOptions): Promise<DataPlane>
   );
   try {
     await sync();
+    // nothing to serve with: nginx rejects even a configuration without any Ingress
+    if (!started)
+      throw new Error(`nginx rejects the base configuration: ${lastSyncError ?? 'unknown error'}`);
   } catch (err) {
     for (const inf of [ingresses, services, slices, secrets, classes]) inf.stop();
     await nginx.stop();

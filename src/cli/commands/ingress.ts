@@ -66,6 +66,9 @@ export function registerIngressCommand(program: Command): void {
           `--worker-processes must be "auto" or a positive number, got "${o.workerProcesses}"`,
         );
       }
+      const httpPort = port('--http-port', o.httpPort);
+      const httpsPort = port('--https-port', o.httpsPort);
+      const metricsPort = port('--metrics-port', o.metricsPort, true);
       const kc = loadKubeConfig({ kubeconfig: o.kubeconfig, context: o.context });
       let dp: Awaited<ReturnType<typeof startDataPlane>>;
       try {
@@ -75,9 +78,9 @@ export function registerIngressCommand(program: Command): void {
           ingressClass: o.ingressClass,
           annotationsPrefix: o.annotationsPrefix.replace(/\/$/, ''),
           bindAddress: o.bindAddress,
-          httpPort: port('--http-port', o.httpPort),
-          httpsPort: port('--https-port', o.httpsPort),
-          metricsPort: port('--metrics-port', o.metricsPort, true),
+          httpPort,
+          httpsPort,
+          metricsPort,
           nginxBinary: o.nginxBinary,
           stateDir: o.stateDir,
           workerProcesses: o.workerProcesses,
