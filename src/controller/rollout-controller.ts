@@ -78,6 +78,7 @@ export class RolloutController {
     this.pods = new Informer(client, RESOURCES.pods, {
       ...common,
       labelSelector: 'rollouts-pod-template-hash',
+      transform: slimPod,
     });
     this.services = new Informer(client, RESOURCES.services, common);
     this.ingresses = new Informer(client, RESOURCES.ingresses, common);
@@ -259,6 +260,31 @@ export class RolloutController {
     );
     if (updated.metadata.resourceVersion) this.written.set(key, updated.metadata.resourceVersion);
   }
+}
+
+/**
+ * The planner reads a pod's identity, owners, timestamps and readiness only
+ * (restartAt and availability); caching just that keeps memory flat with
+ * thousands of pods.
+ */
+export function slimPod(pod: KubeObject): KubeObject {
+  const m = pod.metadata;
+  const status = (pod as { status?: { phase?: string; conditions?: unknown[] } }).status;
+  return {
+    apiVersion: pod.apiVersion,
+    kind: pod.kind,
+    metadata: {
+      name: m.name,
+      namespace: m.namespace,
+      uid: m.uid,
+      resourceVersion: m.resourceVersion,
+      labels: m.labels,
+      ownerReferences: m.ownerReferences,
+      creationTimestamp: m.creationTimestamp,
+      deletionTimestamp: m.deletionTimestamp,
+    },
+    status: { phase: status?.phase, conditions: status?.conditions },
+  } as KubeObject;
 }
 
 function isOlder(cached: string | undefined, written: string): boolean {

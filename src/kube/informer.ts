@@ -22,8 +22,15 @@ export interface KubeObject {
 type Handler<T> = (obj: T) => void;
 export type InformerLog = (msg: string, fields?: Record<string, unknown>) => void;
 
-export interface InformerOptions {
+export interface InformerOptions<T = KubeObject> {
   namespace?: string;
+  /**
+   * Shrinks each object before it is cached, like client-go's SetTransform: a
+   * controller watching thousands of pods keeps only the fields it reads.
+   * Default: drop metadata.managedFields, which no controller here reads and
+   * which is often the largest part of an object.
+   */
+  transform?: (obj: T) => T;
   labelSelector?: string;
   fieldSelector?: string;
   log?: InformerLog;
@@ -56,17 +63,31 @@ export class Informer<T extends KubeObject> {
   restarts = 0;
   lastError: unknown;
 
-  constructor(client: KubeClient, resource: ResourceType, opts: InformerOptions = {}) {
+  constructor(client: KubeClient, resource: ResourceType, opts: InformerOptions<T> = {}) {
     this.resource = resource;
     const base = opts.backoffMs ?? 500;
     const max = opts.maxBackoffMs ?? 30_000;
     this.backoff = base;
     const path = resourcePath(resource, opts.namespace);
     const query = { labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector };
-    const listFn = () => client.get<{ items: T[]; metadata: { resourceVersion?: string } }>(path, query);
+    const transform = opts.transform ?? withoutManagedFields;
+    const listFn = async () => {
+      const list = await client.get<{ items: T[]; metadata: { resourceVersion?: string } }>(path, query);
+      return { ...list, items: (list.items ?? []).map(transform) };
+    };
+    const watch = new Watch(client.kc);
+    // watch events are shrunk the same way before ListWatch caches them
+    const transformingWatch = {
+      watch: (
+        p: string,
+        q: Record<string, string | number | boolean | undefined>,
+        cb: (phase: string, obj: T, raw: unknown) => void,
+        done: (err: unknown) => void,
+      ) => watch.watch(p, q, (phase, obj, raw) => cb(phase, obj?.metadata ? transform(obj) : obj, raw), done),
+    };
     this.lw = new ListWatch(
       path,
-      new Watch(client.kc),
+      transformingWatch as unknown as Watch,
       // ListWatch wants the generated-client list shape; plain JSON has the same fields
       listFn as never,
       false,
@@ -153,6 +174,12 @@ export class Informer<T extends KubeObject> {
   list(namespace?: string): T[] {
     return this.lw.list(namespace) as T[];
   }
+}
+
+export function withoutManagedFields<T extends KubeObject>(obj: T): T {
+  if (!(obj.metadata as { managedFields?: unknown }).managedFields) return obj;
+  const { managedFields: _, ...metadata } = obj.metadata as ObjectMeta & { managedFields?: unknown };
+  return { ...obj, metadata };
 }
 
 export const keyOf = (o: KubeObject) =>
