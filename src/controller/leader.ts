@@ -6,6 +6,8 @@ export interface LeaderElectionOptions {
   name: string;
   identity?: string;
   leaseDurationSeconds?: number;
+  /** a leader that could not renew for this long stops leading; shorter than the lease, so it stops before anyone else can take over */
+  renewDeadlineMs?: number;
   renewIntervalMs?: number;
   log?: (msg: string, fields?: Record<string, unknown>) => void;
 }
@@ -40,7 +42,19 @@ export class LeaderElector {
 
   constructor(client: KubeClient, opts: LeaderElectionOptions) {
     this.client = client;
-    this.opts = { leaseDurationSeconds: 15, renewIntervalMs: 2000, ...opts };
+    // client-go's (and Argo's) defaults: lease 15 s, renew deadline 10 s, retry every 2 s
+    this.opts = {
+      ...opts,
+      leaseDurationSeconds: opts.leaseDurationSeconds ?? 15,
+      renewDeadlineMs: opts.renewDeadlineMs ?? 10_000,
+      renewIntervalMs: opts.renewIntervalMs ?? 2000,
+    };
+    if (this.opts.renewDeadlineMs >= this.opts.leaseDurationSeconds * 1000) {
+      throw new Error('the leader election renew deadline must be shorter than the lease duration');
+    }
+    if (this.opts.renewIntervalMs >= this.opts.renewDeadlineMs) {
+      throw new Error('the leader election retry period must be shorter than the renew deadline');
+    }
     this.identity = opts.identity ?? `${hostname()}_${process.pid}`;
   }
 
@@ -65,7 +79,7 @@ export class LeaderElector {
       if (this.stopped) return;
       const ok = await this.tryAcquireOrRenew();
       if (ok) this.lastRenew = Date.now();
-      else if (Date.now() - this.lastRenew > this.opts.leaseDurationSeconds * 1000) {
+      else if (Date.now() - this.lastRenew > this.opts.renewDeadlineMs) {
         this.leading = false;
         this.opts.log?.('lost leadership', { identity: this.identity });
         onLost();

@@ -14,6 +14,10 @@ export interface ControllerOptions {
   instanceId?: string;
   leaderElect?: boolean;
   leaderElectionNamespace?: string;
+  /** Argo's --leader-election-lease-duration, --leader-election-renew-deadline, --leader-election-retry-period */
+  leaseDurationSeconds?: number;
+  renewDeadlineMs?: number;
+  retryPeriodMs?: number;
   healthAddress?: string;
   healthPort?: number;
   workers?: number;
@@ -45,7 +49,17 @@ export async function runController(o: ControllerOptions): Promise<RunningContro
     workers: o.workers,
   });
 
-  let elector: LeaderElector | undefined;
+  // built before anything listens, so bad lease settings fail the start cleanly
+  const elector = o.leaderElect
+    ? new LeaderElector(client, {
+        namespace: o.leaderElectionNamespace ?? o.namespace ?? 'kube-system',
+        name: 'kanary-controller-lock',
+        leaseDurationSeconds: o.leaseDurationSeconds,
+        renewDeadlineMs: o.renewDeadlineMs,
+        renewIntervalMs: o.retryPeriodMs,
+        log: (msg, fields) => log.info(fields ?? {}, msg),
+      })
+    : undefined;
   let standby = false;
   const server: Server = await startHealthServer(
     o.healthAddress ?? '127.0.0.1',
@@ -60,12 +74,7 @@ export async function runController(o: ControllerOptions): Promise<RunningContro
     'kanary controller starting',
   );
 
-  if (o.leaderElect) {
-    elector = new LeaderElector(client, {
-      namespace: o.leaderElectionNamespace ?? o.namespace ?? 'kube-system',
-      name: 'kanary-controller-lock',
-      log: (msg, fields) => log.info(fields ?? {}, msg),
-    });
+  if (elector) {
     standby = true;
     await elector.run(() => {
       // like client-go: a controller that lost its lease must stop acting at once

@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
+import { parseGoDuration } from '../../api/duration.ts';
 import { runController } from '../../controller/run.ts';
+import { UserError } from '../errors.ts';
 import { kanaryVersion } from './version.ts';
 
 export function registerControllerCommand(program: Command): void {
@@ -18,6 +20,13 @@ export function registerControllerCommand(program: Command): void {
       '--leader-election-namespace <ns>',
       'namespace of the Lease (default: --namespace or kube-system)',
     )
+    .option('--leader-election-lease-duration <d>', 'how long a Lease holds without renewal', '15s')
+    .option(
+      '--leader-election-renew-deadline <d>',
+      'how long the leader retries renewing before it stops',
+      '10s',
+    )
+    .option('--leader-election-retry-period <d>', 'how often candidates try to acquire or renew', '2s')
     .option(
       '--ingress-class <class>',
       'ingress class of canary Ingresses (kept for flag compatibility)',
@@ -28,6 +37,15 @@ export function registerControllerCommand(program: Command): void {
     .option('--workers <n>', 'rollouts reconciled in parallel', '8')
     .option('--log-level <level>', 'debug, info, warn or error', 'info')
     .action(async (o: Record<string, string | boolean | undefined>) => {
+      const lease = durationMs('--leader-election-lease-duration', o.leaderElectionLeaseDuration);
+      const renew = durationMs('--leader-election-renew-deadline', o.leaderElectionRenewDeadline);
+      const retry = durationMs('--leader-election-retry-period', o.leaderElectionRetryPeriod);
+      // as client-go: the leader gives up before its lease can be taken, and retries before giving up
+      if (!(retry < renew && renew < lease)) {
+        throw new UserError('leader election needs retry period < renew deadline < lease duration', {
+          hint: 'the defaults are 2s < 10s < 15s',
+        });
+      }
       const running = await runController({
         kubeconfig: o.kubeconfig as string | undefined,
         context: o.context as string | undefined,
@@ -35,6 +53,9 @@ export function registerControllerCommand(program: Command): void {
         instanceId: o.instanceId as string | undefined,
         leaderElect: Boolean(o.leaderElect),
         leaderElectionNamespace: o.leaderElectionNamespace as string | undefined,
+        leaseDurationSeconds: Math.ceil(lease / 1000), // a Lease holds whole seconds
+        renewDeadlineMs: renew,
+        retryPeriodMs: retry,
         healthAddress: o.healthAddress as string,
         healthPort: Number(o.healthPort),
         workers: Number(o.workers),
@@ -48,4 +69,15 @@ export function registerControllerCommand(program: Command): void {
       process.once('SIGINT', shutdown);
       await new Promise(() => undefined); // run until signalled
     });
+}
+
+/** A positive Go duration flag ("15s", "1m30s", "500ms"), as Argo's controller flags take them. */
+function durationMs(flag: string, value: unknown): number {
+  const ns = typeof value === 'string' ? parseGoDuration(value) : undefined;
+  if (ns === undefined || ns <= 0) {
+    throw new UserError(`${flag}: not a positive duration: ${String(value)}`, {
+      hint: 'e.g. 15s, 1m30s, 500ms',
+    });
+  }
+  return ns / 1e6;
 }
