@@ -30,6 +30,8 @@ export interface ControllerProcess {
   logs: string[];
   /** SIGKILL, as a crash would */
   kill(): Promise<void>;
+  /** SIGTERM, as a rolling update of the controller would; resolves once it exited */
+  stop(): Promise<void>;
 }
 
 /**
@@ -77,6 +79,10 @@ export async function startController(
     },
     async kill() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       await exited;
     },
   };
