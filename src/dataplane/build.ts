@@ -320,6 +320,7 @@ export function buildModel(
       ingress: keyOf(ing),
       namespace: ns,
       name: ing.metadata.name,
+      resourceVersion: ing.metadata.resourceVersion,
       service: '',
       upstream: '',
       rules: a.rules,

@@ -49,6 +49,8 @@ export interface DataPlaneOptions {
 export interface CanaryReport {
   namespace: string;
   ingress: string;
+  /** resourceVersion of the canary Ingress that nginx's state reflects */
+  resourceVersion: string;
   service: string;
   upstream: string;
   /** what nginx is serving (0 when the canary applies nowhere) */
@@ -353,6 +355,7 @@ export async function startDataPlane(opts: DataPlaneOptions): Promise<DataPlane>
       const report: CanaryReport = {
         namespace: c.namespace,
         ingress: c.name,
+        resourceVersion: c.resourceVersion ?? '',
         service: c.service,
         upstream: c.upstream,
         weight,

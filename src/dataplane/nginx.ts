@@ -239,11 +239,15 @@ export class NginxProcess {
     const child = this.child;
     if (!child?.pid) return { ok: false, error: 'nginx is not running' };
     const previous = this.lastGoodConfig;
+    await this.recordWorkers();
+    const oldWorkers = [...this.workerPids];
     this.writeConfig(config);
     process.kill(child.pid, 'SIGHUP');
     this.lastReloadAt = Date.now();
     try {
       await this.waitForConfig(configHash(config), 10_000);
+      // until the old workers close their listeners, a new connection may still get the old configuration
+      await this.waitForOldWorkers(oldWorkers, 10_000);
       this.lastGoodConfig = config;
       this.reloads++;
       await this.recordWorkers();
@@ -253,6 +257,27 @@ export class NginxProcess {
       this.lastReloadOk = false;
       if (previous !== undefined) this.writeConfig(previous);
       return { ok: false, error: `nginx did not load the new configuration: ${await this.lastErrorLines()}` };
+    }
+  }
+
+  private async waitForOldWorkers(pids: number[], timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    const accepting = (pid: number) => {
+      try {
+        const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+        // nginx retitles a worker once it has closed its listening sockets
+        return (
+          cmd.startsWith('nginx: worker process') &&
+          !cmd.includes('shutting down') &&
+          !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'))
+        );
+      } catch {
+        return false;
+      }
+    };
+    while (pids.some(accepting)) {
+      if (Date.now() > deadline) throw new Error('old nginx workers still accept connections');
+      await sleep(5);
     }
   }
 

@@ -114,7 +114,15 @@ const LOG_FORMAT = [
   ['request_id', '$request_id'],
 ];
 
-const LOG_VARIABLES = ['namespace', 'ingress', 'service', 'path', 'upstream_name', 'canary'];
+const DECLARED_VARIABLES = [
+  'namespace',
+  'ingress',
+  'service',
+  'path',
+  'upstream_name',
+  'canary',
+  'unavailable',
+];
 
 /** A Lua string literal for a location id (hex, so nothing to escape; checked anyway). */
 const luaString = (s: string) => {
@@ -199,7 +207,7 @@ function renderBody(model: DataPlaneModel, env: RenderEnv): string {
   line(2, `listen unix:${join(d, 'admin.sock')};`);
   line(2, 'access_log off;');
   // `set` declares the variables for every server; only the locations (and Lua) give them values
-  for (const v of LOG_VARIABLES) line(2, `set $kanary_${v} "";`);
+  for (const v of DECLARED_VARIABLES) line(2, `set $kanary_${v} "";`);
   line(2, 'client_max_body_size 64m;');
   line(2, 'client_body_buffer_size 64m;');
   line(2, 'location = /state { content_by_lua_block { require("kanary").admin_state() } }');
@@ -277,10 +285,12 @@ function renderServer(s: Server, env: RenderEnv, line: (indent: number, s: strin
     if (s.tls && s.sslRedirect) {
       line(3, `if ($scheme = http) { return 308 https://$host${redirectPort}$request_uri; }`);
     }
+    // before `rewrite … break`, which ends this phase's directives
+    line(3, `set_by_lua_block $kanary_upstream_name { return require("kanary").route(${luaString(l.id)}) }`);
+    line(3, 'if ($kanary_unavailable) { return 503; }');
     if (l.rewriteTarget !== undefined) {
       line(3, `rewrite ${quote(`(?i)${l.path}`)} ${quote(l.rewriteTarget)} break;`);
     }
-    line(3, `access_by_lua_block { require("kanary").route(${luaString(l.id)}) }`);
     line(3, 'proxy_pass http://kanary_upstream;');
     line(2, '}');
   }

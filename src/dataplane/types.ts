@@ -130,6 +130,8 @@ export interface CanaryStatus {
   ingress: string;
   namespace: string;
   name: string;
+  /** of the canary Ingress this status was built from, so a writer can tell its change was seen */
+  resourceVersion?: string;
   service: string;
   upstream: string;
   rules: CanaryRules;

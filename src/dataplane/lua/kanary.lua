@@ -86,12 +86,16 @@ local function choose_canary(c)
   return math.random(c.weightTotal) <= c.weight
 end
 
+-- Runs as `set_by_lua` (no coroutine per request, unlike access_by_lua):
+-- returns the chosen upstream for $kanary_upstream_name, and sets
+-- $kanary_unavailable when nothing can serve, for the location to answer 503.
 function M.route(route_id)
   load_state()
   local route = routes[route_id]
   if not route then
     ngx.log(ngx.ERR, "kanary: no state for route ", route_id)
-    return ngx.exit(503)
+    ngx.var.kanary_unavailable = "1"
+    return ""
   end
   local target = route.upstream
   local c = route.canary
@@ -103,12 +107,11 @@ function M.route(route_id)
       ngx.var.kanary_canary = target
     end
   end
-  -- the balancer finds the target here too (cheaper than ngx.ctx), and the access log records it
-  ngx.var.kanary_upstream_name = target
   local eps = upstreams[target]
   if not eps or #eps == 0 then
-    return ngx.exit(503)
+    ngx.var.kanary_unavailable = "1"
   end
+  return target
 end
 
 function M.balance()
