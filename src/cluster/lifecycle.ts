@@ -62,14 +62,25 @@ export async function ensureBinaries(c: ClusterConfig, progress: Progress): Prom
   );
   const child = spawn('bash', [join(controlPlaneDir, 'build.sh')], { stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
+  const started = Date.now();
+  let current = 'starting';
   const onLine = (line: string) => {
     lines.push(line);
     if (lines.length > 40) lines.shift();
-    if (line.startsWith('[build')) progress(line);
+    if (line.startsWith('[build')) {
+      progress(line);
+      current = line.replace(/^\[build\s+\d+s\]\s*/, '');
+    }
   };
   createInterface({ input: child.stdout }).on('line', onLine);
   createInterface({ input: child.stderr }).on('line', onLine);
-  const code = await new Promise<number>((resolve) => child.on('close', (n) => resolve(n ?? 1)));
+  // one binary compiles for minutes without a word: say it is still going
+  const heartbeat = setInterval(() => {
+    progress(`still building (${Math.round((Date.now() - started) / 1000)}s so far): ${current}`);
+  }, 30_000);
+  const code = await new Promise<number>((resolve) => child.on('close', (n) => resolve(n ?? 1))).finally(() =>
+    clearInterval(heartbeat),
+  );
   if (code === 3) {
     throw new UserError(
       'the Go toolchain is needed once, to build the local control plane, and was not found',
