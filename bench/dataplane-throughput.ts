@@ -24,7 +24,7 @@ import { parseArgs, promisify } from 'node:util';
 import { pino } from 'pino';
 import { buildModel } from '../src/dataplane/build.ts';
 import { startDataPlane } from '../src/dataplane/controller.ts';
-import { ensureDefaultCert, NginxProcess } from '../src/dataplane/nginx.ts';
+import { childPids, ensureDefaultCert, NginxProcess } from '../src/dataplane/nginx.ts';
 import { renderConfig, renderState } from '../src/dataplane/render.ts';
 import type { ClusterSnapshot } from '../src/dataplane/types.ts';
 
@@ -86,9 +86,8 @@ async function wrk(port: number, host: string): Promise<WrkResult> {
 
 /** CPU seconds used so far by the worker processes of an nginx master (utime + stime). */
 async function workerCpuSeconds(masterPid: number): Promise<number> {
-  const { stdout } = await exec('pgrep', ['-P', String(masterPid)]).catch(() => ({ stdout: '' }));
   let ticks = 0;
-  for (const pid of stdout.split('\n').filter(Boolean)) {
+  for (const pid of childPids(masterPid)) {
     try {
       const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
       ticks += Number(fields[11]) + Number(fields[12]);

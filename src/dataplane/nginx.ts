@@ -152,13 +152,7 @@ export class NginxProcess {
 
   private async recordWorkers(): Promise<void> {
     const pid = this.child?.pid;
-    if (!pid) return;
-    try {
-      const { stdout } = await exec('pgrep', ['-P', String(pid)]);
-      this.workerPids = new Set(stdout.split('\n').filter(Boolean).map(Number));
-    } catch {
-      /* no workers right now */
-    }
+    if (pid) this.workerPids = new Set(childPids(pid));
   }
 
   /** After the master died: its workers still serve the old ports; ask them to finish and go. */
@@ -389,6 +383,23 @@ export class NginxProcess {
     clearTimeout(timer);
     this.child = undefined;
   }
+}
+
+/** Live child processes of a pid, from /proc (no dependency on procps). */
+export function childPids(parent: number): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // fields after the command name: state, ppid, …
+      const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(ppid) === parent && state !== 'Z') out.push(Number(entry));
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  return out;
 }
 
 /**

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
+import { childPids } from '../../../src/dataplane/nginx.ts';
 import { RESOURCES, resourcePath } from '../../../src/kube/client.ts';
 import { testNamespace, waitUntil } from '../../support/cluster.ts';
 import {
@@ -232,7 +233,7 @@ test('routing through real nginx: hosts, path types, regex, rewrite, TLS, defaul
   await t.test('nginx killed behind our back is restarted with the last good configuration', async () => {
     const before = dp.nginx.pid;
     assert.ok(before);
-    const oldWorkers = (await exec('pgrep', ['-P', String(before)])).stdout.split('\n').filter(Boolean);
+    const oldWorkers = childPids(before).map(String);
     assert.ok(oldWorkers.length > 0);
     process.kill(before, 'SIGKILL');
     await waitUntil('a new nginx master', async () => dp.nginx.pid !== undefined && dp.nginx.pid !== before);
