@@ -123,3 +123,27 @@ it('cleans up a stale cluster whose processes died, then starts', async () => {
     await kanary('cluster', '--name', name, 'down');
   }
 });
+
+it('says what to install when the control plane must be built and Go is missing', async () => {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const cache = mkdtempSync(join(tmpdir(), 'kanary-nogo-'));
+  try {
+    const res = await exec(process.execPath, [join(root, 'bin', 'kanary.js'), 'cluster', 'build'], {
+      cwd: root,
+      // an empty cache forces a build; a PATH without Go makes it impossible
+      env: { ...process.env, KANARY_CACHE_DIR: cache, PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
+    }).then(
+      () => ({ code: 0, stderr: '' }),
+      (e: { code?: number; stderr?: string }) => ({ code: e.code ?? 1, stderr: e.stderr ?? '' }),
+    );
+    assert.notEqual(res.code, 0);
+    assert.match(
+      res.stderr,
+      /the Go toolchain is needed once, to build the local control plane, and was not found/,
+    );
+    assert.match(res.stderr, /hint: install Go >= 1\.26/);
+  } finally {
+    rmSync(cache, { recursive: true, force: true });
+  }
+});
