@@ -12,6 +12,7 @@ import { createMergePatch } from '../kube/merge-patch.ts';
 import { WorkQueue } from '../kube/queue.ts';
 import { type LabelSelector, matchesSelector } from '../kube/selector.ts';
 import { type Observed, plan } from '../rollout/plan.ts';
+import { serviceReleasePatch, servicesToRelease } from '../rollout/references.ts';
 import { applyAction } from './apply.ts';
 import { EventRecorder } from './events.ts';
 import type { ControllerMetrics } from './metrics.ts';
@@ -110,6 +111,7 @@ export class RolloutController {
     this.rollouts.on('delete', (o) => {
       this.written.delete(keyOf(o));
       opts.metrics.forget(o.metadata.namespace ?? '', o.metadata.name);
+      void this.releaseServices(o);
     });
     for (const ev of ['add', 'update', 'delete'] as const) {
       this.replicaSets.on(ev, (rs) => this.enqueueOwnersOf(rs));
@@ -182,6 +184,43 @@ export class RolloutController {
     }
   }
 
+  /**
+   * A deleted Rollout gives its Services back (Argo's behaviour): the
+   * managed-by annotation and the pod-template-hash selector it injected go,
+   * so the Services select every pod of the app again.
+   */
+  private async releaseServices(ro: RolloutObject): Promise<void> {
+    const ns = ro.metadata.namespace ?? '';
+    for (const svc of this.services.list(ns)) {
+      const patch = serviceReleasePatch(svc as never, ro.metadata.name);
+      if (!patch) continue;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await this.opts.client.patch(
+            resourcePath(RESOURCES.services, ns, svc.metadata.name),
+            patch,
+            MERGE_PATCH,
+          );
+          break;
+        } catch (err) {
+          if (isNotFound(err)) break;
+          if (attempt >= 5) {
+            this.opts.log.error(
+              { service: `${ns}/${svc.metadata.name}`, err: errorText(err) },
+              'could not release Service',
+            );
+            break;
+          }
+          await new Promise((r) => setTimeout(r, 200 * attempt));
+        }
+      }
+    }
+    await this.recorder.record(
+      { ...ro, apiVersion: 'argoproj.io/v1alpha1', kind: 'Rollout' },
+      { type: 'Normal', reason: 'RolloutDeleted', message: `Rollout ${ns}/${ro.metadata.name} is deleted.` },
+    );
+  }
+
   private observe(ro: RolloutObject): Observed {
     const ns = ro.metadata.namespace ?? '';
     const uid = ro.metadata.uid;
@@ -217,6 +256,14 @@ export class RolloutController {
       const p = plan(this.observe(ro));
       for (const action of p.actions) {
         await applyAction(this.opts.client, namespace, name, action);
+      }
+      // Services the spec stopped naming are given back, as on deletion
+      for (const r of servicesToRelease(ro as never, this.services.list(namespace) as never)) {
+        await applyAction(this.opts.client, namespace, name, {
+          kind: 'patchService',
+          name: r.name,
+          patch: r.patch,
+        });
       }
       await this.writeStatus(key, ro, p.status as Record<string, unknown>);
       for (const e of p.events)
