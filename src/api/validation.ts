@@ -137,6 +137,27 @@ function shapeErrors(r: unknown): FieldError[] {
   expect('spec.revisionHistoryLimit', spec.revisionHistoryLimit, 'integer');
   expect('spec.progressDeadlineSeconds', spec.progressDeadlineSeconds, 'integer');
   expect('spec.paused', spec.paused, 'boolean');
+  // the template is schemaless in the CRD (as in Argo's), so anything can be stored there
+  const template = isObject(spec.template) ? spec.template : {};
+  expect('spec.template.metadata', template.metadata, 'object');
+  const templateMeta = isObject(template.metadata) ? template.metadata : {};
+  expect('spec.template.metadata.labels', templateMeta.labels, 'object');
+  expect('spec.template.metadata.annotations', templateMeta.annotations, 'object');
+  expect('spec.template.spec', template.spec, 'object');
+  const podSpec = isObject(template.spec) ? template.spec : {};
+  for (const list of ['containers', 'initContainers']) {
+    const containers = podSpec[list];
+    expect(`spec.template.spec.${list}`, containers, 'array');
+    if (Array.isArray(containers)) {
+      containers.forEach((c, i) => {
+        const p = `spec.template.spec.${list}[${i}]`;
+        expect(p, c, 'object');
+        if (!isObject(c)) return;
+        expect(`${p}.name`, c.name, 'string');
+        expect(`${p}.image`, c.image, 'string');
+      });
+    }
+  }
   expect('spec.strategy', spec.strategy, 'object');
   const strategy = isObject(spec.strategy) ? spec.strategy : {};
   expect('spec.strategy.canary', strategy.canary, 'object');

@@ -1,0 +1,94 @@
+/**
+ * The pod template is schemaless in the Rollout CRD (ours and Argo's), so a
+ * stored Rollout can carry any JSON there. Validation reports wrong shapes as
+ * InvalidSpec instead of throwing (which left the Rollout without a status,
+ * retried forever) or letting the API server refuse the ReplicaSet. Found by
+ * the controller's integration test `robustness.test.ts`.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { validateRollout } from '../../../src/api/validation.ts';
+import { plan } from '../../../src/rollout/plan.ts';
+
+function rollout(template: unknown) {
+  return {
+    apiVersion: 'argoproj.io/v1alpha1',
+    kind: 'Rollout',
+    metadata: { name: 'x', namespace: 'n', uid: 'u', generation: 1 },
+    spec: { replicas: 1, selector: { matchLabels: { app: 'x' } }, template, strategy: { canary: {} } },
+  };
+}
+const labels = { labels: { app: 'x' } };
+
+describe('pod template shape', () => {
+  const cases: [string, unknown, string][] = [
+    [
+      'containers not a list',
+      { metadata: labels, spec: { containers: 'nginx' } },
+      'spec.template.spec.containers: Invalid value: "\\"nginx\\"": must be an array',
+    ],
+    [
+      'a container not an object',
+      { metadata: labels, spec: { containers: ['nginx'] } },
+      'spec.template.spec.containers[0]: Invalid value: "\\"nginx\\"": must be an object',
+    ],
+    [
+      'a container name not a string',
+      { metadata: labels, spec: { containers: [{ name: 5, image: 'i:1' }] } },
+      'spec.template.spec.containers[0].name: Invalid value: "5": must be a string',
+    ],
+    [
+      'an image not a string',
+      { metadata: labels, spec: { containers: [{ name: 'c', image: ['i:1'] }] } },
+      'spec.template.spec.containers[0].image: Invalid value: "[\\"i:1\\"]": must be a string',
+    ],
+    [
+      'initContainers not a list',
+      { metadata: labels, spec: { containers: [{ name: 'c', image: 'i:1' }], initContainers: {} } },
+      'spec.template.spec.initContainers: Invalid value: "{}": must be an array',
+    ],
+    [
+      'labels a list',
+      { metadata: { labels: ['app'] }, spec: { containers: [{ name: 'c', image: 'i:1' }] } },
+      'spec.template.metadata.labels: Invalid value: "[\\"app\\"]": must be an object',
+    ],
+    [
+      'metadata a string',
+      { metadata: 'app=x', spec: { containers: [{ name: 'c', image: 'i:1' }] } },
+      'spec.template.metadata: Invalid value: "\\"app=x\\"": must be an object',
+    ],
+    [
+      'spec a number',
+      { metadata: labels, spec: 3 },
+      'spec.template.spec: Invalid value: "3": must be an object',
+    ],
+  ];
+  for (const [name, template, message] of cases) {
+    it(`${name}: reported, not thrown`, () => {
+      const res = validateRollout(rollout(template));
+      assert.equal(res.ok, false);
+      if (!res.ok) assert.equal(res.message, message);
+      // and the controller's planner turns it into InvalidSpec, not an error it retries forever
+      const p = plan({
+        rollout: rollout(template) as never,
+        replicaSets: [],
+        pods: [],
+        services: {},
+        ingresses: {},
+        now: new Date('2026-01-01T00:00:00Z'),
+        controller: {},
+      });
+      assert.equal(p.error, undefined);
+      assert.equal(p.status.phase, 'Degraded');
+      assert.equal(p.status.message, `InvalidSpec: The Rollout "x" is invalid: ${message}`);
+      assert.deepEqual(p.actions, []);
+    });
+  }
+
+  it('a well-formed template passes', () => {
+    assert.deepEqual(
+      validateRollout(rollout({ metadata: labels, spec: { containers: [{ name: 'c', image: 'i:1' }] } })),
+      { ok: true },
+    );
+  });
+});
