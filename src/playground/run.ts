@@ -439,6 +439,11 @@ export async function runPlayground(o: PlaygroundOptions): Promise<{ results: St
     process.off('SIGTERM', onSignal);
     if (!keepRunning) await stopAll();
   }
+  if (!o.keep) {
+    // without a controller its Rollout would sit there unmanaged; --keep leaves everything
+    await client.delete(`/api/v1/namespaces/${o.namespace}`).catch(() => undefined);
+    info(`removed namespace ${o.namespace} (use --keep to leave everything running)`);
+  }
   live.done();
   return { results, ok: results.every((r) => r.pass) };
 }
