@@ -1,4 +1,6 @@
+import type { V1LabelSelector } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { selectorMatches } from '../api/selector.ts';
 import {
   isConflict,
   isNotFound,
@@ -8,9 +10,8 @@ import {
   resourcePath,
 } from '../kube/client.ts';
 import { Informer, type KubeObject, keyOf, splitKey } from '../kube/informer.ts';
-import { createMergePatch } from '../kube/merge-patch.ts';
 import { WorkQueue } from '../kube/queue.ts';
-import { type LabelSelector, matchesSelector } from '../kube/selector.ts';
+import { createMergePatch } from '../rollout/json.ts';
 import { type Observed, plan } from '../rollout/plan.ts';
 import { serviceReleasePatch, servicesToRelease } from '../rollout/references.ts';
 import { applyAction } from './apply.ts';
@@ -21,7 +22,7 @@ import type { ControllerMetrics } from './metrics.ts';
 interface RolloutObject extends KubeObject {
   spec: {
     replicas?: number;
-    selector?: LabelSelector;
+    selector?: V1LabelSelector;
     strategy?: {
       canary?: {
         stableService?: string;
@@ -162,7 +163,7 @@ export class RolloutController {
     if (!ref) {
       // an orphan a Rollout may adopt
       for (const ro of this.rollouts.list(ns)) {
-        if (matchesSelector(ro.spec.selector, obj.metadata.labels)) this.queue.add(keyOf(ro));
+        if (selectorMatches(ro.spec.selector, obj.metadata.labels)) this.queue.add(keyOf(ro));
       }
     }
   }
@@ -226,9 +227,9 @@ export class RolloutController {
     const uid = ro.metadata.uid;
     const replicaSets = this.replicaSets.list(ns).filter((rs) => {
       const ctrl = rs.metadata.ownerReferences?.find((r) => r.controller);
-      return ctrl ? ctrl.uid === uid : matchesSelector(ro.spec.selector, rs.metadata.labels);
+      return ctrl ? ctrl.uid === uid : selectorMatches(ro.spec.selector, rs.metadata.labels);
     });
-    const pods = this.pods.list(ns).filter((p) => matchesSelector(ro.spec.selector, p.metadata.labels));
+    const pods = this.pods.list(ns).filter((p) => selectorMatches(ro.spec.selector, p.metadata.labels));
     const byName = (objs: KubeObject[]) =>
       Object.fromEntries(objs.map((o) => [o.metadata.name, structuredClone(o)]));
     return {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createMergePatch } from '../../../src/kube/merge-patch.ts';
-import { matchesSelector } from '../../../src/kube/selector.ts';
+import { selectorMatches as matchesSelector } from '../../../src/api/selector.ts';
+import { createMergePatch } from '../../../src/rollout/json.ts';
 
 describe('createMergePatch', () => {
   const cases: [string, unknown, unknown, unknown][] = [
