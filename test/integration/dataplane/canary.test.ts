@@ -73,9 +73,13 @@ test('ingress-nginx canary acceptance cases', async (t) => {
     c.attachedTo.some(
       (a) => a.mainIngress === `${ns.name}/${MAIN()}` || a.mainIngress.endsWith(`/${named('catch-all')}`),
     );
+  // every case starts clean, even when the previous one failed half-way
   const step = (name: string, fn: () => Promise<void>) => {
     round++;
-    return t.test(name, fn);
+    return t.test(name, async () => {
+      await clean();
+      await fn();
+    });
   };
 
   await step('1. canary-by-header: a request without the header goes to stable', async () => {
@@ -83,7 +87,6 @@ test('ingress-nginx canary acceptance cases', async (t) => {
     await canaryIng({ 'canary-by-header': 'CanaryByHeader' });
     await waitForCanary(dp, CANARY(), attached);
     for (let i = 0; i < 20; i++) assert.equal(await version(), S);
-    await clean();
   });
 
   await step(
@@ -93,7 +96,6 @@ test('ingress-nginx canary acceptance cases', async (t) => {
       await waitForCanary(dp, CANARY(), (c) => c.unmatched.length === 1);
       const r = await get(port, HOST, '/info', { CanaryByHeader: 'always' });
       assert.equal(r.status, 404);
-      await clean();
     },
   );
 
@@ -104,7 +106,6 @@ test('ingress-nginx canary acceptance cases', async (t) => {
     await waitForCanary(dp, CANARY(), attached);
     assert.equal(await version({ CanaryByHeader: 'never' }), S);
     assert.equal(await version({ CanaryByHeader: 'always' }), C);
-    await clean();
   });
 
   await step('4. main created after the canary: never → stable, always → canary', async () => {
@@ -114,7 +115,6 @@ test('ingress-nginx canary acceptance cases', async (t) => {
     await waitForCanary(dp, CANARY(), attached);
     assert.equal(await version({ CanaryByHeader: 'never' }), S);
     assert.equal(await version({ CanaryByHeader: 'always' }), C);
-    await clean();
   });
 
   await step('5. main modified after the canary exists: the canary still applies', async () => {
@@ -129,7 +129,6 @@ test('ingress-nginx canary acceptance cases', async (t) => {
     await waitForRoute(dp, HOST, '/INFO', 200, S);
     assert.equal(await version({ CanaryByHeader: 'never' }), S);
     assert.equal(await version({ CanaryByHeader: 'always' }), C);
-    await clean();
   });
 
   await step(
@@ -145,7 +144,6 @@ test('ingress-nginx canary acceptance cases', async (t) => {
       assert.equal(await version({ CanaryByHeader2: 'never' }), S);
       assert.equal(await version({ CanaryByHeader2: 'always' }), C);
       assert.equal(await version({ CanaryByHeader: 'always' }), S);
-      await clean();
     },
   );
 
@@ -159,7 +157,6 @@ test('ingress-nginx canary acceptance cases', async (t) => {
     // the header name is case-insensitive, the value is not (quirk 33)
     assert.equal(await version({ canarybyheader: 'always' }), C);
     assert.equal(await version({ CanaryByHeader: 'Always' }), S);
-    await clean();
   });
 
   await step('8. canary-by-header-value: only the exact value → canary', async () => {
@@ -169,7 +166,6 @@ test('ingress-nginx canary acceptance cases', async (t) => {
     assert.equal(await version({ CanaryByHeader: 'DoCanary' }), C);
     for (const v of ['always', 'never', 'otherheadervalue'])
       assert.equal(await version({ CanaryByHeader: v }), S, v);
-    await clean();
   });
 
   await step(
@@ -188,7 +184,6 @@ test('ingress-nginx canary acceptance cases', async (t) => {
       });
       await waitForCanary(dp, CANARY(), (c) => c.headerPattern === 'Do');
       assert.equal(await version({ CanaryByHeader: 'xDox' }), C);
-      await clean();
     },
   );
 
@@ -202,7 +197,6 @@ test('ingress-nginx canary acceptance cases', async (t) => {
     await waitForCanary(dp, CANARY(), attached);
     assert.equal(await version({ CanaryByHeader: 'DoCananry' }), S);
     assert.equal(await version({ CanaryByHeader: 'DoCanary' }), C);
-    await clean();
   });
 
   await step(
@@ -219,7 +213,6 @@ test('ingress-nginx canary acceptance cases', async (t) => {
       assert.equal(await version({ CanaryByHeader: 'DoCanary', Cookie: 'CanaryByCookie=always' }), S);
       // without the header, the cookie rule is reached
       assert.equal(await version({ Cookie: 'CanaryByCookie=always' }), C);
-      await clean();
     },
   );
 
@@ -236,7 +229,6 @@ test('ingress-nginx canary acceptance cases', async (t) => {
     await patchAnnotations(ns, CANARY(), { 'nginx.ingress.kubernetes.io/canary-by-header-value': null });
     await waitForCanary(dp, CANARY(), (c) => c.headerValue === '');
     assert.equal(await version({ CanaryByHeader: 'never', Cookie: 'CanaryByCookie=always' }), S);
-    await clean();
   });
 
   await step(
@@ -254,7 +246,6 @@ test('ingress-nginx canary acceptance cases', async (t) => {
       assert.deepEqual(await tally(port, HOST, '/info', 50, { Cookie: 'Canary-By-Cookie=badcookievalue' }), {
         [S]: 50,
       });
-      await clean();
     },
   );
 
@@ -272,7 +263,6 @@ test('ingress-nginx canary acceptance cases', async (t) => {
     });
     await waitForCanary(dp, CANARY(), (c) => c.weight === 1000 && c.weightTotal === 1000);
     assert.deepEqual(await tally(port, HOST, '/info', 100), { [C]: 100 });
-    await clean();
   });
 
   await step(
@@ -290,7 +280,6 @@ test('ingress-nginx canary acceptance cases', async (t) => {
       await waitForCanary(dp, CANARY(), (c) => c.weight === 100 && c.weightTotal === 200);
       counts = await tally(port, HOST, '/info', 200);
       assert.ok((counts[S] ?? 0) >= 80 && (counts[C] ?? 0) >= 80, JSON.stringify(counts));
-      await clean();
     },
   );
 
@@ -325,7 +314,6 @@ test('ingress-nginx canary acceptance cases', async (t) => {
       /server_name bar;/.test(dp.nginx.activeConfig ?? '') ? dp.nginx.activeConfig : undefined,
     );
     assert.doesNotMatch(config, /server_name foo;/);
-    await clean();
   });
 
   await step(
@@ -341,9 +329,13 @@ test('ingress-nginx canary acceptance cases', async (t) => {
         annotations: canary({ 'canary-by-header': 'CanaryByHeader' }),
       });
       await main();
-      await waitForCanary(dp, CANARY(), (c) => c.unmatched.length === 2);
+      await waitForRoute(dp, HOST, '/info', 200, S);
+      await waitForCanary(
+        dp,
+        CANARY(),
+        (c) => c.unmatched.length === 2 && c.unmatched.every((u) => /serves this path/.test(u.reason)),
+      );
       assert.equal(await version({ CanaryByHeader: 'always' }), S);
-      await clean();
     },
   );
 
@@ -357,9 +349,13 @@ test('ingress-nginx canary acceptance cases', async (t) => {
         paths: [{ path: '/info', pathType: 'ImplementationSpecific', service: 'httpbun-canary' }],
         annotations: canary({ 'canary-weight': '100' }),
       });
-      await waitForCanary(dp, CANARY(), (c) => c.unmatched.length === 1);
+      await waitForRoute(dp, HOST, '/info', 200, S);
+      await waitForCanary(
+        dp,
+        CANARY(),
+        (c) => c.unmatched.length === 1 && /pathType/.test(c.unmatched[0]?.reason ?? ''),
+      );
       assert.deepEqual(await tally(port, HOST, '/info', 20), { [S]: 20 });
-      await clean();
     },
   );
 
@@ -383,7 +379,6 @@ test('ingress-nginx canary acceptance cases', async (t) => {
       );
       assert.equal(c.unmatched[0]?.path, '/other');
       assert.equal(await version({ CanaryByHeader: 'always' }), C);
-      await clean();
     },
   );
 
@@ -400,7 +395,6 @@ test('ingress-nginx canary acceptance cases', async (t) => {
       await waitForCanary(dp, CANARY(), attached);
       assert.deepEqual(await tally(port, HOST, '/info', 20), { [C]: 20 });
       assert.deepEqual(await tally(port, 'bar', '/b', 20), { [S]: 20 });
-      await clean();
     },
   );
 
@@ -413,7 +407,6 @@ test('ingress-nginx canary acceptance cases', async (t) => {
       assert.equal(await version({ CanaryByHeader: 'always' }), C);
       // not chosen: stable has nothing to serve with
       assert.equal((await get(port, HOST, '/info')).status, 503);
-      await clean();
     },
   );
 
@@ -426,6 +419,5 @@ test('ingress-nginx canary acceptance cases', async (t) => {
     const newer = await waitForCanary(dp, CANARY(), (c) => c.unmatched.length === 1);
     assert.match(newer.unmatched[0]?.reason ?? '', /older canary/);
     assert.deepEqual(await tally(port, HOST, '/info', 20), { [C]: 20 });
-    await clean();
   });
 });
