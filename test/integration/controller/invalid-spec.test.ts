@@ -219,9 +219,10 @@ describe('invalid specs', { concurrency: 4 }, () => {
     const v1 = await env.waitFor('tomozo', 'Healthy', (r) => r.status?.phase === 'Healthy');
     const hash = v1.status?.stableRS;
     const before = await env.replicaSets();
+    // a new image with a broken step: nothing of the new release may start
     await env.ros.patch('tomozo', {
       spec: {
-        strategy: { canary: { canaryService: 'tomozo-stable' } },
+        strategy: { canary: { steps: [{ setWeight: 10 }, { pause: { duration: 'soon' } }] } },
         template: { spec: { containers: [{ name: 'tomozo', image: 'tomozo-repo/tomozo:0.0.2' }] } },
       },
     });
@@ -246,7 +247,9 @@ describe('invalid specs', { concurrency: 4 }, () => {
     assert.equal(r.status?.stableRS, hash);
     assert.ok(r.status?.conditions?.some((x) => x.type === 'Available'));
 
-    await env.ros.patch('tomozo', { spec: { strategy: { canary: { canaryService: 'tomozo-canary' } } } });
+    await env.ros.patch('tomozo', {
+      spec: { strategy: { canary: { steps: [{ setWeight: 10 }, { pause: {} }] } } },
+    });
     const fixed = await env.waitFor('tomozo', 'Paused on the new image', (r) => r.status?.phase === 'Paused');
     assert.equal(
       fixed.status?.conditions?.find((x) => x.type === 'InvalidSpec'),
