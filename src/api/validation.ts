@@ -132,6 +132,25 @@ function shapeErrors(r: unknown): FieldError[] {
   const spec = isObject(r.spec) ? r.spec : {};
   expect('spec.replicas', spec.replicas, 'integer');
   expect('spec.selector', spec.selector, 'object');
+  // matchExpressions items are schemaless in the CRD (as in Argo's)
+  const selector = isObject(spec.selector) ? spec.selector : {};
+  expect('spec.selector.matchLabels', selector.matchLabels, 'object');
+  expect('spec.selector.matchExpressions', selector.matchExpressions, 'array');
+  if (Array.isArray(selector.matchExpressions)) {
+    selector.matchExpressions.forEach((e, i) => {
+      const p = `spec.selector.matchExpressions[${i}]`;
+      expect(p, e, 'object');
+      if (!isObject(e)) return;
+      expect(`${p}.key`, e.key, 'string');
+      expect(`${p}.operator`, e.operator, 'string');
+      expect(`${p}.values`, e.values, 'array');
+      if (Array.isArray(e.values)) {
+        e.values.forEach((v, j) => {
+          expect(`${p}.values[${j}]`, v, 'string');
+        });
+      }
+    });
+  }
   expect('spec.template', spec.template, 'object');
   expect('spec.minReadySeconds', spec.minReadySeconds, 'integer');
   expect('spec.revisionHistoryLimit', spec.revisionHistoryLimit, 'integer');

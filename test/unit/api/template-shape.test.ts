@@ -1,6 +1,6 @@
 /**
- * The pod template is schemaless in the Rollout CRD (ours and Argo's), so a
- * stored Rollout can carry any JSON there. Validation reports wrong shapes as
+ * The pod template and the selector's matchExpressions are schemaless in the
+ * Rollout CRD (ours and Argo's), so a stored Rollout can carry any JSON there. Validation reports wrong shapes as
  * InvalidSpec instead of throwing (which left the Rollout without a status,
  * retried forever) or letting the API server refuse the ReplicaSet. Found by
  * the controller's integration test `robustness.test.ts`.
@@ -10,13 +10,25 @@ import { describe, it } from 'node:test';
 import { validateRollout } from '../../../src/api/validation.ts';
 import { plan } from '../../../src/rollout/plan.ts';
 
-function rollout(template: unknown) {
+function rollout(template: unknown, selector: unknown = { matchLabels: { app: 'x' } }) {
   return {
     apiVersion: 'argoproj.io/v1alpha1',
     kind: 'Rollout',
     metadata: { name: 'x', namespace: 'n', uid: 'u', generation: 1 },
-    spec: { replicas: 1, selector: { matchLabels: { app: 'x' } }, template, strategy: { canary: {} } },
+    spec: { replicas: 1, selector, template, strategy: { canary: {} } },
   };
+}
+
+function planOf(r: unknown) {
+  return plan({
+    rollout: r as never,
+    replicaSets: [],
+    pods: [],
+    services: {},
+    ingresses: {},
+    now: new Date('2026-01-01T00:00:00Z'),
+    controller: {},
+  });
 }
 const labels = { labels: { app: 'x' } };
 
@@ -69,15 +81,7 @@ describe('pod template shape', () => {
       assert.equal(res.ok, false);
       if (!res.ok) assert.equal(res.message, message);
       // and the controller's planner turns it into InvalidSpec, not an error it retries forever
-      const p = plan({
-        rollout: rollout(template) as never,
-        replicaSets: [],
-        pods: [],
-        services: {},
-        ingresses: {},
-        now: new Date('2026-01-01T00:00:00Z'),
-        controller: {},
-      });
+      const p = planOf(rollout(template));
       assert.equal(p.error, undefined);
       assert.equal(p.status.phase, 'Degraded');
       assert.equal(p.status.message, `InvalidSpec: The Rollout "x" is invalid: ${message}`);
@@ -90,5 +94,47 @@ describe('pod template shape', () => {
       validateRollout(rollout({ metadata: labels, spec: { containers: [{ name: 'c', image: 'i:1' }] } })),
       { ok: true },
     );
+  });
+});
+
+describe('selector shape', () => {
+  const template = { metadata: labels, spec: { containers: [{ name: 'c', image: 'i:1' }] } };
+  const withExpr = (matchExpressions: unknown) =>
+    rollout(template, { matchLabels: { app: 'x' }, matchExpressions });
+  const cases: [string, unknown, string][] = [
+    [
+      'values an object',
+      withExpr([{ key: 'app', operator: 'In', values: { a: 1 } }]),
+      'spec.selector.matchExpressions[0].values: Invalid value: "{\\"a\\":1}": must be an array',
+    ],
+    [
+      'a value a number',
+      withExpr([{ key: 'app', operator: 'In', values: [1] }]),
+      'spec.selector.matchExpressions[0].values[0]: Invalid value: "1": must be a string',
+    ],
+    [
+      'key a list',
+      withExpr([{ key: ['app'], operator: 'Exists' }]),
+      'spec.selector.matchExpressions[0].key: Invalid value: "[\\"app\\"]": must be a string',
+    ],
+    [
+      'matchExpressions a string',
+      withExpr('app in (x)'),
+      'spec.selector.matchExpressions: Invalid value: "\\"app in (x)\\"": must be an array',
+    ],
+  ];
+  for (const [name, r, message] of cases) {
+    it(`${name}: InvalidSpec, not a crash`, () => {
+      const res = validateRollout(r);
+      assert.equal(res.ok, false);
+      if (!res.ok) assert.equal(res.message, message);
+      const p = planOf(r);
+      assert.equal(p.error, undefined);
+      assert.equal(p.status.message, `InvalidSpec: The Rollout "x" is invalid: ${message}`);
+    });
+  }
+
+  it('a well-formed expression passes', () => {
+    assert.deepEqual(validateRollout(withExpr([{ key: 'app', operator: 'Exists' }])), { ok: true });
   });
 });
