@@ -163,7 +163,7 @@ export class RolloutController {
     if (!ref) {
       // an orphan a Rollout may adopt
       for (const ro of this.rollouts.list(ns)) {
-        if (selectorMatches(ro.spec.selector, obj.metadata.labels)) this.queue.add(keyOf(ro));
+        if (matches(ro.spec.selector, obj.metadata.labels)) this.queue.add(keyOf(ro));
       }
     }
   }
@@ -227,9 +227,9 @@ export class RolloutController {
     const uid = ro.metadata.uid;
     const replicaSets = this.replicaSets.list(ns).filter((rs) => {
       const ctrl = rs.metadata.ownerReferences?.find((r) => r.controller);
-      return ctrl ? ctrl.uid === uid : selectorMatches(ro.spec.selector, rs.metadata.labels);
+      return ctrl ? ctrl.uid === uid : matches(ro.spec.selector, rs.metadata.labels);
     });
-    const pods = this.pods.list(ns).filter((p) => selectorMatches(ro.spec.selector, p.metadata.labels));
+    const pods = this.pods.list(ns).filter((p) => matches(ro.spec.selector, p.metadata.labels));
     const byName = (objs: KubeObject[]) =>
       Object.fromEntries(objs.map((o) => [o.metadata.name, structuredClone(o)]));
     return {
@@ -333,6 +333,19 @@ export function slimPod(pod: KubeObject): KubeObject {
     },
     status: { phase: status?.phase, conditions: status?.conditions },
   } as KubeObject;
+}
+
+/**
+ * selectorMatches for a selector straight from the cache: its matchExpressions
+ * are schemaless in the CRD, and a malformed one must not throw in an event
+ * handler or before the planner can report it as InvalidSpec.
+ */
+function matches(selector: unknown, labels: Record<string, string> | undefined): boolean {
+  try {
+    return selectorMatches(selector as V1LabelSelector, labels);
+  } catch {
+    return false;
+  }
 }
 
 function isOlder(cached: string | undefined, written: string): boolean {
