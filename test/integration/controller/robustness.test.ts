@@ -26,7 +26,16 @@ function rollout(name: string, canary: unknown, template?: unknown): Manifest {
   };
 }
 
+function withSelector(name: string, matchExpressions: unknown): Manifest {
+  const m = rollout(name, {});
+  (m.spec as { selector: unknown }).selector = { matchLabels: { app: name }, matchExpressions };
+  return m;
+}
+
 const garbage: Manifest[] = [
+  withSelector('selector-values-an-object', [{ key: 'app', operator: 'In', values: { a: 1 } }]),
+  withSelector('selector-values-a-number', [{ key: 'app', operator: 'NotIn', values: 7 }]),
+  withSelector('selector-key-a-list', [{ key: ['app'], operator: 'Exists' }]),
   rollout('steps-a-string', { steps: 'all of them' }),
   rollout('weight-a-word', { steps: [{ setWeight: 'ten' }] }),
   rollout('step-a-number', { steps: [42] }),
