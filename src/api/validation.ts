@@ -197,6 +197,19 @@ function shapeErrors(r: unknown): FieldError[] {
   const nginx = isObject(tr.nginx) ? tr.nginx : {};
   expect('spec.strategy.canary.trafficRouting.nginx.stableIngress', nginx.stableIngress, 'string');
   expect('spec.strategy.canary.trafficRouting.nginx.stableIngresses', nginx.stableIngresses, 'array');
+  if (Array.isArray(nginx.stableIngresses)) {
+    nginx.stableIngresses.forEach((v, i) => {
+      expect(`spec.strategy.canary.trafficRouting.nginx.stableIngresses[${i}]`, v, 'string');
+    });
+  }
+  expect('spec.strategy.canary.trafficRouting.managedRoutes', tr.managedRoutes, 'array');
+  if (Array.isArray(tr.managedRoutes)) {
+    tr.managedRoutes.forEach((m, i) => {
+      const p = `spec.strategy.canary.trafficRouting.managedRoutes[${i}]`;
+      expect(p, m, 'object');
+      if (isObject(m)) expect(`${p}.name`, m.name, 'string');
+    });
+  }
   expect('spec.strategy.canary.trafficRouting.nginx.annotationPrefix', nginx.annotationPrefix, 'string');
   expect(
     'spec.strategy.canary.trafficRouting.nginx.additionalIngressAnnotations',
@@ -211,6 +224,8 @@ function shapeErrors(r: unknown): FieldError[] {
   if (Array.isArray(canary.steps)) {
     canary.steps.forEach((step, i) => {
       const p = `spec.strategy.canary.steps[${i}]`;
+      // a step cannot be absent: null is as wrong as any other non-object
+      if (step === null) errs.push(invalid(p, goQuote('null'), 'must be an object'));
       expect(p, step, 'object');
       if (!isObject(step)) return;
       expect(`${p}.setWeight`, step.setWeight, 'integer');
@@ -221,6 +236,13 @@ function shapeErrors(r: unknown): FieldError[] {
         expect(`${p}.setCanaryScale.weight`, step.setCanaryScale.weight, 'integer');
         expect(`${p}.setCanaryScale.replicas`, step.setCanaryScale.replicas, 'integer');
         expect(`${p}.setCanaryScale.matchTrafficWeight`, step.setCanaryScale.matchTrafficWeight, 'boolean');
+      }
+      for (const route of ['setHeaderRoute', 'setMirrorRoute'] as const) {
+        expect(`${p}.${route}`, step[route], 'object');
+        const r = step[route];
+        if (!isObject(r)) continue;
+        expect(`${p}.${route}.name`, r.name, 'string');
+        expect(`${p}.${route}.match`, r.match, 'array');
       }
     });
   }

@@ -1,6 +1,7 @@
 /**
- * The pod template and the selector's matchExpressions are schemaless in the
- * Rollout CRD (ours and Argo's), so a stored Rollout can carry any JSON there. Validation reports wrong shapes as
+ * The pod template, the selector's matchExpressions and the canary strategy
+ * are schemaless in the Rollout CRD (ours and Argo's), so a stored Rollout can
+ * carry any JSON there. Validation reports wrong shapes as
  * InvalidSpec instead of throwing (which left the Rollout without a status,
  * retried forever) or letting the API server refuse the ReplicaSet. Found by
  * the controller's integration test `robustness.test.ts`.
@@ -10,12 +11,12 @@ import { describe, it } from 'node:test';
 import { validateRollout } from '../../../src/api/validation.ts';
 import { plan } from '../../../src/rollout/plan.ts';
 
-function rollout(template: unknown, selector: unknown = { matchLabels: { app: 'x' } }) {
+function rollout(template: unknown, selector: unknown = { matchLabels: { app: 'x' } }, canary: unknown = {}) {
   return {
     apiVersion: 'argoproj.io/v1alpha1',
     kind: 'Rollout',
     metadata: { name: 'x', namespace: 'n', uid: 'u', generation: 1 },
-    spec: { replicas: 1, selector, template, strategy: { canary: {} } },
+    spec: { replicas: 1, selector, template, strategy: { canary } },
   };
 }
 
@@ -137,4 +138,58 @@ describe('selector shape', () => {
   it('a well-formed expression passes', () => {
     assert.deepEqual(validateRollout(withExpr([{ key: 'app', operator: 'Exists' }])), { ok: true });
   });
+});
+
+describe('canary strategy shape', () => {
+  const template = { metadata: labels, spec: { containers: [{ name: 'c', image: 'i:1' }] } };
+  const withCanary = (canary: unknown) => rollout(template, undefined, canary);
+  const routed = (extra: Record<string, unknown>) => ({
+    canaryService: 'c',
+    stableService: 's',
+    trafficRouting: { nginx: { stableIngress: 'i' }, ...extra },
+  });
+  const cases: [string, unknown, string][] = [
+    [
+      'a null step',
+      withCanary({ steps: [{ setWeight: 10 }, null] }),
+      'spec.strategy.canary.steps[1]: Invalid value: "null": must be an object',
+    ],
+    [
+      'stableIngresses of numbers',
+      withCanary({
+        canaryService: 'c',
+        stableService: 's',
+        trafficRouting: { nginx: { stableIngresses: [1] } },
+      }),
+      'spec.strategy.canary.trafficRouting.nginx.stableIngresses[0]: Invalid value: "1": must be a string',
+    ],
+    [
+      'managedRoutes a string',
+      withCanary(routed({ managedRoutes: 'h' })),
+      'spec.strategy.canary.trafficRouting.managedRoutes: Invalid value: "\\"h\\"": must be an array',
+    ],
+    [
+      'setHeaderRoute a string',
+      withCanary({ ...routed({ managedRoutes: [{ name: 'h' }] }), steps: [{ setHeaderRoute: 'h' }] }),
+      'spec.strategy.canary.steps[0].setHeaderRoute: Invalid value: "\\"h\\"": must be an object',
+    ],
+    [
+      'setHeaderRoute match not a list',
+      withCanary({
+        ...routed({ managedRoutes: [{ name: 'h' }] }),
+        steps: [{ setHeaderRoute: { name: 'h', match: 'x' } }],
+      }),
+      'spec.strategy.canary.steps[0].setHeaderRoute.match: Invalid value: "\\"x\\"": must be an array',
+    ],
+  ];
+  for (const [name, r, message] of cases) {
+    it(`${name}: InvalidSpec, not a crash`, () => {
+      const res = validateRollout(r);
+      assert.equal(res.ok, false);
+      if (!res.ok) assert.equal(res.message, message);
+      const p = planOf(r);
+      assert.equal(p.error, undefined);
+      assert.equal(p.status.message, `InvalidSpec: The Rollout "x" is invalid: ${message}`);
+    });
+  }
 });
