@@ -1,6 +1,8 @@
-import { request as httpRequest, type RequestOptions } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { Agent as HttpAgent, request as httpRequest, type RequestOptions } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
+import type { ClusterAccess } from './access.ts';
+import { type WatchEvent, WatchLineDecoder } from './watch.ts';
 
 /**
  * A small JSON client over the kubeconfig's transport and credentials.
@@ -10,6 +12,10 @@ import type { KubeConfig } from '@kubernetes/client-node';
  * JSON, so a cache fed by both holds two shapes of the same object. Controllers
  * here work on plain JSON exactly as the API server sends it, which is also what
  * merge patches are computed against.
+ *
+ * It takes either our own `ClusterAccess` (the controller: no client-node code
+ * loaded, see access.ts) or a client-node KubeConfig (the CLI, the data plane,
+ * tests, and exec-plugin users of the controller).
  */
 export class KubeApiError extends Error {
   readonly code: number;
@@ -43,34 +49,89 @@ export interface RequestInit {
   signal?: AbortSignal;
 }
 
+/** How long credentials from a client-node KubeConfig are reused: exec plugins hand out short-lived tokens. */
+const KUBECONFIG_AUTH_REUSE_MS = 60_000;
+
+/** A watch got nothing, not even the API server's once-a-minute bookmark, for this long. */
+export class WatchIdleTimeoutError extends Error {
+  constructor(path: string, ms: number) {
+    super(`watch ${path}: nothing received for ${Math.round(ms / 1000)} s; assuming the connection is dead`);
+    this.name = 'WatchIdleTimeoutError';
+  }
+}
+
+export interface WatchOptions {
+  signal?: AbortSignal;
+  /** fail when nothing arrives for this long (default 90 s: the API server sends a bookmark every minute) */
+  idleTimeoutMs?: number;
+  /** called once the API server accepted the watch */
+  onOpen?: () => void;
+}
+
+const isKubeConfig = (s: KubeConfig | ClusterAccess): s is KubeConfig =>
+  typeof (s as KubeConfig).applyToHTTPSOptions === 'function';
+
 export class KubeClient {
-  readonly kc: KubeConfig;
+  /** the client-node KubeConfig this client was built from, if any */
+  readonly kc: KubeConfig | undefined;
+  /** our own connection settings, when built without client-node */
+  readonly access: ClusterAccess | undefined;
   readonly server: string;
-  private base: Promise<RequestOptions>;
+  /** transport (agent, TLS) and auth headers for the next request */
+  private readonly options: () => Promise<RequestOptions>;
   /** counts requests by verb and status code, for metrics */
   onResponse?: (method: string, code: number) => void;
 
-  constructor(kc: KubeConfig) {
-    this.kc = kc;
-    const cluster = kc.getCurrentCluster();
-    if (!cluster) throw new Error('kubeconfig has no current cluster');
-    this.server = cluster.server.replace(/\/$/, '');
-    this.base = (async () => {
-      const opts: RequestOptions = { headers: {} };
-      await kc.applyToHTTPSOptions(opts as Parameters<KubeConfig['applyToHTTPSOptions']>[0]);
-      return opts;
-    })();
+  constructor(source: KubeConfig | ClusterAccess) {
+    if (isKubeConfig(source)) {
+      const kc = source;
+      this.kc = kc;
+      const cluster = kc.getCurrentCluster();
+      if (!cluster) throw new Error('kubeconfig has no current cluster');
+      this.server = cluster.server.replace(/\/$/, '');
+      let cached: { at: number; opts: Promise<RequestOptions> } | undefined;
+      this.options = () => {
+        if (!cached || Date.now() - cached.at > KUBECONFIG_AUTH_REUSE_MS) {
+          const opts = (async () => {
+            const o: RequestOptions = { headers: {} };
+            // client-node keeps one agent per cluster and user, and caches exec credentials until they expire
+            await kc.applyToHTTPSOptions(o as Parameters<KubeConfig['applyToHTTPSOptions']>[0]);
+            return o;
+          })();
+          const entry = { at: Date.now(), opts };
+          cached = entry;
+          // a failed credential plugin is asked again on the next request
+          opts.catch(() => {
+            if (cached === entry) cached = undefined;
+          });
+        }
+        return cached.opts;
+      };
+    } else {
+      const access = source;
+      this.access = access;
+      this.server = access.server;
+      // keep-alive: the controller's requests and its watches reuse a few TLS connections
+      const agent = this.server.startsWith('https:')
+        ? new HttpsAgent({ keepAlive: true, ...access.tls })
+        : new HttpAgent({ keepAlive: true });
+      this.options = async () => ({ agent, headers: access.headers() });
+    }
+  }
+
+  private url(path: string, query: RequestInit['query']): URL {
+    const url = new URL(this.server + path);
+    for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    return url;
   }
 
   async request<T = unknown>(path: string, init: RequestInit = {}): Promise<T> {
     const method = init.method ?? 'GET';
-    const url = new URL(this.server + path);
-    for (const [k, v] of Object.entries(init.query ?? {}))
-      if (v !== undefined) url.searchParams.set(k, String(v));
-    const base = await this.base;
+    const url = this.url(path, init.query);
+    const base = await this.options();
     const payload = init.body === undefined ? undefined : JSON.stringify(init.body);
-    const headers: Record<string, string> = {
-      ...(base.headers as Record<string, string>),
+    const headers: Record<string, string | string[]> = {
+      ...(base.headers as Record<string, string | string[]>),
       accept: 'application/json',
     };
     if (payload !== undefined) {
@@ -102,6 +163,94 @@ export class KubeClient {
         reject(err);
       });
       if (payload !== undefined) req.write(payload);
+      req.end();
+    });
+  }
+
+  /**
+   * Watches `path` (a collection): calls `onEvent` for each event until the API
+   * server ends the response (resolves) or the stream fails (rejects). A non-2xx
+   * answer rejects with KubeApiError; silence for `idleTimeoutMs` rejects with
+   * WatchIdleTimeoutError; an exception thrown by `onEvent` ends the watch and
+   * rejects with it.
+   */
+  async watch(
+    path: string,
+    query: RequestInit['query'],
+    onEvent: (event: WatchEvent) => void,
+    opts: WatchOptions = {},
+  ): Promise<void> {
+    const url = this.url(path, { ...query, watch: 'true' });
+    const base = await this.options();
+    const idleMs = opts.idleTimeoutMs ?? 90_000;
+    const headers = { ...(base.headers as Record<string, string | string[]>), accept: 'application/json' };
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    return new Promise<void>((resolve, reject) => {
+      let done = false;
+      let timer: NodeJS.Timeout | undefined;
+      const finish = (err?: unknown) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        if (err === undefined) resolve();
+        else {
+          req.destroy();
+          reject(err);
+        }
+      };
+      // armed while connecting too: a black-holed server must not hang the watch
+      const arm = () => {
+        clearTimeout(timer);
+        timer = setTimeout(() => finish(new WatchIdleTimeoutError(path, idleMs)), idleMs);
+      };
+      const req = send(url, { ...base, method: 'GET', headers, signal: opts.signal }, (res) => {
+        const code = res.statusCode ?? 0;
+        this.onResponse?.('WATCH', code);
+        if (code < 200 || code >= 300) {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            let body: unknown = text;
+            try {
+              body = text ? JSON.parse(text) : undefined;
+            } catch {
+              /* non-JSON error body: keep the text */
+            }
+            finish(new KubeApiError(code, 'GET', path, body));
+          });
+          res.on('error', finish);
+          return;
+        }
+        arm();
+        opts.onOpen?.();
+        const lines = new WatchLineDecoder();
+        res.on('data', (chunk: Buffer) => {
+          if (done) return;
+          arm();
+          try {
+            for (const ev of lines.push(chunk)) {
+              onEvent(ev);
+              if (done) return;
+            }
+          } catch (err) {
+            finish(err);
+          }
+        });
+        res.on('end', () => {
+          try {
+            for (const ev of lines.end()) onEvent(ev);
+            finish();
+          } catch (err) {
+            finish(err);
+          }
+        });
+        res.on('error', finish);
+        // a connection cut mid-stream closes without 'end'
+        res.on('close', () => finish(new Error(`watch ${path}: connection closed mid-stream`)));
+      });
+      req.on('error', (err) => finish(err));
+      arm();
       req.end();
     });
   }
