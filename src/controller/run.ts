@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import pino, { type Logger } from 'pino';
+import { loadClusterAccess } from '../kube/access.ts';
 import { KubeClient } from '../kube/client.ts';
-import { loadKubeConfig } from '../kube/config.ts';
 import { LeaderElector } from './leader.ts';
 import { ControllerMetrics } from './metrics.ts';
 import { RolloutController } from './rollout-controller.ts';
@@ -36,8 +36,8 @@ export interface RunningController {
 /** Starts the Rollout controller (with leader election when asked) and its health/metrics server. */
 export async function runController(o: ControllerOptions): Promise<RunningController> {
   const log = o.log ?? pino({ level: o.logLevel ?? 'info', base: { component: 'kanary-controller' } });
-  const kc = loadKubeConfig({ kubeconfig: o.kubeconfig, context: o.context });
-  const client = new KubeClient(kc);
+  // our own kubeconfig loader: client-node's alone would cost the process ~80 MB (src/kube/access.ts)
+  const client = new KubeClient(await loadClusterAccess({ kubeconfig: o.kubeconfig, context: o.context }));
   const metrics = new ControllerMetrics(o.version);
   client.onResponse = (verb, code) => metrics.requests.inc({ kind: 'any', verb, status_code: String(code) });
   const controller = new RolloutController({
