@@ -13,7 +13,6 @@ import {
   type User,
   Watch,
 } from '@kubernetes/client-node';
-import type { Command } from 'commander';
 import {
   JSON_PATCH,
   KubeApiError,
@@ -25,43 +24,13 @@ import {
 } from '../kube/client.ts';
 import { currentNamespace, loadKubeConfig } from '../kube/config.ts';
 import { UserError } from './errors.ts';
+import { ANALYSIS_RUNS, EXPERIMENTS, type KubeFlags, ROLLOUTS } from './kube-flags.ts';
 import type { AnalysisRun, Experiment, Pod, ReplicaSet, Rollout, RolloutObjects } from './render/types.ts';
 
-export const ROLLOUTS = RESOURCES.rollouts;
-const EXPERIMENTS: ResourceType = {
-  group: 'argoproj.io',
-  version: 'v1alpha1',
-  plural: 'experiments',
-  namespaced: true,
-};
-const ANALYSIS_RUNS: ResourceType = {
-  group: 'argoproj.io',
-  version: 'v1alpha1',
-  plural: 'analysisruns',
-  namespaced: true,
-};
-export const WORKLOADS: Record<string, ResourceType> = {
-  Deployment: { group: 'apps', version: 'v1', plural: 'deployments', namespaced: true },
-  ReplicaSet: RESOURCES.replicasets,
-  PodTemplate: { group: '', version: 'v1', plural: 'podtemplates', namespaced: true },
-};
+export { addKubeFlags, type KubeFlags, ROLLOUTS, WATCHED_FOR_GET, WORKLOADS } from './kube-flags.ts';
 
 /** Requests other than watches give up after this long, so a black-holed server cannot hang a pipeline. */
 const REQUEST_TIMEOUT_MS = 30_000;
-
-export interface KubeFlags {
-  kubeconfig?: string;
-  context?: string;
-  namespace?: string;
-}
-
-/** Adds the flags every cluster command takes, kubectl's names and meanings. */
-export function addKubeFlags(cmd: Command): Command {
-  return cmd
-    .option('--kubeconfig <path>', 'kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)')
-    .option('--context <name>', 'kubeconfig context to use (default: the current context)')
-    .option('-n, --namespace <name>', "namespace (default: the context's namespace, else default)");
-}
 
 interface CallSite {
   /** RBAC verb: get, list, watch, patch, update */
@@ -460,11 +429,3 @@ export class Cluster {
     }
   }
 }
-
-export const WATCHED_FOR_GET: ResourceType[] = [
-  ROLLOUTS,
-  RESOURCES.replicasets,
-  RESOURCES.pods,
-  EXPERIMENTS,
-  ANALYSIS_RUNS,
-];

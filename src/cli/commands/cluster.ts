@@ -1,19 +1,14 @@
 import type { Command } from 'commander';
 import { clusterConfig, DEFAULT_CLUSTER_NAME, files } from '../../cluster/config.ts';
-import {
-  clusterDown,
-  clusterStatus,
-  clusterUp,
-  ensureBinaries,
-  formatStatus,
-  readState,
-} from '../../cluster/lifecycle.ts';
 import { UserError } from '../errors.ts';
 import { progressPrinter } from '../progress.ts';
 
 interface ClusterOpts {
   name: string;
 }
+
+/** The cluster code (which loads @kubernetes/client-node), only when a cluster command runs. */
+const lifecycle = () => import('../../cluster/lifecycle.ts');
 
 export function registerClusterCommands(program: Command): void {
   const cluster = program
@@ -31,6 +26,7 @@ export function registerClusterCommands(program: Command): void {
     .option('--timeout <seconds>', 'how long to wait for each component', '90')
     .action(async (o: { timeout: string }, cmd: Command) => {
       const c = clusterConfig(opts(cmd).name);
+      const { clusterUp } = await lifecycle();
       const { alreadyRunning } = await clusterUp(c, {
         progress: progressPrinter(),
         timeoutSeconds: Number(o.timeout),
@@ -48,6 +44,7 @@ export function registerClusterCommands(program: Command): void {
     .description('stop every process of the local cluster and remove its network namespace and state')
     .action(async (_o: unknown, cmd: Command) => {
       const c = clusterConfig(opts(cmd).name);
+      const { clusterDown } = await lifecycle();
       const { stopped } = await clusterDown(c, { progress: progressPrinter() });
       process.stdout.write(
         `cluster "${c.name}" is down${stopped.length ? ` (stopped ${stopped.join(', ')})` : ''}\n`,
@@ -59,6 +56,7 @@ export function registerClusterCommands(program: Command): void {
     .description("report each component's health; exits non-zero unless everything is healthy")
     .option('-o, --output <format>', 'text or json', 'text')
     .action(async (o: { output: string }, cmd: Command) => {
+      const { clusterStatus, formatStatus } = await lifecycle();
       const report = await clusterStatus(clusterConfig(opts(cmd).name));
       process.stdout.write(
         o.output === 'json' ? `${JSON.stringify(report, null, 2)}\n` : `${formatStatus(report)}\n`,
@@ -69,8 +67,9 @@ export function registerClusterCommands(program: Command): void {
   cluster
     .command('kubeconfig')
     .description('print the path of the kubeconfig for the running local cluster')
-    .action((_o: unknown, cmd: Command) => {
+    .action(async (_o: unknown, cmd: Command) => {
       const c = clusterConfig(opts(cmd).name);
+      const { readState } = await lifecycle();
       if (!readState(c)) {
         throw new UserError(`cluster "${c.name}" is not running`, {
           hint: 'start it with `kanary cluster up`',
@@ -84,6 +83,7 @@ export function registerClusterCommands(program: Command): void {
     .description('build the control-plane binaries into the versioned cache (done by `up` when needed)')
     .action(async (_o: unknown, cmd: Command) => {
       const c = clusterConfig(opts(cmd).name);
+      const { ensureBinaries } = await lifecycle();
       await ensureBinaries(c, progressPrinter());
       process.stdout.write(`${c.binDir}\n`);
     });

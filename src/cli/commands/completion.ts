@@ -6,7 +6,7 @@
  * already typed on the line).
  */
 import type { Command, Option } from 'commander';
-import { Cluster, type KubeFlags } from '../kube.ts';
+import { connect, type KubeFlags } from '../kube-flags.ts';
 
 export interface CompletionNode {
   /** command path below the program, e.g. ['get', 'rollout']; aliases are separate nodes */
@@ -207,7 +207,7 @@ export function registerCompletionCommands(program: Command): void {
     .action(async (what: string, o: KubeFlags) => {
       if (what !== 'rollouts') return;
       try {
-        const cluster = Cluster.fromFlags(o);
+        const cluster = await connect(o);
         const list = await Promise.race([
           cluster.listRollouts(cluster.namespace),
           new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), 3000).unref()),

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { parseGoDuration } from '../../api/duration.ts';
-import { runController } from '../../controller/run.ts';
 import { UserError } from '../errors.ts';
 import { kanaryVersion } from './version.ts';
 
@@ -46,6 +45,8 @@ export function registerControllerCommand(program: Command): void {
           hint: 'the defaults are 2s < 10s < 15s',
         });
       }
+      // loaded here, not at start-up: the other commands do not need the controller's modules
+      const { runController } = await import('../../controller/run.ts');
       const running = await runController({
         kubeconfig: o.kubeconfig as string | undefined,
         context: o.context as string | undefined,

@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import { UserError } from '../errors.ts';
-import { addKubeFlags, Cluster, type KubeFlags, ROLLOUTS, WATCHED_FOR_GET } from '../kube.ts';
+import { addKubeFlags, connect, type KubeFlags, ROLLOUTS, WATCHED_FOR_GET } from '../kube-flags.ts';
 import { colourEnabled } from '../render/icons.ts';
 import {
   type ListOptions,
@@ -84,7 +84,7 @@ interface GetOpts extends KubeFlags {
 async function getRollout(name: string, o: GetOpts): Promise<void> {
   const output = parseOutput(o.output);
   const timeout = parseSeconds('--timeout-seconds', o.timeoutSeconds);
-  const cluster = Cluster.fromFlags(o);
+  const cluster = await connect(o);
   const out = process.stdout;
   const colour = output === 'text' && colourEnabled(out, { noColor: !o.color });
   const render = (objects: RolloutObjects): string => {
@@ -196,7 +196,7 @@ function utcSeconds(): string {
 }
 
 async function listRollouts(o: ListOpts): Promise<void> {
-  const cluster = Cluster.fromFlags(o);
+  const cluster = await connect(o);
   const namespace = o.allNamespaces ? undefined : cluster.namespace;
   const opts = (): ListOptions => ({
     allNamespaces: o.allNamespaces === true,

@@ -1,6 +1,4 @@
 import type { Command } from 'commander';
-import { startDataPlane } from '../../dataplane/controller.ts';
-import { loadKubeConfig } from '../../kube/config.ts';
 import { UserError } from '../errors.ts';
 
 interface IngressFlags {
@@ -69,6 +67,9 @@ export function registerIngressCommand(program: Command): void {
       const httpPort = port('--http-port', o.httpPort);
       const httpsPort = port('--https-port', o.httpsPort);
       const metricsPort = port('--metrics-port', o.metricsPort, true);
+      // loaded here, not at start-up: the data plane and client-node are for this command only
+      const { loadKubeConfig } = await import('../../kube/config.ts');
+      const { startDataPlane } = await import('../../dataplane/controller.ts');
       const kc = loadKubeConfig({ kubeconfig: o.kubeconfig, context: o.context });
       let dp: Awaited<ReturnType<typeof startDataPlane>>;
       try {

@@ -1,6 +1,4 @@
 import type { Command } from 'commander';
-import { LiveOutput } from '../../playground/live.ts';
-import { renderSummary, runPlayground } from '../../playground/run.ts';
 import { UserError } from '../errors.ts';
 import { colourEnabled } from '../render/icons.ts';
 
@@ -56,6 +54,9 @@ export function registerPlaygroundCommand(program: Command): void {
     )
     .option('--no-color', 'plain output without colours')
     .action(async (o) => {
+      // loaded here, not at start-up: the playground needs the cluster, controller and data plane code
+      const { LiveOutput } = await import('../../playground/live.ts');
+      const { renderSummary, runPlayground } = await import('../../playground/run.ts');
       const live = new LiveOutput(process.stdout);
       const colour = colourEnabled(process.stdout, { noColor: !o.color });
       const { results, ok } = await runPlayground({

@@ -6,7 +6,8 @@
  */
 import type { Command } from 'commander';
 import { UserError } from '../errors.ts';
-import { addKubeFlags, Cluster, type KubeFlags, ROLLOUTS, WORKLOADS } from '../kube.ts';
+import type { Cluster } from '../kube.ts';
+import { addKubeFlags, connect, type KubeFlags, ROLLOUTS, WORKLOADS } from '../kube-flags.ts';
 import { parseDuration } from '../render/format.ts';
 import type { PodTemplateSpec, Rollout } from '../render/types.ts';
 import { registerCompletionCommands } from './completion.ts';
@@ -99,7 +100,7 @@ function registerPromote(program: Command): void {
           : o.full
             ? 'full'
             : 'step';
-      const cluster = Cluster.fromFlags(o);
+      const cluster = await connect(o);
       const ro = await cluster.getRollout(name);
       await applyPlan(
         cluster,
@@ -121,7 +122,7 @@ function registerSimple(
   addKubeFlags(
     program.command(verb).description(description).argument('<rollout>', 'name of the Rollout'),
   ).action(async (name: string, o: KubeFlags) => {
-    const cluster = Cluster.fromFlags(o);
+    const cluster = await connect(o);
     await cluster.getRollout(name);
     await applyPlan(cluster, name, plan());
     process.stdout.write(`rollout '${name}' ${done}\n`);
@@ -137,7 +138,7 @@ function registerRetry(program: Command): void {
       .description('retry an aborted rollout from its first step')
       .argument('<rollout>', 'name of the Rollout'),
   ).action(async (name: string, o: KubeFlags) => {
-    const cluster = Cluster.fromFlags(o);
+    const cluster = await connect(o);
     await cluster.getRollout(name);
     await applyPlan(cluster, name, retryPlan());
     process.stdout.write(`rollout '${name}' retried\n`);
@@ -158,7 +159,7 @@ function registerRestart(program: Command): void {
     if (delay === undefined) {
       throw new UserError(`invalid --in "${o.in}": use a duration like 30s, 5m or 1h`);
     }
-    const cluster = Cluster.fromFlags(o);
+    const cluster = await connect(o);
     await cluster.getRollout(name);
     await applyPlan(cluster, name, restartPlan(Date.now(), delay));
     process.stdout.write(`rollout '${name}' restarts in ${o.in ?? '0s'}\n`);
@@ -182,7 +183,7 @@ function registerUndo(program: Command): void {
       throw new UserError(`invalid --to-revision "${o.toRevision}": use a revision number (0 = previous)`);
     }
     const toRevision = Number(o.toRevision);
-    const cluster = Cluster.fromFlags(o);
+    const cluster = await connect(o);
     const ro = await cluster.getRollout(name);
     const replicaSets = await cluster.listReplicaSets();
     const ref = ro.spec?.workloadRef;
@@ -235,7 +236,7 @@ function registerSetImage(program: Command): void {
         hint: 'for example: kanary set image my-rollout web=nginx:1.27',
       });
     }
-    const cluster = Cluster.fromFlags(o);
+    const cluster = await connect(o);
     // read-modify-write with the resourceVersion, retried when someone else wrote in between
     for (let attempt = 1; ; attempt++) {
       try {

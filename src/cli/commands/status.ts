@@ -6,7 +6,7 @@
  */
 import type { Command } from 'commander';
 import { UserError } from '../errors.ts';
-import { addKubeFlags, Cluster, type KubeFlags, ROLLOUTS } from '../kube.ts';
+import { addKubeFlags, connect, type KubeFlags, ROLLOUTS } from '../kube-flags.ts';
 import { parseDuration } from '../render/format.ts';
 import {
   currentSetWeight,
@@ -80,7 +80,7 @@ async function status(name: string, o: StatusOpts): Promise<void> {
   if (timeoutMs === undefined) {
     throw new UserError(`invalid --timeout "${o.timeout}": use a duration like 90s or 10m (0 waits forever)`);
   }
-  const cluster = Cluster.fromFlags(o);
+  const cluster = await connect(o);
   let ro = await cluster.getRollout(name);
   const opts = { pausedOk: o.pausedOk === true };
 
