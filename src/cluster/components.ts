@@ -77,6 +77,11 @@ export function controlPlaneComponents(c: ClusterConfig): ComponentSpec[] {
         '--kube-api-burst=400',
         '--concurrent-replicaset-syncs=10',
         '--concurrent-deployment-syncs=10',
+        // 1.36's read-your-writes check makes the ReplicaSet controller fail and back off
+        // whenever its cache trails its own last write; with a Rollout controller scaling the
+        // same ReplicaSets that backoff delayed pods by a minute under test load (thousands of
+        // "read version … is not as new as written version" errors). 1.35 behaviour instead.
+        '--feature-gates=StaleControllerConsistencyReplicaSet=false',
         '--v=1',
       ],
       health: { kind: 'https', url: `https://127.0.0.1:${c.ports.controllerManager}/healthz` },

@@ -28,6 +28,8 @@ export interface ClusterState {
   createdAt: string;
   token: string;
   versions: ReturnType<typeof controlPlaneVersions>;
+  /** the ports it was started with (KANARY_PORT_BASE may differ in a later shell) */
+  ports?: ClusterConfig['ports'];
   processes: ProcessRecord[];
 }
 
@@ -197,6 +199,7 @@ export async function clusterUp(c: ClusterConfig, opts: UpOptions): Promise<{ al
     createdAt: new Date().toISOString(),
     token,
     versions: controlPlaneVersions(),
+    ports: c.ports,
     processes: [],
   };
   writeState(c, state);
@@ -316,8 +319,9 @@ export interface StatusReport {
   network: { netns: boolean; hostLink: boolean };
 }
 
-export async function clusterStatus(c: ClusterConfig): Promise<StatusReport> {
-  const state = readState(c);
+export async function clusterStatus(given: ClusterConfig): Promise<StatusReport> {
+  const state = readState(given);
+  const c = state?.ports ? { ...given, ports: state.ports } : given;
   const network = { netns: netnsExists(c), hostLink: await hostLinkExists(c) };
   if (!state) return { name: c.name, running: false, healthy: false, components: [], network };
   const components: ComponentStatus[] = [];
