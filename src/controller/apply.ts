@@ -8,50 +8,73 @@ import {
 } from '../kube/client.ts';
 import type { Action } from '../rollout/plan.ts';
 
+/** An object this controller just wrote, as the API server returned it: the cache must catch up to it. */
+export interface Written {
+  resource: 'replicasets' | 'services' | 'ingresses' | 'pods' | 'rollouts';
+  name: string;
+  resourceVersion: string;
+  /** a delete: the cache has caught up once the object is gone (or shows this version) */
+  deleted?: boolean;
+}
+
 /**
  * Carries out one planned action. Creating what already exists and deleting
  * what is already gone count as done: the plan is level-based, and after a
  * restart or with a stale cache the same action may be planned twice.
+ * Returns what was written, so the shell can wait for its cache to show it.
  */
 export async function applyAction(
   client: KubeClient,
   namespace: string,
   rolloutName: string,
   a: Action,
-): Promise<void> {
+): Promise<Written | undefined> {
   const rs = (name?: string) => resourcePath(RESOURCES.replicasets, namespace, name);
   const ing = (name?: string) => resourcePath(RESOURCES.ingresses, namespace, name);
   const ignore = (pred: (e: unknown) => boolean) => (e: unknown) => {
     if (!pred(e)) throw e;
+    return undefined;
   };
+  const written =
+    (resource: Written['resource'], name: string, deleted = false) =>
+    (res: unknown): Written | undefined => {
+      const o = res as { kind?: string; metadata?: { resourceVersion?: string } } | undefined;
+      const resourceVersion = o?.kind === 'Status' ? undefined : o?.metadata?.resourceVersion;
+      return resourceVersion
+        ? { resource, name, resourceVersion, ...(deleted ? { deleted } : {}) }
+        : undefined;
+    };
   switch (a.kind) {
-    case 'createReplicaSet':
-      await client.create(rs(), a.replicaSet).catch(ignore(isAlreadyExists));
-      return;
+    case 'createReplicaSet': {
+      const name = a.replicaSet.metadata?.name ?? '';
+      return client.create(rs(), a.replicaSet).then(written('replicasets', name), ignore(isAlreadyExists));
+    }
     case 'patchReplicaSet':
-      await client.patch(rs(a.name), a.patch, MERGE_PATCH);
-      return;
+      return client.patch(rs(a.name), a.patch, MERGE_PATCH).then(written('replicasets', a.name));
     case 'deleteReplicaSet':
-      await client.delete(rs(a.name), { propagationPolicy: 'Background' }).catch(ignore(isNotFound));
-      return;
+      return client
+        .delete(rs(a.name), { propagationPolicy: 'Background' })
+        .then(written('replicasets', a.name, true), ignore(isNotFound));
     case 'patchService':
-      await client.patch(resourcePath(RESOURCES.services, namespace, a.name), a.patch, MERGE_PATCH);
-      return;
-    case 'createIngress':
-      await client.create(ing(), a.ingress).catch(ignore(isAlreadyExists));
-      return;
+      return client
+        .patch(resourcePath(RESOURCES.services, namespace, a.name), a.patch, MERGE_PATCH)
+        .then(written('services', a.name));
+    case 'createIngress': {
+      const name = a.ingress.metadata?.name ?? '';
+      return client.create(ing(), a.ingress).then(written('ingresses', name), ignore(isAlreadyExists));
+    }
     case 'patchIngress':
-      await client.patch(ing(a.name), a.patch, MERGE_PATCH);
-      return;
+      return client.patch(ing(a.name), a.patch, MERGE_PATCH).then(written('ingresses', a.name));
     case 'deleteIngress':
-      await client.delete(ing(a.name)).catch(ignore(isNotFound));
-      return;
+      return client.delete(ing(a.name)).then(written('ingresses', a.name, true), ignore(isNotFound));
     case 'deletePod':
-      await client.delete(resourcePath(RESOURCES.pods, namespace, a.name)).catch(ignore(isNotFound));
-      return;
+      return client
+        .delete(resourcePath(RESOURCES.pods, namespace, a.name))
+        .then(written('pods', a.name, true), ignore(isNotFound));
     case 'patchRollout':
-      await client.patch(resourcePath(RESOURCES.rollouts, namespace, rolloutName), a.patch, MERGE_PATCH);
-      return;
+      return client
+        .patch(resourcePath(RESOURCES.rollouts, namespace, rolloutName), a.patch, MERGE_PATCH)
+        .then(written('rollouts', rolloutName));
     default: {
       const never: never = a;
       throw new Error(`unknown action ${JSON.stringify(never)}`);

@@ -14,7 +14,7 @@ import { WorkQueue } from '../kube/queue.ts';
 import { createMergePatch } from '../rollout/json.ts';
 import { type Observed, plan } from '../rollout/plan.ts';
 import { serviceReleasePatch, servicesToRelease } from '../rollout/references.ts';
-import { applyAction } from './apply.ts';
+import { applyAction, type Written } from './apply.ts';
 import { EventRecorder } from './events.ts';
 import type { ControllerMetrics } from './metrics.ts';
 
@@ -65,6 +65,13 @@ export class RolloutController {
   private readonly recorder: EventRecorder;
   /** resourceVersion of our last status write per key: older cache entries are stale */
   private written = new Map<string, string>();
+  /**
+   * Per Rollout, the objects its last pass wrote that the caches did not show
+   * yet. The next pass waits for them (client-go's "expectations"): planning on
+   * a cache without our own writes repeats them (a second "Scaled up" event)
+   * or miscounts (pods deleted for a restart still counted as available).
+   */
+  private expected = new Map<string, { since: number; objects: Written[] }>();
 
   constructor(opts: RolloutControllerOptions) {
     this.opts = opts;
@@ -111,6 +118,7 @@ export class RolloutController {
     this.rollouts.on('update', enqueue);
     this.rollouts.on('delete', (o) => {
       this.written.delete(keyOf(o));
+      this.expected.delete(keyOf(o));
       opts.metrics.forget(o.metadata.namespace ?? '', o.metadata.name);
       void this.releaseServices(o);
     });
@@ -246,30 +254,48 @@ export class RolloutController {
   async reconcile(key: string): Promise<{ requeueAfterMs?: number } | undefined> {
     const { namespace, name } = splitKey(key);
     const ro = this.rollouts.get(namespace, name);
-    if (!ro || ro.metadata.deletionTimestamp) return undefined;
+    if (!ro) {
+      // a pass that raced the deletion may have left these behind
+      this.written.delete(key);
+      this.expected.delete(key);
+      return undefined;
+    }
+    if (ro.metadata.deletionTimestamp) return undefined;
     const written = this.written.get(key);
     if (written && isOlder(ro.metadata.resourceVersion, written)) {
       // our own status write has not reached the cache yet: planning now would act on old state
       return { requeueAfterMs: 50 };
     }
+    const pending = this.expected.get(key);
+    if (pending) {
+      const behind = pending.objects.some((w) => !this.cacheShows(namespace, w));
+      // a write whose event never comes (a watch restarting, the object changed twice) must not stall the Rollout
+      if (behind && Date.now() - pending.since < EXPECTATIONS_TIMEOUT_MS) return { requeueAfterMs: 20 };
+      this.expected.delete(key);
+    }
     const end = this.opts.metrics.reconcile.startTimer({ namespace, name });
+    const writes: Written[] = [];
     try {
       const p = plan(this.observe(ro));
       for (const action of p.actions) {
-        await applyAction(this.opts.client, namespace, name, action);
+        const w = await applyAction(this.opts.client, namespace, name, action);
+        if (w) writes.push(w);
       }
       // Services the spec stopped naming are given back, as on deletion
       for (const r of servicesToRelease(ro as never, this.services.list(namespace) as never)) {
-        await applyAction(this.opts.client, namespace, name, {
+        const w = await applyAction(this.opts.client, namespace, name, {
           kind: 'patchService',
           name: r.name,
           patch: r.patch,
         });
+        if (w) writes.push(w);
       }
       await this.writeStatus(key, ro, p.status as Record<string, unknown>);
       for (const e of p.events)
         void this.recorder.record({ ...ro, apiVersion: 'argoproj.io/v1alpha1', kind: 'Rollout' }, e);
       const s = p.status as { phase?: string; availableReplicas?: number; updatedReplicas?: number };
+      // deleted during this pass: its series are gone and must not come back
+      if (this.rollouts.get(namespace, name)?.metadata.uid !== ro.metadata.uid) return undefined;
       this.opts.metrics.observeRollout({
         namespace,
         name,
@@ -293,8 +319,23 @@ export class RolloutController {
       }
       throw err;
     } finally {
+      if (writes.length) this.expected.set(key, { since: Date.now(), objects: writes });
       end();
     }
+  }
+
+  /** Whether the informer cache reflects an object as we wrote it (or later). */
+  private cacheShows(namespace: string, w: Written): boolean {
+    const informer = {
+      replicasets: this.replicaSets,
+      services: this.services,
+      ingresses: this.ingresses,
+      pods: this.pods,
+      rollouts: this.rollouts,
+    }[w.resource] as Informer<KubeObject>;
+    const cached = informer.get(namespace, w.name);
+    if (!cached) return Boolean(w.deleted);
+    return !isOlder(cached.metadata.resourceVersion, w.resourceVersion);
   }
 
   private async writeStatus(key: string, ro: RolloutObject, status: Record<string, unknown>): Promise<void> {
@@ -347,6 +388,9 @@ function matches(selector: unknown, labels: Record<string, string> | undefined):
     return false;
   }
 }
+
+/** How long a pass waits for the caches to show the previous pass's writes before planning anyway. */
+const EXPECTATIONS_TIMEOUT_MS = 5000;
 
 function isOlder(cached: string | undefined, written: string): boolean {
   if (!cached || !/^\d+$/.test(cached) || !/^\d+$/.test(written)) return false;
