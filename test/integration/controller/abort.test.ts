@@ -73,29 +73,33 @@ describe('abort', { concurrency: true }, () => {
     );
     await env.expectRevisionPods('1', 0);
     await env.expectRevisionPods('2', 1);
-    assert.deepEqual(events.reasons(), [
-      'RolloutAddedToInformer',
-      'RolloutNotCompleted',
-      'RolloutUpdated',
-      'NewReplicaSetCreated',
-      'ScalingReplicaSet', // revision 1 up from 0 to 1
-      'RolloutCompleted', // Initial deploy
-      'RolloutNotCompleted',
-      'RolloutUpdated',
-      'NewReplicaSetCreated',
-      'ScalingReplicaSet', // revision 2 up from 0 to 1
-      'RolloutStepCompleted', // 1/2 setWeight: 50
-      'RolloutPaused',
-      'ScalingReplicaSet', // revision 2 down from 1 to 0
-      'RolloutAborted',
-      'ScalingReplicaSet', // revision 2 up from 0 to 1
-      'RolloutStepCompleted',
-      'RolloutPaused',
-      'RolloutStepCompleted', // 2/2 pause: 3s
-      'RolloutResumed',
-      'ScalingReplicaSet', // revision 1 down from 1 to 0
-      'RolloutCompleted', // Completed all 2 canary steps
-    ]);
+    assert.deepEqual(
+      events.reasons(),
+      [
+        'RolloutAddedToInformer',
+        'RolloutNotCompleted',
+        'RolloutUpdated',
+        'NewReplicaSetCreated',
+        'ScalingReplicaSet', // revision 1 up from 0 to 1
+        'RolloutCompleted', // Initial deploy
+        'RolloutNotCompleted',
+        'RolloutUpdated',
+        'NewReplicaSetCreated',
+        'ScalingReplicaSet', // revision 2 up from 0 to 1
+        'RolloutStepCompleted', // 1/2 setWeight: 50
+        'RolloutPaused',
+        'ScalingReplicaSet', // revision 2 down from 1 to 0
+        'RolloutAborted',
+        'ScalingReplicaSet', // revision 2 up from 0 to 1
+        'RolloutStepCompleted',
+        'RolloutPaused',
+        'RolloutStepCompleted', // 2/2 pause: 3s
+        'RolloutResumed',
+        'ScalingReplicaSet', // revision 1 down from 1 to 0
+        'RolloutCompleted', // Completed all 2 canary steps
+      ],
+      events.seen.map((e) => `${e.reason}: ${e.message}`).join('\n'),
+    );
   });
 
   it('scale down on abort (abortScaleDownDelaySeconds: 1): canary Service back to stable, canary pods gone', async (t) => {
