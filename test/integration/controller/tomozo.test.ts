@@ -78,10 +78,22 @@ it('runs the tomozo canary: create, update to 0.0.2, pause at 10%, promote, scal
     (r) => r.status?.phase === 'Healthy' && r.status.stableRS === canaryHash,
   );
   assert.equal(promoted.status!.currentPodHash, canaryHash);
-  const after = await get(RESOURCES.services, 'tomozo-stable');
-  assert.equal(after.spec?.selector?.['rollouts-pod-template-hash'], canaryHash);
-  const back = await get(RESOURCES.ingresses, 'tomozo-tomozo-canary');
-  assert.equal(back.metadata.annotations?.[`${PREFIX}/canary-weight`], '0');
+  // the Service switch and the weight reset land one pass after the phase (as in Argo)
+  await waitUntil(
+    'the stable Service to select the new hash',
+    async () =>
+      (await get(RESOURCES.services, 'tomozo-stable')).spec?.selector?.['rollouts-pod-template-hash'] ===
+      canaryHash,
+    15_000,
+  );
+  await waitUntil(
+    'the canary weight back to 0',
+    async () =>
+      (await get(RESOURCES.ingresses, 'tomozo-tomozo-canary')).metadata.annotations?.[
+        `${PREFIX}/canary-weight`
+      ] === '0',
+    15_000,
+  );
   await waitUntil(
     'the old ReplicaSet scaled to 0 after scaleDownDelaySeconds',
     async () => (await get(RESOURCES.replicasets, `tomozo-${stableHash}`)).spec?.replicas === 0,
