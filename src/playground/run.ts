@@ -230,31 +230,46 @@ export async function runPlayground(o: PlaygroundOptions): Promise<{ results: St
     info(`Rollout controller running (logs: ${join(logDir, 'controller.log')})`);
     let ingressUrl = o.ingressUrl;
     if (!external) {
-      const ingressPort = await choosePort(o.ingressPort, info);
-      const metricsPort = await freePort();
-      const httpsPort = await freePort();
-      const rec = spawnDaemon(
-        'playground-ingress',
-        process.execPath,
-        [
-          kanaryBin,
-          'ingress',
-          ...kubeArgs,
-          '--namespace',
-          o.namespace,
-          '--http-port',
-          String(ingressPort),
-          '--https-port',
-          String(httpsPort),
-          '--metrics-port',
-          String(metricsPort),
-          '--state-dir',
-          join(logDir, 'nginx'),
-        ],
-        join(logDir, 'ingress.log'),
-      );
-      procs.push(rec);
-      await waitHttp(`http://127.0.0.1:${metricsPort}/healthz`, 'the NGINX data plane', rec);
+      let ingressPort = await choosePort(o.ingressPort, info);
+      for (let attempt = 1; ; attempt++) {
+        const metricsPort = await freePort();
+        const httpsPort = await freePort();
+        const rec = spawnDaemon(
+          'playground-ingress',
+          process.execPath,
+          [
+            kanaryBin,
+            'ingress',
+            ...kubeArgs,
+            '--namespace',
+            o.namespace,
+            '--http-port',
+            String(ingressPort),
+            '--https-port',
+            String(httpsPort),
+            '--metrics-port',
+            String(metricsPort),
+            '--state-dir',
+            join(logDir, 'nginx'),
+          ],
+          join(logDir, 'ingress.log'),
+        );
+        procs.push(rec);
+        try {
+          await waitHttp(`http://127.0.0.1:${metricsPort}/healthz`, 'the NGINX data plane', rec);
+          break;
+        } catch (err) {
+          // a port found free can be taken before nginx binds it (another playground, say):
+          // unless the user chose the port, take another one
+          const raced =
+            /Address already in use/.test(String(err)) && o.ingressPort === undefined && attempt < 3;
+          if (!raced) throw err;
+          await stopProcess(rec, 2000);
+          procs.splice(procs.indexOf(rec), 1);
+          ingressPort = await freePort();
+          info(`a port was taken meanwhile; retrying the data plane on ${ingressPort}`);
+        }
+      }
       ingressUrl = `http://127.0.0.1:${ingressPort}`;
       info(`NGINX data plane serving on ${ingressUrl} (logs: ${join(logDir, 'ingress.log')})`);
     }
