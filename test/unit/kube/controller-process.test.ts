@@ -1,0 +1,108 @@
+/**
+ * The controller process's memory diet (docs/benchmarks.md, "Rollout
+ * controller"): it loads no @kubernetes/client-node code (~80 MB of RSS) and
+ * runs with small V8 semi-spaces, set by bin/kanary.js re-executing itself.
+ * No cluster needed: the API server is a closed port, which the controller
+ * retries while its health endpoint is up.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { stringify } from 'yaml';
+
+const root = join(import.meta.dirname, '..', '..', '..');
+const dir = mkdtempSync(join(tmpdir(), 'kanary-ctrl-proc-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
+    });
+  });
+
+async function startController(env: NodeJS.ProcessEnv) {
+  const apiPort = await freePort(); // nothing listens: every request fails and is retried
+  const kubeconfig = join(dir, `kc-${apiPort}.yaml`);
+  writeFileSync(
+    kubeconfig,
+    stringify({
+      clusters: [{ name: 'c', cluster: { server: `http://127.0.0.1:${apiPort}` } }],
+      users: [{ name: 'u', user: { token: 't' } }],
+      contexts: [{ name: 'c', context: { cluster: 'c', user: 'u' } }],
+      'current-context': 'c',
+    }),
+  );
+  const healthPort = await freePort();
+  const child = spawn(
+    process.execPath,
+    [
+      join(root, 'bin', 'kanary.js'),
+      'controller',
+      '--kubeconfig',
+      kubeconfig,
+      '--health-port',
+      String(healthPort),
+    ],
+    { env: { ...process.env, ...env }, stdio: 'ignore' },
+  );
+  const exited = new Promise((r) => child.once('exit', r));
+  for (let i = 0; ; i++) {
+    const live = await fetch(`http://127.0.0.1:${healthPort}/healthz`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (live) break;
+    if (i > 300 || child.exitCode !== null) throw new Error('controller did not come up');
+    await sleep(100);
+  }
+  return {
+    cmdline: readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').split('\0'),
+    stop: async () => {
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+it('loads no client-node code and re-executes itself, same PID, with 8 MB semi-spaces', async () => {
+  const trace = join(dir, 'modules.txt');
+  const hook = join(dir, 'trace.mjs');
+  writeFileSync(
+    hook,
+    `import { registerHooks } from 'node:module';
+import { appendFileSync } from 'node:fs';
+registerHooks({ load(url, ctx, next) { appendFileSync(${JSON.stringify(trace)}, url + '\\n'); return next(url, ctx); } });
+`,
+  );
+  const c = await startController({ NODE_OPTIONS: `--import=${hook}` });
+  try {
+    assert.ok(c.cmdline.includes('--max-semi-space-size=8'), c.cmdline.join(' '));
+    const modules = readFileSync(trace, 'utf8').split('\n');
+    assert.ok(
+      modules.some((m) => m.endsWith('/src/controller/rollout-controller.ts')),
+      'the trace saw the controller',
+    );
+    assert.deepEqual(
+      modules.filter((m) => m.includes('@kubernetes/client-node')),
+      [],
+    );
+  } finally {
+    await c.stop();
+  }
+});
+
+it("leaves a user's own --max-semi-space-size alone", async () => {
+  const c = await startController({ NODE_OPTIONS: '--max-semi-space-size=16' });
+  try {
+    assert.ok(!c.cmdline.some((a) => a.startsWith('--max-semi-space-size')), c.cmdline.join(' '));
+  } finally {
+    await c.stop();
+  }
+});
