@@ -25,10 +25,12 @@ if (major < 22 || (major === 22 && minor < 18)) {
 // The Rollout controller runs for weeks under a memory budget (docs/benchmarks.md, "Rollout
 // controller"). V8 sizes its young generation for the machine (up to 2 × 32 MB of semi-spaces on a
 // large one), which is most of the controller's heap; 8 MB semi-spaces keep RSS about 50 MB lower
-// for ~2% of a core in extra scavenges while 50 rollouts progress. V8 reads the size only at start
-// (v8.setFlagsFromString has no effect), so the controller re-executes itself with the flag:
-// execve keeps the PID, so signals, exit codes and process supervisors see one process.
-// A --max-semi-space-size given by the user (node flag or NODE_OPTIONS) is left alone.
+// for ~2% of a core in extra scavenges while 50 rollouts progress. Two glibc malloc arenas instead
+// of one per thread save another ~8 MB at no measurable CPU cost. Both are read only at start
+// (v8.setFlagsFromString has no effect), so the controller re-executes itself with them: execve
+// keeps the PID, so signals, exit codes and process supervisors see one process. A
+// --max-semi-space-size given by the user (node flag or NODE_OPTIONS) means they tune it
+// themselves: no re-exec then.
 const SEMI_SPACE_FLAG = '--max-semi-space-size';
 if (
   process.argv[2] === 'controller' &&
@@ -39,12 +41,11 @@ if (
   )
 ) {
   try {
-    process.execve(process.execPath, [
+    process.execve(
       process.execPath,
-      `${SEMI_SPACE_FLAG}=8`,
-      ...process.execArgv,
-      ...process.argv.slice(1),
-    ]);
+      [process.execPath, `${SEMI_SPACE_FLAG}=8`, ...process.execArgv, ...process.argv.slice(1)],
+      { ...process.env, MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2' },
+    );
   } catch {
     // could not re-execute (e.g. a sandbox forbids execve): run with V8's defaults
   }

@@ -64,6 +64,7 @@ async function startController(env: NodeJS.ProcessEnv) {
   }
   return {
     cmdline: readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').split('\0'),
+    environ: readFileSync(`/proc/${child.pid}/environ`, 'utf8').split('\0'),
     stop: async () => {
       child.kill('SIGKILL');
       await exited;
@@ -71,7 +72,7 @@ async function startController(env: NodeJS.ProcessEnv) {
   };
 }
 
-it('loads no client-node code and re-executes itself, same PID, with 8 MB semi-spaces', async () => {
+it('loads no client-node code and re-executes itself, same PID, with 8 MB semi-spaces and 2 malloc arenas', async () => {
   const trace = join(dir, 'modules.txt');
   const hook = join(dir, 'trace.mjs');
   writeFileSync(
@@ -84,6 +85,7 @@ registerHooks({ load(url, ctx, next) { appendFileSync(${JSON.stringify(trace)}, 
   const c = await startController({ NODE_OPTIONS: `--import=${hook}` });
   try {
     assert.ok(c.cmdline.includes('--max-semi-space-size=8'), c.cmdline.join(' '));
+    assert.ok(c.environ.includes('MALLOC_ARENA_MAX=2'));
     const modules = readFileSync(trace, 'utf8').split('\n');
     assert.ok(
       modules.some((m) => m.endsWith('/src/controller/rollout-controller.ts')),
@@ -102,6 +104,7 @@ it("leaves a user's own --max-semi-space-size alone", async () => {
   const c = await startController({ NODE_OPTIONS: '--max-semi-space-size=16' });
   try {
     assert.ok(!c.cmdline.some((a) => a.startsWith('--max-semi-space-size')), c.cmdline.join(' '));
+    assert.ok(!c.environ.some((e) => e.startsWith('MALLOC_ARENA_MAX=')));
   } finally {
     await c.stop();
   }
