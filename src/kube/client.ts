@@ -198,10 +198,10 @@ export class KubeClient {
           reject(err);
         }
       };
-      // armed while connecting too: a black-holed server must not hang the watch
+      // armed while connecting too: a black-holed server must not hang the watch; refreshed per chunk
       const arm = () => {
-        clearTimeout(timer);
-        timer = setTimeout(() => finish(new WatchIdleTimeoutError(path, idleMs)), idleMs);
+        if (timer) timer.refresh();
+        else timer = setTimeout(() => finish(new WatchIdleTimeoutError(path, idleMs)), idleMs);
       };
       const req = send(url, { ...base, method: 'GET', headers, signal: opts.signal }, (res) => {
         const code = res.statusCode ?? 0;
