@@ -324,8 +324,10 @@ describe('get rollout --watch in a terminal', () => {
     ]
       .map((a) => `'${a}'`)
       .join(' ');
-    // script(1) gives the CLI a pseudo-terminal, so it takes its interactive path
-    const child = spawn('script', ['-qfec', command, '/dev/null'], {
+    // script(1) gives the CLI a pseudo-terminal, so it takes its interactive path. `exec` replaces
+    // script's `sh -c` with the CLI: otherwise Ctrl-C also reaches the shell, and whether a shell
+    // waiting for a child survives SIGINT is the shell's business (dash once exited 130 under load)
+    const child = spawn('script', ['-qfec', `exec ${command}`, '/dev/null'], {
       env: { ...process.env, TERM: 'xterm-256color', NO_COLOR: undefined },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
@@ -367,7 +369,8 @@ describe('get rollout --watch in a terminal', () => {
     await waitUntil('next step drawn', async () => /Step: +2\/4\n +SetWeight: +50/.test(screen()), 20_000);
 
     child.stdin.write('\u0003');
-    assert.equal(await exited, 0);
+    const code = await exited;
+    assert.equal(code, 0, `exit code ${code} after Ctrl-C; the terminal showed:\n${screen()}`);
     assert.ok(raw.endsWith('\u001b[?25h') || raw.includes('\u001b[?25h'), 'shows the cursor again');
   });
 });
