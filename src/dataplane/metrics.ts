@@ -127,7 +127,10 @@ export class DataPlaneMetrics {
       .map((s) => Number.parseFloat(s))
       .filter((n) => Number.isFinite(n))
       .reduce((a, b) => a + b, 0);
-    if (e.upstream_response_time && e.upstream_response_time !== '-') {
+    // no upstream was tried: no route or no ready endpoints (the balancer failed the request before
+    // connecting, so nginx logs an empty address and a zero time)
+    const tried = e.upstream_addr !== '' && e.upstream_addr !== '-';
+    if (tried && e.upstream_response_time && e.upstream_response_time !== '-') {
       this.responseDuration.observe(labels, upstreamTime);
     }
   }

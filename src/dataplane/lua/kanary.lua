@@ -1,6 +1,6 @@
 -- Kanary's per-request routing inside nginx.
 --
--- The configuration gives every location a route id (the argument of route()). The
+-- The configuration gives every location a route id (the argument of balance()). The
 -- dynamic state (routes with their canary rules, and the ready endpoints of
 -- every upstream) is pushed by `kanary ingress` to /state on the admin socket
 -- and kept in shared memory, so weight and endpoint changes need no reload.
@@ -86,45 +86,47 @@ local function choose_canary(c)
   return math.random(c.weightTotal) <= c.weight
 end
 
--- Runs as `set_by_lua` (no coroutine per request, unlike access_by_lua):
--- returns the chosen upstream for $kanary_upstream_name, and sets
--- $kanary_unavailable when nothing can serve, for the location to answer 503.
-function M.route(route_id)
-  load_state()
-  local route = routes[route_id]
-  if not route then
-    ngx.log(ngx.ERR, "kanary: no state for route ", route_id)
-    ngx.var.kanary_unavailable = "1"
-    return ""
-  end
-  local target = route.upstream
-  local c = route.canary
-  if c then
-    local canary_eps = upstreams[c.upstream]
-    -- a canary without ready endpoints is skipped (stable serves), as in ingress-nginx
-    if canary_eps and #canary_eps > 0 and choose_canary(c) then
-      target = c.upstream
-      ngx.var.kanary_canary = target
+-- The balancer of every location's upstream: the one Lua call a request costs.
+-- On the first try it makes the routing decision and records it in
+-- $kanary_upstream_name (and $kanary_canary) for the access log; a retry
+-- (proxy_next_upstream) stays on that upstream and takes its next endpoint.
+-- When nothing can serve it marks the request unavailable and fails, which
+-- the location's error_page turns into a 503.
+function M.balance(route_id)
+  local target
+  local retry = ngx_balancer.get_last_failure()
+  if retry then
+    target = ngx.var.kanary_upstream_name
+  else
+    load_state()
+    local route = routes[route_id]
+    if not route then
+      ngx.log(ngx.ERR, "kanary: no state for route ", route_id)
+      ngx.var.kanary_unavailable = "1"
+      return ngx.exit(ngx.ERROR)
     end
+    target = route.upstream
+    local c = route.canary
+    if c then
+      local canary_eps = upstreams[c.upstream]
+      -- a canary without ready endpoints is skipped (stable serves), as in ingress-nginx
+      if canary_eps and #canary_eps > 0 and choose_canary(c) then
+        target = c.upstream
+        ngx.var.kanary_canary = target
+      end
+    end
+    ngx.var.kanary_upstream_name = target
   end
   local eps = upstreams[target]
   if not eps or #eps == 0 then
     ngx.var.kanary_unavailable = "1"
-  end
-  return target
-end
-
-function M.balance()
-  local target = ngx.var.kanary_upstream_name
-  local eps = upstreams[target]
-  if not eps or #eps == 0 then
-    return ngx.exit(503)
+    return ngx.exit(ngx.ERROR)
   end
   local n = #eps
   -- round robin per worker; a retry takes the next endpoint, so it lands elsewhere
   local i = (next_index[target] or math.random(n)) % n + 1
   next_index[target] = i
-  if n > 1 and not ngx_balancer.get_last_failure() then
+  if n > 1 and not retry then
     -- let nginx retry a failed connection on the other endpoints
     ngx_balancer.set_more_tries(math.min(n - 1, 2))
   end
@@ -132,7 +134,7 @@ function M.balance()
   local ok, err = ngx_balancer.set_current_peer(ep[1], ep[2])
   if not ok then
     ngx.log(ngx.ERR, "kanary: cannot use endpoint ", ep[1], ":", ep[2], ": ", err)
-    return ngx.exit(502)
+    return ngx.exit(ngx.ERROR)
   end
 end
 

@@ -59,6 +59,29 @@ test('routing through real nginx: hosts, path types, regex, rewrite, TLS, defaul
     },
   );
 
+  await t.test(
+    'forwarding headers: a client X-Request-ID is passed on, otherwise a unique one is made',
+    async () => {
+      const seen = async (headers: Record<string, string> = {}) => {
+        const r = await get(port, 'paths', '/exact', headers);
+        assert.equal(r.status, 200);
+        return (JSON.parse(r.body) as { headers: Record<string, string> }).headers;
+      };
+      assert.equal((await seen({ 'x-request-id': 'from-the-client' }))['x-request-id'], 'from-the-client');
+      const ids = new Set<string>();
+      for (let i = 0; i < 5; i++) {
+        const h = await seen();
+        assert.match(h['x-request-id'] ?? '', /^[0-9a-f]{16}-\d+-\d+-\d+$/);
+        ids.add(h['x-request-id']!);
+        assert.equal(h['x-forwarded-host'], 'paths');
+        assert.equal(h['x-forwarded-proto'], 'http');
+        assert.equal(h['x-real-ip'], '127.0.0.1');
+        assert.equal(h['x-forwarded-for'], '127.0.0.1');
+      }
+      assert.equal(ids.size, 5, `ids repeat: ${[...ids].join(' ')}`);
+    },
+  );
+
   await t.test('hosts: exact, and a wildcard covering exactly one label', async () => {
     await applyIngress(ns, { name: 'wild', host: '*.wild.test', paths: [{ path: '/', service: 'other' }] });
     await applyIngress(ns, {

@@ -30,7 +30,17 @@ test('requests are counted with ingress-nginx label names; canary holds the cana
   const m = new DataPlaneMetrics();
   m.observe(entry());
   m.observe(entry());
-  m.observe(entry({ canary: '', upstream: 'shop-app-80', status: 503, upstream_response_time: '-' }));
+  // what nginx logs when the balancer finds no ready endpoint: no address, a zero time
+  m.observe(
+    entry({
+      canary: '',
+      upstream: 'shop-app-80',
+      status: 503,
+      upstream_addr: '',
+      upstream_status: '-',
+      upstream_response_time: '0.000',
+    }),
+  );
   m.observe(entry({ ingress: '', namespace: '', status: 404 })); // the default server's 404: no Ingress
   const text = await m.registry.metrics();
   assert.match(

@@ -34,6 +34,7 @@ const ENV: RenderEnv = {
   httpPort: 80,
   httpsPort: 443,
   workerProcesses: 'auto',
+  instanceId: '0123456789abcdef',
   defaultCert: {
     certFile: '/var/lib/kanary-ingress/certs/default.crt',
     keyFile: '/var/lib/kanary-ingress/certs/default.key',
