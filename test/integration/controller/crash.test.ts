@@ -78,8 +78,13 @@ async function assertConverged(env: RolloutEnv, v1: string) {
       },
     ]);
   }
-  assert.equal(await env.selectorHash('tomozo-stable'), v2);
-  assert.equal(await env.selectorHash('tomozo-canary'), v2);
+  // as in Argo, the stable Service switches in the pass after the one that writes stableRS (and
+  // Healthy): a busy machine can show Healthy before that pass has run, so wait for it
+  await waitUntil(
+    'both Services on the new ReplicaSet',
+    async () =>
+      (await env.selectorHash('tomozo-stable')) === v2 && (await env.selectorHash('tomozo-canary')) === v2,
+  );
   const ingresses = await env.list<IngressLike>(RESOURCES.ingresses);
   assert.deepEqual(ingresses.map((i) => i.metadata.name).sort(), ['tomozo', 'tomozo-tomozo-canary']);
   await waitUntil(
