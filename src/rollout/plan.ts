@@ -9,7 +9,7 @@ import { Message, Reason } from '../api/constants.ts';
 import { INVALID_SPEC_REQUEUE_MS, replicasOf } from '../api/defaults.ts';
 import { forbidden, formatFieldError } from '../api/field-error.ts';
 import { selectorMatches } from '../api/selector.ts';
-import { tolerantTemplate } from '../api/tolerant.ts';
+import { tolerantStatus, tolerantTemplate } from '../api/tolerant.ts';
 import type { Rollout, RolloutStatus } from '../api/types.ts';
 import { validateRollout, validateRolloutReferences } from '../api/validation.ts';
 import type { Action, PlanEvent } from './actions.ts';
@@ -61,6 +61,30 @@ export interface Plan {
 }
 
 export function plan(observed: Observed): Plan {
+  const tolerant = tolerantStatus(observed.rollout.status);
+  if (tolerant.dropped.length === 0) return planPass(observed);
+  if (tolerant.unusable) {
+    const message = `the status cannot be used: ${tolerant.unusable}. Nothing is changed until it is fixed or removed (removing pauseConditions resumes the rollout)`;
+    return {
+      actions: [],
+      events: [{ type: 'Warning', reason: 'InvalidStatus', message }],
+      status: deepClone(observed.rollout.status ?? {}),
+      error: message,
+    };
+  }
+  const p = planPass({
+    ...observed,
+    rollout: { ...observed.rollout, status: tolerant.status as RolloutStatus },
+  });
+  p.events.unshift({
+    type: 'Warning',
+    reason: 'InvalidStatus',
+    message: `ignored status values of the wrong type: ${tolerant.dropped.join(', ')}; this status write replaces them`,
+  });
+  return p;
+}
+
+function planPass(observed: Observed): Plan {
   const rollout = deepClone(observed.rollout);
   if (rollout.spec?.template) rollout.spec.template = tolerantTemplate(rollout.spec.template);
   const observedStatus = rollout.status ?? {};
