@@ -316,6 +316,8 @@ function renderServer(s: Server, env: RenderEnv, line: (indent: number, s: strin
     line(3, `set $kanary_ingress ${quote(l.ingressName)};`);
     line(3, `set $kanary_service ${quote(l.service)};`);
     line(3, `set $kanary_path ${quoteLiteral(l.path)};`);
+    // the stable upstream for the log; the balancer overwrites it only when the canary is chosen
+    line(3, `set $kanary_upstream_name ${quote(l.upstream)};`);
     if (s.tls && s.sslRedirect) {
       line(3, `if ($scheme = http) { return 308 https://$host${redirectPort}$request_uri; }`);
     }

@@ -87,9 +87,11 @@ local function choose_canary(c)
 end
 
 -- The balancer of every location's upstream: the one Lua call a request costs.
--- On the first try it makes the routing decision and records it in
--- $kanary_upstream_name (and $kanary_canary) for the access log; a retry
--- (proxy_next_upstream) stays on that upstream and takes its next endpoint.
+-- On the first try it makes the routing decision; a chosen canary is recorded
+-- in $kanary_canary and $kanary_upstream_name for the access log (the location
+-- sets the latter to the stable upstream, so a stable request writes no
+-- variable). A retry (proxy_next_upstream) stays on that upstream and takes its
+-- next endpoint.
 -- When nothing can serve it marks the request unavailable and fails, which
 -- the location's error_page turns into a 503.
 function M.balance(route_id)
@@ -113,9 +115,9 @@ function M.balance(route_id)
       if canary_eps and #canary_eps > 0 and choose_canary(c) then
         target = c.upstream
         ngx.var.kanary_canary = target
+        ngx.var.kanary_upstream_name = target
       end
     end
-    ngx.var.kanary_upstream_name = target
   end
   local eps = upstreams[target]
   if not eps or #eps == 0 then

@@ -4,8 +4,10 @@
  * httpbun runs demo/app:v1 (stable, "S"), httpbun-canary runs demo/app:v2 (canary, "C").
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import type { DataPlane } from '../../../src/dataplane/controller.ts';
+import { statePaths } from '../../../src/dataplane/nginx.ts';
 import { RESOURCES, resourcePath } from '../../../src/kube/client.ts';
 import { testNamespace, waitUntil } from '../../support/cluster.ts';
 import {
@@ -409,6 +411,41 @@ test('ingress-nginx canary acceptance cases', async (t) => {
       assert.equal((await get(port, HOST, '/info')).status, 503);
     },
   );
+
+  await step('access log: each request names the upstream and canary that served it', async () => {
+    await main();
+    await canaryIng({ 'canary-by-header': 'CanaryByHeader' });
+    await waitForCanary(dp, CANARY(), attached);
+    // a client's X-Request-ID is logged as request_id: it finds our lines
+    const id = `${ns.name}-${Date.now()}`;
+    assert.equal(await version({ CanaryByHeader: 'never', 'X-Request-ID': `${id}-stable` }), S);
+    assert.equal(await version({ CanaryByHeader: 'always', 'X-Request-ID': `${id}-canary` }), C);
+    type Line = {
+      request_id: string;
+      upstream: string;
+      canary: string;
+      ingress: string;
+      upstream_addr: string;
+    };
+    const lines = await waitUntil('both requests in the access log (flushed every second)', async () => {
+      const found = readFileSync(statePaths(dp.stateDir).accessLog, 'utf8')
+        .split('\n')
+        .filter((l) => l.includes(id))
+        .map((l) => JSON.parse(l) as Line);
+      return found.length === 2 ? found : undefined;
+    });
+    const byId = Object.fromEntries(lines.map((l) => [l.request_id, l]));
+    const stable = byId[`${id}-stable`]!;
+    const chosen = byId[`${id}-canary`]!;
+    assert.equal(stable.upstream, `${ns.name}-httpbun-80`);
+    assert.equal(stable.canary, '');
+    assert.equal(chosen.upstream, `${ns.name}-httpbun-canary-80`);
+    assert.equal(chosen.canary, `${ns.name}-httpbun-canary-80`);
+    for (const l of lines) {
+      assert.equal(l.ingress, MAIN());
+      assert.match(l.upstream_addr, /^10\.244\.\d+\.\d+:80$/);
+    }
+  });
 
   await step('39. two canaries for one path: the oldest applies, the newer is reported', async () => {
     await main();
