@@ -1,7 +1,16 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { request } from 'node:http';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { configHash } from './render.ts';
@@ -44,8 +53,40 @@ export function statePaths(stateDir: string) {
   };
 }
 
+/**
+ * nginx started as root runs its workers as `nobody`, and they open files under the state dir by
+ * path: temp files for large request and response bodies, and the logs again after a rotation. A
+ * private directory above the state dir (a home directory, a mkdtemp folder) would make those fail
+ * later, as 500s and as metrics that silently stop; refuse such a state dir up front instead.
+ */
+export function checkWorkersCanReach(stateDir: string): void {
+  if (process.getuid?.() !== 0) return; // unprivileged: workers run as this user
+  // the state dir itself is made 0755 by prepareStateDir; what is above it is not ours to change
+  const dirs: string[] = [];
+  for (let d = dirname(resolve(stateDir)); ; d = dirname(d)) {
+    dirs.push(d);
+    if (dirname(d) === d) break;
+  }
+  for (const d of dirs.reverse()) {
+    let mode: number;
+    try {
+      mode = statSync(d).mode;
+    } catch {
+      return; // not created yet: mkdir makes it (and what is below it) 0755
+    }
+    if ((mode & 0o001) === 0) {
+      throw new Error(
+        `nginx's workers (user nobody) cannot reach the state directory ${stateDir}: ${d} is mode ` +
+          `${(mode & 0o777).toString(8).padStart(4, '0')}, without execute permission for others. ` +
+          'Choose a --state-dir under a directory they can traverse (e.g. /var/lib/kanary-ingress or /tmp)',
+      );
+    }
+  }
+}
+
 export function prepareStateDir(stateDir: string): void {
   const p = statePaths(stateDir);
+  checkWorkersCanReach(stateDir);
   mkdirSync(stateDir, { recursive: true });
   // nginx workers run unprivileged and must traverse to their temp directories
   chmodSync(stateDir, 0o755);
