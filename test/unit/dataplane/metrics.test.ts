@@ -61,6 +61,48 @@ test('retries: upstream times are summed', async () => {
   assert.match(text, /nginx_ingress_controller_response_duration_seconds_sum\{[^}]*\} 0\.003/);
 });
 
+test('histograms: cumulative buckets per label set with +Inf, sum and count, as Prometheus reads them', async () => {
+  const m = new DataPlaneMetrics();
+  // request times on a bucket bound land in that bucket (le is "less than or equal")
+  for (const t of [0.004, 0.005, 0.2, 11])
+    m.observe(entry({ request_time: t, upstream_response_time: '0.001' }));
+  m.observe(entry({ request_time: 0.3, canary: '', upstream_response_time: '0.3' }));
+  const text = await m.registry.metrics();
+  const buckets = (canary: string) =>
+    [
+      ...text.matchAll(
+        /^nginx_ingress_controller_request_duration_seconds_bucket\{le="([^"]+)",([^}]*)\} (\d+)$/gm,
+      ),
+    ]
+      .filter((x) => x[2]!.includes(`canary="${canary}"`))
+      .map((x) => `${x[1]}:${x[3]}`);
+  assert.deepEqual(buckets('shop-app-canary-80'), [
+    '0.005:2',
+    '0.01:2',
+    '0.025:2',
+    '0.05:2',
+    '0.1:2',
+    '0.25:3',
+    '0.5:3',
+    '1:3',
+    '2.5:3',
+    '5:3',
+    '10:3',
+    '+Inf:4',
+  ]);
+  assert.equal(buckets('').at(-1), '+Inf:1');
+  assert.match(
+    text,
+    /^nginx_ingress_controller_request_duration_seconds_sum\{[^}]*canary="shop-app-canary-80"[^}]*\} 11\.209$/m,
+  );
+  assert.match(
+    text,
+    /^nginx_ingress_controller_request_duration_seconds_count\{[^}]*canary="shop-app-canary-80"[^}]*\} 4$/m,
+  );
+  assert.match(text, /^# TYPE nginx_ingress_controller_request_duration_seconds histogram$/m);
+  assert.match(text, /^# TYPE nginx_ingress_controller_requests counter$/m);
+});
+
 test('the access-log tailer reads appended lines, keeps partial lines, survives truncation and garbage', () => {
   const dir = mkdtempSync(join(tmpdir(), 'kanary-tail-'));
   const file = join(dir, 'access.log');
