@@ -12,11 +12,14 @@
  *   plane running in-process); the pod runtime is then the likely bottleneck.
  *
  * Kanary serves a canary Ingress at weight 10 (the per-request Lua decision
- * runs on every request) and writes its JSON access log (metrics); the minimal
- * proxy has one upstream, keep-alive, no access log.
+ * runs on every request) and writes its JSON access log, which its metrics
+ * pipeline (AccessLogTailer → prom-client, in this process for `local`, in
+ * the in-process data plane for `pods`) reads as in production, on the same
+ * CPUs. The minimal proxy has one upstream, keep-alive, and either no access
+ * log or nginx's default one.
  */
 import { execFile, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -24,7 +27,8 @@ import { parseArgs, promisify } from 'node:util';
 import { pino } from 'pino';
 import { buildModel } from '../src/dataplane/build.ts';
 import { startDataPlane } from '../src/dataplane/controller.ts';
-import { childPids, ensureDefaultCert, NginxProcess } from '../src/dataplane/nginx.ts';
+import { AccessLogTailer, DataPlaneMetrics } from '../src/dataplane/metrics.ts';
+import { childPids, ensureDefaultCert, NginxProcess, statePaths } from '../src/dataplane/nginx.ts';
 import { renderConfig, renderState } from '../src/dataplane/render.ts';
 import type { ClusterSnapshot } from '../src/dataplane/types.ts';
 
@@ -98,11 +102,23 @@ async function workerCpuSeconds(masterPid: number): Promise<number> {
   return ticks / 100;
 }
 
-async function measure(port: number, masterPid: number): Promise<WrkResult & { cpuUsPerRequest: number }> {
+/** nginx worker CPU per request, and this process's (the metrics pipeline, for Kanary) */
+async function measure(
+  port: number,
+  masterPid: number,
+): Promise<WrkResult & { cpuUsPerRequest: number; selfUsPerRequest: number }> {
   const before = await workerCpuSeconds(masterPid);
+  const self = process.cpuUsage();
   const r = await wrk(port, 'bench');
+  await sleep(1200); // the access log is flushed every second: let the pipeline read the rest
+  const used = process.cpuUsage(self);
   const cpu = (await workerCpuSeconds(masterPid)) - before;
-  return { ...r, cpuUsPerRequest: (cpu * 1e6) / (r.rps * SECONDS) };
+  const requests = r.rps * SECONDS;
+  return {
+    ...r,
+    cpuUsPerRequest: (cpu * 1e6) / requests,
+    selfUsPerRequest: (used.user + used.system) / requests,
+  };
 }
 
 function startNginx(dir: string, config: string): Promise<{ stop: () => Promise<void>; pid: number }> {
@@ -200,6 +216,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 async function main(): Promise<void> {
   const root = mkdtempSync(join(tmpdir(), 'kanary-bench-'));
+  chmodSync(root, 0o755); // nginx's workers reopen the rotated log under it
   const stops: (() => Promise<void>)[] = [];
   try {
     let stableEps: string[];
@@ -234,6 +251,15 @@ async function main(): Promise<void> {
       await nginx.start(config);
       await nginx.pushState({ version: 1, ...renderState(model) });
       stops.push(() => nginx.stop());
+      // the metrics pipeline `kanary ingress` runs on the access log
+      const metrics = new DataPlaneMetrics();
+      const tailer = new AccessLogTailer(
+        statePaths(dir).accessLog,
+        (e) => metrics.observe(e),
+        () => nginx.reopenLogs(),
+      );
+      tailer.start();
+      stops.push(async () => tailer.stop());
       kanaryPort = PORTS.kanary;
       kanaryPid = () => nginx.pid!;
     } else {
@@ -273,18 +299,22 @@ async function main(): Promise<void> {
       results.kanary.push(await measure(kanaryPort, kanaryPid()));
       results.minimalLog.push(await measure(PORTS.minimalLog, minimalLog.pid));
     }
-    const row = (name: string, xs: Measured[]) =>
-      `| ${name} | ${median(xs.map((x) => x.rps)).toFixed(0)} | ${median(xs.map((x) => x.p50ms)).toFixed(2)} | ${median(xs.map((x) => x.p99ms)).toFixed(2)} | ${median(xs.map((x) => x.cpuUsPerRequest)).toFixed(1)} | ${xs.reduce((a, x) => a + x.errors, 0)} |`;
+    const row = (name: string, xs: Measured[], pipeline: boolean) =>
+      `| ${name} | ${median(xs.map((x) => x.rps)).toFixed(0)} | ${median(xs.map((x) => x.p50ms)).toFixed(2)} | ${median(xs.map((x) => x.p99ms)).toFixed(2)} | ${median(xs.map((x) => x.cpuUsPerRequest)).toFixed(1)} | ${pipeline ? median(xs.map((x) => x.selfUsPerRequest)).toFixed(1) : '–'} | ${xs.reduce((a, x) => a + x.errors, 0)} |`;
     // per-round ratios: the neighbours' load changes between rounds more than within one
     const ratio = (base: Measured[]) => median(results.kanary.map((k, i) => k.rps / base[i]!.rps));
     console.log(
       `backends: ${args.backends}; wrk -t2 -c${CONNECTIONS} -d${SECONDS}s, ${ROUNDS} interleaved rounds (medians); ${cpus().length} CPUs; load average ${loadavg()[0]!.toFixed(1)} at the end`,
     );
-    console.log('| proxy | requests/s | p50 ms | p99 ms | nginx CPU µs/request | errors |');
-    console.log('|---|---|---|---|---|---|');
-    console.log(row('minimal nginx proxy, access_log off', results.minimal));
-    console.log(row("minimal nginx proxy, nginx's default access log", results.minimalLog));
-    console.log(row('Kanary (Lua routing, canary at weight 10, JSON access log)', results.kanary));
+    console.log(
+      '| proxy | requests/s | p50 ms | p99 ms | nginx CPU µs/request | metrics pipeline CPU µs/request | errors |',
+    );
+    console.log('|---|---|---|---|---|---|---|');
+    console.log(row('minimal nginx proxy, access_log off', results.minimal, false));
+    console.log(row("minimal nginx proxy, nginx's default access log", results.minimalLog, false));
+    console.log(
+      row('Kanary (Lua routing, canary at weight 10, JSON access log, metrics)', results.kanary, true),
+    );
     console.log(
       `throughput Kanary / minimal (access_log off): ${(ratio(results.minimal) * 100).toFixed(1)}% (goal ≥ 95%)`,
     );
