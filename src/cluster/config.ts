@@ -1,3 +1,4 @@
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { binDir, stateDir } from './paths.ts';
 
@@ -97,4 +98,7 @@ export const files = (c: ClusterConfig) => ({
   imageBehaviours: join(c.stateDir, 'images.json'),
   // etcd on tmpfs: fsync-free and fast, and gone with the cluster
   etcdData: join('/dev/shm', `kanary-${c.name}-etcd`),
+  // for nginx state dirs: its workers (user nobody) must reach them, which a home directory like
+  // /root (0700), where the state dir usually is, does not allow
+  workerReachable: join(process.env.TMPDIR || tmpdir(), `kanary-${c.name}`),
 });

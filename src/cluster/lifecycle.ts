@@ -192,6 +192,7 @@ export async function clusterUp(c: ClusterConfig, opts: UpOptions): Promise<{ al
   await checkPorts(c);
   rmSync(c.stateDir, { recursive: true, force: true });
   rmSync(files(c).etcdData, { recursive: true, force: true });
+  rmSync(files(c).workerReachable, { recursive: true, force: true });
   mkdirSync(c.stateDir, { recursive: true });
   const token = writeConfigFiles(c);
   const state: ClusterState = {
@@ -411,6 +412,7 @@ export async function clusterDown(
     await deletePodNetwork(c);
   }
   rmSync(files(c).etcdData, { recursive: true, force: true });
+  rmSync(files(c).workerReachable, { recursive: true, force: true });
   rmSync(c.stateDir, { recursive: true, force: true });
   return { stopped };
 }

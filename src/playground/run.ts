@@ -192,6 +192,10 @@ export async function runPlayground(o: PlaygroundOptions): Promise<{ results: St
     ? join(process.env.TMPDIR ?? '/tmp', `kanary-playground-${process.pid}`)
     : join(c.stateDir, 'playground', o.namespace);
   mkdirSync(logDir, { recursive: true });
+  // nginx's workers must be able to reach their state dir (not so under a 0700 home directory)
+  const nginxDir = external
+    ? join(logDir, 'nginx')
+    : join(files(c).workerReachable, 'playground', o.namespace, 'nginx');
   const kanaryBin = join(repoRoot, 'bin', 'kanary.js');
   const kubeArgs = [
     ...(kubeconfig ? ['--kubeconfig', kubeconfig] : []),
@@ -250,7 +254,7 @@ export async function runPlayground(o: PlaygroundOptions): Promise<{ results: St
             '--metrics-port',
             String(metricsPort),
             '--state-dir',
-            join(logDir, 'nginx'),
+            nginxDir,
           ],
           join(logDir, 'ingress.log'),
         );

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { it } from 'node:test';
 import { promisify } from 'node:util';
@@ -60,6 +60,8 @@ it('cluster up → kubectl works → a crash is reported → down leaves nothing
   assert.match(crashed.stdout, /kwok\s+crashed/);
   assert.match(crashed.stdout, /UNHEALTHY/);
 
+  // what a playground leaves where nginx's workers can reach it
+  mkdirSync(join(files(c).workerReachable, 'playground', 'ns', 'nginx'), { recursive: true });
   const down = await kanary('cluster', '--name', NAME, 'down');
   assert.equal(down.code, 0, down.stderr);
 
@@ -76,6 +78,7 @@ it('cluster up → kubectl works → a crash is reported → down leaves nothing
   assert.equal(routes.includes(c.podCidr), false, 'pod route removed');
   assert.equal(existsSync(c.stateDir), false, 'state folder removed');
   assert.equal(existsSync(files(c).etcdData), false, 'etcd data removed');
+  assert.equal(existsSync(files(c).workerReachable), false, 'nginx state dirs removed');
 
   const after = await kanary('cluster', '--name', NAME, 'kubeconfig');
   assert.notEqual(after.code, 0);
