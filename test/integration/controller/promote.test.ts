@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { isConflict } from '../../../src/kube/client.ts';
 import { waitUntil } from '../../support/cluster.ts';
 import {
   albToNginx,
@@ -135,12 +136,21 @@ describe('promote', { concurrency: true }, () => {
     const env = await rolloutEnv(t, 'sdd');
     await env.apply(albToNginx(upstreamFixture('e2e-functional/canary-scaledowndelay.yaml')));
     await env.waitFor(name, 'Healthy', (r) => r.status?.phase === 'Healthy');
+    // read-modify-write as upstream's e2e UpdateSpec does, retried on conflict: the controller may
+    // write the Rollout (its revision annotation) between our read and our write
     const revisionTemplate = async (rev: string) => {
-      const ro = await env.ros.get(name);
-      await env.ros.patch(name, {
-        spec: { template: { metadata: { annotations: { rev } } } },
-        metadata: { resourceVersion: ro.metadata.resourceVersion },
-      });
+      for (let attempt = 1; ; attempt++) {
+        const ro = await env.ros.get(name);
+        try {
+          await env.ros.patch(name, {
+            spec: { template: { metadata: { annotations: { rev } } } },
+            metadata: { resourceVersion: ro.metadata.resourceVersion },
+          });
+          return;
+        } catch (err) {
+          if (!isConflict(err) || attempt >= 5) throw err;
+        }
+      }
     };
     const rs = async (revision: string) => {
       const found = await env.replicaSetByRevision(revision);
