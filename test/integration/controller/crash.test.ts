@@ -170,6 +170,10 @@ describe('crash safety (SIGKILL and restart)', { concurrency: true }, () => {
       (await env.waitFor('tomozo', 'Healthy', (r) => r.status?.phase === 'Healthy')).status?.stableRS ?? '';
     let stop = false;
     let kills = 0;
+    let killed: () => void = () => {};
+    // resolves after the next kill and restart: each user action is followed by at least one crash
+    // (waiting for luck let a fast rollout finish between two kills)
+    const nextKill = () => new Promise<void>((resolve) => (killed = resolve));
     // a controller lives 150–650 ms after it is ready, then is killed; meanwhile the user drives the rollout
     const chaos = (async () => {
       while (!stop) {
@@ -177,16 +181,21 @@ describe('crash safety (SIGKILL and restart)', { concurrency: true }, () => {
         await ctrl.kill();
         kills++;
         ctrl = await startController(t, env.ns.name);
+        killed();
       }
     })();
     try {
+      let crash = nextKill();
       await env.ros.setImage('tomozo', 'tomozo', 'tomozo-repo/tomozo:0.0.2');
+      await crash;
       await env.waitFor(
         'tomozo',
         'Paused at 10%',
         (r) => r.status?.phase === 'Paused' && r.status.currentStepIndex === 1,
       );
+      crash = nextKill();
       await env.ros.promote('tomozo');
+      await crash;
       await env.waitFor(
         'tomozo',
         'promoted',
@@ -196,7 +205,7 @@ describe('crash safety (SIGKILL and restart)', { concurrency: true }, () => {
       stop = true;
       await chaos;
     }
-    assert.ok(kills >= 3, `killed ${kills} times`);
+    t.diagnostic(`controller killed ${kills} times`);
     await assertConverged(env, v1);
   });
 });
