@@ -335,6 +335,27 @@ export async function runPlayground(o: PlaygroundOptions): Promise<{ results: St
       return f.length ? `; failures: ${f.map(([k, v]) => `${v}× ${k}`).join(', ')}` : '';
     };
     const failed = (r: BurstResult) => Object.values(r.failures).reduce((a, b) => a + b, 0);
+    /**
+     * The status changes first; the data plane follows a moment later (the canary Ingress's new
+     * weight, the Service switch and its EndpointSlices). Measuring the next step's traffic before
+     * then would count the tail of the previous one, so wait until 50 requests in a row get
+     * `version` (at most 20 s) and say how long that took.
+     */
+    const settle = async (label: string, version: string): Promise<string> => {
+      const started = Date.now();
+      for (let tries = 1; ; tries++) {
+        const r = await burst({ url: ingressUrl!, host, path, requests: 50, concurrency: 1 });
+        if ((r.byVersion[version] ?? 0) === 50) {
+          return tries === 1
+            ? `the data plane already serves only ${version} (50 requests in a row)`
+            : `the data plane serves only ${version} after ${Date.now() - started} ms`;
+        }
+        if (Date.now() - started > 20_000)
+          return `traffic did not settle on ${version} within 20 s: ${shares(r)}`;
+        live.update(`${label}: waiting for the data plane to follow`);
+        await sleep(100);
+      }
+    };
 
     const weighted = await send(`3. ${o.requests} requests to ${host}${path}`, o.requests);
     const canaryHits = weighted.byVersion[newVersion] ?? 0;
@@ -379,6 +400,7 @@ export async function runPlayground(o: PlaygroundOptions): Promise<{ results: St
         measured: `${aborted.status?.phase}: ${aborted.status?.message}`,
         pass: aborted.status?.phase === 'Degraded' && aborted.status.stableRS === stableHash,
       });
+      info(await settle('5.', oldVersion));
       const after = await send(`5. ${o.requests} requests after abort`, o.requests);
       record({
         step: `5. traffic after abort (${o.requests} requests)`,
@@ -414,6 +436,7 @@ export async function runPlayground(o: PlaygroundOptions): Promise<{ results: St
         measured: `${done.status?.phase} (stable ReplicaSet ${name}-${done.status?.stableRS})`,
         pass: done.status?.phase === 'Healthy' && done.status.stableRS === canaryHash,
       });
+      info(await settle('5.', newVersion));
       const after = await send(`5. ${o.requests} requests after promotion`, o.requests);
       record({
         step: `5. traffic after promotion (${o.requests} requests)`,
