@@ -59,6 +59,9 @@ export function statePaths(stateDir: string) {
  * private directory above the state dir (a home directory, a mkdtemp folder) would make those fail
  * later, as 500s and as metrics that silently stop; refuse such a state dir up front instead.
  */
+/** A state directory nginx cannot use; the message says which directory and what to do. */
+export class StateDirError extends Error {}
+
 export function checkWorkersCanReach(stateDir: string): void {
   if (process.getuid?.() !== 0) return; // unprivileged: workers run as this user
   // the state dir itself is made 0755 by prepareStateDir; what is above it is not ours to change
@@ -75,7 +78,7 @@ export function checkWorkersCanReach(stateDir: string): void {
       return; // not created yet: mkdir makes it (and what is below it) 0755
     }
     if ((mode & 0o001) === 0) {
-      throw new Error(
+      throw new StateDirError(
         `nginx's workers (user nobody) cannot reach the state directory ${stateDir}: ${d} is mode ` +
           `${(mode & 0o777).toString(8).padStart(4, '0')}, without execute permission for others. ` +
           'Choose a --state-dir under a directory they can traverse (e.g. /var/lib/kanary-ingress or /tmp)',

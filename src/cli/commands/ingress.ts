@@ -88,8 +88,13 @@ export function registerIngressCommand(program: Command): void {
           publishAddress: o.publishAddress,
         });
       } catch (err) {
+        // a bad state dir says what to do itself; anything else is most often a port or a missing package
+        const { StateDirError } = await import('../../dataplane/nginx.ts');
         throw new UserError(`the data plane could not start: ${(err as Error).message}`, {
-          hint: 'check that the ports are free and that nginx and libnginx-mod-http-lua are installed',
+          hint:
+            err instanceof StateDirError
+              ? undefined
+              : 'check that the ports are free and that nginx and libnginx-mod-http-lua are installed',
         });
       }
       await new Promise<void>((resolve) => {

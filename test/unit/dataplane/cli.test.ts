@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { UserError } from '../../../src/cli/errors.ts';
 import { buildProgram } from '../../../src/cli/main.ts';
@@ -67,4 +70,30 @@ test('kanary ingress: bad flags are clear user errors, before any connection is 
     assert.ok(err instanceof UserError);
     assert.match(err.message, /cannot load kubeconfig/);
   });
+});
+
+test('kanary ingress: a state dir nginx workers cannot reach is a user error naming it, before any connection', {
+  skip: process.getuid?.() !== 0 && 'only root starts nginx with unprivileged workers',
+}, async () => {
+  const root = mkdtempSync(join(tmpdir(), 'kanary-cli-private-')); // mode 0700
+  try {
+    const kubeconfig = join(root, 'kubeconfig');
+    writeFileSync(
+      kubeconfig,
+      [
+        'apiVersion: v1',
+        'kind: Config',
+        'clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]',
+        'users: [{name: u, user: {token: t}}]',
+        'contexts: [{name: x, context: {cluster: c, user: u}}]',
+        'current-context: x',
+      ].join('\n'),
+    );
+    const err = await run('ingress', '--kubeconfig', kubeconfig, '--state-dir', join(root, 'state'));
+    assert.ok(err instanceof UserError, String(err));
+    assert.match(err.message, new RegExp(`cannot reach the state directory .*: ${root} is mode 0700`));
+    assert.equal(err.hint, undefined, 'the message says what to do; no hint about ports');
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });
