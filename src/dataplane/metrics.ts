@@ -217,9 +217,8 @@ export class DataPlaneMetrics {
       method: e.method,
       path: e.path,
     };
-    // no upstream was tried: no route or no ready endpoints (the balancer failed the request before
-    // connecting, so nginx logs an empty address and a zero time)
-    const tried = e.upstream_addr !== '' && e.upstream_addr !== '-';
+    // no upstream was tried: nginx's own 503 server (unix socket) answered because nothing could serve
+    const tried = e.upstream_addr !== '' && e.upstream_addr !== '-' && !e.upstream_addr.startsWith('unix:');
     let upstreamTime: number | undefined;
     if (tried && e.upstream_response_time && e.upstream_response_time !== '-') {
       // several tries look like "0.001, 0.002": the upstream time is their sum

@@ -49,6 +49,8 @@ export function statePaths(stateDir: string) {
     errorLog: join(stateDir, 'logs', 'error.log'),
     tmp: join(stateDir, 'tmp'),
     adminSocket: join(stateDir, 'admin.sock'),
+    /** the server that answers 503 when nothing can serve a request (see render.ts) */
+    unavailableSocket: join(stateDir, 'unavailable.sock'),
     pid: join(stateDir, 'nginx.pid'),
   };
 }
@@ -215,7 +217,9 @@ export class NginxProcess {
   }
 
   private async spawnMaster(): Promise<void> {
+    // a killed nginx leaves its unix sockets behind, and listen() fails on an existing file
     rmSync(this.paths.adminSocket, { force: true });
+    rmSync(this.paths.unavailableSocket, { force: true });
     const child = spawn(
       this.opts.binary,
       ['-p', this.opts.stateDir, '-c', this.paths.config, '-e', this.paths.errorLog],

@@ -1,6 +1,6 @@
 -- Kanary's per-request routing inside nginx.
 --
--- The configuration gives every location a route id (the argument of balance()). The
+-- The configuration gives every location a route id ($kanary_route). The
 -- dynamic state (routes with their canary rules, and the ready endpoints of
 -- every upstream) is pushed by `kanary ingress` to /state on the admin socket
 -- and kept in shared memory, so weight and endpoint changes need no reload.
@@ -17,6 +17,13 @@ local routes = {}
 local upstreams = {}
 -- per-worker round-robin position of each upstream
 local next_index = {}
+-- the server that answers 503 for requests nothing can serve ("unix:/…/unavailable.sock")
+local unavailable_peer = nil
+
+-- Called from init_by_lua (the master, before the workers fork).
+function M.configure(peer)
+  unavailable_peer = peer
+end
 
 local function load_state()
   local version = shared:get("version")
@@ -86,26 +93,26 @@ local function choose_canary(c)
   return math.random(c.weightTotal) <= c.weight
 end
 
--- The balancer of every location's upstream: the one Lua call a request costs.
+-- The balancer of the one upstream every location proxies to: the one Lua call
+-- a request costs.
 -- On the first try it makes the routing decision; a chosen canary is recorded
 -- in $kanary_canary and $kanary_upstream_name for the access log (the location
 -- sets the latter to the stable upstream, so a stable request writes no
 -- variable). A retry (proxy_next_upstream) stays on that upstream and takes its
 -- next endpoint.
--- When nothing can serve it marks the request unavailable and fails, which
--- the location's error_page turns into a 503.
-function M.balance(route_id)
+-- When nothing can serve the request goes to the server that answers 503.
+function M.balance()
   local target
   local retry = ngx_balancer.get_last_failure()
   if retry then
     target = ngx.var.kanary_upstream_name
   else
     load_state()
+    local route_id = ngx.var.kanary_route
     local route = routes[route_id]
     if not route then
       ngx.log(ngx.ERR, "kanary: no state for route ", route_id)
-      ngx.var.kanary_unavailable = "1"
-      return ngx.exit(ngx.ERROR)
+      return M.unavailable()
     end
     target = route.upstream
     local c = route.canary
@@ -121,8 +128,7 @@ function M.balance(route_id)
   end
   local eps = upstreams[target]
   if not eps or #eps == 0 then
-    ngx.var.kanary_unavailable = "1"
-    return ngx.exit(ngx.ERROR)
+    return M.unavailable()
   end
   local n = #eps
   -- round robin per worker; a retry takes the next endpoint, so it lands elsewhere
@@ -136,6 +142,14 @@ function M.balance(route_id)
   local ok, err = ngx_balancer.set_current_peer(ep[1], ep[2])
   if not ok then
     ngx.log(ngx.ERR, "kanary: cannot use endpoint ", ep[1], ":", ep[2], ": ", err)
+    return ngx.exit(ngx.ERROR)
+  end
+end
+
+function M.unavailable()
+  local ok, err = ngx_balancer.set_current_peer(unavailable_peer)
+  if not ok then
+    ngx.log(ngx.ERR, "kanary: cannot use the 503 server ", unavailable_peer, ": ", err)
     return ngx.exit(ngx.ERROR)
   end
 end

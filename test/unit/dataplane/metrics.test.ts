@@ -30,14 +30,14 @@ test('requests are counted with ingress-nginx label names; canary holds the cana
   const m = new DataPlaneMetrics();
   m.observe(entry());
   m.observe(entry());
-  // what nginx logs when the balancer finds no ready endpoint: no address, a zero time
+  // what nginx logs when the balancer finds no ready endpoint: its own 503 server answered
   m.observe(
     entry({
       canary: '',
       upstream: 'shop-app-80',
       status: 503,
-      upstream_addr: '',
-      upstream_status: '-',
+      upstream_addr: 'unix:/var/lib/kanary-ingress/unavailable.sock',
+      upstream_status: '503',
       upstream_response_time: '0.000',
     }),
   );
