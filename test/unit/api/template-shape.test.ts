@@ -33,6 +33,25 @@ function planOf(r: unknown) {
 }
 const labels = { labels: { app: 'x' } };
 
+/**
+ * Each case's Rollout fails validation with exactly `message`, and the planner turns it into
+ * InvalidSpec (Degraded, nothing done), not an error it retries forever.
+ */
+function itReportsInvalidSpec(cases: [string, unknown, string][]): void {
+  for (const [name, r, message] of cases) {
+    it(`${name}: InvalidSpec, not a crash`, () => {
+      const res = validateRollout(r);
+      assert.equal(res.ok, false);
+      if (!res.ok) assert.equal(res.message, message);
+      const p = planOf(r);
+      assert.equal(p.error, undefined);
+      assert.equal(p.status.phase, 'Degraded');
+      assert.equal(p.status.message, `InvalidSpec: The Rollout "x" is invalid: ${message}`);
+      assert.deepEqual(p.actions, []);
+    });
+  }
+}
+
 describe('pod template shape', () => {
   const cases: [string, unknown, string][] = [
     [
@@ -76,19 +95,7 @@ describe('pod template shape', () => {
       'spec.template.spec: Invalid value: "3": must be an object',
     ],
   ];
-  for (const [name, template, message] of cases) {
-    it(`${name}: reported, not thrown`, () => {
-      const res = validateRollout(rollout(template));
-      assert.equal(res.ok, false);
-      if (!res.ok) assert.equal(res.message, message);
-      // and the controller's planner turns it into InvalidSpec, not an error it retries forever
-      const p = planOf(rollout(template));
-      assert.equal(p.error, undefined);
-      assert.equal(p.status.phase, 'Degraded');
-      assert.equal(p.status.message, `InvalidSpec: The Rollout "x" is invalid: ${message}`);
-      assert.deepEqual(p.actions, []);
-    });
-  }
+  itReportsInvalidSpec(cases.map(([name, template, message]) => [name, rollout(template), message]));
 
   it('a well-formed template passes', () => {
     assert.deepEqual(
@@ -124,16 +131,7 @@ describe('selector shape', () => {
       'spec.selector.matchExpressions: Invalid value: "\\"app in (x)\\"": must be an array',
     ],
   ];
-  for (const [name, r, message] of cases) {
-    it(`${name}: InvalidSpec, not a crash`, () => {
-      const res = validateRollout(r);
-      assert.equal(res.ok, false);
-      if (!res.ok) assert.equal(res.message, message);
-      const p = planOf(r);
-      assert.equal(p.error, undefined);
-      assert.equal(p.status.message, `InvalidSpec: The Rollout "x" is invalid: ${message}`);
-    });
-  }
+  itReportsInvalidSpec(cases);
 
   it('a well-formed expression passes', () => {
     assert.deepEqual(validateRollout(withExpr([{ key: 'app', operator: 'Exists' }])), { ok: true });
@@ -182,14 +180,5 @@ describe('canary strategy shape', () => {
       'spec.strategy.canary.steps[0].setHeaderRoute.match: Invalid value: "\\"x\\"": must be an array',
     ],
   ];
-  for (const [name, r, message] of cases) {
-    it(`${name}: InvalidSpec, not a crash`, () => {
-      const res = validateRollout(r);
-      assert.equal(res.ok, false);
-      if (!res.ok) assert.equal(res.message, message);
-      const p = planOf(r);
-      assert.equal(p.error, undefined);
-      assert.equal(p.status.message, `InvalidSpec: The Rollout "x" is invalid: ${message}`);
-    });
-  }
+  itReportsInvalidSpec(cases);
 });
