@@ -1,4 +1,9 @@
-import { Agent as HttpAgent, request as httpRequest, type RequestOptions } from 'node:http';
+import {
+  Agent as HttpAgent,
+  request as httpRequest,
+  type IncomingMessage,
+  type RequestOptions,
+} from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { ClusterAccess } from './access.ts';
@@ -66,6 +71,23 @@ export interface WatchOptions {
   idleTimeoutMs?: number;
   /** called once the API server accepted the watch */
   onOpen?: () => void;
+}
+
+/** A whole response body: JSON when it parses (an error Status), else its text; undefined when empty. */
+function readBody(res: IncomingMessage, done: (body: unknown) => void, failed: (err: Error) => void): void {
+  const chunks: Buffer[] = [];
+  res.on('data', (c: Buffer) => chunks.push(c));
+  res.on('end', () => {
+    const text = Buffer.concat(chunks).toString('utf8');
+    let body: unknown = text;
+    try {
+      body = text ? JSON.parse(text) : undefined;
+    } catch {
+      /* non-JSON error body: keep the text */
+    }
+    done(body);
+  });
+  res.on('error', failed);
 }
 
 const isKubeConfig = (s: KubeConfig | ClusterAccess): s is KubeConfig =>
@@ -141,22 +163,16 @@ export class KubeClient {
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
     return new Promise<T>((resolve, reject) => {
       const req = send(url, { ...base, method, headers, signal: init.signal }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let body: unknown = text;
-          try {
-            body = text ? JSON.parse(text) : undefined;
-          } catch {
-            /* non-JSON error body: keep the text */
-          }
-          const code = res.statusCode ?? 0;
-          this.onResponse?.(method, code);
-          if (code >= 200 && code < 300) resolve(body as T);
-          else reject(new KubeApiError(code, method, path, body));
-        });
-        res.on('error', reject);
+        readBody(
+          res,
+          (body) => {
+            const code = res.statusCode ?? 0;
+            this.onResponse?.(method, code);
+            if (code >= 200 && code < 300) resolve(body as T);
+            else reject(new KubeApiError(code, method, path, body));
+          },
+          reject,
+        );
       });
       req.on('error', (err) => {
         this.onResponse?.(method, 0);
@@ -207,19 +223,7 @@ export class KubeClient {
         const code = res.statusCode ?? 0;
         this.onResponse?.('WATCH', code);
         if (code < 200 || code >= 300) {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8');
-            let body: unknown = text;
-            try {
-              body = text ? JSON.parse(text) : undefined;
-            } catch {
-              /* non-JSON error body: keep the text */
-            }
-            finish(new KubeApiError(code, 'GET', path, body));
-          });
-          res.on('error', finish);
+          readBody(res, (body) => finish(new KubeApiError(code, 'GET', path, body)), finish);
           return;
         }
         arm();
