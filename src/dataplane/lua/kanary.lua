@@ -93,6 +93,15 @@ local function choose_canary(c)
   return math.random(c.weightTotal) <= c.weight
 end
 
+-- Sends the request to the server that answers 503: nothing can serve it.
+local function unavailable()
+  local ok, err = ngx_balancer.set_current_peer(unavailable_peer)
+  if not ok then
+    ngx.log(ngx.ERR, "kanary: cannot use the 503 server ", unavailable_peer, ": ", err)
+    return ngx.exit(ngx.ERROR)
+  end
+end
+
 -- The balancer of the one upstream every location proxies to: the one Lua call
 -- a request costs.
 -- On the first try it makes the routing decision; a chosen canary is recorded
@@ -112,7 +121,7 @@ function M.balance()
     local route = routes[route_id]
     if not route then
       ngx.log(ngx.ERR, "kanary: no state for route ", route_id)
-      return M.unavailable()
+      return unavailable()
     end
     target = route.upstream
     local c = route.canary
@@ -128,7 +137,7 @@ function M.balance()
   end
   local eps = upstreams[target]
   if not eps or #eps == 0 then
-    return M.unavailable()
+    return unavailable()
   end
   local n = #eps
   -- round robin per worker; a retry takes the next endpoint, so it lands elsewhere
@@ -142,14 +151,6 @@ function M.balance()
   local ok, err = ngx_balancer.set_current_peer(ep[1], ep[2])
   if not ok then
     ngx.log(ngx.ERR, "kanary: cannot use endpoint ", ep[1], ":", ep[2], ": ", err)
-    return ngx.exit(ngx.ERROR)
-  end
-end
-
-function M.unavailable()
-  local ok, err = ngx_balancer.set_current_peer(unavailable_peer)
-  if not ok then
-    ngx.log(ngx.ERR, "kanary: cannot use the 503 server ", unavailable_peer, ": ", err)
     return ngx.exit(ngx.ERROR)
   end
 end
