@@ -1,7 +1,6 @@
 import { spawn } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { accessSync, constants, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +17,7 @@ import { type ClusterConfig, files } from './config.ts';
 import { kwokConfigYaml } from './kwok-stages.ts';
 import { createPodNetwork, deletePodNetwork, hostLinkExists, netnsExists, netnsPids } from './netns.ts';
 import { controlPlaneBinaries, controlPlaneDir, controlPlaneVersions } from './paths.ts';
+import { portFree } from './ports.ts';
 import { probe, waitFor } from './probe.ts';
 import { isRunning, type ProcessRecord, spawnDaemon, stopProcess, tailFile } from './procs.ts';
 
@@ -96,14 +96,6 @@ export async function ensureBinaries(c: ClusterConfig, progress: Progress): Prom
       `building the control plane failed (exit ${code}); last output:\n${lines.join('\n')}`,
     );
   }
-}
-
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
 }
 
 async function checkPorts(c: ClusterConfig): Promise<void> {

@@ -1,5 +1,4 @@
 import { mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { styleText } from 'node:util';
@@ -10,6 +9,7 @@ import { rolloutInfo } from '../cli/render/rollout-info.ts';
 import { clusterConfig, files } from '../cluster/config.ts';
 import { adoptProcesses, binariesPresent, clusterUp } from '../cluster/lifecycle.ts';
 import { repoRoot } from '../cluster/paths.ts';
+import { freePort, portFree } from '../cluster/ports.ts';
 import { isRunning, type ProcessRecord, spawnDaemon, stopProcess, tailFile } from '../cluster/procs.ts';
 import { applyManifests, loadManifests, type Manifest } from '../kube/apply.ts';
 import { isNotFound, KubeClient, MERGE_PATCH, RESOURCES, resourcePath } from '../kube/client.ts';
@@ -89,16 +89,6 @@ interface RolloutLike extends Manifest {
 interface IngressLike {
   spec?: { rules?: { host?: string; http?: { paths?: { path?: string; pathType?: string }[] } }[] };
 }
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
 
 /** A request path that a regex or prefix Ingress path accepts: "/v1/tomozo/.*" → "/v1/tomozo/playground". */
 export function samplePath(path: string | undefined): string {
@@ -489,13 +479,6 @@ export async function runPlayground(o: PlaygroundOptions): Promise<{ results: St
   live.done();
   return { results, ok: results.every((r) => r.pass) };
 }
-
-const portFree = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const s = createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
 
 async function choosePort(wanted: number | undefined, info: (m: string) => void): Promise<number> {
   if (wanted !== undefined) {

@@ -1,5 +1,4 @@
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { pino } from 'pino';
 import { type CanaryReport, type DataPlane, startDataPlane } from '../../../src/dataplane/controller.ts';
 import { KubeClient, RESOURCES, resourcePath } from '../../../src/kube/client.ts';
@@ -7,17 +6,9 @@ import { type TestNamespace, waitUntil } from '../../support/cluster.ts';
 
 export const PREFIX = 'nginx.ingress.kubernetes.io';
 
-/** A port that is free right now on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from '../../../src/cluster/ports.ts';
+
+export { freePort };
 
 /** Runs the data plane in-process against one test namespace, with its own ports and state dir. */
 export async function startTestDataPlane(
