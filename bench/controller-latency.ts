@@ -13,6 +13,7 @@ import { Informer, type KubeObject } from '../src/kube/informer.ts';
 import {
   benchCluster,
   createNamespace,
+  deleteNamespace,
   machine,
   percentile,
   startControllerProcess,
@@ -21,15 +22,7 @@ import {
 const iterations = Number(process.argv[2] ?? 20);
 const ns = 'bench-latency';
 const { kubeconfig, client } = await benchCluster();
-await client.delete(`/api/v1/namespaces/${ns}`).catch(() => undefined);
-for (let i = 0; i < 300; i++) {
-  const gone = await client.get(`/api/v1/namespaces/${ns}`).then(
-    () => false,
-    () => true,
-  );
-  if (gone) break;
-  await sleep(200);
-}
+await deleteNamespace(client, ns);
 await createNamespace(client, ns);
 const controller = await startControllerProcess(kubeconfig, ['--namespace', ns]);
 

@@ -10,26 +10,30 @@
  *   node bench/controller-restart.ts [progressing=50]
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MERGE_PATCH, RESOURCES, resourcePath } from '../src/kube/client.ts';
-import { Informer, type KubeObject } from '../src/kube/informer.ts';
-import { benchCluster, machine, processUsage, startControllerProcess } from './controller-support.ts';
+import { RESOURCES } from '../src/kube/client.ts';
+import { Informer } from '../src/kube/informer.ts';
+import {
+  type BenchRollout,
+  benchCluster,
+  controllerMetric,
+  healthyCount,
+  machine,
+  processUsage,
+  setImage,
+  startControllerProcess,
+} from './controller-support.ts';
 
 const progressing = Number(process.argv[2] ?? 50);
 const ns = 'bench-scale';
 const { kubeconfig, client } = await benchCluster();
-type Ro = KubeObject & { status?: { phase?: string; observedGeneration?: string } };
-const rollouts = new Informer<Ro>(client, RESOURCES.rollouts, { namespace: ns });
+const rollouts = new Informer<BenchRollout>(client, RESOURCES.rollouts, { namespace: ns });
 await rollouts.start();
 const total = rollouts.list(ns).length;
 if (total < progressing) {
   throw new Error(`only ${total} Rollouts in ${ns}: run node bench/controller-scale.ts first`);
 }
 const controller = await startControllerProcess(kubeconfig, ['--namespace', ns]);
-const metric = async (re: RegExp) =>
-  (await (await fetch(`http://127.0.0.1:${controller.healthPort}/metrics`)).text())
-    .split('\n')
-    .filter((l) => re.test(l))
-    .reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
+const metric = (re: RegExp) => controllerMetric(controller, re);
 const gcSeconds = () =>
   Promise.all([
     metric(/^nodejs_gc_duration_seconds_sum\{kind="minor"\}/),
@@ -41,23 +45,11 @@ const synced = processUsage(controller.pid);
 const heapTotal = await metric(/^nodejs_heap_size_total_bytes /);
 const [minor0, major0] = await gcSeconds();
 const image = `bench/scale:${Date.now()}`;
-const names = Array.from({ length: progressing }, (_, i) => `r${i}`);
+const names = new Set(Array.from({ length: progressing }, (_, i) => `r${i}`));
 const t0 = performance.now();
-await Promise.all(
-  names.map((n) =>
-    client.patch(
-      resourcePath(RESOURCES.rollouts, ns, n),
-      { spec: { template: { spec: { containers: [{ name: 'app', image }] } } } },
-      MERGE_PATCH,
-    ),
-  ),
-);
+await setImage(client, ns, names, image);
 await sleep(1000);
-const done = () =>
-  names.every((n) => {
-    const r = rollouts.get(ns, n);
-    return r?.status?.phase === 'Healthy' && r.status.observedGeneration === String(r.metadata.generation);
-  });
+const done = () => healthyCount(rollouts, ns, names) === names.size;
 let peak = synced.rss;
 while (!done()) {
   peak = Math.max(peak, processUsage(controller.pid).rss);

@@ -5,14 +5,18 @@
  *   node bench/controller-scale.ts [rollouts=500] [progressing=50]
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { applyManifests, type Manifest } from '../src/kube/apply.ts';
-import { MERGE_PATCH, RESOURCES, resourcePath } from '../src/kube/client.ts';
-import { Informer, type KubeObject } from '../src/kube/informer.ts';
+import { RESOURCES } from '../src/kube/client.ts';
+import { Informer } from '../src/kube/informer.ts';
 import {
+  type BenchRollout,
   benchCluster,
   createNamespace,
+  createRollouts,
+  deleteNamespace,
+  healthyCount as healthy,
   machine,
   processUsage,
+  setImage,
   startControllerProcess,
 } from './controller-support.ts';
 
@@ -20,51 +24,16 @@ const total = Number(process.argv[2] ?? 500);
 const progressing = Number(process.argv[3] ?? 50);
 const ns = 'bench-scale';
 const { kubeconfig, client } = await benchCluster();
-await client.delete(`/api/v1/namespaces/${ns}`).catch(() => undefined);
-while (
-  await client.get(`/api/v1/namespaces/${ns}`).then(
-    () => true,
-    () => false,
-  )
-)
-  await sleep(500);
+await deleteNamespace(client, ns);
 await createNamespace(client, ns);
 const controller = await startControllerProcess(kubeconfig, ['--namespace', ns]);
 
-type Ro = KubeObject & { status?: { phase?: string; observedGeneration?: string } };
-const rollouts = new Informer<Ro>(client, RESOURCES.rollouts, { namespace: ns });
+const rollouts = new Informer<BenchRollout>(client, RESOURCES.rollouts, { namespace: ns });
 await rollouts.start();
-const rollout = (i: number, image: string): Manifest => ({
-  apiVersion: 'argoproj.io/v1alpha1',
-  kind: 'Rollout',
-  metadata: { name: `r${i}` },
-  spec: {
-    replicas: 3,
-    selector: { matchLabels: { app: `r${i}` } },
-    template: { metadata: { labels: { app: `r${i}` } }, spec: { containers: [{ name: 'app', image }] } },
-    strategy: {
-      canary: { steps: [{ setWeight: 34 }, { pause: { duration: '2s' } }] },
-    },
-  },
-});
-const healthyCount = (names?: Set<string>) =>
-  rollouts
-    .list(ns)
-    .filter(
-      (r) =>
-        (!names || names.has(r.metadata.name)) &&
-        r.status?.phase === 'Healthy' &&
-        r.status.observedGeneration === String(r.metadata.generation),
-    ).length;
+const healthyCount = (names?: Set<string>) => healthy(rollouts, ns, names);
 
 const t0 = performance.now();
-for (let i = 0; i < total; i += 25) {
-  await Promise.all(
-    Array.from({ length: Math.min(25, total - i) }, (_, k) =>
-      applyManifests(client, ns, [rollout(i + k, 'bench/scale:1')], 'bench'),
-    ),
-  );
-}
+await createRollouts(client, ns, total, 'bench/scale:1');
 process.stderr.write(`  created ${total} Rollouts in ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
 while (healthyCount() < total) {
   const degraded = rollouts.list(ns).find((r) => r.status?.phase === 'Degraded');
@@ -95,15 +64,7 @@ await sleep(5000);
 const idle = await sample(30);
 const names = new Set(Array.from({ length: progressing }, (_, i) => `r${i}`));
 const t1 = performance.now();
-await Promise.all(
-  [...names].map((n) =>
-    client.patch(
-      resourcePath(RESOURCES.rollouts, ns, n),
-      { spec: { template: { spec: { containers: [{ name: 'app', image: 'bench/scale:2' }] } } } },
-      MERGE_PATCH,
-    ),
-  ),
-);
+await setImage(client, ns, names, 'bench/scale:2');
 await sleep(1000);
 const busy = await sample(5, () => healthyCount(names) === progressing);
 const busySeconds = (performance.now() - t1) / 1000;

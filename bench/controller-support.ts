@@ -7,9 +7,12 @@ import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { clusterConfig, files } from '../src/cluster/config.ts';
 import { binariesPresent, clusterUp } from '../src/cluster/lifecycle.ts';
-import { KubeClient } from '../src/kube/client.ts';
+import { freePort } from '../src/cluster/ports.ts';
+import { applyManifests, type Manifest } from '../src/kube/apply.ts';
+import { KubeClient, MERGE_PATCH, RESOURCES, resourcePath } from '../src/kube/client.ts';
 import { loadKubeConfig } from '../src/kube/config.ts';
 import { installCrds } from '../src/kube/crds.ts';
+import type { Informer, KubeObject } from '../src/kube/informer.ts';
 
 const root = join(import.meta.dirname, '..');
 
@@ -26,6 +29,21 @@ export async function benchCluster(
   return { kubeconfig, client };
 }
 
+/** Deletes a namespace (if there) and waits until the API server has removed it and what it held. */
+export async function deleteNamespace(client: KubeClient, ns: string): Promise<void> {
+  await client.delete(`/api/v1/namespaces/${ns}`).catch(() => undefined);
+  const deadline = Date.now() + 300_000;
+  while (
+    await client.get(`/api/v1/namespaces/${ns}`).then(
+      () => true,
+      () => false,
+    )
+  ) {
+    if (Date.now() > deadline) throw new Error(`namespace ${ns} is still there 5 minutes after its deletion`);
+    await sleep(500);
+  }
+}
+
 export async function createNamespace(client: KubeClient, ns: string): Promise<void> {
   await client.create('/api/v1/namespaces', { metadata: { name: ns } }).catch(() => undefined);
   for (let i = 0; i < 100; i++) {
@@ -38,22 +56,13 @@ export async function createNamespace(client: KubeClient, ns: string): Promise<v
   }
 }
 
+export { freePort };
+
 export interface ControllerChild {
   child: ChildProcess;
   pid: number;
   healthPort: number;
   stop(): Promise<void>;
-}
-
-export async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      srv.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
 }
 
 export async function startControllerProcess(
@@ -118,4 +127,75 @@ export function percentile(xs: number[], p: number): number {
 
 export function machine(): string {
   return `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`;
+}
+
+export type BenchRollout = KubeObject & { status?: { phase?: string; observedGeneration?: string } };
+
+/** Rollout `r<i>`: 3 replicas, a canary of one setWeight and a 2 s pause, so an update completes by itself. */
+export function benchRollout(i: number, image: string): Manifest {
+  return {
+    apiVersion: 'argoproj.io/v1alpha1',
+    kind: 'Rollout',
+    metadata: { name: `r${i}` },
+    spec: {
+      replicas: 3,
+      selector: { matchLabels: { app: `r${i}` } },
+      template: { metadata: { labels: { app: `r${i}` } }, spec: { containers: [{ name: 'app', image }] } },
+      strategy: { canary: { steps: [{ setWeight: 34 }, { pause: { duration: '2s' } }] } },
+    },
+  };
+}
+
+/** Creates r0 … r<total-1>, 25 at a time. */
+export async function createRollouts(
+  client: KubeClient,
+  ns: string,
+  total: number,
+  image: string,
+): Promise<void> {
+  for (let i = 0; i < total; i += 25) {
+    await Promise.all(
+      Array.from({ length: Math.min(25, total - i) }, (_, k) =>
+        applyManifests(client, ns, [benchRollout(i + k, image)], 'bench'),
+      ),
+    );
+  }
+}
+
+/** How many of the cached Rollouts (all, or those named) are Healthy on their current spec. */
+export function healthyCount(rollouts: Informer<BenchRollout>, ns: string, names?: Set<string>): number {
+  return rollouts
+    .list(ns)
+    .filter(
+      (r) =>
+        (!names || names.has(r.metadata.name)) &&
+        r.status?.phase === 'Healthy' &&
+        r.status.observedGeneration === String(r.metadata.generation),
+    ).length;
+}
+
+/** Starts an update of the named Rollouts at once: a new image for container `app`. */
+export async function setImage(
+  client: KubeClient,
+  ns: string,
+  names: Iterable<string>,
+  image: string,
+): Promise<void> {
+  await Promise.all(
+    [...names].map((n) =>
+      client.patch(
+        resourcePath(RESOURCES.rollouts, ns, n),
+        { spec: { template: { spec: { containers: [{ name: 'app', image }] } } } },
+        MERGE_PATCH,
+      ),
+    ),
+  );
+}
+
+/** The sum of the controller's metric lines matching `re` (one line, or all series of a metric). */
+export async function controllerMetric(controller: ControllerChild, re: RegExp): Promise<number> {
+  return (await (await fetch(`http://127.0.0.1:${controller.healthPort}/metrics`)).text())
+    .split('\n')
+    .filter((l) => re.test(l))
+    .reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
 }
