@@ -4,15 +4,7 @@
  * failures into errors a person can act on (which rollout, which permission,
  * which server).
  */
-import { existsSync } from 'node:fs';
-import { delimiter } from 'node:path';
-import {
-  type Cluster as Cluster_,
-  type Context,
-  KubeConfig,
-  type User,
-  Watch,
-} from '@kubernetes/client-node';
+import { type KubeConfig, Watch } from '@kubernetes/client-node';
 import {
   JSON_PATCH,
   KubeApiError,
@@ -156,57 +148,6 @@ export function closeNames(wanted: string, names: string[]): string[] {
     .map(({ n }) => n);
 }
 
-/**
- * Several kubeconfig files merged the way kubectl merges $KUBECONFIG: the first
- * file to define a cluster, user or context name wins, and so does the first
- * current-context. (client-node would let the last file's current-context win
- * and fails on a name defined twice.) Missing files are skipped, as kubectl does.
- */
-export function mergeKubeconfigFiles(files: string[]): KubeConfig {
-  const clusters: Cluster_[] = [];
-  const users: User[] = [];
-  const contexts: Context[] = [];
-  let currentContext = '';
-  for (const file of files) {
-    if (!existsSync(file)) continue;
-    const kc = new KubeConfig();
-    try {
-      kc.loadFromFile(file);
-    } catch (err) {
-      throw new UserError(`cannot load kubeconfig ${file}: ${(err as Error).message}`);
-    }
-    const add = <T extends { name: string }>(into: T[], items: T[]) => {
-      for (const item of items) if (!into.some((x) => x.name === item.name)) into.push(item);
-    };
-    add(clusters, kc.getClusters());
-    add(users, kc.getUsers());
-    add(contexts, kc.getContexts());
-    currentContext ||= kc.getCurrentContext() ?? '';
-  }
-  const merged = new KubeConfig();
-  merged.loadFromOptions({ clusters, users, contexts, currentContext });
-  return merged;
-}
-
-/** Applies --context and checks there is a cluster to talk to (what loadKubeConfig does for one file). */
-function selectContext(kc: KubeConfig, context: string | undefined): KubeConfig {
-  if (context) {
-    if (!kc.getContexts().some((c) => c.name === context)) {
-      const known = kc.getContexts().map((c) => c.name);
-      throw new UserError(`context "${context}" not found in kubeconfig`, {
-        hint: known.length > 0 ? `known contexts: ${known.join(', ')}` : undefined,
-      });
-    }
-    kc.setCurrentContext(context);
-  }
-  if (!kc.getCurrentCluster()) {
-    throw new UserError('no Kubernetes cluster configured', {
-      hint: 'pass --kubeconfig, set KUBECONFIG, or start the local cluster with `kanary cluster up`',
-    });
-  }
-  return kc;
-}
-
 type ListOf<T> = { items: T[]; metadata?: { resourceVersion?: string } };
 
 /** A cluster connection for one CLI invocation. */
@@ -224,11 +165,7 @@ export class Cluster {
   }
 
   static fromFlags(flags: KubeFlags, env: NodeJS.ProcessEnv = process.env): Cluster {
-    const files = (env.KUBECONFIG ?? '').split(delimiter).filter(Boolean);
-    const kc =
-      !flags.kubeconfig && files.length > 1
-        ? selectContext(mergeKubeconfigFiles(files), flags.context)
-        : loadKubeConfig({ kubeconfig: flags.kubeconfig, context: flags.context });
+    const kc = loadKubeConfig({ kubeconfig: flags.kubeconfig, context: flags.context, env });
     return new Cluster(kc, flags.namespace ?? currentNamespace(kc));
   }
 

@@ -201,7 +201,7 @@ export function parseKubeconfig(text: string, file: string): Kubeconfig {
 /**
  * Merges kubeconfigs the way kubectl merges $KUBECONFIG: the first file to
  * define a cluster, user or context name wins, and so does the first
- * current-context (as `mergeKubeconfigFiles` in src/cli/kube.ts).
+ * current-context (as `mergeKubeconfigFiles` in config.ts does for client-node).
  */
 export function mergeKubeconfigs(configs: Kubeconfig[]): Kubeconfig {
   const out: Kubeconfig = { clusters: new Map(), users: new Map(), contexts: new Map(), currentContext: '' };
@@ -436,14 +436,9 @@ function readToken(file: string): string {
 export async function loadClusterAccess(o: LoadAccessOptions = {}): Promise<ClusterAccess | KubeConfig> {
   const spec = findAccess(o);
   if (!spec.needsClientNode) return new ClusterAccess(spec);
-  const { loadKubeConfig } = await import('./config.ts');
-  let kc: KubeConfig;
-  if (spec.files.length > 1) {
-    const { mergeKubeconfigFiles } = await import('../cli/kube.ts');
-    kc = mergeKubeconfigFiles(spec.files);
-  } else {
-    kc = loadKubeConfig({ kubeconfig: spec.files[0] });
-  }
+  const { loadKubeConfig, mergeKubeconfigFiles } = await import('./config.ts');
+  const kc =
+    spec.files.length > 1 ? mergeKubeconfigFiles(spec.files) : loadKubeConfig({ kubeconfig: spec.files[0] });
   kc.setCurrentContext(spec.context);
   return kc;
 }

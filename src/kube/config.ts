@@ -1,22 +1,64 @@
-import { KubeConfig } from '@kubernetes/client-node';
+import { existsSync } from 'node:fs';
+import { delimiter } from 'node:path';
+import { type Cluster, type Context, KubeConfig, type User } from '@kubernetes/client-node';
 import { UserError } from '../cli/errors.ts';
 
 export interface KubeConfigOptions {
   kubeconfig?: string;
   context?: string;
+  /** where $KUBECONFIG is read (default: process.env) */
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Several kubeconfig files merged the way kubectl merges $KUBECONFIG: the first
+ * file to define a cluster, user or context name wins, and so does the first
+ * current-context. (client-node would let the last file's current-context win
+ * and fails on a name defined twice.) Missing files are skipped, as kubectl does.
+ */
+export function mergeKubeconfigFiles(files: string[]): KubeConfig {
+  const clusters: Cluster[] = [];
+  const users: User[] = [];
+  const contexts: Context[] = [];
+  let currentContext = '';
+  for (const file of files) {
+    if (!existsSync(file)) continue;
+    const kc = new KubeConfig();
+    try {
+      kc.loadFromFile(file);
+    } catch (err) {
+      throw new UserError(`cannot load kubeconfig ${file}: ${(err as Error).message}`);
+    }
+    const add = <T extends { name: string }>(into: T[], items: T[]) => {
+      for (const item of items) if (!into.some((x) => x.name === item.name)) into.push(item);
+    };
+    add(clusters, kc.getClusters());
+    add(users, kc.getUsers());
+    add(contexts, kc.getContexts());
+    currentContext ||= kc.getCurrentContext() ?? '';
+  }
+  const merged = new KubeConfig();
+  merged.loadFromOptions({ clusters, users, contexts, currentContext });
+  return merged;
 }
 
 /**
  * Loads a kubeconfig the way kubectl does: --kubeconfig, else $KUBECONFIG
- * (merged), else ~/.kube/config, else the in-cluster service account.
+ * (several files merged), else ~/.kube/config, else the in-cluster service account.
  */
 export function loadKubeConfig(opts: KubeConfigOptions = {}): KubeConfig {
-  const kc = new KubeConfig();
-  try {
-    if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
-    else kc.loadFromDefault();
-  } catch (err) {
-    throw new UserError(`cannot load kubeconfig ${opts.kubeconfig ?? ''}: ${(err as Error).message}`.trim());
+  const files = (opts.env ?? process.env).KUBECONFIG?.split(delimiter).filter(Boolean) ?? [];
+  let kc = new KubeConfig();
+  if (!opts.kubeconfig && files.length > 1) kc = mergeKubeconfigFiles(files);
+  else {
+    try {
+      if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
+      else kc.loadFromDefault();
+    } catch (err) {
+      throw new UserError(
+        `cannot load kubeconfig ${opts.kubeconfig ?? ''}: ${(err as Error).message}`.trim(),
+      );
+    }
   }
   if (opts.context) {
     if (!kc.getContexts().some((c) => c.name === opts.context)) {

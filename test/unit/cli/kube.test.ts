@@ -5,14 +5,9 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { stringify } from 'yaml';
 import { UserError } from '../../../src/cli/errors.ts';
-import {
-  Cluster,
-  closeNames,
-  editDistance,
-  mergeKubeconfigFiles,
-  translateError,
-} from '../../../src/cli/kube.ts';
+import { Cluster, closeNames, editDistance, translateError } from '../../../src/cli/kube.ts';
 import { KubeApiError } from '../../../src/kube/client.ts';
+import { loadKubeConfig, mergeKubeconfigFiles } from '../../../src/kube/config.ts';
 
 const call = { verb: 'patch', resource: 'rollouts/status', namespace: 'shop', name: 'web' };
 const tr = (err: unknown) => translateError(err, call, 'https://127.0.0.1:6443', 'dev') as UserError;
@@ -127,5 +122,23 @@ describe('KUBECONFIG with several files', () => {
       () => Cluster.fromFlags({ context: 'nope' }, env),
       /context "nope" not found in kubeconfig/,
     );
+  });
+
+  it('loadKubeConfig (kanary ingress, the playground) merges KUBECONFIG the same way', (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'kanary-kc-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const env = {
+      KUBECONFIG: [
+        file(dir, 'a', 'https://127.0.0.1:1001', 'ctx-a'),
+        file(dir, 'b', 'https://127.0.0.1:1002', 'ctx-b'),
+      ].join(':'),
+    };
+    // client-node alone would take the last file's current-context
+    assert.equal(loadKubeConfig({ env }).getCurrentContext(), 'ctx-a');
+    assert.equal(
+      loadKubeConfig({ env, context: 'ctx-b' }).getCurrentCluster()?.server,
+      'https://127.0.0.1:1001',
+    );
+    assert.throws(() => loadKubeConfig({ env, context: 'nope' }), /context "nope" not found in kubeconfig/);
   });
 });
