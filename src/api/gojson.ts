@@ -2,11 +2,24 @@
  * Encodes JSON the way Go's encoding/json encodes Kubernetes structs: keys in
  * struct declaration order, `omitempty` zero values left out, struct-typed
  * fields always present, unknown fields dropped, map keys sorted, quantities
- * canonical and `<`, `>`, `&` escaped. Argo Rollouts hashes these bytes, so
- * reproducing them keeps ReplicaSet names identical to Argo's.
+ * canonical and `<`, `>`, `&` escaped, `omitzero` fields (Go ≥ 1.24) left out
+ * when zero. Argo Rollouts hashes these bytes, so reproducing them keeps
+ * ReplicaSet names identical to Argo's (checked against Go's own output by
+ * hack/hashgolden and test/unit/api/hash.test.ts).
  */
 import { GO_STRUCTS, POD_TEMPLATE_ROOT } from './podtemplate-fields.gen.ts';
 import { canonicalQuantity } from './quantity.ts';
+
+/** The short escapes encoding/json writes (Go ≥ 1.22 added `\b` and `\f`); other controls get `\u00XX`. */
+const SHORT_ESCAPES: Readonly<Record<string, string>> = {
+  '"': '\\"',
+  '\\': '\\\\',
+  '\b': '\\b',
+  '\f': '\\f',
+  '\n': '\\n',
+  '\r': '\\r',
+  '\t': '\\t',
+};
 
 /** Go's string encoding, including its HTML-safe escapes. */
 export function goString(s: string): string {
@@ -14,11 +27,8 @@ export function goString(s: string): string {
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     const ch = s[i] as string;
-    if (ch === '"') out += '\\"';
-    else if (ch === '\\') out += '\\\\';
-    else if (ch === '\n') out += '\\n';
-    else if (ch === '\r') out += '\\r';
-    else if (ch === '\t') out += '\\t';
+    const short = SHORT_ESCAPES[ch];
+    if (short !== undefined) out += short;
     else if (c < 0x20 || ch === '<' || ch === '>' || ch === '&' || c === 0x2028 || c === 0x2029) {
       out += `\\u${c.toString(16).padStart(4, '0')}`;
     } else out += ch;
@@ -88,9 +98,10 @@ function encodeStruct(name: string, v: Record<string, unknown>): string {
   const fields = GO_STRUCTS[name];
   if (!fields) return canonicalJson(v);
   const parts: string[] = [];
-  for (const [key, omitEmpty, type] of fields) {
+  for (const [key, omitEmpty, type, omitZero] of fields) {
     const value = v[key];
     if (omitEmpty && isEmpty(type, value)) continue;
+    if (omitZero && isZeroTime(value)) continue;
     parts.push(`${goString(key)}:${encodeTyped(type, value)}`);
   }
   return `{${parts.join(',')}}`;
@@ -132,6 +143,17 @@ export function encodeTyped(type: string, v: unknown): string {
       return canonicalJson(v);
   }
 }
+
+/**
+ * `omitzero` calls metav1.Time's IsZero: null, a missing value and the instant
+ * 0001-01-01T00:00:00Z are zero (the only omitzero field of a pod template;
+ * the field generator refuses others until taught here).
+ */
+function isZeroTime(v: unknown): boolean {
+  if (!present(v)) return true;
+  return typeof v === 'string' && new Date(v).getTime() === GO_ZERO_TIME_MS;
+}
+const GO_ZERO_TIME_MS = Date.parse('0001-01-01T00:00:00Z'); // Date.UTC maps year 1 to 1901
 
 /** metav1.Time round-trips to RFC 3339 in UTC with whole seconds. */
 function normalizeTime(s: string): string {

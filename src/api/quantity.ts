@@ -55,11 +55,11 @@ function parse(input: string): Parsed | undefined {
     return undefined;
   }
   if (sign === '-') mantissa = -mantissa;
-  // Kubernetes keeps nano precision at most, rounding up what is below it
+  // Kubernetes keeps nano precision at most, rounding what is below it away from zero
   if (exponent < -9) {
     const divisor = 10n ** BigInt(-9 - exponent);
     const q = mantissa / divisor;
-    mantissa = mantissa % divisor === 0n ? q : mantissa > 0n ? q + 1n : q;
+    mantissa = mantissa % divisor === 0n ? q : mantissa > 0n ? q + 1n : q - 1n;
     exponent = -9;
   }
   return { mantissa, exponent, format };
@@ -71,14 +71,60 @@ export function isQuantity(input: unknown): boolean {
   return typeof input === 'string' && parse(input) !== undefined;
 }
 
+const MAX_INT64 = 2n ** 63n - 1n;
+const GO_SUFFIX_EXPONENT: Readonly<Record<string, [base: 2 | 10, exponent: number]>> = {
+  ...Object.fromEntries(Object.entries(DECIMAL_SUFFIX_EXPONENT).map(([s, e]) => [s, [10, e]])),
+  ...Object.fromEntries(Object.entries(BINARY_SUFFIX_POWER).map(([s, p]) => [s, [2, p * 10]])),
+};
+
+/**
+ * Whether Go's resource.ParseQuantity keeps the string as written, which
+ * MarshalJSON then prints back unchanged ("+1", "01", "1E3", "1e+3", "+1Ki"):
+ * its int64 fast path does so when the digits fit in 18 places and the value
+ * already looks canonical (a decimal scale that is a multiple of 3 with no
+ * "000" tail and no leading zero digit, or a power-of-1024 binary suffix on a
+ * value not divisible by 8).
+ */
+function keptAsWritten(text: string): boolean {
+  if (text === '0') return true;
+  const m = /^[+-]?0*(\d*)(?:\.(\d*))?([eEinumkKMGTP]*[+-]?\d*)$/.exec(text);
+  if (!m) return false;
+  const num = m[1] || '0';
+  const denom = m[2] ?? '';
+  const suffix = m[3] ?? '';
+  let base: 2 | 10;
+  let exponent: number;
+  const known = GO_SUFFIX_EXPONENT[suffix];
+  if (known) [base, exponent] = known;
+  else if (suffix.length > 1 && /^[eE][+-]?\d+$/.test(suffix))
+    [base, exponent] = [10, Number(suffix.slice(1))];
+  else return false;
+  const digits = num.length + denom.length;
+  if (base === 10) {
+    if (18 - digits < 0) return false;
+    const scale = exponent - denom.length;
+    const shifted = `${num}${denom}`;
+    return scale >= -9 && scale % 3 === 0 && !shifted.endsWith('000') && shifted[0] !== '0';
+  }
+  if (denom.length > 0 || 15 - num.length - Math.trunc((exponent * 3) / 10) - 1 < 0) return false;
+  const value = BigInt(num);
+  return value * 2n ** BigInt(exponent) <= MAX_INT64 && exponent % 10 === 0 && (value & 7n) !== 0n;
+}
+
 /** Returns Go's canonical string for a quantity, or the input unchanged if it does not parse. */
 export function canonicalQuantity(input: string | number): string {
-  const text = typeof input === 'number' ? String(input) : input;
+  const text = (typeof input === 'number' ? String(input) : input).trim();
   const q = parse(text);
   if (!q) return text;
+  if (keptAsWritten(text)) return text;
   if (q.mantissa === 0n) return '0';
   let { mantissa, exponent } = q;
   let format = q.format;
+  // Go caps binary quantities at the largest int64
+  if (format === 'BinarySI' && exactCompareBig(mantissa, exponent, MAX_INT64) > 0) {
+    mantissa = MAX_INT64;
+    exponent = 0;
+  }
   if (format === 'BinarySI') {
     const value = exponent >= 0 ? mantissa * 10n ** BigInt(exponent) : undefined;
     const small = exactCompare(mantissa, exponent, 1024) < 0 && exactCompare(mantissa, exponent, -1024) > 0;
@@ -103,8 +149,8 @@ export function canonicalQuantity(input: string | number): string {
   mantissa *= 10n ** BigInt(rem);
   exponent -= rem;
   if (format === 'DecimalExponent') return exponent === 0 ? `${mantissa}` : `${mantissa}e${exponent}`;
-  const suffix = DECIMAL_EXPONENT_SUFFIX.get(exponent);
-  return suffix === undefined ? `${mantissa}e${exponent}` : `${mantissa}${suffix}`;
+  // Go prints no suffix at all for a decimal exponent past "E" (1000E marshals as "1")
+  return `${mantissa}${DECIMAL_EXPONENT_SUFFIX.get(exponent) ?? ''}`;
 }
 
 /** Whether mantissa × 10^exponent is an integer. */
@@ -114,7 +160,11 @@ function divides(mantissa: bigint, exponent: number): boolean {
 
 /** Sign of (mantissa × 10^exponent − n), exactly. */
 function exactCompare(mantissa: bigint, exponent: number, n: number): number {
+  return exactCompareBig(mantissa, exponent, BigInt(n));
+}
+
+function exactCompareBig(mantissa: bigint, exponent: number, n: bigint): number {
   const left = exponent >= 0 ? mantissa * 10n ** BigInt(exponent) : mantissa;
-  const right = exponent >= 0 ? BigInt(n) : BigInt(n) * 10n ** BigInt(-exponent);
+  const right = exponent >= 0 ? n : n * 10n ** BigInt(-exponent);
   return left < right ? -1 : left > right ? 1 : 0;
 }

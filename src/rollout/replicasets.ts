@@ -1,6 +1,13 @@
 /** ReplicaSet helpers: counts, revisions, ordering, and finding the Rollout's current one. */
-import type { V1OwnerReference, V1PodTemplateSpec, V1ReplicaSet } from '@kubernetes/client-node';
+import type {
+  V1Affinity,
+  V1OwnerReference,
+  V1PodAffinityTerm,
+  V1PodTemplateSpec,
+  V1ReplicaSet,
+} from '@kubernetes/client-node';
 import {
+  EPHEMERAL_METADATA_ANNOTATION,
   POD_TEMPLATE_HASH_LABEL,
   REVISION_ANNOTATION,
   ROLLOUT_API_VERSION,
@@ -8,8 +15,8 @@ import {
   SCALE_DOWN_DEADLINE_ANNOTATION,
 } from '../api/constants.ts';
 import { computePodTemplateHash } from '../api/hash.ts';
-import type { Rollout } from '../api/types.ts';
-import { deepEqual, isPlainObject } from './json.ts';
+import type { AntiAffinity, PodTemplateMetadata, Rollout } from '../api/types.ts';
+import { deepClone, deepEqual, isPlainObject } from './json.ts';
 import { parseTime } from './time.ts';
 
 export const hashOf = (rs: V1ReplicaSet | undefined): string =>
@@ -95,14 +102,97 @@ export const currentPodHash = (r: Rollout): string =>
 /**
  * FindNewReplicaSet: the ReplicaSet running the Rollout's current template,
  * found by hash label first, then (for ReplicaSets made by a controller whose
- * hash differs) by comparing templates with the API server's defaults applied.
+ * hash differs) by comparing templates with the API server's defaults applied,
+ * once what Argo Rollouts injects into a ReplicaSet's template (ephemeral
+ * canary/stable metadata, the anti-affinity term) is taken out again.
  */
 export function findNewReplicaSet(r: Rollout, rss: V1ReplicaSet[]): V1ReplicaSet | undefined {
   const sorted = [...rss].sort(byCreation);
   const hash = currentPodHash(r);
   const byHash = sorted.find((rs) => hashOf(rs) === hash);
   if (byHash) return byHash;
-  return sorted.find((rs) => podTemplateEqualIgnoreHash(rs.spec?.template, r.spec.template));
+  return sorted.find((rs) => podTemplateEqualIgnoreHash(templateWithoutInjections(rs, r), r.spec.template));
+}
+
+/**
+ * A ReplicaSet's pod template as the Rollout wrote it: without the
+ * canaryMetadata/stableMetadata labels and annotations Argo Rollouts added
+ * (it records them in the ReplicaSet's ephemeral-metadata annotation; each key
+ * recorded there is removed, whatever its value now) and without the pod
+ * anti-affinity term against the stable ReplicaSet that `antiAffinity` makes it
+ * add (the first term selecting on the pod-template-hash label, in the list
+ * the strategy asks for). Empty parents left behind are dropped.
+ */
+export function templateWithoutInjections(rs: V1ReplicaSet, r: Rollout): V1PodTemplateSpec | undefined {
+  const template = rs.spec?.template;
+  if (!template) return template;
+  const copy = deepClone(template);
+  const injected = injectedMetadata(rs);
+  if (injected && copy.metadata) {
+    for (const key of Object.keys(injected.labels ?? {})) delete copy.metadata.labels?.[key];
+    for (const key of Object.keys(injected.annotations ?? {})) delete copy.metadata.annotations?.[key];
+  }
+  if (copy.spec) copy.spec.affinity = withoutInjectedAntiAffinity(copy.spec.affinity, r);
+  return copy;
+}
+
+/** The ephemeral-metadata annotation's {labels, annotations}; undefined when absent or not JSON. */
+function injectedMetadata(rs: V1ReplicaSet): PodTemplateMetadata | undefined {
+  const text = rs.metadata?.annotations?.[EPHEMERAL_METADATA_ANNOTATION];
+  if (text === undefined) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (!isPlainObject(parsed)) return undefined;
+    const map = (v: unknown) => (isPlainObject(v) ? (v as Record<string, string>) : undefined);
+    return { labels: map(parsed.labels), annotations: map(parsed.annotations) };
+  } catch {
+    return undefined; // Argo ignores an annotation it cannot read, and so do we
+  }
+}
+
+/** The Rollout's `antiAffinity` when it asks for a rule (blue-green's, or canary's which wins). */
+function antiAffinityOf(r: Rollout): AntiAffinity | undefined {
+  const blueGreen = r.spec.strategy?.blueGreen?.antiAffinity as AntiAffinity | undefined;
+  const a = r.spec.strategy?.canary?.antiAffinity ?? blueGreen;
+  const asks =
+    a?.preferredDuringSchedulingIgnoredDuringExecution || a?.requiredDuringSchedulingIgnoredDuringExecution;
+  return asks ? a : undefined;
+}
+
+const selectsOnHash = (term: V1PodAffinityTerm | undefined): boolean =>
+  Boolean(term?.labelSelector?.matchExpressions?.some((e) => e.key === POD_TEMPLATE_HASH_LABEL));
+
+function withoutInjectedAntiAffinity(affinity: V1Affinity | undefined, r: Rollout): V1Affinity | undefined {
+  const strategy = antiAffinityOf(r);
+  const anti = affinity?.podAntiAffinity;
+  if (!strategy || !affinity || !anti) return affinity;
+  if (strategy.preferredDuringSchedulingIgnoredDuringExecution) {
+    const terms = anti.preferredDuringSchedulingIgnoredDuringExecution ?? [];
+    const i = terms.findIndex((t) => selectsOnHash(t.podAffinityTerm));
+    if (i < 0) return affinity;
+    anti.preferredDuringSchedulingIgnoredDuringExecution = terms.filter((_, j) => j !== i);
+  } else {
+    const terms = anti.requiredDuringSchedulingIgnoredDuringExecution ?? [];
+    const i = terms.findIndex(selectsOnHash);
+    if (i < 0) return affinity;
+    anti.requiredDuringSchedulingIgnoredDuringExecution = terms.filter((_, j) => j !== i);
+  }
+  // Argo leaves an empty preferred list (and so a podAntiAffinity) behind; the comparison
+  // treats empty and absent alike anyway, so both lists are dropped when empty
+  if (!anti.requiredDuringSchedulingIgnoredDuringExecution?.length) {
+    anti.requiredDuringSchedulingIgnoredDuringExecution = undefined;
+  }
+  if (!anti.preferredDuringSchedulingIgnoredDuringExecution?.length) {
+    anti.preferredDuringSchedulingIgnoredDuringExecution = undefined;
+  }
+  if (
+    !anti.requiredDuringSchedulingIgnoredDuringExecution &&
+    !anti.preferredDuringSchedulingIgnoredDuringExecution
+  ) {
+    affinity.podAntiAffinity = undefined;
+  }
+  if (!affinity.podAntiAffinity && !affinity.podAffinity && !affinity.nodeAffinity) return undefined;
+  return affinity;
 }
 
 /** Templates equal once the hash label is ignored and both carry the pod defaults. */

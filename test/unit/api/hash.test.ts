@@ -1,153 +1,123 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { parseAllDocuments } from 'yaml';
 import { encodePodTemplateSpec } from '../../../src/api/gojson.ts';
 import { computePodTemplateHash, computeStepHash, fnv32a, safeEncode } from '../../../src/api/hash.ts';
 import { canonicalQuantity } from '../../../src/api/quantity.ts';
 import type { CanaryStep, Rollout } from '../../../src/api/types.ts';
+import { UPSTREAM_MODULES, type UpstreamModule, upstreamPath } from '../../support/upstream.ts';
 
 /**
- * Goldens produced by Go (k8s.io/api v0.36, encoding/json, hash/fnv and
- * rand.SafeEncodeString) with `"creationTimestamp":null` kept in metadata as
- * Argo does; the first one is the value Argo's own hash_test pins (7bb4fbc896).
+ * Goldens written by Go (hack/hashgolden, `npm run hash:goldens`) with the
+ * k8s.io/api and apimachinery versions Argo Rollouts v1.10.2 builds with:
+ * encoding/json, hash/fnv and rand.SafeEncodeString, as Argo names ReplicaSets.
+ * Our own templates are in test/golden/hash/table.json; the upstream ones are
+ * the Rollouts of Argo Rollouts' and Argo CD's modules, read in place.
  */
-const GOLDENS: { name: string; template: unknown; goJson: string; hash: string }[] = [
-  {
-    name: 'upstream hash_test template (pins the pre-omitzero creationTimestamp)',
-    template: {
-      metadata: { labels: { name: 'red' } },
-      spec: {
-        containers: [
-          {
-            name: 'red',
-            image: 'red',
-            imagePullPolicy: 'Always',
-            terminationMessagePath: '/dev/termination-log',
-          },
-        ],
-        dnsPolicy: 'ClusterFirst',
-        restartPolicy: 'Always',
-        securityContext: {},
-      },
-    },
-    goJson:
-      '{"metadata":{"creationTimestamp":null,"labels":{"name":"red"}},"spec":{"containers":[{"name":"red","image":"red","resources":{},"terminationMessagePath":"/dev/termination-log","imagePullPolicy":"Always"}],"restartPolicy":"Always","dnsPolicy":"ClusterFirst","securityContext":{}}}',
-    hash: '7bb4fbc896',
-  },
-  {
-    name: 'issue scenario, image 0.0.1',
-    template: {
-      metadata: { labels: { app: 'tomozo' } },
-      spec: {
-        serviceAccountName: 'tomozo',
-        containers: [{ name: 'tomozo', image: 'tomozo-repo/tomozo:0.0.1' }],
-      },
-    },
-    goJson:
-      '{"metadata":{"creationTimestamp":null,"labels":{"app":"tomozo"}},"spec":{"containers":[{"name":"tomozo","image":"tomozo-repo/tomozo:0.0.1","resources":{}}],"serviceAccountName":"tomozo"}}',
-    hash: '76cbb4c6b8',
-  },
-  {
-    name: 'issue scenario, image 0.0.2',
-    template: {
-      metadata: { labels: { app: 'tomozo' } },
-      spec: {
-        serviceAccountName: 'tomozo',
-        containers: [{ name: 'tomozo', image: 'tomozo-repo/tomozo:0.0.2' }],
-      },
-    },
-    goJson:
-      '{"metadata":{"creationTimestamp":null,"labels":{"app":"tomozo"}},"spec":{"containers":[{"name":"tomozo","image":"tomozo-repo/tomozo:0.0.2","resources":{}}],"serviceAccountName":"tomozo"}}',
-    hash: '576ff85849',
-  },
-  {
-    name: 'ports, probes, env, volumes, quantities, HTML escapes, unknown field',
-    template: {
-      metadata: { labels: { app: 'nginx-rollout' }, annotations: { 'a/b': '<x & y>' } },
-      spec: {
-        containers: [
-          {
-            name: 'nginx-rollout',
-            image: 'argoproj/rollouts-demo:blue',
-            ports: [{ name: 'http', containerPort: 80, protocol: 'TCP' }],
-            resources: { requests: { memory: '16Mi', cpu: '5m' }, limits: { cpu: 0.5, memory: '1024Mi' } },
-            readinessProbe: { httpGet: { path: '/ping', port: 8080 }, periodSeconds: 5 },
-            livenessProbe: { tcpSocket: { port: 'http' }, initialDelaySeconds: 0 },
-            env: [
-              { name: 'A', value: '' },
-              { name: 'B', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
-            ],
-            volumeMounts: [{ name: 'v', mountPath: '/data', readOnly: false }],
-          },
-        ],
-        volumes: [
-          { name: 'v', emptyDir: {} },
-          { name: 'c', configMap: { name: 'cm', defaultMode: 420 } },
-        ],
-        terminationGracePeriodSeconds: 30,
-        automountServiceAccountToken: false,
-        nodeSelector: { z: '1', a: '2' },
-        tolerations: [{ key: 'k', operator: 'Exists', effect: 'NoSchedule' }],
-        unknownField: 'dropped',
-      },
-    },
-    goJson:
-      '{"metadata":{"creationTimestamp":null,"labels":{"app":"nginx-rollout"},"annotations":{"a/b":"\\u003cx \\u0026 y\\u003e"}},"spec":{"volumes":[{"name":"v","emptyDir":{}},{"name":"c","configMap":{"name":"cm","defaultMode":420}}],"containers":[{"name":"nginx-rollout","image":"argoproj/rollouts-demo:blue","ports":[{"name":"http","containerPort":80,"protocol":"TCP"}],"env":[{"name":"A"},{"name":"B","valueFrom":{"fieldRef":{"fieldPath":"metadata.name"}}}],"resources":{"limits":{"cpu":"500m","memory":"1Gi"},"requests":{"cpu":"5m","memory":"16Mi"}},"volumeMounts":[{"name":"v","mountPath":"/data"}],"livenessProbe":{"tcpSocket":{"port":"http"}},"readinessProbe":{"httpGet":{"path":"/ping","port":8080},"periodSeconds":5}}],"terminationGracePeriodSeconds":30,"nodeSelector":{"a":"2","z":"1"},"automountServiceAccountToken":false,"tolerations":[{"key":"k","operator":"Exists","effect":"NoSchedule"}]}}',
-    hash: '5879b84d4b',
-  },
-  {
-    name: 'empty metadata and containers',
-    template: { metadata: {}, spec: { containers: [] } },
-    goJson: '{"metadata":{"creationTimestamp":null},"spec":{"containers":[]}}',
-    hash: '54dc96fb8c',
-  },
-  {
-    name: 'empty template',
-    template: {},
-    goJson: '{"metadata":{"creationTimestamp":null},"spec":{"containers":null}}',
-    hash: '76bbb58f74',
-  },
-  {
-    name: 'init containers, affinity, non-canonical quantities, empty args',
-    template: {
-      metadata: { labels: { app: 'x' } },
-      spec: {
-        containers: [
-          {
-            name: 'x',
-            image: 'x',
-            args: [],
-            command: null,
-            resources: { requests: { cpu: '1000m', memory: '1.5Gi', 'ephemeral-storage': '1500000' } },
-          },
-        ],
-        initContainers: [{ name: 'i', image: 'i', restartPolicy: 'Always' }],
-        affinity: {
-          podAntiAffinity: {
-            preferredDuringSchedulingIgnoredDuringExecution: [
-              {
-                weight: 100,
-                podAffinityTerm: {
-                  topologyKey: 'kubernetes.io/hostname',
-                  labelSelector: { matchLabels: { app: 'x' } },
-                },
-              },
-            ],
-          },
-        },
-      },
-    },
-    goJson:
-      '{"metadata":{"creationTimestamp":null,"labels":{"app":"x"}},"spec":{"initContainers":[{"name":"i","image":"i","resources":{},"restartPolicy":"Always"}],"containers":[{"name":"x","image":"x","resources":{"requests":{"cpu":"1","ephemeral-storage":"1500k","memory":"1536Mi"}}}],"affinity":{"podAntiAffinity":{"preferredDuringSchedulingIgnoredDuringExecution":[{"weight":100,"podAffinityTerm":{"labelSelector":{"matchLabels":{"app":"x"}},"topologyKey":"kubernetes.io/hostname"}}]}}}}',
-    hash: '68bbb456b4',
-  },
-];
+const GOLDEN_DIR = join(import.meta.dirname, '..', '..', 'golden', 'hash');
+const REPO = join(import.meta.dirname, '..', '..', '..');
+const tableText = readFileSync(join(GOLDEN_DIR, 'table.json'), 'utf8');
+const table = JSON.parse(tableText) as {
+  templates: { name: string; collisionCount?: number; template: unknown }[];
+  upstream: { module: string; version: string }[];
+};
+interface Golden {
+  name: string;
+  module?: string;
+  file?: string;
+  rollout?: string;
+  occurrence?: number;
+  collisionCount?: number;
+  json?: string;
+  hash?: string;
+  error?: string;
+}
+const goldens = JSON.parse(readFileSync(join(GOLDEN_DIR, 'goldens.json'), 'utf8')) as {
+  tableSha256: string;
+  templates: Golden[];
+  upstream: Golden[];
+  repository: Golden[];
+};
+const REGENERATE = 'regenerate with `npm run hash:goldens`';
 
-describe('pod-template hash matches Argo Rollouts (Go encoding + FNV-1a)', () => {
-  for (const g of GOLDENS) {
-    it(`${g.name}: Go JSON`, () => assert.equal(encodePodTemplateSpec(g.template), g.goJson));
-    it(`${g.name}: hash ${g.hash}`, () => assert.equal(computePodTemplateHash(g.template), g.hash));
+/** The template of the `occurrence`-th Rollout named `name` in a YAML file. */
+function rolloutTemplate(file: string, name: string | undefined, occurrence = 0): unknown {
+  const rollouts = parseAllDocuments(readFileSync(file, 'utf8'))
+    .map((d) => d.toJS() as Rollout | null)
+    .filter((o) => o?.kind === 'Rollout' && (o.metadata?.name ?? '') === (name ?? '') && o.spec?.template);
+  const r = rollouts[occurrence];
+  assert.ok(r, `no Rollout ${name} (#${occurrence}) in ${file}`);
+  return r.spec.template;
+}
+
+function moduleOf(g: Golden): UpstreamModule {
+  const found = (Object.keys(UPSTREAM_MODULES) as UpstreamModule[]).find(
+    (k) => `${UPSTREAM_MODULES[k].path}@${UPSTREAM_MODULES[k].version}` === g.module,
+  );
+  assert.ok(
+    found,
+    `goldens name module ${g.module}, which test/support/upstream.ts does not pin; ${REGENERATE}`,
+  );
+  return found;
+}
+
+describe('pod-template hash matches Argo Rollouts v1.10 (goldens written by Go)', () => {
+  it('the goldens were written from the current table', () => {
+    const sha = createHash('sha256').update(tableText).digest('hex');
+    assert.equal(goldens.tableSha256, sha, `test/golden/hash/table.json changed; ${REGENERATE}`);
+  });
+
+  it('the playground template (examples/tomozo) hashes as Argo names its ReplicaSet', () => {
+    const seed = rolloutTemplate(join(REPO, 'examples', 'tomozo', 'rollout.yaml'), 'tomozo');
+    const golden = goldens.repository.find((g) => g.name === 'examples/tomozo/rollout.yaml#tomozo');
+    assert.equal(computePodTemplateHash(seed), golden?.hash);
+  });
+
+  for (const [i, entry] of table.templates.entries()) {
+    const g = goldens.templates[i];
+    it(`${entry.name}: Go JSON and hash ${g?.hash}`, () => {
+      assert.equal(g?.name, entry.name, REGENERATE);
+      assert.equal(g.error, undefined, `Go could not decode the template: ${g.error}`);
+      assert.equal(encodePodTemplateSpec(entry.template), g.json);
+      assert.equal(computePodTemplateHash(entry.template, entry.collisionCount), g.hash);
+    });
   }
 
+  it('every Rollout template of this repository', () => {
+    for (const g of goldens.repository) {
+      const t = rolloutTemplate(join(REPO, g.file ?? ''), g.rollout, g.occurrence);
+      assert.equal(computePodTemplateHash(t, g.collisionCount), g.hash, g.name);
+    }
+  });
+
+  it('the goldens pin the upstream modules the tests read', () => {
+    for (const u of table.upstream) {
+      const pinned = Object.values(UPSTREAM_MODULES).find((m) => m.path === u.module);
+      assert.equal(pinned?.version, u.version, `${u.module} in table.json vs test/support/upstream.ts`);
+    }
+  });
+
+  const hashed = goldens.upstream.filter((g) => g.error === undefined);
+  it(`every Rollout template of Argo Rollouts' and Argo CD's modules (${hashed.length} of ${goldens.upstream.length}; the rest Go cannot decode)`, () => {
+    const mismatches: string[] = [];
+    for (const g of hashed) {
+      const file = upstreamPath(moduleOf(g), g.file ?? '');
+      const got = computePodTemplateHash(rolloutTemplate(file, g.rollout, g.occurrence));
+      if (got !== g.hash)
+        mismatches.push(
+          `${g.name}: ours ${got}, Go ${g.hash} (Go's JSON: hack/hashgolden, go run . -print '${g.name}')`,
+        );
+    }
+    assert.deepEqual(mismatches, []);
+    assert.ok(hashed.length >= 100, `only ${hashed.length} upstream templates hashed`);
+  });
+});
+
+describe('pod-template hash properties', () => {
+  const first = table.templates[0]?.template;
   it('is stable: same template, same hash, whatever the key order', () => {
     const a = {
       spec: { containers: [{ image: 'x:1', name: 'x' }] },
@@ -166,14 +136,13 @@ describe('pod-template hash matches Argo Rollouts (Go encoding + FNV-1a)', () =>
   });
 
   it('changes with the collision count, and count 0 differs from none', () => {
-    const t = GOLDENS[0]?.template;
-    const none = computePodTemplateHash(t);
-    assert.notEqual(computePodTemplateHash(t, 0), none);
-    assert.notEqual(computePodTemplateHash(t, 1), computePodTemplateHash(t, 0));
+    const none = computePodTemplateHash(first);
+    assert.notEqual(computePodTemplateHash(first, 0), none);
+    assert.notEqual(computePodTemplateHash(first, 1), computePodTemplateHash(first, 0));
   });
 
   it('is a valid label value', () => {
-    for (const g of GOLDENS) assert.match(computePodTemplateHash(g.template, 3), /^[a-z0-9]{1,10}$/);
+    for (const e of table.templates) assert.match(computePodTemplateHash(e.template, 3), /^[a-z0-9]{1,10}$/);
   });
 });
 
