@@ -205,8 +205,12 @@ export function discoverActions(ro: RolloutObject): Record<RolloutAction, Action
     promoteFullDisabled = legacyGeneration(ro) ? ro.spec?.strategy?.blueGreen != null : false;
   }
   const stepList = steps(ro);
+  // without a status the controller has not reconciled yet: no step to skip (Argo CD v3.6)
   const skipDisabled =
-    ro.spec?.strategy?.canary == null || stepList == null || status?.currentStepIndex === stepList.length;
+    ro.spec?.strategy?.canary == null ||
+    stepList == null ||
+    status == null ||
+    status.currentStepIndex === stepList.length;
 
   return {
     restart: { disabled: false, displayName: 'Restart Pods' },

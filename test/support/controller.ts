@@ -19,6 +19,7 @@ import {
 } from '../../src/kube/client.ts';
 import { type TestNamespace, testNamespace, waitUntil } from './cluster.ts';
 import { applyAll, type Manifest } from './scenario.ts';
+import { upstreamPath } from './upstream.ts';
 
 export type { Manifest };
 
@@ -260,15 +261,14 @@ export async function waitForRollout(
 
 // ---- A namespace with its own controller, and what the tests read from it ----
 
-/** Argo Rollouts' upstream fixtures (read in place, never copied into the repo). */
-export const UPSTREAM_FIXTURES = join(root, '..', 'shared', 'fixtures', 'argo-rollouts');
-
 /**
- * The objects of an upstream fixture, e.g. `e2e-functional/nginx-template.yaml`,
- * with placeholders (like `REPLACEME`) substituted in the text first.
+ * The objects of an Argo Rollouts fixture, by its path in the pinned module
+ * (read in place, never copied into the repo), e.g.
+ * `test/e2e/functional/nginx-template.yaml`, with placeholders (like
+ * `REPLACEME`) substituted in the text first.
  */
 export function upstreamFixture(path: string, replace: Record<string, string> = {}): Manifest[] {
-  let text = readFileSync(join(UPSTREAM_FIXTURES, path), 'utf8');
+  let text = readFileSync(upstreamPath('argo-rollouts', path), 'utf8');
   for (const [from, to] of Object.entries(replace)) text = text.replaceAll(from, to);
   return parseAllDocuments(text)
     .map((d) => d.toJS() as Manifest)

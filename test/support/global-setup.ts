@@ -5,16 +5,20 @@ import { clusterUp } from '../../src/cluster/lifecycle.ts';
 import { KubeClient } from '../../src/kube/client.ts';
 import { loadKubeConfig } from '../../src/kube/config.ts';
 import { installCrds } from '../../src/kube/crds.ts';
+import { prefetchUpstream } from './upstream.ts';
 
 /**
- * Runs once per `node --test` run, before any test file: brings the shared local
- * cluster up (a no-op when it is already running) and installs Kanary's CRDs.
+ * Runs once per `node --test` run, before any test file: fetches the upstream
+ * test data (Go module cache), brings the shared local cluster up (a no-op
+ * when it is already running) and installs Kanary's CRDs.
  * The cluster is left running afterwards so the next run starts instantly;
  * `kanary cluster down` stops it.
  */
 export async function globalSetup(): Promise<void> {
   const c = clusterConfig();
-  await clusterUp(c, { progress: progressPrinter(), timeoutSeconds: 180 });
+  const progress = progressPrinter();
+  prefetchUpstream(progress); // the upstream manifests tests read, from the Go module proxy
+  await clusterUp(c, { progress, timeoutSeconds: 180 });
   await installCrds(new KubeClient(loadKubeConfig({ kubeconfig: files(c).kubeconfig })));
   addTestImageBehaviours(files(c).imageBehaviours);
 }

@@ -100,3 +100,15 @@ export function upstreamPath(name: UpstreamModule, ...parts: string[]): string {
   }
   return p;
 }
+
+/**
+ * Fetches every upstream module the tests read (a no-op when Go has them
+ * cached), reporting each one, so a first run says what it downloads.
+ */
+export function prefetchUpstream(progress: (message: string) => void): void {
+  for (const name of Object.keys(UPSTREAM_MODULES) as UpstreamModule[]) {
+    const { path, version } = UPSTREAM_MODULES[name];
+    progress(`upstream test data: ${path}@${version} (go mod download, cached after the first run)`);
+    upstreamModuleDir(name);
+  }
+}

@@ -14,12 +14,12 @@ import {
   resourcePath,
 } from '../../../src/kube/client.ts';
 import { testKubeConfig, waitUntil } from '../../support/cluster.ts';
+import { upstreamPath } from '../../support/upstream.ts';
 
 export const ROOT = join(import.meta.dirname, '..', '..', '..');
 export const KUBECONFIG = files(clusterConfig()).kubeconfig;
 const CRD_PATH = '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/rollouts.argoproj.io';
 const OUR_CRD = join(ROOT, 'deploy', 'crds', 'rollout.yaml');
-const UPSTREAM_CRD = join(ROOT, '..', 'shared', 'fixtures', 'argo-rollouts', 'crds', 'rollout-crd.yaml');
 
 /**
  * Makes sure the cluster serves Rollouts. A CRD that is already there (ours or
@@ -33,7 +33,10 @@ export async function ensureRolloutCrd(): Promise<void> {
     await client.get(CRD_PATH);
   } catch (err) {
     if (!isNotFound(err)) throw err;
-    const manifest = parse(readFileSync(existsSync(OUR_CRD) ? OUR_CRD : UPSTREAM_CRD, 'utf8'));
+    const crd = existsSync(OUR_CRD)
+      ? OUR_CRD
+      : upstreamPath('argo-rollouts', 'manifests/crds/rollout-crd.yaml');
+    const manifest = parse(readFileSync(crd, 'utf8'));
     await client.request(CRD_PATH, {
       method: 'PATCH',
       body: manifest,

@@ -105,7 +105,7 @@ describe('abort', { concurrency: true }, () => {
   it('scale down on abort (abortScaleDownDelaySeconds: 1): canary Service back to stable, canary pods gone', async (t) => {
     const name = 'canary-scaledownd-on-abort';
     const env = await rolloutEnv(t, 'abort-sd');
-    await env.apply(albToNginx(upstreamFixture('e2e-functional/canary-scaledownonabort.yaml')));
+    await env.apply(albToNginx(upstreamFixture('test/e2e/functional/canary-scaledownonabort.yaml')));
     const v1 = await env.waitFor(name, 'Healthy', (r) => r.status?.phase === 'Healthy');
     const stable = v1.status?.stableRS ?? '';
     await env.ros.setImage(name, 'canary-scaledowndelay', 'nginx:1.19-alpine-2');
@@ -129,7 +129,7 @@ describe('abort', { concurrency: true }, () => {
   it('scale down on abort without traffic routing', async (t) => {
     const name = 'canary-scaledownd-on-abort';
     const env = await rolloutEnv(t, 'abort-notr');
-    await env.apply(upstreamFixture('e2e-functional/canary-scaledownonabortnotrafficrouting.yaml'));
+    await env.apply(upstreamFixture('test/e2e/functional/canary-scaledownonabortnotrafficrouting.yaml'));
     const v1 = await env.waitFor(name, 'Healthy', (r) => r.status?.phase === 'Healthy');
     const stable = v1.status?.stableRS ?? '';
     await env.ros.setImage(name, 'canary-scaledowndelay', 'nginx:1.19-alpine-2');
@@ -149,7 +149,7 @@ describe('abort', { concurrency: true }, () => {
   it('abortScaleDownDelaySeconds: 0 keeps the canary pods after an abort, without a deadline', async (t) => {
     const name = 'canary-scaledownd-on-abort';
     const env = await rolloutEnv(t, 'abort-keep');
-    await env.apply(albToNginx(upstreamFixture('e2e-functional/canary-unscaledownonabort.yaml')));
+    await env.apply(albToNginx(upstreamFixture('test/e2e/functional/canary-unscaledownonabort.yaml')));
     await env.waitFor(name, 'Healthy', (r) => r.status?.phase === 'Healthy');
     await env.ros.setImage(name, 'canary-scaledowndelay', 'nginx:1.19-alpine-2');
     await env.waitFor(name, 'Paused', (r) => r.status?.phase === 'Paused');

@@ -5,17 +5,20 @@ import { it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import { APPLY_PATCH, KubeClient, RESOURCES, resourcePath } from '../../../src/kube/client.ts';
 import { testNamespace } from '../../support/cluster.ts';
+import { upstreamPath } from '../../support/upstream.ts';
 
-const fixtures = join(import.meta.dirname, '..', '..', '..', '..', 'shared', 'fixtures', 'argo-rollouts');
+/** Argo Rollouts' example and e2e manifests (folders of the pinned module). */
+const FOLDERS = ['examples', 'docs/getting-started/nginx', 'test/e2e/functional', 'test/e2e/smi_ingress'];
 
 function upstreamRollouts(): {
   file: string;
   obj: { metadata: { name: string }; spec: unknown };
 }[] {
   const out = [];
-  for (const dir of ['examples', 'getting-started-nginx', 'e2e-functional', 'e2e-smi-ingress']) {
-    for (const f of readdirSync(join(fixtures, dir)).filter((x) => x.endsWith('.yaml'))) {
-      for (const doc of parseAllDocuments(readFileSync(join(fixtures, dir, f), 'utf8'))) {
+  for (const dir of FOLDERS) {
+    const root = upstreamPath('argo-rollouts', dir);
+    for (const f of readdirSync(root).filter((x) => x.endsWith('.yaml'))) {
+      for (const doc of parseAllDocuments(readFileSync(join(root, f), 'utf8'))) {
         const obj = doc.toJS();
         if (obj?.kind === 'Rollout') out.push({ file: `${dir}/${f}`, obj });
       }

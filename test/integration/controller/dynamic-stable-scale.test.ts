@@ -27,8 +27,12 @@ import {
 
 const P = 'nginx.ingress.kubernetes.io';
 
-function fixture(file: string, edit?: (ro: RolloutManifest) => void): Manifest[] {
-  return editRollout(albToNginx(upstreamFixture(`e2e-functional/${file}`)), (ro) => {
+function fixture(
+  file: string,
+  edit?: (ro: RolloutManifest) => void,
+  replace: Record<string, string> = {},
+): Manifest[] {
+  return editRollout(albToNginx(upstreamFixture(`test/e2e/functional/${file}`, replace)), (ro) => {
     delete ro.spec.template.spec.readinessGates;
     edit?.(ro);
   });
@@ -89,11 +93,17 @@ describe('dynamicStableScale', { concurrency: true }, () => {
   it('abort with abortScaleDownDelaySeconds: the canary gets its deadline only once all traffic is back on stable', async (t) => {
     const name = 'dynamic-stable-scale-abort';
     const env = await rolloutEnv(t, 'dss-abort');
+    // Argo Rollouts v1.10.2 has no canary-dynamic-stable-scale-abort-delay.yaml (later upstream
+    // commits add it as this same file with "-abort" names and abortScaleDownDelaySeconds: 10);
     // upstream waits 10 s; 4 s keep the test short with the same meaning
     await env.apply(
-      fixture('canary-dynamic-stable-scale-abort-delay.yaml', (ro) => {
-        ro.spec.strategy.canary.abortScaleDownDelaySeconds = 4;
-      }),
+      fixture(
+        'canary-dynamic-stable-scale.yaml',
+        (ro) => {
+          ro.spec.strategy.canary.abortScaleDownDelaySeconds = 4;
+        },
+        { 'dynamic-stable-scale': name },
+      ),
     );
     const paused = await toFirstPause(env, name);
     const stable = paused.status?.stableRS ?? '';

@@ -263,7 +263,7 @@ describe('invalid specs', { concurrency: 4 }, () => {
   for (const file of ['malformed-rollout.yaml', 'malformed-rollout-ephemeral.yaml']) {
     it(`upstream expectedfailures/${file} becomes Healthy, as with Argo`, async (t) => {
       const env = await rolloutEnv(t, 'malformed');
-      const objs = upstreamFixture(`e2e-expectedfailures/${file}`);
+      const objs = upstreamFixture(`test/e2e/expectedfailures/${file}`);
       await env.apply(objs);
       const name = objs[0]?.metadata.name ?? '';
       const r = await env.waitFor(name, 'Healthy', (r) => r.status?.phase === 'Healthy');

@@ -134,7 +134,7 @@ describe('promote', { concurrency: true }, () => {
   it('scaleDownDelaySeconds with scaleDownDelayRevisionLimit: 1 (upstream canary-scaledowndelay)', async (t) => {
     const name = 'canary-scaledowndelay';
     const env = await rolloutEnv(t, 'sdd');
-    await env.apply(albToNginx(upstreamFixture('e2e-functional/canary-scaledowndelay.yaml')));
+    await env.apply(albToNginx(upstreamFixture('test/e2e/functional/canary-scaledowndelay.yaml')));
     await env.waitFor(name, 'Healthy', (r) => r.status?.phase === 'Healthy');
     // read-modify-write as upstream's e2e UpdateSpec does, retried on conflict: the controller may
     // write the Rollout (its revision annotation) between our read and our write

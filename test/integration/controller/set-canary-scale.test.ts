@@ -23,7 +23,7 @@ const STEPS = [
 ];
 
 function manifests(): Manifest[] {
-  return upstreamFixture('e2e-functional/nginx-template.yaml', { REPLACEME: NAME }).map((m) => {
+  return upstreamFixture('test/e2e/functional/nginx-template.yaml', { REPLACEME: NAME }).map((m) => {
     if (m.kind !== 'Rollout') return m;
     const spec = m.spec as { strategy: { canary: Record<string, unknown> } };
     return { ...m, spec: { ...spec, strategy: { canary: { ...spec.strategy.canary, steps: STEPS } } } };

@@ -32,7 +32,7 @@ const DELAY = 6;
  * pauses shortened from 15 s to 3 s and an explicit short scaleDownDelaySeconds.
  */
 function manifests(): Manifest[] {
-  return upstreamFixture('e2e-smi-ingress/rollout-smi-ingress-canary.yaml').map((m) => {
+  return upstreamFixture('test/e2e/smi_ingress/rollout-smi-ingress-canary.yaml').map((m) => {
     if (m.kind !== 'Rollout') return m;
     const spec = m.spec as { strategy: { canary: Record<string, unknown> } };
     const canary = spec.strategy.canary as {

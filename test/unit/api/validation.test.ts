@@ -6,8 +6,9 @@ import type { V1Ingress, V1Service } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import type { Rollout } from '../../../src/api/types.ts';
 import { validateRollout, validateRolloutReferences } from '../../../src/api/validation.ts';
+import { upstreamPath } from '../../support/upstream.ts';
 
-const LINT = join(import.meta.dirname, '../../../../shared/fixtures/argo-rollouts/lint-testdata');
+const LINT = upstreamPath('argo-rollouts', 'pkg/kubectl-argo-rollouts/cmd/lint/testdata');
 
 interface LintFile {
   rollouts: Rollout[];

@@ -4,9 +4,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { firstUnknownField, lintText } from '../../../src/cli/commands/lint.ts';
-import { FIXTURES } from './support.ts';
+import { LINT_TESTDATA as LINT } from './support.ts';
 
-const LINT = join(FIXTURES, 'argo-rollouts', 'lint-testdata');
 const ROOT = join(import.meta.dirname, '..', '..', '..');
 
 // The messages upstream's lint test expects (cmd/lint/lint_test.go), after its "Error: " prefix.

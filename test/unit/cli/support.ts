@@ -10,9 +10,11 @@ import type {
   Rollout,
   RolloutObjects,
 } from '../../../src/cli/render/types.ts';
+import { upstreamPath } from '../../support/upstream.ts';
 
-export const FIXTURES = join(import.meta.dirname, '..', '..', '..', '..', 'shared', 'fixtures');
-export const INFO_TESTDATA = join(FIXTURES, 'argo-rollouts', 'info-testdata');
+/** Argo Rollouts' CLI fixtures (pkg/kubectl-argo-rollouts), read in place from the pinned module. */
+export const INFO_TESTDATA = upstreamPath('argo-rollouts', 'pkg/kubectl-argo-rollouts/info/testdata');
+export const LINT_TESTDATA = upstreamPath('argo-rollouts', 'pkg/kubectl-argo-rollouts/cmd/lint/testdata');
 const GOLDEN_DIR = join(import.meta.dirname, '..', '..', 'golden', 'cli');
 
 /** A fixed clock for snapshots: every fixture object is made exactly one week old, as upstream's tests do. */

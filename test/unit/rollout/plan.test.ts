@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { V1Ingress, V1Service } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
@@ -8,6 +7,7 @@ import { computePodTemplateHash } from '../../../src/api/hash.ts';
 import type { CanaryStep, Rollout } from '../../../src/api/types.ts';
 import { deepClone } from '../../../src/rollout/json.ts';
 import { plan } from '../../../src/rollout/plan.ts';
+import { upstreamPath } from '../../support/upstream.ts';
 import { service, tomozoIngress, tomozoRollout } from './fixtures.ts';
 import { Sim } from './sim.ts';
 
@@ -412,7 +412,7 @@ describe('pause steps with a duration', () => {
 
 function nginxTemplate(steps: CanaryStep[]): Sim {
   const text = readFileSync(
-    join(import.meta.dirname, '../../../../shared/fixtures/argo-rollouts/e2e-functional/nginx-template.yaml'),
+    upstreamPath('argo-rollouts', 'test/e2e/functional/nginx-template.yaml'),
     'utf8',
   ).replaceAll('REPLACEME', 'set-canary-scale');
   const docs = parseAllDocuments(text).map((d) => d.toJS());
@@ -1036,10 +1036,7 @@ describe('restartAt', () => {
 describe('upstream e2e smi_ingress fixture, unchanged (NGINX + SMI routers)', () => {
   function fixture(): Sim {
     const text = readFileSync(
-      join(
-        import.meta.dirname,
-        '../../../../shared/fixtures/argo-rollouts/e2e-smi-ingress/rollout-smi-ingress-canary.yaml',
-      ),
+      upstreamPath('argo-rollouts', 'test/e2e/smi_ingress/rollout-smi-ingress-canary.yaml'),
       'utf8',
     );
     const docs = parseAllDocuments(text)
@@ -1098,10 +1095,7 @@ describe('upstream e2e smi_ingress fixture, unchanged (NGINX + SMI routers)', ()
 describe('upstream e2e malformed rollouts (tolerant decoding, as Argo)', () => {
   for (const file of ['malformed-rollout.yaml', 'malformed-rollout-ephemeral.yaml']) {
     it(`${file} becomes Healthy without the undecodable fields`, () => {
-      const text = readFileSync(
-        join(import.meta.dirname, '../../../../shared/fixtures/argo-rollouts/e2e-expectedfailures', file),
-        'utf8',
-      );
+      const text = readFileSync(upstreamPath('argo-rollouts', 'test/e2e/expectedfailures', file), 'utf8');
       const r = parseAllDocuments(text)[0]?.toJS() as Rollout;
       const sim = new Sim(r);
       sim.converge();
