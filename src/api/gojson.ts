@@ -31,6 +31,11 @@ export function goString(s: string): string {
     if (short !== undefined) out += short;
     else if (c < 0x20 || ch === '<' || ch === '>' || ch === '&' || c === 0x2028 || c === 0x2029) {
       out += `\\u${c.toString(16).padStart(4, '0')}`;
+    } else if (c >= 0xd800 && c <= 0xdfff) {
+      // a valid pair is one character; Go decodes an unpaired surrogate to U+FFFD
+      const next = s.charCodeAt(i + 1);
+      if (c <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) out += s.slice(i, ++i + 1);
+      else out += '\ufffd';
     } else out += ch;
   }
   return `${out}"`;
