@@ -1,5 +1,5 @@
 /**
- * Mirror of upstream's TestCanarySetCanaryScale (e2e-functional/nginx-template.yaml):
+ * Mirror of upstream's TestCanarySetCanaryScale (test/e2e/functional/nginx-template.yaml):
  * setCanaryScale decouples the canary's pod count from its traffic weight.
  */
 import assert from 'node:assert/strict';

@@ -1,5 +1,5 @@
 /**
- * Mirror of upstream's smi_ingress_test (e2e-smi-ingress/rollout-smi-ingress-canary.yaml)
+ * Mirror of upstream's smi_ingress_test (test/e2e/smi_ingress/rollout-smi-ingress-canary.yaml)
  * for the NGINX part: the canary Ingress weight goes 5 → 50 → "0" after promotion
  * (keeping `canary: "true"`), the stable Ingress is never annotated, the Services
  * follow the ReplicaSets, and the old ReplicaSet keeps its pod during scaleDownDelay.
