@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import pino, { type Logger } from 'pino';
 import { loadClusterAccess } from '../kube/access.ts';
-import { KubeClient } from '../kube/client.ts';
+import { KubeClient, resourceOfPath } from '../kube/client.ts';
 import { LeaderElector } from './leader.ts';
 import { ControllerMetrics } from './metrics.ts';
 import { RolloutController } from './rollout-controller.ts';
@@ -39,7 +39,8 @@ export async function runController(o: ControllerOptions): Promise<RunningContro
   // our own kubeconfig loader: client-node's alone would cost the process ~80 MB (src/kube/access.ts)
   const client = new KubeClient(await loadClusterAccess({ kubeconfig: o.kubeconfig, context: o.context }));
   const metrics = new ControllerMetrics(o.version);
-  client.onResponse = (verb, code) => metrics.requests.inc({ kind: 'any', verb, status_code: String(code) });
+  client.onResponse = (verb, code, path) =>
+    metrics.requests.inc({ kind: resourceOfPath(path), verb, status_code: String(code) });
   const controller = new RolloutController({
     client,
     log,
