@@ -23,6 +23,20 @@ interface Lease {
   };
 }
 
+/**
+ * TEST ONLY: KANARY_TEST_CLOCK_OFFSET_MS shifts the wall clock this elector
+ * reads (never anything else in the process), so a test can run a candidate
+ * whose clock is skewed against the leader's. Not a supported setting.
+ */
+export function testClockOffsetMs(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.KANARY_TEST_CLOCK_OFFSET_MS;
+  if (raw === undefined || raw === '') return 0;
+  const ms = Number(raw);
+  if (!Number.isFinite(ms))
+    throw new Error(`KANARY_TEST_CLOCK_OFFSET_MS: not a number of milliseconds: ${raw}`);
+  return ms;
+}
+
 const microTime = (d: Date) => d.toISOString().replace('Z', '000Z'); // MicroTime: 6 fractional digits
 
 /**
@@ -39,6 +53,7 @@ export class LeaderElector {
   private stopped = false;
   private readonly opts: Required<Omit<LeaderElectionOptions, 'log' | 'identity'>> & LeaderElectionOptions;
   private readonly client: KubeClient;
+  private readonly clockOffsetMs = testClockOffsetMs();
 
   constructor(client: KubeClient, opts: LeaderElectionOptions) {
     this.client = client;
@@ -113,7 +128,7 @@ export class LeaderElector {
   }
 
   private async tryAcquireOrRenew(): Promise<boolean> {
-    const now = new Date();
+    const now = new Date(Date.now() + this.clockOffsetMs);
     try {
       let lease: Lease;
       try {
