@@ -42,13 +42,27 @@ export function recordVersion(r: LeaseRecord): string {
  * The observation after reading `record` at monotonic time `now`: unchanged
  * (same `seenAt`) when the record is the one seen before, else a new one seen
  * now. A Lease without a duration counts with ours.
+ *
+ * `undefined` is a Lease that does not exist. Having seen someone hold it, a
+ * vanished Lease counts as that holder's, changed now: its holder may not
+ * have noticed yet, so we wait a lease duration before creating it. A Lease
+ * never seen is free.
  */
 export function observe(
   prev: LeaseObservation | undefined,
-  record: LeaseRecord,
+  record: LeaseRecord | undefined,
   now: number,
   defaultDurationMs: number,
 ): LeaseObservation {
+  if (record === undefined) {
+    if (prev?.version === ABSENT) return prev;
+    return {
+      version: ABSENT,
+      holder: prev?.holder ?? '',
+      leaseDurationMs: prev?.leaseDurationMs ?? defaultDurationMs,
+      seenAt: now,
+    };
+  }
   const version = recordVersion(record);
   if (prev?.version === version) return prev;
   const seconds = record.leaseDurationSeconds;
@@ -59,6 +73,8 @@ export function observe(
     seenAt: now,
   };
 }
+
+const ABSENT = '(no Lease)';
 
 /** Whether the holder may still be acting: less than a lease duration since the record last changed. */
 export function leaseValid(o: LeaseObservation, now: number): boolean {

@@ -210,7 +210,9 @@ export class LeaderElector {
       if (!this.leading || this.stopped) return;
       if (res.ok) this.renewed(started);
       else if (res.heldBy !== undefined) {
-        this.lose(`the Lease is held by ${res.heldBy || 'nobody'} now`);
+        this.lose(
+          res.heldBy ? `the Lease is held by ${res.heldBy} now` : 'the Lease was released or deleted',
+        );
         return;
       }
       // otherwise: try again after the retry period, until the watchdog gives up
@@ -279,6 +281,8 @@ export class LeaderElector {
         this.lease = await this.put({ ...this.lease, spec: { ...this.lease.spec, ...ours } }, signal);
         return { ok: true };
       } catch (err) {
+        // deleted under a leader: a standby may be creating it right now, so this one stops
+        if (isNotFound(err)) return { ok: false, heldBy: '' };
         if (!isConflict(err)) throw err;
       }
     }
@@ -287,6 +291,12 @@ export class LeaderElector {
       lease = await this.client.request<Lease>(this.path(), { signal });
     } catch (err) {
       if (!isNotFound(err)) throw err;
+      // deleted under a leader: a standby may be creating it right now, so this one stops
+      if (this.leading) return { ok: false, heldBy: '' };
+      const seenAt = monotonicNow();
+      this.observation = observe(this.observation, undefined, seenAt, this.opts.leaseDurationSeconds * 1000);
+      const decision = decide(this.observation, this.identity, seenAt);
+      if (decision.action === 'wait') return { ok: false, heldBy: decision.holder };
       this.lease = await this.client.request<Lease>(resourcePath(RESOURCES.leases, this.opts.namespace), {
         method: 'POST',
         body: {

@@ -282,6 +282,28 @@ describe('leader election under faults: never two leaders', { concurrency: true 
     t.diagnostic(`long partition: A exited ${becameAt - a.exitedAt!} ms before B became leader`);
   });
 
+  it('a Lease deleted under the leader: the leader stops before the standby, which recreates it, acts', async (t) => {
+    const env = await rolloutEnv(t, 'leader-deleted', { controller: false });
+    const a = track('A', await startController(t, env.ns.name, TIMINGS));
+    await waitUntil('A holds the Lease', async () => (await holder(env)) === identity(a));
+    const b = track('B', await startController(t, env.ns.name, TIMINGS));
+    const writes = recordWrites(t, [a, b]);
+    await tomozo(env);
+    await env.waitFor('tomozo', 'Healthy (by A)', (r) => r.status?.phase === 'Healthy');
+
+    await env.client.delete(
+      `/apis/coordination.k8s.io/v1/namespaces/${env.ns.name}/leases/kanary-controller-lock`,
+    );
+    await env.ros.setImage('tomozo', 'tomozo', 'tomozo-repo/tomozo:0.0.2');
+    await waitUntil('B holds the Lease', async () => (await holder(env)) === identity(b), 15_000, 100);
+    await env.waitFor('tomozo', 'Paused (by B)', (r) => r.status?.phase === 'Paused');
+    const samples = await writes.stop();
+
+    assertOneWriterAtATime([a, b], samples);
+    assert.equal(a.proc.child.exitCode, 1, 'A exited non-zero');
+    assert.ok(a.exitedAt! < logTime(b, 'became leader')!, 'A exited before B became leader');
+  });
+
   for (const skew of [
     { who: 'the standby', offsetA: 0, offsetB: 60_000 },
     { who: 'the leader', offsetA: -60_000, offsetB: 0 },

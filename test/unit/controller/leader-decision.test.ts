@@ -93,6 +93,29 @@ describe('observe: the lease is measured from when the record last changed, on o
   }
 });
 
+describe('a Lease that does not exist', () => {
+  it('never seen: free, created at once', () => {
+    const o = observe(undefined, undefined, 5, LEASE_MS);
+    assert.deepEqual(decide(o, 'me', 5), { action: 'take', reason: 'free' });
+  });
+
+  it("deleted after we saw it held: its holder's for a lease from when we noticed", () => {
+    const held = observe(undefined, rec({ holderIdentity: 'a', leaseDurationSeconds: 4 }), 1000, LEASE_MS);
+    const gone = observe(held, undefined, 1500, LEASE_MS);
+    assert.deepEqual(decide(gone, 'me', 1500), { action: 'wait', holder: 'a', retryInMs: 4000 });
+    // still gone a moment later: the first sighting of its absence counts
+    const still = observe(gone, undefined, 3000, LEASE_MS);
+    assert.equal(still.seenAt, 1500);
+    assert.deepEqual(decide(still, 'me', 5499), { action: 'wait', holder: 'a', retryInMs: 1 });
+    assert.deepEqual(decide(still, 'me', 5500), { action: 'take', reason: 'expired' });
+  });
+
+  it('deleted after it was released: free', () => {
+    const released = observe(undefined, rec({ holderIdentity: '' }), 1000, LEASE_MS);
+    assert.equal(decide(observe(released, undefined, 1200, LEASE_MS), 'me', 1200).action, 'take');
+  });
+});
+
 describe('decide', () => {
   const o = (over: Partial<LeaseRecord>, seenAt = 1000) => observe(undefined, rec(over), seenAt, LEASE_MS);
   const cases: { name: string; obs: ReturnType<typeof o>; now: number; want: ReturnType<typeof decide> }[] = [
