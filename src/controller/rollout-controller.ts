@@ -150,9 +150,23 @@ export class RolloutController {
     );
   }
 
+  /** Starts no more passes (synchronous: nothing new is sent once it returns); passes under way finish. */
   stop(): void {
     this.queue.shutdown();
     for (const i of [this.rollouts, this.replicaSets, this.pods, this.services, this.ingresses]) i.stop();
+  }
+
+  /** After stop(): whether the passes under way finished within `timeoutMs`. */
+  async drain(timeoutMs: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<false>((r) => {
+      timer = setTimeout(() => r(false), timeoutMs);
+    });
+    try {
+      return await Promise.race([this.queue.idle().then(() => true), timedOut]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private enqueueOwnersOf(obj: KubeObject): void {

@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import pino, { type Logger } from 'pino';
 import { loadClusterAccess } from '../kube/access.ts';
-import { KubeClient } from '../kube/client.ts';
+import { KubeClient, resourceOfPath } from '../kube/client.ts';
 import { LeaderElector } from './leader.ts';
 import { ControllerMetrics } from './metrics.ts';
 import { RolloutController } from './rollout-controller.ts';
@@ -39,7 +39,8 @@ export async function runController(o: ControllerOptions): Promise<RunningContro
   // our own kubeconfig loader: client-node's alone would cost the process ~80 MB (src/kube/access.ts)
   const client = new KubeClient(await loadClusterAccess({ kubeconfig: o.kubeconfig, context: o.context }));
   const metrics = new ControllerMetrics(o.version);
-  client.onResponse = (verb, code) => metrics.requests.inc({ kind: 'any', verb, status_code: String(code) });
+  client.onResponse = (verb, code, path) =>
+    metrics.requests.inc({ kind: resourceOfPath(path), verb, status_code: String(code) });
   const controller = new RolloutController({
     client,
     log,
@@ -76,9 +77,14 @@ export async function runController(o: ControllerOptions): Promise<RunningContro
 
   if (elector) {
     standby = true;
-    await elector.run(() => {
-      // like client-go: a controller that lost its lease must stop acting at once
-      log.error('leadership lost; exiting');
+    await elector.run((reason) => {
+      // like client-go's OnStoppedLeading: a controller that lost its lease stops acting at once.
+      // All of this is synchronous, so not one more request of the workers goes out after it.
+      controller.stop();
+      log.error(
+        { reason, lease: `${elector.namespace}/${elector.name}`, identity: elector.identity },
+        'leadership lost: stopped the workers; exiting',
+      );
       process.exit(1);
     });
     standby = false;
@@ -92,7 +98,11 @@ export async function runController(o: ControllerOptions): Promise<RunningContro
     healthPort,
     async stop() {
       controller.stop();
-      await elector?.release();
+      if (elector) {
+        // releasing while a pass is still writing would let the standby act alongside it
+        if (await controller.drain(o.renewDeadlineMs ?? 10_000)) await elector.release();
+        else log.warn('reconciles still running; not releasing the Lease (it expires on its own)');
+      }
       await new Promise<void>((r) => server.close(() => r()));
     },
   };

@@ -101,8 +101,8 @@ export class KubeClient {
   readonly server: string;
   /** transport (agent, TLS) and auth headers for the next request */
   private readonly options: () => Promise<RequestOptions>;
-  /** counts requests by verb and status code, for metrics */
-  onResponse?: (method: string, code: number) => void;
+  /** counts requests by verb, status code and resource (the path's plural), for metrics */
+  onResponse?: (method: string, code: number, path: string) => void;
 
   constructor(source: KubeConfig | ClusterAccess) {
     if (isKubeConfig(source)) {
@@ -167,7 +167,7 @@ export class KubeClient {
           res,
           (body) => {
             const code = res.statusCode ?? 0;
-            this.onResponse?.(method, code);
+            this.onResponse?.(method, code, path);
             if (code >= 200 && code < 300) resolve(body as T);
             else reject(new KubeApiError(code, method, path, body));
           },
@@ -175,7 +175,7 @@ export class KubeClient {
         );
       });
       req.on('error', (err) => {
-        this.onResponse?.(method, 0);
+        this.onResponse?.(method, 0, path);
         reject(err);
       });
       if (payload !== undefined) req.write(payload);
@@ -221,7 +221,7 @@ export class KubeClient {
       };
       const req = send(url, { ...base, method: 'GET', headers, signal: opts.signal }, (res) => {
         const code = res.statusCode ?? 0;
-        this.onResponse?.('WATCH', code);
+        this.onResponse?.('WATCH', code, path);
         if (code < 200 || code >= 300) {
           readBody(res, (body) => finish(new KubeApiError(code, 'GET', path, body)), finish);
           return;
@@ -292,6 +292,18 @@ export const RESOURCES = {
   leases: { group: 'coordination.k8s.io', version: 'v1', plural: 'leases', namespaced: true },
   rollouts: { group: 'argoproj.io', version: 'v1alpha1', plural: 'rollouts', namespaced: true },
 } as const satisfies Record<string, ResourceType>;
+
+/**
+ * The resource (plural) an API path names, as Argo labels its request metrics:
+ * `/apis/coordination.k8s.io/v1/namespaces/x/leases/y` → `leases`,
+ * `/api/v1/namespaces/x` → `namespaces`; '' for anything else (discovery, /version).
+ */
+export function resourceOfPath(path: string): string {
+  const parts = path.split('?')[0]!.split('/').filter(Boolean);
+  const rest = parts[0] === 'api' ? parts.slice(2) : parts[0] === 'apis' ? parts.slice(3) : [];
+  if (rest[0] === 'namespaces' && rest.length >= 3) return rest[2]!;
+  return rest[0] ?? '';
+}
 
 /** API path of a collection or of one object (optionally a subresource). */
 export function resourcePath(

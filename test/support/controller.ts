@@ -38,11 +38,13 @@ export interface ControllerProcess {
 /**
  * Runs `kanary controller --namespace <ns>` as a child process (a real process,
  * so tests can SIGKILL it) against the shared test cluster; stopped after the test.
+ * `extra` flags come last (a second `--kubeconfig` wins); `env` is added to the child's environment.
  */
 export async function startController(
   t: TestContext,
   namespace: string,
   extra: string[] = [],
+  opts: { env?: Record<string, string> } = {},
 ): Promise<ControllerProcess> {
   const child = spawn(
     process.execPath,
@@ -59,7 +61,7 @@ export async function startController(
       process.env.KANARY_TEST_LOG_LEVEL ?? 'info',
       ...extra,
     ],
-    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } },
   );
   const logs: string[] = [];
   let healthPort = 0;
