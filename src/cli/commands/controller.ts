@@ -55,8 +55,11 @@ export function registerControllerCommand(program: Command): void {
       const qps = positiveNumber('--qps', o.qps);
       const burst = positiveNumber('--burst', o.burst);
       if (!Number.isInteger(burst)) throw new UserError(`--burst: not a whole number: ${String(o.burst)}`);
+      // as kubectl's --request-timeout: 0 (or 0s) means no bound
       const requestTimeoutMs =
-        o.requestTimeout === '0' ? 0 : durationMs('--request-timeout', o.requestTimeout);
+        typeof o.requestTimeout === 'string' && parseGoDuration(o.requestTimeout) === 0
+          ? 0
+          : durationMs('--request-timeout', o.requestTimeout);
       // loaded here, not at start-up: the other commands do not need the controller's modules
       const { runController } = await import('../../controller/run.ts');
       const running = await runController({
