@@ -8,9 +8,10 @@
  * controller's budget of 200 MB at 500 Rollouts (docs/benchmarks.md, "Rollout
  * controller"). This covers what a controller's kubeconfig or service account
  * holds: server, CA, insecure-skip-tls-verify, tls-server-name, token /
- * tokenFile, client certificate, basic auth, impersonation. Exec plugins, auth
- * providers and proxies are left to client-node, loaded only for them
- * (`loadClusterAccess`). The CLI keeps using client-node's KubeConfig.
+ * tokenFile, client certificate, basic auth, impersonation, HTTP proxies
+ * (proxy-url, HTTPS_PROXY/NO_PROXY; see proxy.ts). Exec plugins, auth
+ * providers and non-HTTP proxy-urls (socks5) are left to client-node, loaded
+ * only for them (`loadClusterAccess`). The CLI keeps using client-node's KubeConfig.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { isIPv6 } from 'node:net';
@@ -20,6 +21,7 @@ import { createSecureContext } from 'node:tls';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { parse as parseYaml } from 'yaml';
 import { UserError } from '../cli/errors.ts';
+import { proxyFor } from './proxy.ts';
 
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 /** client-go re-reads a token file at most once a minute; a projected token rotates well before it expires */
@@ -83,6 +85,10 @@ export interface AccessSpec {
   username?: string;
   password?: string;
   impersonate?: { user?: string; uid?: string; groups?: string[]; extra?: Record<string, string[]> };
+  /** the kubeconfig's proxy-url */
+  proxyUrl?: string;
+  /** the proxy to tunnel through (proxy-url, else HTTPS_PROXY/HTTP_PROXY unless NO_PROXY matches) */
+  proxy?: string;
   /** why client-node has to build this connection instead (exec plugin, auth provider, proxy) */
   needsClientNode?: string;
 }
@@ -273,8 +279,10 @@ export function resolveAccess(config: Kubeconfig, contextName?: string): AccessS
     spec.impersonate = { user: user.as, uid: user.asUid, groups: user.asGroups, extra: user.asUserExtra };
   if (Boolean(spec.certFile || spec.certData) !== Boolean(spec.keyFile || spec.keyData))
     throw new UserError(`user "${context.user}": a client certificate needs a client key, and vice versa`);
+  if (cluster.proxyUrl) spec.proxyUrl = cluster.proxyUrl;
   if (user.plugin) spec.needsClientNode = `user "${context.user}" uses an ${user.plugin}`;
-  else if (cluster.proxyUrl) spec.needsClientNode = `cluster "${context.cluster}" uses a proxy-url`;
+  else if (cluster.proxyUrl && !/^https?:\/\//i.test(cluster.proxyUrl))
+    spec.needsClientNode = `cluster "${context.cluster}" uses a proxy-url that is not http(s)`;
   return spec;
 }
 
@@ -332,7 +340,7 @@ export function findAccess(o: LoadAccessOptions = {}): AccessSpec & { files: str
       else if (existsSync(join(saDir, 'token'))) {
         if (o.context)
           throw new UserError(`context "${o.context}" not found: running with the in-cluster config`);
-        return { ...inClusterAccess(env, saDir), files: [] };
+        return { ...withProxy(inClusterAccess(env, saDir), env), files: [] };
       } else {
         throw new UserError('no Kubernetes cluster configured', {
           hint: 'pass --kubeconfig, set KUBECONFIG, or start the local cluster with `kanary cluster up`',
@@ -340,7 +348,14 @@ export function findAccess(o: LoadAccessOptions = {}): AccessSpec & { files: str
       }
     }
   }
-  return { ...resolveAccess(mergeKubeconfigs(files.map(read)), o.context), files };
+  return { ...withProxy(resolveAccess(mergeKubeconfigs(files.map(read)), o.context), env), files };
+}
+
+/** The spec with the proxy it must use, from its proxy-url or the environment (client-go's order). */
+function withProxy(spec: AccessSpec, env: NodeJS.ProcessEnv): AccessSpec {
+  if (spec.needsClientNode) return spec;
+  const proxy = proxyFor(spec.server, spec.proxyUrl, env);
+  return proxy ? { ...spec, proxy: proxy.href } : spec;
 }
 
 type HeaderValue = string | string[];
@@ -372,6 +387,8 @@ export class ClusterAccess {
   readonly server: string;
   readonly context: string;
   readonly namespace: string | undefined;
+  /** an HTTP proxy every connection tunnels through (CONNECT) */
+  readonly proxy: URL | undefined;
   private current: TlsOptions;
   private generation = 0;
   private readonly certFiles: { cert: string; key: string } | undefined;
@@ -389,6 +406,7 @@ export class ClusterAccess {
     this.server = spec.server;
     this.context = spec.context;
     this.namespace = spec.namespace;
+    this.proxy = spec.proxy ? new URL(spec.proxy) : undefined;
     this.now = now;
     const material = (what: string, file: string | undefined, data: string | undefined) => {
       if (data) return Buffer.from(data, 'base64');

@@ -8,6 +8,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { ClusterAccess } from './access.ts';
+import { tunnelingAgent } from './proxy.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { DEFAULT_RETRY, type Outcome, type RetryPolicy, retryDelay } from './retry.ts';
 import { type WatchEvent, WatchLineDecoder } from './watch.ts';
@@ -103,7 +104,9 @@ const headerValue = (v: string | string[] | undefined) => (Array.isArray(v) ? v[
 /** A keep-alive agent for the API server, with the access's TLS material (and proxy, if any). */
 function makeAgent(access: ClusterAccess, server: string): HttpAgent {
   // keep-alive: the controller's requests and its watches reuse a few TLS connections
-  if (server.startsWith('https:')) return new HttpsAgent({ keepAlive: true, ...access.tls });
+  const https = server.startsWith('https:');
+  if (access.proxy) return tunnelingAgent(access.proxy, https, { keepAlive: true, ...access.tls });
+  if (https) return new HttpsAgent({ keepAlive: true, ...access.tls });
   return new HttpAgent({ keepAlive: true });
 }
 
