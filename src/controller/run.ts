@@ -1,11 +1,15 @@
 import type { Server } from 'node:http';
 import pino, { type Logger } from 'pino';
-import { loadClusterAccess } from '../kube/access.ts';
+import { ClusterAccess, loadClusterAccess } from '../kube/access.ts';
 import { KubeClient, resourceOfPath } from '../kube/client.ts';
 import { LeaderElector } from './leader.ts';
 import { ControllerMetrics } from './metrics.ts';
 import { RolloutController } from './rollout-controller.ts';
 import { startHealthServer } from './server.ts';
+
+/** Argo Rollouts' controller defaults (utils/defaults: DefaultQPS, DefaultBurst) */
+export const DEFAULT_QPS = 40;
+export const DEFAULT_BURST = 80;
 
 export interface ControllerOptions {
   kubeconfig?: string;
@@ -21,6 +25,11 @@ export interface ControllerOptions {
   healthAddress?: string;
   healthPort?: number;
   workers?: number;
+  /** Argo's --qps and --burst: client-side rate limit of API calls (default 40 and 80) */
+  qps?: number;
+  burst?: number;
+  /** bound of one API request (default 32 s; 0 = none) */
+  requestTimeoutMs?: number;
   logLevel?: string;
   version: string;
   log?: Logger;
@@ -37,7 +46,14 @@ export interface RunningController {
 export async function runController(o: ControllerOptions): Promise<RunningController> {
   const log = o.log ?? pino({ level: o.logLevel ?? 'info', base: { component: 'kanary-controller' } });
   // our own kubeconfig loader: client-node's alone would cost the process ~80 MB (src/kube/access.ts)
-  const client = new KubeClient(await loadClusterAccess({ kubeconfig: o.kubeconfig, context: o.context }));
+  const access = await loadClusterAccess({ kubeconfig: o.kubeconfig, context: o.context });
+  if (access instanceof ClusterAccess)
+    access.onCertError = (err) => log.warn({ err: err.message }, 'client certificate not reloaded');
+  const client = new KubeClient(access, {
+    qps: o.qps ?? DEFAULT_QPS,
+    burst: o.burst ?? DEFAULT_BURST,
+    timeoutMs: o.requestTimeoutMs,
+  });
   const metrics = new ControllerMetrics(o.version);
   client.onResponse = (verb, code, path) =>
     metrics.requests.inc({ kind: resourceOfPath(path), verb, status_code: String(code) });
@@ -71,7 +87,14 @@ export async function runController(o: ControllerOptions): Promise<RunningContro
   const addr = server.address();
   const healthPort = typeof addr === 'object' && addr ? addr.port : (o.healthPort ?? 0);
   log.info(
-    { healthPort, namespace: o.namespace ?? '(all)', instanceId: o.instanceId },
+    {
+      healthPort,
+      namespace: o.namespace ?? '(all)',
+      instanceId: o.instanceId,
+      qps: client.limiter?.qps,
+      burst: client.limiter?.burst,
+      requestTimeoutMs: client.timeoutMs,
+    },
     'kanary controller starting',
   );
 

@@ -8,21 +8,26 @@
  * controller's budget of 200 MB at 500 Rollouts (docs/benchmarks.md, "Rollout
  * controller"). This covers what a controller's kubeconfig or service account
  * holds: server, CA, insecure-skip-tls-verify, tls-server-name, token /
- * tokenFile, client certificate, basic auth, impersonation. Exec plugins, auth
- * providers and proxies are left to client-node, loaded only for them
- * (`loadClusterAccess`). The CLI keeps using client-node's KubeConfig.
+ * tokenFile, client certificate, basic auth, impersonation, HTTP proxies
+ * (proxy-url, HTTPS_PROXY/NO_PROXY; see proxy.ts). Exec plugins, auth
+ * providers and non-HTTP proxy-urls (socks5) are left to client-node, loaded
+ * only for them (`loadClusterAccess`). The CLI keeps using client-node's KubeConfig.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { isIPv6 } from 'node:net';
 import { homedir } from 'node:os';
 import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
+import { createSecureContext } from 'node:tls';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { parse as parseYaml } from 'yaml';
 import { UserError } from '../cli/errors.ts';
+import { proxyFor } from './proxy.ts';
 
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 /** client-go re-reads a token file at most once a minute; a projected token rotates well before it expires */
 export const TOKEN_FILE_REFRESH_MS = 60_000;
+/** how often the client certificate and key files are checked for a change (mtime, size) */
+export const CERT_FILE_CHECK_MS = 10_000;
 
 interface ClusterEntry {
   server?: string;
@@ -80,6 +85,10 @@ export interface AccessSpec {
   username?: string;
   password?: string;
   impersonate?: { user?: string; uid?: string; groups?: string[]; extra?: Record<string, string[]> };
+  /** the kubeconfig's proxy-url */
+  proxyUrl?: string;
+  /** the proxy to tunnel through (proxy-url, else HTTPS_PROXY/HTTP_PROXY unless NO_PROXY matches) */
+  proxy?: string;
   /** why client-node has to build this connection instead (exec plugin, auth provider, proxy) */
   needsClientNode?: string;
 }
@@ -270,8 +279,10 @@ export function resolveAccess(config: Kubeconfig, contextName?: string): AccessS
     spec.impersonate = { user: user.as, uid: user.asUid, groups: user.asGroups, extra: user.asUserExtra };
   if (Boolean(spec.certFile || spec.certData) !== Boolean(spec.keyFile || spec.keyData))
     throw new UserError(`user "${context.user}": a client certificate needs a client key, and vice versa`);
+  if (cluster.proxyUrl) spec.proxyUrl = cluster.proxyUrl;
   if (user.plugin) spec.needsClientNode = `user "${context.user}" uses an ${user.plugin}`;
-  else if (cluster.proxyUrl) spec.needsClientNode = `cluster "${context.cluster}" uses a proxy-url`;
+  else if (cluster.proxyUrl && !/^https?:\/\//i.test(cluster.proxyUrl))
+    spec.needsClientNode = `cluster "${context.cluster}" uses a proxy-url that is not http(s)`;
   return spec;
 }
 
@@ -329,7 +340,7 @@ export function findAccess(o: LoadAccessOptions = {}): AccessSpec & { files: str
       else if (existsSync(join(saDir, 'token'))) {
         if (o.context)
           throw new UserError(`context "${o.context}" not found: running with the in-cluster config`);
-        return { ...inClusterAccess(env, saDir), files: [] };
+        return { ...withProxy(inClusterAccess(env, saDir), env), files: [] };
       } else {
         throw new UserError('no Kubernetes cluster configured', {
           hint: 'pass --kubeconfig, set KUBECONFIG, or start the local cluster with `kanary cluster up`',
@@ -337,34 +348,65 @@ export function findAccess(o: LoadAccessOptions = {}): AccessSpec & { files: str
       }
     }
   }
-  return { ...resolveAccess(mergeKubeconfigs(files.map(read)), o.context), files };
+  return { ...withProxy(resolveAccess(mergeKubeconfigs(files.map(read)), o.context), env), files };
+}
+
+/** The spec with the proxy it must use, from its proxy-url or the environment (client-go's order). */
+function withProxy(spec: AccessSpec, env: NodeJS.ProcessEnv): AccessSpec {
+  if (spec.needsClientNode) return spec;
+  const proxy = proxyFor(spec.server, spec.proxyUrl, env);
+  return proxy ? { ...spec, proxy: proxy.href } : spec;
 }
 
 type HeaderValue = string | string[];
 
-/** A resolved connection: TLS material read once, the bearer token re-read from its file as it rotates. */
+type TlsOptions = {
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+  rejectUnauthorized?: boolean;
+  servername?: string;
+};
+
+/** mtime and size of a file, to notice it was replaced; '' when it cannot be read */
+function fileStamp(file: string): string {
+  try {
+    const st = statSync(file);
+    return `${st.mtimeMs}:${st.size}`;
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * A resolved connection: the CA read once, the client certificate and key
+ * re-read when their files change (so a rotated certificate is used without a
+ * restart), the bearer token re-read from its file as it rotates.
+ */
 export class ClusterAccess {
   readonly server: string;
   readonly context: string;
   readonly namespace: string | undefined;
-  /** options for the https.Agent that carries every request */
-  readonly tls: {
-    ca?: Buffer;
-    cert?: Buffer;
-    key?: Buffer;
-    rejectUnauthorized?: boolean;
-    servername?: string;
-  };
+  /** an HTTP proxy every connection tunnels through (CONNECT) */
+  readonly proxy: URL | undefined;
+  private current: TlsOptions;
+  private generation = 0;
+  private readonly certFiles: { cert: string; key: string } | undefined;
+  private certStamp = '';
+  private certCheckedAt = 0;
   private readonly fixedHeaders: Record<string, HeaderValue> = {};
   private readonly tokenFile: string | undefined;
   private token: string | undefined;
   private tokenReadAt = 0;
   private readonly now: () => number;
+  /** called when changed certificate files could not be used (kept the last good pair) */
+  onCertError?: (err: Error) => void;
 
   constructor(spec: AccessSpec, now: () => number = Date.now) {
     this.server = spec.server;
     this.context = spec.context;
     this.namespace = spec.namespace;
+    this.proxy = spec.proxy ? new URL(spec.proxy) : undefined;
     this.now = now;
     const material = (what: string, file: string | undefined, data: string | undefined) => {
       if (data) return Buffer.from(data, 'base64');
@@ -375,14 +417,19 @@ export class ClusterAccess {
         throw new UserError(`cannot read ${what} ${file}: ${(err as Error).message}`);
       }
     };
-    this.tls = {};
-    if (spec.insecureSkipTlsVerify) this.tls.rejectUnauthorized = false;
-    else this.tls.ca = material('certificate-authority', spec.caFile, spec.caData);
-    this.tls.cert = material('client-certificate', spec.certFile, spec.certData);
-    this.tls.key = material('client-key', spec.keyFile, spec.keyData);
-    if (spec.tlsServerName) this.tls.servername = spec.tlsServerName;
-    for (const k of Object.keys(this.tls) as (keyof ClusterAccess['tls'])[])
-      if (this.tls[k] === undefined) delete this.tls[k];
+    const tls: TlsOptions = {};
+    if (spec.insecureSkipTlsVerify) tls.rejectUnauthorized = false;
+    else tls.ca = material('certificate-authority', spec.caFile, spec.caData);
+    if (spec.certFile && spec.keyFile) {
+      this.certFiles = { cert: spec.certFile, key: spec.keyFile };
+      this.certStamp = this.stampCertFiles();
+      this.certCheckedAt = now();
+    }
+    tls.cert = material('client-certificate', spec.certFile, spec.certData);
+    tls.key = material('client-key', spec.keyFile, spec.keyData);
+    if (spec.tlsServerName) tls.servername = spec.tlsServerName;
+    for (const k of Object.keys(tls) as (keyof TlsOptions)[]) if (tls[k] === undefined) delete tls[k];
+    this.current = tls;
 
     this.token = spec.token;
     this.tokenFile = spec.tokenFile;
@@ -400,6 +447,44 @@ export class ClusterAccess {
     if (imp?.groups?.length) this.fixedHeaders['impersonate-group'] = imp.groups;
     for (const [k, v] of Object.entries(imp?.extra ?? {}))
       this.fixedHeaders[`impersonate-extra-${encodeURIComponent(k)}`] = v;
+  }
+
+  /** options for the https.Agent that carries every request */
+  get tls(): TlsOptions {
+    return this.current;
+  }
+
+  /**
+   * Grows each time the client certificate or key changed on disk (checked at
+   * most every CERT_FILE_CHECK_MS): the caller then builds a new agent from
+   * `tls`. A changed pair that cannot be read or does not match (the key
+   * written after the certificate) keeps the last good pair and is tried
+   * again at the next check, as client-go's certificate rotation does.
+   */
+  tlsGeneration(): number {
+    if (!this.certFiles || this.now() - this.certCheckedAt < CERT_FILE_CHECK_MS) return this.generation;
+    this.certCheckedAt = this.now();
+    const stamp = this.stampCertFiles();
+    if (stamp === this.certStamp) return this.generation;
+    try {
+      const cert = readFileSync(this.certFiles.cert);
+      const key = readFileSync(this.certFiles.key);
+      createSecureContext({ cert, key }); // throws when they do not belong together
+      this.current = { ...this.current, cert, key };
+      this.certStamp = stamp;
+      this.generation++;
+    } catch (err) {
+      this.onCertError?.(
+        new Error(
+          `client certificate ${this.certFiles.cert} / key ${this.certFiles.key} changed but cannot be used (keeping the previous pair): ${(err as Error).message}`,
+        ),
+      );
+    }
+    return this.generation;
+  }
+
+  private stampCertFiles(): string {
+    return this.certFiles ? `${fileStamp(this.certFiles.cert)}|${fileStamp(this.certFiles.key)}` : '';
   }
 
   /** Headers that authenticate a request; re-reads a token file at most once a minute. */

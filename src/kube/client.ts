@@ -5,8 +5,12 @@ import {
   type RequestOptions,
 } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { ClusterAccess } from './access.ts';
+import { tunnelingAgent } from './proxy.ts';
+import { RateLimiter } from './rate-limit.ts';
+import { DEFAULT_RETRY, type Outcome, type RetryPolicy, retryDelay } from './retry.ts';
 import { type WatchEvent, WatchLineDecoder } from './watch.ts';
 
 /**
@@ -52,6 +56,8 @@ export interface RequestInit {
   contentType?: string;
   query?: Record<string, string | number | boolean | undefined>;
   signal?: AbortSignal;
+  /** this request's own timeout per attempt (default: the client's) */
+  timeoutMs?: number;
 }
 
 /** How long credentials from a client-node KubeConfig are reused: exec plugins hand out short-lived tokens. */
@@ -90,8 +96,68 @@ function readBody(res: IncomingMessage, done: (body: unknown) => void, failed: (
   res.on('error', failed);
 }
 
+/** an answer cut short is a lost connection, retried for reads like a reset */
+const lostConnection = (message: string) => Object.assign(new Error(message), { code: 'ECONNRESET' });
+
+const headerValue = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
+
+/** A keep-alive agent for the API server, with the access's TLS material (and proxy, if any). */
+function makeAgent(access: ClusterAccess, server: string): HttpAgent {
+  // keep-alive: the controller's requests and its watches reuse a few TLS connections
+  const https = server.startsWith('https:');
+  if (access.proxy) return tunnelingAgent(access.proxy, https, { keepAlive: true, ...access.tls });
+  if (https) return new HttpsAgent({ keepAlive: true, ...access.tls });
+  return new HttpAgent({ keepAlive: true });
+}
+
+/** Closes an agent's idle connections now and its busy ones when they become idle. */
+function retireAgent(agent: HttpAgent): void {
+  agent.on('free', (socket) => socket.destroy());
+  for (const sockets of Object.values(agent.freeSockets)) for (const s of sockets ?? []) s.destroy();
+}
+
 const isKubeConfig = (s: KubeConfig | ClusterAccess): s is KubeConfig =>
   typeof (s as KubeConfig).applyToHTTPSOptions === 'function';
+
+export interface KubeClientOptions {
+  /**
+   * How long one attempt of a request may take, from sending it to the end of
+   * its answer (default 32 s, client-go's discovery default; 0 = no bound).
+   * Watches are bounded by their idle timeout instead.
+   */
+  timeoutMs?: number;
+  /** retries of 429, 5xx and lost connections (see retry.ts) */
+  retry?: Partial<RetryPolicy>;
+  /** client-side rate limit (token bucket); none unless qps is set */
+  qps?: number;
+  burst?: number;
+  /** for tests: jitter source */
+  random?: () => number;
+}
+
+export const DEFAULT_REQUEST_TIMEOUT_MS = 32_000;
+
+/** A request got no (complete) answer within its timeout. */
+export class KubeTimeoutError extends Error {
+  readonly method: string;
+  readonly path: string;
+  readonly timeoutMs: number;
+  constructor(method: string, path: string, timeoutMs: number) {
+    super(`${method} ${path}: no answer from the API server within ${formatMs(timeoutMs)} (request timeout)`);
+    this.name = 'KubeTimeoutError';
+    this.method = method;
+    this.path = path;
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+const formatMs = (ms: number) => (ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`);
+
+interface Answer {
+  code: number;
+  headers: IncomingMessage['headers'];
+  body: unknown;
+}
 
 export class KubeClient {
   /** the client-node KubeConfig this client was built from, if any */
@@ -99,12 +165,26 @@ export class KubeClient {
   /** our own connection settings, when built without client-node */
   readonly access: ClusterAccess | undefined;
   readonly server: string;
+  readonly timeoutMs: number;
+  readonly limiter: RateLimiter | undefined;
+  private readonly retry: RetryPolicy;
+  private readonly random: () => number;
   /** transport (agent, TLS) and auth headers for the next request */
   private readonly options: () => Promise<RequestOptions>;
+  /** the agent built from `access`, and the TLS generation it was built for */
+  private agent: HttpAgent | undefined;
+  private agentGeneration = -1;
   /** counts requests by verb, status code and resource (the path's plural), for metrics */
   onResponse?: (method: string, code: number, path: string) => void;
 
-  constructor(source: KubeConfig | ClusterAccess) {
+  constructor(source: KubeConfig | ClusterAccess, opts: KubeClientOptions = {}) {
+    this.timeoutMs = opts.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    if (!(this.timeoutMs >= 0)) throw new Error(`request timeout must be 0 or more, not ${opts.timeoutMs}`);
+    this.retry = { ...DEFAULT_RETRY, ...opts.retry };
+    this.random = opts.random ?? Math.random;
+    this.limiter = opts.qps
+      ? new RateLimiter(opts.qps, opts.burst ?? Math.max(1, Math.ceil(opts.qps)))
+      : undefined;
     if (isKubeConfig(source)) {
       const kc = source;
       this.kc = kc;
@@ -133,12 +213,24 @@ export class KubeClient {
       const access = source;
       this.access = access;
       this.server = access.server;
-      // keep-alive: the controller's requests and its watches reuse a few TLS connections
-      const agent = this.server.startsWith('https:')
-        ? new HttpsAgent({ keepAlive: true, ...access.tls })
-        : new HttpAgent({ keepAlive: true });
-      this.options = async () => ({ agent, headers: access.headers() });
+      this.options = async () => ({ agent: this.agentFor(access), headers: access.headers() });
     }
+  }
+
+  /**
+   * The keep-alive agent that carries requests and watches (a few TLS
+   * connections). Rebuilt when the client certificate files changed, so a
+   * rotated certificate is used without a restart; the old agent's idle
+   * connections are closed, busy ones (watches) finish on the old certificate.
+   */
+  private agentFor(access: ClusterAccess): HttpAgent {
+    const generation = access.tlsGeneration();
+    if (this.agent && generation === this.agentGeneration) return this.agent;
+    const old = this.agent;
+    this.agent = makeAgent(access, this.server);
+    this.agentGeneration = generation;
+    if (old) retireAgent(old);
+    return this.agent;
   }
 
   private url(path: string, query: RequestInit['query']): URL {
@@ -147,11 +239,51 @@ export class KubeClient {
     return url;
   }
 
+  /**
+   * One API call: rate limited, each attempt bounded by the timeout, retried
+   * on 429, 5xx and lost connections where that is safe (retry.ts). Resolves
+   * with the JSON body of a 2xx answer; rejects with KubeApiError for any
+   * other answer, KubeTimeoutError when an attempt timed out, or the
+   * connection error.
+   */
   async request<T = unknown>(path: string, init: RequestInit = {}): Promise<T> {
     const method = init.method ?? 'GET';
     const url = this.url(path, init.query);
-    const base = await this.options();
     const payload = init.body === undefined ? undefined : JSON.stringify(init.body);
+    const timeoutMs = init.timeoutMs ?? this.timeoutMs;
+    for (let retry = 0; ; retry++) {
+      await this.limiter?.wait(init.signal);
+      let answer: Answer | undefined;
+      let error: unknown;
+      try {
+        answer = await this.attempt(method, path, url, payload, init, timeoutMs);
+        if (answer.code >= 200 && answer.code < 300) return answer.body as T;
+      } catch (err) {
+        error = err;
+      }
+      const outcome: Outcome = answer
+        ? { code: answer.code, retryAfter: headerValue(answer.headers['retry-after']) }
+        : { error };
+      const delay = init.signal?.aborted
+        ? undefined
+        : retryDelay(method, outcome, retry, this.retry, Date.now(), this.random());
+      if (delay === undefined) {
+        if (answer) throw new KubeApiError(answer.code, method, path, answer.body);
+        throw error;
+      }
+      await sleep(delay, undefined, { signal: init.signal });
+    }
+  }
+
+  private async attempt(
+    method: string,
+    path: string,
+    url: URL,
+    payload: string | undefined,
+    init: RequestInit,
+    timeoutMs: number,
+  ): Promise<Answer> {
+    const base = await this.options();
     const headers: Record<string, string | string[]> = {
       ...(base.headers as Record<string, string | string[]>),
       accept: 'application/json',
@@ -161,23 +293,43 @@ export class KubeClient {
       headers['content-length'] = String(Buffer.byteLength(payload));
     }
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-    return new Promise<T>((resolve, reject) => {
+    return new Promise<Answer>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      let timedOut: KubeTimeoutError | undefined;
+      let settled = false;
+      const fail = (err: unknown) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        this.onResponse?.(method, 0, path);
+        // destroying the socket also fails the response with a generic error: report the timeout
+        reject(timedOut ?? err);
+      };
       const req = send(url, { ...base, method, headers, signal: init.signal }, (res) => {
         readBody(
           res,
           (body) => {
+            if (settled) return;
+            settled = true;
+            clearTimeout(timer);
             const code = res.statusCode ?? 0;
             this.onResponse?.(method, code, path);
-            if (code >= 200 && code < 300) resolve(body as T);
-            else reject(new KubeApiError(code, method, path, body));
+            resolve({ code, headers: res.headers, body });
           },
-          reject,
+          fail,
         );
+        res.on('close', () => {
+          if (!res.complete) fail(lostConnection(`${method} ${path}: connection closed mid-answer`));
+        });
       });
-      req.on('error', (err) => {
-        this.onResponse?.(method, 0, path);
-        reject(err);
-      });
+      // from sending to the end of the answer: connecting, TLS, the server's work and the body
+      if (timeoutMs > 0) {
+        timer = setTimeout(() => {
+          timedOut = new KubeTimeoutError(method, path, timeoutMs);
+          req.destroy(timedOut);
+        }, timeoutMs);
+      }
+      req.on('error', fail);
       if (payload !== undefined) req.write(payload);
       req.end();
     });
@@ -197,6 +349,7 @@ export class KubeClient {
     opts: WatchOptions = {},
   ): Promise<void> {
     const url = this.url(path, { ...query, watch: 'true' });
+    await this.limiter?.wait(opts.signal);
     const base = await this.options();
     const idleMs = opts.idleTimeoutMs ?? 90_000;
     const headers = { ...(base.headers as Record<string, string | string[]>), accept: 'application/json' };

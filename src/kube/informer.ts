@@ -212,12 +212,12 @@ export class Informer<T extends KubeObject> {
     let cont: string | undefined;
     let limit: number | undefined = this.opts.pageSize ?? 500;
     for (;;) {
-      const timeout = AbortSignal.timeout(this.opts.listTimeoutMs ?? 60_000);
       let page: ListPage<T>;
       try {
         page = await this.client.request<ListPage<T>>(this.path, {
           query: { ...this.query(), limit, continue: cont },
-          signal: AbortSignal.any([signal, timeout]),
+          signal,
+          timeoutMs: this.opts.listTimeoutMs ?? 60_000,
         });
       } catch (err) {
         if (cont && err instanceof KubeApiError && err.code === 410) {

@@ -9,6 +9,7 @@
  *   proxy.resume();  // bytes flow again, including what was held back
  *   proxy.cut();     // every open connection is reset; new ones are accepted
  *   proxy.refuse(true); // new connections are closed at once (the server is "down")
+ *   proxy.blackholeNextRequests(1); // the next connection the client writes on goes silent for good
  */
 import { createServer, type Server, Socket } from 'node:net';
 
@@ -22,6 +23,19 @@ export interface FaultProxy {
   cut(): void;
   /** while true, new connections are closed as soon as they are accepted */
   refuse(on: boolean): void;
+  /**
+   * The next `n` connections on which the client sends bytes (a request, a
+   * TLS handshake) go silent from then on, in both directions, until they
+   * close: the request's answer never comes, as with a connection lost in the
+   * network. The first chunk may still reach the server. Other connections,
+   * such as watches that only receive, keep flowing; resume() does not revive
+   * a black-holed connection.
+   */
+  blackholeNextRequests(n: number): void;
+  /** connections black-holed so far */
+  readonly blackholed: number;
+  /** when the client side last sent bytes on any connection (Date.now()), 0 if never */
+  readonly lastClientWriteAt: number;
   /** connections accepted so far */
   readonly accepted: number;
   /** connections open now */
@@ -34,6 +48,7 @@ interface Pair {
   upstream: Socket;
   connected: boolean;
   piped: boolean;
+  blackholed: boolean;
 }
 
 function flow(p: Pair): void {
@@ -58,6 +73,9 @@ export async function startFaultProxy(targetPort: number, targetHost = '127.0.0.
   let stalled = false;
   let refusing = false;
   let accepted = 0;
+  let blackholeBudget = 0;
+  let blackholed = 0;
+  let lastClientWriteAt = 0;
 
   const server: Server = createServer((client) => {
     accepted++;
@@ -66,8 +84,17 @@ export async function startFaultProxy(targetPort: number, targetHost = '127.0.0.
       return;
     }
     const upstream = new Socket();
-    const pair: Pair = { client, upstream, connected: false, piped: false };
+    const pair: Pair = { client, upstream, connected: false, piped: false, blackholed: false };
     pairs.add(pair);
+    client.on('data', () => {
+      lastClientWriteAt = Date.now();
+      if (blackholeBudget > 0 && !pair.blackholed) {
+        blackholeBudget--;
+        blackholed++;
+        pair.blackholed = true;
+        hold(pair);
+      }
+    });
     const drop = () => {
       pairs.delete(pair);
       client.destroy();
@@ -79,7 +106,7 @@ export async function startFaultProxy(targetPort: number, targetHost = '127.0.0.
     client.pause();
     upstream.connect(targetPort, targetHost, () => {
       pair.connected = true;
-      if (!stalled) flow(pair);
+      if (!stalled && !pair.blackholed) flow(pair);
     });
   });
   await new Promise<void>((resolve, reject) => {
@@ -103,7 +130,7 @@ export async function startFaultProxy(targetPort: number, targetHost = '127.0.0.
     },
     resume() {
       stalled = false;
-      for (const p of pairs) flow(p);
+      for (const p of pairs) if (!p.blackholed) flow(p);
     },
     cut() {
       each((s) => s.resetAndDestroy());
@@ -111,6 +138,15 @@ export async function startFaultProxy(targetPort: number, targetHost = '127.0.0.
     },
     refuse(on: boolean) {
       refusing = on;
+    },
+    blackholeNextRequests(n: number) {
+      blackholeBudget = n;
+    },
+    get blackholed() {
+      return blackholed;
+    },
+    get lastClientWriteAt() {
+      return lastClientWriteAt;
     },
     get accepted() {
       return accepted;

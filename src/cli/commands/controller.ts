@@ -34,6 +34,13 @@ export function registerControllerCommand(program: Command): void {
     .option('--health-address <ip>', 'address of /healthz, /readyz and /metrics', '127.0.0.1')
     .option('--health-port <port>', 'port of /healthz, /readyz and /metrics', '8090')
     .option('--workers <n>', 'rollouts reconciled in parallel', '8')
+    .option('--qps <n>', 'maximum queries per second to the API server (client-side token bucket)', '40')
+    .option('--burst <n>', 'maximum burst of queries above --qps', '80')
+    .option(
+      '--request-timeout <d>',
+      'give up on one API request after this long (0: never); watches use their own idle timeout',
+      '32s',
+    )
     .option('--log-level <level>', 'debug, info, warn or error', 'info')
     .action(async (o: Record<string, string | boolean | undefined>) => {
       const lease = durationMs('--leader-election-lease-duration', o.leaderElectionLeaseDuration);
@@ -45,6 +52,14 @@ export function registerControllerCommand(program: Command): void {
           hint: 'the defaults are 2s < 10s < 15s',
         });
       }
+      const qps = positiveNumber('--qps', o.qps);
+      const burst = positiveNumber('--burst', o.burst);
+      if (!Number.isInteger(burst)) throw new UserError(`--burst: not a whole number: ${String(o.burst)}`);
+      // as kubectl's --request-timeout: 0 (or 0s) means no bound
+      const requestTimeoutMs =
+        typeof o.requestTimeout === 'string' && parseGoDuration(o.requestTimeout) === 0
+          ? 0
+          : durationMs('--request-timeout', o.requestTimeout);
       // loaded here, not at start-up: the other commands do not need the controller's modules
       const { runController } = await import('../../controller/run.ts');
       const running = await runController({
@@ -60,6 +75,9 @@ export function registerControllerCommand(program: Command): void {
         healthAddress: o.healthAddress as string,
         healthPort: Number(o.healthPort),
         workers: Number(o.workers),
+        qps,
+        burst,
+        requestTimeoutMs,
         logLevel: o.logLevel as string,
         version: kanaryVersion(),
       });
@@ -70,6 +88,15 @@ export function registerControllerCommand(program: Command): void {
       process.once('SIGINT', shutdown);
       await new Promise(() => undefined); // run until signalled
     });
+}
+
+/** A positive number flag (Argo's --qps is a float, --burst an int). */
+function positiveNumber(flag: string, value: unknown): number {
+  const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : Number.NaN;
+  if (!Number.isFinite(n) || n <= 0) {
+    throw new UserError(`${flag}: not a positive number: ${String(value)}`, { hint: `e.g. ${flag} 40` });
+  }
+  return n;
 }
 
 /** A positive Go duration flag ("15s", "1m30s", "500ms"), as Argo's controller flags take them. */

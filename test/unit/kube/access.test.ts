@@ -176,14 +176,24 @@ describe('resolveAccess: one kubeconfig', () => {
       want: { needsClientNode: 'user "alice" uses an auth-provider' },
     },
     {
-      name: 'proxy-url: client-node has to build the connection',
+      name: 'an http(s) proxy-url is ours to tunnel through',
       config: {
         clusters: [{ ...dev, 'proxy-url': 'http://proxy:3128' }],
         users: [{ name: 'alice', token: 't' }],
         contexts: [devCtx],
         current: 'dev',
       },
-      want: { needsClientNode: 'cluster "dev" uses a proxy-url' },
+      want: { proxyUrl: 'http://proxy:3128', needsClientNode: undefined },
+    },
+    {
+      name: 'a socks5 proxy-url: client-node has to build the connection',
+      config: {
+        clusters: [{ ...dev, 'proxy-url': 'socks5://proxy:1080' }],
+        users: [{ name: 'alice', token: 't' }],
+        contexts: [devCtx],
+        current: 'dev',
+      },
+      want: { needsClientNode: 'cluster "dev" uses a proxy-url that is not http(s)' },
     },
     {
       name: 'within one file the first entry of a name counts',
@@ -415,6 +425,30 @@ describe('findAccess: where the connection comes from', () => {
         namespace: 'kanary-system',
         files: [],
       },
+    },
+    {
+      name: 'HTTPS_PROXY applies to an https server not in NO_PROXY',
+      kubeconfig: two,
+      env: { HTTPS_PROXY: 'proxy.corp:3128', NO_PROXY: 'one,.svc' },
+      want: { server: 'https://two', proxy: 'http://proxy.corp:3128/' },
+    },
+    {
+      name: 'NO_PROXY naming the server: no proxy',
+      kubeconfig: two,
+      env: { https_proxy: 'http://proxy.corp:3128', no_proxy: 'two' },
+      want: { proxy: undefined },
+    },
+    {
+      name: 'in-cluster honours HTTPS_PROXY and NO_PROXY CIDRs too',
+      env: {
+        KUBERNETES_SERVICE_HOST: '10.96.0.1',
+        KUBERNETES_SERVICE_PORT: '443',
+        HTTPS_PROXY: 'http://proxy.corp:3128',
+        NO_PROXY: '10.96.0.0/12',
+      },
+      home: nowhere,
+      sa,
+      want: { context: 'in-cluster', proxy: undefined },
     },
     {
       name: 'in-cluster with an IPv6 service address',

@@ -73,4 +73,40 @@ describe('fault proxy', () => {
     assert.equal(proxy.open, 0);
     assert.equal(proxy.accepted, 3);
   });
+
+  it('black-holes the next connection the client writes on; the others keep flowing', async (t) => {
+    const echo = await echoServer();
+    const proxy = await startFaultProxy(echo.port);
+    t.after(async () => {
+      await proxy.close();
+      await echo.close();
+    });
+    const open = async () => {
+      const sock = connect(proxy.port, '127.0.0.1');
+      sock.on('error', () => {});
+      await once(sock, 'connect');
+      return { sock, got: reader(sock) };
+    };
+    const watch = await open(); // like a watch: it wrote before, now it only receives
+    watch.sock.write('w');
+    assert.ok(await until(() => watch.got() === 'w'));
+
+    proxy.blackholeNextRequests(1);
+    const request = await open();
+    request.sock.write('r1');
+    assert.ok(await until(() => proxy.blackholed === 1));
+    request.sock.write('r2');
+    // the black-holed connection answers nothing, not even after resume()
+    proxy.resume();
+    assert.equal(await until(() => request.got().includes('r2'), 300), false, `got ${request.got()}`);
+
+    // the budget is spent: other connections, old and new, still work
+    watch.sock.write('x');
+    assert.ok(await until(() => watch.got() === 'wx'), `watch got ${watch.got()}`);
+    const next = await open();
+    next.sock.write('n');
+    assert.ok(await until(() => next.got() === 'n'), `next got ${next.got()}`);
+    assert.equal(proxy.blackholed, 1);
+    assert.ok(Date.now() - proxy.lastClientWriteAt < 2000);
+  });
 });
