@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -24,6 +24,7 @@ import {
   killTree,
   proc,
   ROOT,
+  SYSTEM_NODE,
   startControllerProcess,
   startIngressProcess,
   type Variant,
@@ -242,6 +243,13 @@ for (const command of ['controller', 'ingress'] as const) {
       throw new Error(`${(err as Error).message}\nterminal:\n${out.slice(-2000)}`);
     });
     assert.deepEqual(JSON.parse(ended), { code: 0, signal: null }, out.slice(-2000));
+    if (command === 'ingress') {
+      // nginx is kanary's to stop, with a drain (SIGQUIT): the terminal's SIGINT (nginx's fast
+      // shutdown) must not reach it behind kanary's back
+      const log = readFileSync(join(stateDir, 'logs', 'error.log'), 'utf8');
+      assert.doesNotMatch(log, /signal 2 \(SIGINT\) received/, log);
+      assert.match(log, /signal 3 \(SIGQUIT\) received/, log);
+    }
     await waitAllGone([real, ...nginx], STOP_MS);
     assert.ok(!alive(wrapper));
   });
@@ -250,3 +258,47 @@ for (const command of ['controller', 'ingress'] as const) {
 function shellQuote(s: string): string {
   return `'${s.replaceAll("'", `'\\''`)}'`;
 }
+
+test('kanary controller (wrapper, no setpriv on PATH): SIGKILL of the wrapper still ends the real process', {
+  skip: noWrapper,
+}, async (t) => {
+  await ensureRolloutCrd();
+  const ns = await testNamespace(t, 'sig-wpoll');
+  const empty = mkdtempSync(join(tmpdir(), 'kanary-nosetpriv-'));
+  t.after(() => rmSync(empty, { recursive: true, force: true }));
+  // the system Node runs bin/kanary.js itself; nothing on PATH, so no setpriv: the child watches
+  const healthPort = await freePort();
+  const wrapper = spawn(
+    SYSTEM_NODE,
+    [
+      KANARY_BIN,
+      'controller',
+      '--kubeconfig',
+      KUBECONFIG,
+      '--namespace',
+      ns.name,
+      '--health-port',
+      String(healthPort),
+    ],
+    { cwd: ROOT, stdio: 'ignore', env: { ...process.env, PATH: empty } },
+  );
+  const self = proc(wrapper.pid!)!;
+  const real = await waitUntil(
+    'the real process',
+    async () => children(self.pid).find((p) => p.cmdline.includes('kanary.js')),
+    10_000,
+    20,
+  );
+  t.after(() => killTree([self, real]));
+  assert.ok(real.cmdline.startsWith(BUNDLED_NODE), real.cmdline);
+  await waitUntil(
+    'controller ready',
+    async () => (await fetch(`http://127.0.0.1:${healthPort}/readyz`).catch(() => undefined))?.ok,
+    60_000,
+    100,
+  );
+  const started = Date.now();
+  process.kill(self.pid, 'SIGKILL');
+  await waitAllGone([real], STOP_MS);
+  report(t, 'SIGKILL of the wrapper → real process gone', Date.now() - started);
+});
