@@ -83,14 +83,12 @@ export async function spawnKanary(
   args: string[],
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<KanaryProcess> {
+  // its own session, without a terminal, as a supervisor starts it (the terminal case is tested apart)
+  const opts = { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] as ('ignore' | 'pipe')[], detached: true };
   const child =
     variant === 'wrapper'
-      ? spawn(KANARY_BIN, args, {
-          cwd: ROOT,
-          stdio: ['ignore', 'pipe', 'pipe'],
-          env: { ...env, PATH: `/usr/bin:${env.PATH ?? ''}` },
-        })
-      : spawn(BUNDLED_NODE, [KANARY_BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env });
+      ? spawn(KANARY_BIN, args, { ...opts, env: { ...env, PATH: `/usr/bin:${env.PATH ?? ''}` } })
+      : spawn(BUNDLED_NODE, [KANARY_BIN, ...args], { ...opts, env });
   const logs: string[] = [];
   const onLine = (line: string) => {
     logs.push(line);

@@ -68,18 +68,20 @@ for (const variant of VARIANTS) {
     report(t, 'SIGTERM → exit', ms);
   });
 
-  test(`kanary ingress (${variant}): SIGTERM ends it and its nginx, exit status 0, ports free`, {
-    skip,
-  }, async (t) => {
-    const ns = await testNamespace(t, 'sig-ing');
-    const i = await startIngressProcess(t, variant, ns.name);
-    const { exit, ms } = await signalAndWait(i, 'SIGTERM');
-    assert.deepEqual(exit, { code: 0, signal: null }, i.logs.slice(-10).join('\n'));
-    const gone = await waitAllGone([i.real, ...nginxOf(i)], STOP_MS);
-    await waitPortsFree(ports(i), STOP_MS);
-    report(t, 'SIGTERM → exit', ms);
-    report(t, 'exit → nginx gone', gone);
-  });
+  for (const signal of ['SIGTERM', 'SIGHUP'] as const) {
+    test(`kanary ingress (${variant}): ${signal} ends it and its nginx, exit status 0, ports free`, {
+      skip,
+    }, async (t) => {
+      const ns = await testNamespace(t, 'sig-ing');
+      const i = await startIngressProcess(t, variant, ns.name);
+      const { exit, ms } = await signalAndWait(i, signal);
+      assert.deepEqual(exit, { code: 0, signal: null }, i.logs.slice(-10).join('\n'));
+      const gone = await waitAllGone([i.real, ...nginxOf(i)], STOP_MS);
+      await waitPortsFree(ports(i), STOP_MS);
+      report(t, `${signal} → exit`, ms);
+      report(t, 'exit → nginx gone', gone);
+    });
+  }
 
   test(`kanary ingress (${variant}): SIGKILL leaves no nginx running and frees the ports`, {
     skip,
