@@ -10,7 +10,9 @@ let setpriv: string | null | undefined;
  * included, which nothing can catch):
  * - under `setpriv --pdeathsig TERM` (util-linux) when it is on PATH: the kernel sends the master
  *   SIGTERM (nginx's fast shutdown, which stops its workers) when the thread that forked it exits.
- *   Node forks children from its main thread, so that is when this process exits. The setting
+ *   child_process.spawn forks from the calling JavaScript thread: from the main thread, as
+ *   NginxProcess does, that is when this process exits (from a worker_thread it would be when that
+ *   worker ends; measured: such a child gets the signal then). The setting
  *   survives setpriv's execve of nginx (it is reset only for set-user-ID or file-capability
  *   binaries);
  * - with this process's pid in its environment, from which nginx's own Lua sets the same signal
