@@ -57,7 +57,11 @@ function M.master()
   if not pid then
     return
   end
-  ffi.C.prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0)
+  -- Linux only (as is Kanary): elsewhere the symbol is missing, and only the check below remains
+  local ok = pcall(ffi.C.prctl, PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0)
+  if not ok then
+    ngx.log(ngx.WARN, "kanary: prctl(PR_SET_PDEATHSIG) is not available here")
+  end
   -- checked after the prctl: a parent that exits from now on sends the signal
   local parent = ffi.C.getppid()
   if parent ~= pid then
