@@ -6,21 +6,25 @@ if (major < 22 || (major === 22 && minor < 18)) {
   // Run as `kanary` or `kubectl kanary` from a checkout whose PATH has an older
   // Node first: hand over to the Node 24 that `npm install` put in node_modules.
   const { existsSync, realpathSync } = await import('node:fs');
-  const { spawnSync } = await import('node:child_process');
   const { dirname, join } = await import('node:path');
   const bundled = join(dirname(realpathSync(process.argv[1])), '..', 'node_modules', 'node', 'bin', 'node');
   if (existsSync(bundled) && realpathSync(bundled) !== realpathSync(process.execPath)) {
-    // Ctrl-C reaches both processes; this one waits for the child to finish cleaning up
-    process.on('SIGINT', () => {});
-    process.on('SIGTERM', () => {});
-    const res = spawnSync(bundled, process.argv.slice(1), { stdio: 'inherit' });
-    process.exit(res.status ?? (res.signal === 'SIGINT' ? 130 : 1));
+    // it runs as our child; signals, exit status and our death are passed on (see handover.js)
+    const { runBundled } = await import('./handover.js');
+    runBundled(bundled, process.argv.slice(1));
+    await new Promise(() => undefined); // until the child ends: runBundled exits
   }
   process.stderr.write(
     `kanary needs Node.js >= 22.18 (24 LTS recommended); this is ${process.version}.\n` +
       'Run it through npm (`npm run kanary -- ...`), which uses the Node 24 installed by `npm install`.\n',
   );
   process.exit(1);
+}
+// Started by the wrapper above: end with it, even when it was SIGKILLed (see handover.js)
+const wrapperPid = Number(process.env.KANARY_WRAPPER_PID);
+if (wrapperPid) {
+  const { watchWrapper } = await import('./handover.js');
+  watchWrapper(wrapperPid, process.env.KANARY_WRAPPER_POLL === '1');
 }
 // The Rollout controller runs for weeks under a memory budget (docs/benchmarks.md, "Rollout
 // controller"). V8 sizes its young generation for the machine (up to 2 × 32 MB of semi-spaces on a
@@ -50,5 +54,8 @@ if (
     // could not re-execute (e.g. a sandbox forbids execve): run with V8's defaults
   }
 }
+// kept through the re-exec above, which watches again; not for the processes kanary starts
+delete process.env.KANARY_WRAPPER_PID;
+delete process.env.KANARY_WRAPPER_POLL;
 const { main } = await import('../src/cli/main.ts');
 await main(process.argv);

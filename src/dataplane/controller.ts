@@ -388,7 +388,8 @@ export async function startDataPlane(opts: DataPlaneOptions): Promise<DataPlane>
     services.start(),
     slices.start(),
     secrets.start(),
-    Promise.race([classes.start(), sleep(3000)]),
+    // unref: a data plane stopped within 3 s of its start must not wait for this timer to exit
+    Promise.race([classes.start(), sleep(3000, undefined, { ref: false })]),
   ]);
   const tailer = new AccessLogTailer(
     statePaths(stateDir).accessLog,

@@ -13,6 +13,7 @@ import { request } from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
+import { withParentDeathSignal } from './parent-death.ts';
 import { configHash } from './render.ts';
 import type { TlsFile } from './types.ts';
 
@@ -220,13 +221,22 @@ export class NginxProcess {
     // a killed nginx leaves its unix sockets behind, and listen() fails on an existing file
     rmSync(this.paths.adminSocket, { force: true });
     rmSync(this.paths.unavailableSocket, { force: true });
-    const child = spawn(
-      this.opts.binary,
-      ['-p', this.opts.stateDir, '-c', this.paths.config, '-e', this.paths.errorLog],
-      {
-        stdio: ['ignore', 'ignore', 'pipe'],
-      },
-    );
+    // never outlives this process, even a SIGKILLed one (parent-death.ts)
+    const master = withParentDeathSignal(this.opts.binary, [
+      '-p',
+      this.opts.stateDir,
+      '-c',
+      this.paths.config,
+      '-e',
+      this.paths.errorLog,
+    ]);
+    const child = spawn(master.command, master.args, {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: master.env,
+      // its own process group: a terminal's Ctrl-C (SIGINT to the whole foreground group) would stop
+      // nginx at once, without the drain that stop() asks for
+      detached: true,
+    });
     this.child = child;
     let stderr = '';
     child.stderr?.on('data', (d: Buffer) => {

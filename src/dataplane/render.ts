@@ -152,6 +152,8 @@ function renderBody(model: DataPlaneModel, env: RenderEnv): string {
   line(0, 'master_process on;');
   line(0, `worker_processes ${env.workerProcesses};`);
   line(0, `pid ${join(d, 'nginx.pid')};`);
+  // the pid of the kanary ingress that started nginx, for lua/kanary_guard.lua (parent-death.ts)
+  line(0, 'env KANARY_INGRESS_PID;');
   line(0, `error_log ${join(d, 'logs', 'error.log')} notice;`);
   line(0, 'events {');
   line(1, 'worker_connections 16384;');

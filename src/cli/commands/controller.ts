@@ -3,6 +3,9 @@ import { parseGoDuration } from '../../api/duration.ts';
 import { UserError } from '../errors.ts';
 import { kanaryVersion } from './version.ts';
 
+/** Signals that stop the controller cleanly (SIGHUP too: a closed terminal, or `kill -HUP`). */
+const STOP_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
+
 export function registerControllerCommand(program: Command): void {
   program
     .command('controller')
@@ -81,11 +84,12 @@ export function registerControllerCommand(program: Command): void {
         logLevel: o.logLevel as string,
         version: kanaryVersion(),
       });
+      // a clean stop exits 0; a second signal during it ends the process at once (Node's default)
       const shutdown = () => {
+        for (const s of STOP_SIGNALS) process.off(s, shutdown);
         void running.stop().then(() => process.exit(0));
       };
-      process.once('SIGTERM', shutdown);
-      process.once('SIGINT', shutdown);
+      for (const s of STOP_SIGNALS) process.on(s, shutdown);
       await new Promise(() => undefined); // run until signalled
     });
 }

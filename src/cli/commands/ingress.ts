@@ -97,14 +97,15 @@ export function registerIngressCommand(program: Command): void {
               : 'check that the ports are free and that nginx and libnginx-mod-http-lua are installed',
         });
       }
+      // a clean stop (nginx drained, exit 0); a second signal during it ends the process at once
+      // (Node's default), and nginx then stops by its parent-death signal (dataplane/parent-death.ts)
+      const signals = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
       await new Promise<void>((resolve) => {
         const stop = () => {
-          process.off('SIGINT', stop);
-          process.off('SIGTERM', stop);
+          for (const s of signals) process.off(s, stop);
           void dp.stop().then(resolve);
         };
-        process.on('SIGINT', stop);
-        process.on('SIGTERM', stop);
+        for (const s of signals) process.on(s, stop);
       });
     });
 }

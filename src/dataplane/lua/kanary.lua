@@ -23,6 +23,7 @@ local unavailable_peer = nil
 -- Called from init_by_lua (the master, before the workers fork).
 function M.configure(peer)
   unavailable_peer = peer
+  require("kanary_guard").master()
 end
 
 local function load_state()
@@ -41,6 +42,7 @@ local function load_state()
 end
 
 function M.init_worker()
+  require("kanary_guard").worker()
   -- an independent random stream per worker, like ingress-nginx seeds its workers
   local f = io.open("/dev/urandom", "rb")
   local seed = ngx.now() * 1000 + ngx.worker.pid()
