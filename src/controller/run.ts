@@ -55,8 +55,9 @@ export async function runController(o: ControllerOptions): Promise<RunningContro
     timeoutMs: o.requestTimeoutMs,
   });
   const metrics = new ControllerMetrics(o.version);
-  client.onResponse = (verb, code, path) =>
+  const countResponse = (verb: string, code: number, path: string) =>
     metrics.requests.inc({ kind: resourceOfPath(path), verb, status_code: String(code) });
+  client.onResponse = countResponse;
   const controller = new RolloutController({
     client,
     log,
@@ -67,8 +68,12 @@ export async function runController(o: ControllerOptions): Promise<RunningContro
   });
 
   // built before anything listens, so bad lease settings fail the start cleanly
-  const elector = o.leaderElect
-    ? new LeaderElector(client, {
+  // Lease renewals get their own client without the rate limit: queued behind a burst of reconcile
+  // requests they could miss the renew deadline, and a healthy leader would step down.
+  const leaseClient = o.leaderElect ? new KubeClient(access, { timeoutMs: o.requestTimeoutMs }) : undefined;
+  if (leaseClient) leaseClient.onResponse = countResponse;
+  const elector = leaseClient
+    ? new LeaderElector(leaseClient, {
         namespace: o.leaderElectionNamespace ?? o.namespace ?? 'kube-system',
         name: 'kanary-controller-lock',
         leaseDurationSeconds: o.leaseDurationSeconds,
