@@ -34,6 +34,7 @@ const ENV: RenderEnv = {
   httpPort: 80,
   httpsPort: 443,
   workerProcesses: 'auto',
+  workerShutdownTimeout: '240s',
   instanceId: '0123456789abcdef',
   defaultCert: {
     certFile: '/var/lib/kanary-ingress/certs/default.crt',
@@ -188,6 +189,20 @@ test('renderState: routes carry canary rules; endpoints split into address and p
     ['10.244.1.2', 80],
     ['10.244.2.2', 80],
   ]);
+});
+
+test('worker_shutdown_timeout is rendered when set, and only as an nginx time', () => {
+  const model = buildModel(everything(), OPTS);
+  assert.match(renderConfig(model, ENV), /^worker_shutdown_timeout 240s;$/m);
+  assert.doesNotMatch(
+    renderConfig(model, { ...ENV, workerShutdownTimeout: undefined }),
+    /worker_shutdown_timeout/,
+  );
+  assert.match(
+    renderConfig(model, { ...ENV, workerShutdownTimeout: '1500ms' }),
+    /^worker_shutdown_timeout 1500ms;$/m,
+  );
+  assert.throws(() => renderConfig(model, { ...ENV, workerShutdownTimeout: '1s; daemon on' }), /unexpected/);
 });
 
 test('nginx -t accepts what the renderer produces', {
