@@ -258,6 +258,8 @@ export async function startDataPlane(opts: DataPlaneOptions): Promise<DataPlane>
     if (config !== nginx.activeConfig) {
       nginx.writeTlsFiles(model.tlsFiles, true);
       if (!started) {
+        // a fresh nginx loads this before its workers accept anything: no 503 while waiting for the push
+        nginx.writeStateFile(JSON.stringify({ version: nextVersion(), ...state }));
         await nginx.start(config);
         started = true;
       } else {

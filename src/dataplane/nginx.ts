@@ -52,6 +52,8 @@ export function statePaths(stateDir: string) {
     /** the server that answers 503 when nothing can serve a request (see render.ts) */
     unavailableSocket: join(stateDir, 'unavailable.sock'),
     pid: join(stateDir, 'nginx.pid'),
+    /** the last state nginx acknowledged, which a fresh nginx loads at start (see kanary.lua) */
+    stateFile: join(stateDir, 'state.json'),
   };
 }
 
@@ -335,12 +337,23 @@ export class NginxProcess {
     }
   }
 
-  /** Stores the dynamic state in nginx's shared memory. */
+  /** Stores the dynamic state in nginx's shared memory, and on disk for the next nginx to start with. */
   async pushState(state: object): Promise<StateAck> {
     const body = JSON.stringify(state);
     const ack = await this.postState(body);
     this.lastState = body;
+    this.writeStateFile(body);
     return ack;
+  }
+
+  /**
+   * Writes the state a fresh nginx loads into shared memory before its workers accept anything
+   * (atomically: nginx never reads half a file). Called with the initial state before `start`.
+   */
+  writeStateFile(body: string): void {
+    const tmp = `${this.paths.stateFile}.tmp`;
+    writeFileSync(tmp, body);
+    renameSync(tmp, this.paths.stateFile);
   }
 
   private async postState(body: string): Promise<StateAck> {

@@ -174,7 +174,13 @@ function renderBody(model: DataPlaneModel, env: RenderEnv): string {
   // nothing can serve is sent to a server that answers 503. One server for all: a per-server
   // error_page location would cost ~40 KB of nginx memory per host.
   const unavailable = join(d, 'unavailable.sock'); // statePaths().unavailableSocket
-  line(1, `init_by_lua_block { require("kanary").configure(${quote(`unix:${unavailable}`)}) }`);
+  // the last state `kanary ingress` pushed, loaded by the master (as root, before the workers
+  // fork) into shared memory, so a fresh nginx routes from its first connection
+  const stateFile = join(d, 'state.json'); // statePaths().stateFile
+  line(
+    1,
+    `init_by_lua_block { require("kanary").configure(${quote(`unix:${unavailable}`)}, ${quote(stateFile)}) }`,
+  );
   line(1, 'init_worker_by_lua_block { require("kanary").init_worker() }');
   line(
     1,

@@ -20,9 +20,52 @@ local next_index = {}
 -- the server that answers 503 for requests nothing can serve ("unix:/…/unavailable.sock")
 local unavailable_peer = nil
 
--- Called from init_by_lua (the master, before the workers fork).
-function M.configure(peer)
+-- Reads the state file that `kanary ingress` writes (atomically) after every push.
+-- Returns the raw JSON and its version, or nil and why not.
+local function read_state_file(path)
+  local f, err = io.open(path, "rb")
+  if not f then
+    return nil, err
+  end
+  local raw = f:read("*a")
+  f:close()
+  local state = raw and cjson.decode(raw)
+  if type(state) ~= "table" or type(state.version) ~= "number" then
+    return nil, "not a JSON object with a numeric version"
+  end
+  return raw, state.version
+end
+
+-- The master's copy of the state on disk goes into shared memory when it is newer than what is
+-- there: on a fresh start (after a crash, or a restart of `kanary ingress`) the workers then route
+-- from their first connection instead of answering 503 until the state is pushed. A reload keeps
+-- the shared memory, which is never older than the file, so it is left alone.
+local function load_state_file(path)
+  local raw, version = read_state_file(path)
+  if not raw then
+    if not tostring(version):find("No such file", 1, true) then
+      ngx.log(ngx.WARN, "kanary: ignoring the state file ", path, ": ", version)
+    end
+    return
+  end
+  local current = shared:get("version")
+  if current and current >= version then
+    return
+  end
+  local ok, err = shared:set("state", raw)
+  if not ok then
+    ngx.log(ngx.ERR, "kanary: cannot load the state file ", path, " (", #raw, " bytes): ", err)
+    return
+  end
+  shared:set("version", version)
+end
+
+-- Called from init_by_lua (the master, before the workers fork; again on every reload).
+function M.configure(peer, state_file)
   unavailable_peer = peer
+  if state_file then
+    load_state_file(state_file)
+  end
 end
 
 local function load_state()

@@ -224,6 +224,14 @@ test('nginx -t accepts what the renderer produces', {
     const conf = join(dir, 'nginx.conf');
     writeFileSync(conf, renderConfig(buildModel(snap, OPTS), env));
     await exec('nginx', ['-t', '-q', '-p', dir, '-c', conf, '-e', 'stderr']);
+    // the state file the master loads at start: a good one, and a damaged one, never fail the test
+    writeFileSync(
+      join(dir, 'state.json'),
+      JSON.stringify({ version: 1, ...renderState(buildModel(snap, OPTS)) }),
+    );
+    await exec('nginx', ['-t', '-q', '-p', dir, '-c', conf, '-e', 'stderr']);
+    writeFileSync(join(dir, 'state.json'), '{"version": 2, "routes": {');
+    await exec('nginx', ['-t', '-q', '-p', dir, '-c', conf, '-e', 'stderr']);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
