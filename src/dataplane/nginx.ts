@@ -351,6 +351,8 @@ export class NginxProcess {
    * (atomically: nginx never reads half a file). Called with the initial state before `start`.
    */
   writeStateFile(body: string): void {
+    // nginx reads the version from the first bytes, without decoding the whole file (kanary.lua)
+    if (!/^\{"version":\d+[,}]/.test(body)) throw new Error('the state must start with its version');
     const tmp = `${this.paths.stateFile}.tmp`;
     writeFileSync(tmp, body);
     renameSync(tmp, this.paths.stateFile);
