@@ -56,6 +56,20 @@ class Load {
     this.done = Promise.all(Array.from({ length: concurrency }, worker)).then(() => undefined);
   }
 
+  /** How long each run of failed requests lasted (failures less than 100 ms apart are one run). */
+  windows(): number[] {
+    const at = this.failures.map((f) => f.at).sort((a, b) => a - b);
+    const out: number[] = [];
+    let first = at[0];
+    for (let i = 1; i <= at.length; i++) {
+      if (i === at.length || at[i]! - at[i - 1]! > 100) {
+        out.push(at[i - 1]! - first!);
+        first = at[i];
+      }
+    }
+    return at.length ? out : [];
+  }
+
   count(pred: (what: string) => boolean): number {
     let n = 0;
     for (const [what, c] of this.outcomes) if (pred(what)) n += c;
@@ -117,7 +131,7 @@ test('no 503 for missing routing state when nginx or kanary ingress restarts', a
       }
       await sleep(300);
       const outcomes = await load.stop();
-      t.diagnostic(`outcomes: ${JSON.stringify(outcomes)}`);
+      t.diagnostic(`outcomes: ${JSON.stringify(outcomes)}; failures for ${load.windows().join(', ')} ms`);
       assert.equal(
         load.count((w) => w === 'status 503'),
         0,
@@ -148,7 +162,9 @@ test('no 503 for missing routing state when nginx or kanary ingress restarts', a
       const started = Date.now();
       await sleep(500); // requests after the restart
       const outcomes = await load.stop();
-      t.diagnostic(`outcomes: ${JSON.stringify(outcomes)}; restart took ${started - stopping} ms`);
+      t.diagnostic(
+        `outcomes: ${JSON.stringify(outcomes)}; restart took ${started - stopping} ms; failures for ${load.windows().join(', ')} ms`,
+      );
       assert.equal(
         load.count((w) => w === 'status 503'),
         0,
