@@ -207,7 +207,8 @@ export class NginxProcess {
   private async stopOrphanedWorkers(): Promise<void> {
     const orphans = [...this.workerPids].filter((pid) => isOurNginx(pid, 'worker'));
     for (const pid of orphans) process.kill(pid, 'SIGQUIT');
-    for (let i = 0; i < 100 && orphans.some((pid) => isOurNginx(pid, 'worker')); i++) await sleep(100);
+    // nothing listens until they are gone and the new master has bound the ports: look often
+    for (let i = 0; i < 2000 && orphans.some((pid) => isOurNginx(pid, 'worker')); i++) await sleep(5);
     for (const pid of orphans) if (isOurNginx(pid, 'worker')) process.kill(pid, 'SIGKILL');
     this.workerPids.clear();
   }
