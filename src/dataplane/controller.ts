@@ -11,6 +11,7 @@ import { buildModel } from './build.ts';
 import { findOffenders } from './isolate.ts';
 import { AccessLogTailer, DataPlaneMetrics, startMetricsServer } from './metrics.ts';
 import { ensureDefaultCert, type Logger, NginxProcess, statePaths } from './nginx.ts';
+import { ReloadGate, ReloadMetrics } from './reload.ts';
 import { configHash, type DynamicState, type RenderEnv, renderConfig, renderState } from './render.ts';
 import type {
   BuildOptions,
@@ -40,6 +41,10 @@ export interface DataPlaneOptions {
   stateDir?: string;
   modulesDir?: string;
   workerProcesses?: string;
+  /** nginx worker_shutdown_timeout: old workers still busy this long after a reload are closed (default 240 s, as ingress-nginx) */
+  workerShutdownTimeoutMs?: number;
+  /** at least this long between the end of one reload and the start of the next; changes meanwhile are coalesced (default 3 s) */
+  minReloadIntervalMs?: number;
   /** address written to Ingress status.loadBalancer (default: the bind address) */
   publishAddress?: string;
   writeStatus?: boolean;
@@ -84,6 +89,15 @@ export interface DataPlane {
 
 const EVENT_COMPONENT = 'kanary-ingress';
 
+export const DEFAULT_WORKER_SHUTDOWN_TIMEOUT_MS = 240_000;
+export const DEFAULT_MIN_RELOAD_INTERVAL_MS = 3000;
+
+/** Milliseconds as an nginx time (`240s`, `1500ms`). */
+export function nginxTime(ms: number): string {
+  const whole = Math.round(ms);
+  return whole % 1000 === 0 ? `${whole / 1000}s` : `${whole}ms`;
+}
+
 /** Starts the data plane: informers, nginx, the render loop, metrics. Resolves once nginx serves the initial state. */
 export async function startDataPlane(opts: DataPlaneOptions): Promise<DataPlane> {
   const log: Logger = opts.logger ?? pino({ name: 'kanary-ingress' });
@@ -107,6 +121,7 @@ export async function startDataPlane(opts: DataPlaneOptions): Promise<DataPlane>
     httpPort: opts.httpPort ?? 80,
     httpsPort: opts.httpsPort ?? 443,
     workerProcesses: opts.workerProcesses ?? 'auto',
+    workerShutdownTimeout: nginxTime(opts.workerShutdownTimeoutMs ?? DEFAULT_WORKER_SHUTDOWN_TIMEOUT_MS),
     defaultCert: await ensureDefaultCert(stateDir),
   };
   if (!env.defaultCert) log.warn({}, 'openssl is not available: hosts without a TLS Secret get no HTTPS');
@@ -125,6 +140,8 @@ export async function startDataPlane(opts: DataPlaneOptions): Promise<DataPlane>
 
   const queue = new WorkQueue({ concurrency: 1, baseDelayMs: 200, maxDelayMs: 30_000 });
   const metrics = new DataPlaneMetrics();
+  const reloadMetrics = new ReloadMetrics(metrics.registry, () => nginx.pid);
+  const reloadGate = new ReloadGate(opts.minReloadIntervalMs ?? DEFAULT_MIN_RELOAD_INTERVAL_MS);
   const reported = new Map<string, number>();
   let lastModel: DataPlaneModel | undefined;
   let lastProblems: Problem[] = [];
@@ -198,12 +215,31 @@ export async function startDataPlane(opts: DataPlaneOptions): Promise<DataPlane>
     return { model: reduced, config: renderConfig(reduced, env), rejected };
   };
 
-  const sync = async (): Promise<void> => {
+  /**
+   * A reload the gate postpones: until it happens, push what changed for the locations nginx
+   * already serves (weights, endpoints), so only new structure waits. Returns when to sync again.
+   */
+  const deferReload = async (model: DataPlaneModel, wait: number): Promise<number> => {
+    const state = renderState(model);
+    const served = pushedStateObj?.routes ?? {};
+    const routes: DynamicState['routes'] = {};
+    for (const [id, route] of Object.entries(served)) routes[id] = state.routes[id] ?? route;
+    await push({ routes, upstreams: { ...(pushedStateObj?.upstreams ?? {}), ...state.upstreams } });
+    reloadMetrics.deferred.inc();
+    log.debug({ waitMs: wait }, 'configuration changed; reloading once the minimum reload interval is over');
+    return wait;
+  };
+
+  /** One pass: cluster state → nginx. Returns a delay when a reload was postponed (sync again then). */
+  const sync = async (): Promise<number | undefined> => {
     const snap = snapshot();
     const full = buildModel(snap, bopts);
     let model = full;
     let config = renderConfig(full, env);
     if (config !== nginx.activeConfig) {
+      // no nginx -t for a configuration that cannot be loaded yet (unless its outcome is cached)
+      const wait = reloadGate.wait();
+      if (started && wait > 0 && !rejectedCache.has(configHash(config))) return deferReload(full, wait);
       const v = await validate(snap, full, config);
       if ('error' in v) {
         metrics.reloadOk.set(0);
@@ -222,9 +258,13 @@ export async function startDataPlane(opts: DataPlaneOptions): Promise<DataPlane>
     if (config !== nginx.activeConfig) {
       nginx.writeTlsFiles(model.tlsFiles, true);
       if (!started) {
+        // a fresh nginx loads this before its workers accept anything: no 503 while waiting for the push
+        nginx.writeStateFile(JSON.stringify({ version: nextVersion(), ...state }));
         await nginx.start(config);
         started = true;
       } else {
+        const wait = reloadGate.wait();
+        if (wait > 0) return deferReload(model, wait);
         // old workers keep serving their routes until they exit: give them both sets meanwhile
         const union: DynamicState = {
           routes: { ...(pushedStateObj?.routes ?? {}), ...state.routes },
@@ -232,8 +272,14 @@ export async function startDataPlane(opts: DataPlaneOptions): Promise<DataPlane>
         };
         await push(union);
         const t0 = Date.now();
-        const r = await nginx.reload(config);
+        let r: Awaited<ReturnType<NginxProcess['reload']>>;
+        try {
+          r = await nginx.reload(config);
+        } finally {
+          reloadGate.ended();
+        }
         metrics.reloads.inc({ result: r.ok ? 'success' : 'failure' });
+        (r.ok ? reloadMetrics.success : reloadMetrics.errors).inc();
         if (!r.ok) {
           metrics.reloadOk.set(0);
           lastSyncError = r.error;
@@ -252,6 +298,7 @@ export async function startDataPlane(opts: DataPlaneOptions): Promise<DataPlane>
     updateCanaryGauges(model);
     reportProblems(model.problems, snap);
     if (opts.writeStatus !== false) await writeStatus(snap, model);
+    return undefined;
   };
 
   const push = async (state: DynamicState) => {
@@ -409,8 +456,8 @@ export async function startDataPlane(opts: DataPlaneOptions): Promise<DataPlane>
   tailer.start();
   queue.run(
     async () => {
-      await sync();
-      return undefined;
+      const wait = await sync();
+      return wait === undefined ? undefined : { requeueAfterMs: wait };
     },
     (_key, err) => {
       lastSyncError = (err as Error).message;

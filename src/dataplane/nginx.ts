@@ -53,6 +53,8 @@ export function statePaths(stateDir: string) {
     /** the server that answers 503 when nothing can serve a request (see render.ts) */
     unavailableSocket: join(stateDir, 'unavailable.sock'),
     pid: join(stateDir, 'nginx.pid'),
+    /** the last state nginx acknowledged, which a fresh nginx loads at start (see kanary.lua) */
+    stateFile: join(stateDir, 'state.json'),
   };
 }
 
@@ -206,7 +208,8 @@ export class NginxProcess {
   private async stopOrphanedWorkers(): Promise<void> {
     const orphans = [...this.workerPids].filter((pid) => isOurNginx(pid, 'worker'));
     for (const pid of orphans) process.kill(pid, 'SIGQUIT');
-    for (let i = 0; i < 100 && orphans.some((pid) => isOurNginx(pid, 'worker')); i++) await sleep(100);
+    // nothing listens until they are gone and the new master has bound the ports: look often
+    for (let i = 0; i < 2000 && orphans.some((pid) => isOurNginx(pid, 'worker')); i++) await sleep(5);
     for (const pid of orphans) if (isOurNginx(pid, 'worker')) process.kill(pid, 'SIGKILL');
     this.workerPids.clear();
   }
@@ -345,12 +348,25 @@ export class NginxProcess {
     }
   }
 
-  /** Stores the dynamic state in nginx's shared memory. */
+  /** Stores the dynamic state in nginx's shared memory, and on disk for the next nginx to start with. */
   async pushState(state: object): Promise<StateAck> {
     const body = JSON.stringify(state);
     const ack = await this.postState(body);
     this.lastState = body;
+    this.writeStateFile(body);
     return ack;
+  }
+
+  /**
+   * Writes the state a fresh nginx loads into shared memory before its workers accept anything
+   * (atomically: nginx never reads half a file). Called with the initial state before `start`.
+   */
+  writeStateFile(body: string): void {
+    // nginx reads the version from the first bytes, without decoding the whole file (kanary.lua)
+    if (!/^\{"version":\d+[,}]/.test(body)) throw new Error('the state must start with its version');
+    const tmp = `${this.paths.stateFile}.tmp`;
+    writeFileSync(tmp, body);
+    renameSync(tmp, this.paths.stateFile);
   }
 
   private async postState(body: string): Promise<StateAck> {

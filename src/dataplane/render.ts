@@ -17,6 +17,12 @@ export interface RenderEnv {
   httpPort: number;
   httpsPort: number;
   workerProcesses: string;
+  /**
+   * nginx `worker_shutdown_timeout`: how long an old worker may finish its requests after a
+   * reload or stop before nginx closes them (an nginx time, e.g. `240s`; absent: nginx's default,
+   * no limit).
+   */
+  workerShutdownTimeout?: string;
   /** self-signed certificate for HTTPS requests to hosts without their own (absent: such hosts get no HTTPS) */
   defaultCert?: { certFile: string; keyFile: string };
   /**
@@ -151,6 +157,11 @@ function renderBody(model: DataPlaneModel, env: RenderEnv): string {
   line(0, 'daemon off;');
   line(0, 'master_process on;');
   line(0, `worker_processes ${env.workerProcesses};`);
+  if (env.workerShutdownTimeout !== undefined) {
+    if (!/^\d+(ms|s|m|h)?$/.test(env.workerShutdownTimeout))
+      throw new Error(`unexpected worker_shutdown_timeout ${env.workerShutdownTimeout}`);
+    line(0, `worker_shutdown_timeout ${env.workerShutdownTimeout};`);
+  }
   line(0, `pid ${join(d, 'nginx.pid')};`);
   // the pid of the kanary ingress that started nginx, for lua/kanary_guard.lua (parent-death.ts)
   line(0, 'env KANARY_INGRESS_PID;');
@@ -161,12 +172,17 @@ function renderBody(model: DataPlaneModel, env: RenderEnv): string {
   line(0, 'http {');
   line(1, `lua_package_path ${quote(`${join(env.luaDir, '?.lua')};;`)};`);
   line(1, 'lua_shared_dict kanary_state 64m;');
-  // loaded by the master before it drops privileges, so workers never read the file themselves
   // a balancer cannot answer 503 itself (nginx turns any balancer exit into a 500), so a request
   // nothing can serve is sent to a server that answers 503. One server for all: a per-server
   // error_page location would cost ~40 KB of nginx memory per host.
   const unavailable = join(d, 'unavailable.sock'); // statePaths().unavailableSocket
-  line(1, `init_by_lua_block { require("kanary").configure(${quote(`unix:${unavailable}`)}) }`);
+  // the last state `kanary ingress` pushed, loaded by the master (as root, before the workers
+  // fork) into shared memory, so a fresh nginx routes from its first connection
+  const stateFile = join(d, 'state.json'); // statePaths().stateFile
+  line(
+    1,
+    `init_by_lua_block { require("kanary").configure(${quote(`unix:${unavailable}`)}, ${quote(stateFile)}) }`,
+  );
   line(1, 'init_worker_by_lua_block { require("kanary").init_worker() }');
   line(
     1,

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { UserError } from '../errors.ts';
+import { parseDuration } from '../render/format.ts';
 
 interface IngressFlags {
   ingressClass: string;
@@ -15,6 +16,8 @@ interface IngressFlags {
   stateDir?: string;
   workerProcesses: string;
   publishAddress?: string;
+  workerShutdownTimeout: string;
+  minReloadInterval: string;
 }
 
 function port(flag: string, value: string, allowZero = false): number {
@@ -23,6 +26,17 @@ function port(flag: string, value: string, allowZero = false): number {
     throw new UserError(`${flag} must be a port number (${allowZero ? 0 : 1}-65535), got "${value}"`);
   }
   return n;
+}
+
+/** A duration flag (`240s`, `1m30s`, `500ms`, a bare number is seconds) in milliseconds. */
+function duration(flag: string, value: string, min: number, max: number): number {
+  const ms = parseDuration(value);
+  if (ms === undefined || ms < min || ms > max) {
+    throw new UserError(
+      `${flag} must be a duration between ${min / 1000}s and ${max / 1000}s (e.g. 240s, 1m, 500ms), got "${value}"`,
+    );
+  }
+  return ms;
 }
 
 export function registerIngressCommand(program: Command): void {
@@ -55,6 +69,16 @@ export function registerIngressCommand(program: Command): void {
     )
     .option('--worker-processes <n>', 'nginx worker_processes', 'auto')
     .option('--publish-address <ip>', 'address written to Ingress status (default: --bind-address)')
+    .option(
+      '--worker-shutdown-timeout <duration>',
+      'nginx worker_shutdown_timeout: old workers still busy this long after a reload are closed',
+      '240s',
+    )
+    .option(
+      '--min-reload-interval <duration>',
+      'at least this long between nginx reloads; structural changes meanwhile are coalesced into one (0: no limit)',
+      '3s',
+    )
     .action(async (o: IngressFlags) => {
       if (!/^[a-z0-9.-]+(\/[a-z0-9.-]+)?$/i.test(o.annotationsPrefix.replace(/\/$/, ''))) {
         throw new UserError(`--annotations-prefix "${o.annotationsPrefix}" is not a valid annotation prefix`);
@@ -67,6 +91,13 @@ export function registerIngressCommand(program: Command): void {
       const httpPort = port('--http-port', o.httpPort);
       const httpsPort = port('--https-port', o.httpsPort);
       const metricsPort = port('--metrics-port', o.metricsPort, true);
+      const workerShutdownTimeoutMs = duration(
+        '--worker-shutdown-timeout',
+        o.workerShutdownTimeout,
+        1,
+        86_400_000,
+      );
+      const minReloadIntervalMs = duration('--min-reload-interval', o.minReloadInterval, 0, 3_600_000);
       // loaded here, not at start-up: the data plane and client-node are for this command only
       const { loadKubeConfig } = await import('../../kube/config.ts');
       const { startDataPlane } = await import('../../dataplane/controller.ts');
@@ -86,6 +117,8 @@ export function registerIngressCommand(program: Command): void {
           stateDir: o.stateDir,
           workerProcesses: o.workerProcesses,
           publishAddress: o.publishAddress,
+          workerShutdownTimeoutMs,
+          minReloadIntervalMs,
         });
       } catch (err) {
         // a bad state dir says what to do itself; anything else is most often a port or a missing package

@@ -20,10 +20,55 @@ local next_index = {}
 -- the server that answers 503 for requests nothing can serve ("unix:/…/unavailable.sock")
 local unavailable_peer = nil
 
--- Called from init_by_lua (the master, before the workers fork).
-function M.configure(peer)
+-- The state file that `kanary ingress` writes (atomically) after every acknowledged push starts
+-- with its version (`{"version":N,`), so a reload, which finds shared memory at least as new,
+-- reads a few bytes of it instead of decoding megabytes.
+local function state_file_version(f)
+  local head = f:read(64)
+  local version = head and head:match('^{"version":(%d+)[,}]')
+  return version and tonumber(version)
+end
+
+-- The master's copy of the state on disk goes into shared memory when it is newer than what is
+-- there: on a fresh start (after a crash, or a restart of `kanary ingress`) the workers then route
+-- from their first connection instead of answering 503 until the state is pushed. A reload keeps
+-- the shared memory, which is never older than the file, so it is left alone.
+local function load_state_file(path)
+  local f, err = io.open(path, "rb")
+  if not f then
+    if not tostring(err):find("No such file", 1, true) then
+      ngx.log(ngx.WARN, "kanary: cannot read the state file ", path, ": ", err)
+    end
+    return
+  end
+  local version = state_file_version(f)
+  local current = shared:get("version")
+  if not version or (current and current >= version) then
+    f:close()
+    if not version then
+      ngx.log(ngx.WARN, "kanary: ignoring the state file ", path, ": it does not start with a version")
+    end
+    return
+  end
+  f:seek("set", 0)
+  local raw = f:read("*a")
+  f:close()
+  -- the workers decode it (load_state); a damaged file leaves them without routes, as before a push
+  local ok, set_err = shared:set("state", raw)
+  if not ok then
+    ngx.log(ngx.ERR, "kanary: cannot load the state file ", path, " (", #raw, " bytes): ", set_err)
+    return
+  end
+  shared:set("version", version)
+end
+
+-- Called from init_by_lua (the master, before the workers fork; again on every reload).
+function M.configure(peer, state_file)
   unavailable_peer = peer
   require("kanary_guard").master()
+  if state_file then
+    load_state_file(state_file)
+  end
 end
 
 local function load_state()
@@ -34,6 +79,11 @@ local function load_state()
   local raw = shared:get("state")
   local state = raw and cjson.decode(raw)
   if not state then
+    if raw then
+      -- a damaged state file loaded at start: decode it once, not on every request
+      ngx.log(ngx.ERR, "kanary: the state of version ", tostring(version), " is not valid JSON")
+      cached_version = version
+    end
     return
   end
   routes = state.routes or {}
@@ -194,6 +244,9 @@ function M.admin_state()
   end
   local ok, err = shared:set("state", body)
   if not ok then
+    -- the failed set has freed the previous state: the workers keep the copy they decoded, and
+    -- without a version the next reload or start loads the last acknowledged state from disk
+    shared:delete("version")
     ngx.status = 500
     ngx.say(cjson.encode({ error = "cannot store state: " .. tostring(err) }))
     return

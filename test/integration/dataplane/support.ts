@@ -10,15 +10,20 @@ import { freePort } from '../../../src/cluster/ports.ts';
 
 export { freePort };
 
-/** Runs the data plane in-process against one test namespace, with its own ports and state dir. */
+/**
+ * Runs the data plane in-process against one test namespace, with its own ports and state dir.
+ * Reloads are paced at 100 ms rather than the 3 s default: these tests make one structural change
+ * after another and check what is served, not how reloads are paced (reload.test.ts does that).
+ */
 export async function startTestDataPlane(
   ns: TestNamespace,
-  extra: { ingressClass?: string } = {},
+  extra: { ingressClass?: string; minReloadIntervalMs?: number } = {},
 ): Promise<DataPlane> {
   return startDataPlane({
     kubeConfig: ns.kc,
     namespace: ns.name,
     ingressClass: extra.ingressClass,
+    minReloadIntervalMs: extra.minReloadIntervalMs ?? 100,
     httpPort: await freePort(),
     httpsPort: await freePort(),
     metricsPort: 0,

@@ -38,6 +38,9 @@ test('kanary ingress: every flag of the issue is there, with its default', () =>
       '--annotations-prefix': 'nginx.ingress.kubernetes.io',
     },
   );
+  // ingress-nginx's worker-shutdown-timeout default; about its --sync-rate-limit 0.3/s
+  assert.equal(defaults['--worker-shutdown-timeout'], '240s');
+  assert.equal(defaults['--min-reload-interval'], '3s');
   for (const flag of [
     '--kubeconfig',
     '--context',
@@ -57,6 +60,10 @@ test('kanary ingress: bad flags are clear user errors, before any connection is 
     [['--metrics-port', '-1'], /--metrics-port must be a port number/],
     [['--worker-processes', 'many'], /--worker-processes/],
     [['--annotations-prefix', 'bad prefix!'], /not a valid annotation prefix/],
+    [['--worker-shutdown-timeout', 'soon'], /--worker-shutdown-timeout must be a duration/],
+    [['--worker-shutdown-timeout', '0'], /--worker-shutdown-timeout must be a duration/],
+    [['--min-reload-interval', '-1s'], /--min-reload-interval must be a duration/],
+    [['--min-reload-interval', '2h'], /--min-reload-interval must be a duration/],
   ];
   for (const [args, message] of cases) {
     await t.test(args.join(' '), async () => {

@@ -34,6 +34,7 @@ const ENV: RenderEnv = {
   httpPort: 80,
   httpsPort: 443,
   workerProcesses: 'auto',
+  workerShutdownTimeout: '240s',
   instanceId: '0123456789abcdef',
   defaultCert: {
     certFile: '/var/lib/kanary-ingress/certs/default.crt',
@@ -190,6 +191,20 @@ test('renderState: routes carry canary rules; endpoints split into address and p
   ]);
 });
 
+test('worker_shutdown_timeout is rendered when set, and only as an nginx time', () => {
+  const model = buildModel(everything(), OPTS);
+  assert.match(renderConfig(model, ENV), /^worker_shutdown_timeout 240s;$/m);
+  assert.doesNotMatch(
+    renderConfig(model, { ...ENV, workerShutdownTimeout: undefined }),
+    /worker_shutdown_timeout/,
+  );
+  assert.match(
+    renderConfig(model, { ...ENV, workerShutdownTimeout: '1500ms' }),
+    /^worker_shutdown_timeout 1500ms;$/m,
+  );
+  assert.throws(() => renderConfig(model, { ...ENV, workerShutdownTimeout: '1s; daemon on' }), /unexpected/);
+});
+
 test('nginx -t accepts what the renderer produces', {
   skip: !existsSync('/usr/lib/nginx/modules/ngx_http_lua_module.so') && 'lua module missing',
 }, async () => {
@@ -208,6 +223,14 @@ test('nginx -t accepts what the renderer produces', {
     snap.secrets = [];
     const conf = join(dir, 'nginx.conf');
     writeFileSync(conf, renderConfig(buildModel(snap, OPTS), env));
+    await exec('nginx', ['-t', '-q', '-p', dir, '-c', conf, '-e', 'stderr']);
+    // the state file the master loads at start: a good one, and a damaged one, never fail the test
+    writeFileSync(
+      join(dir, 'state.json'),
+      JSON.stringify({ version: 1, ...renderState(buildModel(snap, OPTS)) }),
+    );
+    await exec('nginx', ['-t', '-q', '-p', dir, '-c', conf, '-e', 'stderr']);
+    writeFileSync(join(dir, 'state.json'), '{"version": 2, "routes": {');
     await exec('nginx', ['-t', '-q', '-p', dir, '-c', conf, '-e', 'stderr']);
   } finally {
     rmSync(dir, { recursive: true, force: true });
