@@ -112,8 +112,10 @@ test('reloads do not pile up', async (t) => {
       const reloadsBefore = dp.nginx.reloads;
       await applyIngress(ns, { name: 'drain-2', host: 'drain-2', paths: [{ path: '/', service: 'app' }] });
       await waitForRoute(dp, 'drain-2', '/', 200, 'v1');
+      // the reload is counted once the old workers closed their listeners, which under load can be
+      // after the new workers already serve the host
+      await waitUntil('the new host was a reload', async () => dp.nginx.reloads > reloadsBefore, 10_000, 20);
       const reloadedAt = dp.nginx.lastReloadAt; // when nginx was sent SIGHUP
-      assert.ok(dp.nginx.reloads > reloadsBefore, 'the new host was a reload');
       const draining = await waitUntil(
         'the old worker shown as shutting down',
         async () => {
