@@ -40,6 +40,8 @@ export interface DataPlaneOptions {
   stateDir?: string;
   modulesDir?: string;
   workerProcesses?: string;
+  /** cap on the label sets of the per-request metrics (default 5000) */
+  maxMetricSeries?: number;
   /** address written to Ingress status.loadBalancer (default: the bind address) */
   publishAddress?: string;
   writeStatus?: boolean;
@@ -124,7 +126,14 @@ export async function startDataPlane(opts: DataPlaneOptions): Promise<DataPlane>
   const classes = new Informer<IngressClass>(client, RESOURCES.ingressclasses, { log: informerLog });
 
   const queue = new WorkQueue({ concurrency: 1, baseDelayMs: 200, maxDelayMs: 30_000 });
-  const metrics = new DataPlaneMetrics();
+  const metrics = new DataPlaneMetrics({
+    maxSeries: opts.maxMetricSeries,
+    onSeriesLimit: (max) =>
+      log.warn(
+        { maxSeries: max },
+        `the per-request metrics reached ${max} label sets; requests with a new label set are no longer recorded (counted in kanary_ingress_metric_series_dropped_total). Raise --max-metric-series if this many Ingresses, paths and statuses are expected`,
+      ),
+  });
   const reported = new Map<string, number>();
   let lastModel: DataPlaneModel | undefined;
   let lastProblems: Problem[] = [];
@@ -249,6 +258,7 @@ export async function startDataPlane(opts: DataPlaneOptions): Promise<DataPlane>
     await push(state);
     lastSyncError = undefined;
     lastModel = model;
+    metrics.retainIngresses(new Set(model.owned));
     updateCanaryGauges(model);
     reportProblems(model.problems, snap);
     if (opts.writeStatus !== false) await writeStatus(snap, model);

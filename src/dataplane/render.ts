@@ -104,6 +104,8 @@ export function renderState(model: DataPlaneModel): DynamicState {
 const LOG_FORMAT = [
   ['time', '$time_iso8601'],
   ['host', '$host'],
+  // the matched server as the Ingress names it: the metrics' host label, which clients cannot grow
+  ['server', '$kanary_server'],
   ['method', '$request_method'],
   ['uri', '$request_uri'],
   ['status', '$status'],
@@ -121,7 +123,16 @@ const LOG_FORMAT = [
   ['request_id', '$kanary_request_id'],
 ];
 
-const DECLARED_VARIABLES = ['namespace', 'ingress', 'service', 'path', 'route', 'upstream_name', 'canary'];
+const DECLARED_VARIABLES = [
+  'server',
+  'namespace',
+  'ingress',
+  'service',
+  'path',
+  'route',
+  'upstream_name',
+  'canary',
+];
 
 /** A location id as a quoted nginx string (hex, so nothing to escape; checked anyway). */
 const quotedRouteId = (s: string) => {
@@ -277,6 +288,8 @@ function renderServer(s: Server, env: RenderEnv, line: (indent: number, s: strin
     line(2, `ssl_certificate_key ${tlsCert.keyFile};`);
   }
   line(2, `server_name ${serverName(s.host)};`);
+  // once per request, in the server's rewrite phase: nginx's $server_name is the regex for a wildcard
+  line(2, `set $kanary_server ${quote(serverLabel(s.host))};`);
   const seen = new Set<string>();
   const rendered: RenderedLocation[] = [];
   // explicit locations first, so a Prefix path's extra exact location never shadows an Exact path
@@ -317,6 +330,11 @@ function renderServer(s: Server, env: RenderEnv, line: (indent: number, s: strin
     line(2, '}');
   }
   line(1, '}');
+}
+
+/** The name a server goes by in metrics: the host as the Ingress writes it (`*.example.com` too), `_` for the catch-all. */
+export function serverLabel(host: string): string {
+  return host === '' ? '_' : host;
 }
 
 /** Kubernetes wildcards cover exactly one DNS label; nginx's `*.` would cover several, so use a regex. */

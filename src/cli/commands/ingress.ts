@@ -15,6 +15,7 @@ interface IngressFlags {
   stateDir?: string;
   workerProcesses: string;
   publishAddress?: string;
+  maxMetricSeries: string;
 }
 
 function port(flag: string, value: string, allowZero = false): number {
@@ -55,6 +56,11 @@ export function registerIngressCommand(program: Command): void {
     )
     .option('--worker-processes <n>', 'nginx worker_processes', 'auto')
     .option('--publish-address <ip>', 'address written to Ingress status (default: --bind-address)')
+    .option(
+      '--max-metric-series <n>',
+      'cap on the label sets of the per-request metrics; beyond it new ones are not recorded',
+      '5000',
+    )
     .action(async (o: IngressFlags) => {
       if (!/^[a-z0-9.-]+(\/[a-z0-9.-]+)?$/i.test(o.annotationsPrefix.replace(/\/$/, ''))) {
         throw new UserError(`--annotations-prefix "${o.annotationsPrefix}" is not a valid annotation prefix`);
@@ -63,6 +69,9 @@ export function registerIngressCommand(program: Command): void {
         throw new UserError(
           `--worker-processes must be "auto" or a positive number, got "${o.workerProcesses}"`,
         );
+      }
+      if (!/^[1-9]\d*$/.test(o.maxMetricSeries)) {
+        throw new UserError(`--max-metric-series must be a positive number, got "${o.maxMetricSeries}"`);
       }
       const httpPort = port('--http-port', o.httpPort);
       const httpsPort = port('--https-port', o.httpsPort);
@@ -86,6 +95,7 @@ export function registerIngressCommand(program: Command): void {
           stateDir: o.stateDir,
           workerProcesses: o.workerProcesses,
           publishAddress: o.publishAddress,
+          maxMetricSeries: Number(o.maxMetricSeries),
         });
       } catch (err) {
         // a bad state dir says what to do itself; anything else is most often a port or a missing package

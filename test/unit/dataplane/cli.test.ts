@@ -57,6 +57,8 @@ test('kanary ingress: bad flags are clear user errors, before any connection is 
     [['--metrics-port', '-1'], /--metrics-port must be a port number/],
     [['--worker-processes', 'many'], /--worker-processes/],
     [['--annotations-prefix', 'bad prefix!'], /not a valid annotation prefix/],
+    [['--max-metric-series', '0'], /--max-metric-series must be a positive number/],
+    [['--max-metric-series', 'lots'], /--max-metric-series must be a positive number/],
   ];
   for (const [args, message] of cases) {
     await t.test(args.join(' '), async () => {
