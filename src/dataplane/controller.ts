@@ -7,10 +7,11 @@ import { pino } from 'pino';
 import { KubeClient, RESOURCES, resourcePath } from '../kube/client.ts';
 import { Informer } from '../kube/informer.ts';
 import { WorkQueue } from '../kube/queue.ts';
-import { buildModel } from './build.ts';
+import { buildModel, regexPaths } from './build.ts';
 import { findOffenders } from './isolate.ts';
 import { AccessLogTailer, DataPlaneMetrics, startMetricsServer } from './metrics.ts';
 import { ensureDefaultCert, type Logger, NginxProcess, statePaths } from './nginx.ts';
+import { RegexChecker } from './regex.ts';
 import { configHash, type DynamicState, type RenderEnv, renderConfig, renderState } from './render.ts';
 import type {
   BuildOptions,
@@ -95,6 +96,7 @@ export async function startDataPlane(opts: DataPlaneOptions): Promise<DataPlane>
   };
   const bindAddress = opts.bindAddress ?? '127.0.0.1';
   const stateDir = opts.stateDir ?? mkdtempSync(join(tmpdir(), 'kanary-ingress-'));
+  const regexChecker = new RegexChecker({ binary: opts.nginxBinary ?? 'nginx', stateDir, log });
   const nginx = new NginxProcess({
     binary: opts.nginxBinary ?? 'nginx',
     stateDir,
@@ -209,6 +211,8 @@ export async function startDataPlane(opts: DataPlaneOptions): Promise<DataPlane>
 
   const sync = async (): Promise<void> => {
     const snap = snapshot();
+    // PCRE judges regex paths before building, so a bad one is reported on its own Ingress
+    bopts.regexErrors = await regexChecker.errors(regexPaths(snap, bopts));
     const full = buildModel(snap, bopts);
     let model = full;
     let config = renderConfig(full, env);

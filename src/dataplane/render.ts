@@ -256,10 +256,13 @@ interface RenderedLocation {
   loc: Location;
 }
 
+/** What a regex-mode path becomes in `location ~* "…"`: anchored at the start, as ingress-nginx does. */
+export const regexLocationPattern = (path: string) => `^${path}`;
+
 /** ingress-nginx's location syntax for a path, given the host's regex mode. */
 export function locationsFor(loc: Location): RenderedLocation[] {
   if (loc.pathType === 'Exact') return [{ modifier: '=', path: loc.path, loc }];
-  if (loc.regex) return [{ modifier: '~*', path: `^${loc.path}`, loc }];
+  if (loc.regex) return [{ modifier: '~*', path: regexLocationPattern(loc.path), loc }];
   if (loc.pathType === 'ImplementationSpecific') return [{ modifier: '', path: loc.path, loc }];
   // Prefix matches whole path elements: /foo serves /foo and /foo/…, never /foobar
   const base = loc.path.replace(/\/+$/, '');
