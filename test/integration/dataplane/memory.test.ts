@@ -32,7 +32,8 @@ const RSS_TOLERANCE_MB = 24;
 // standard methods (CONNECT and TRACE are answered by nginx itself before any location, so they
 // are never counted) and tokens nginx proxies as methods too
 const STANDARD = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH'];
-const randomToken = () => `X${randomBytes(4).toString('hex').toUpperCase()}`;
+// nginx takes methods of capital letters (and _ -); anything else is a 400 before any location
+const randomToken = () => `X${[...randomBytes(6)].map((b) => String.fromCharCode(65 + (b % 26))).join('')}`;
 const randomLabel = () => `h${randomBytes(5).toString('hex')}`;
 
 /** One request; the answer's body is drained, only the status matters. */
@@ -166,12 +167,23 @@ test('random Host headers and methods leave the series count and the RSS of kana
   const t0 = Date.now();
   const warm = await hostileLoad(httpPort, WARMUP);
   sent += WARMUP;
+  t.diagnostic(
+    `warm-up: ${WARMUP} requests in ${((Date.now() - t0) / 1000).toFixed(1)} s, statuses ${JSON.stringify(warm.statuses)}`,
+  );
   const before = await settled('the warm-up');
   await sleep(2000); // let the process finish what the load left (GC, log parsing) before measuring
   const rssBefore = rssMB(pid);
 
-  const main = await hostileLoad(httpPort, REQUESTS);
+  // in five parts, to see the trend of the RSS while the load goes on
+  const main: { statuses: Record<string, number> } = { statuses: {} };
+  const trend: string[] = [];
+  for (let part = 0; part < 5; part++) {
+    const r = await hostileLoad(httpPort, REQUESTS / 5);
+    for (const [k, v] of Object.entries(r.statuses)) main.statuses[k] = (main.statuses[k] ?? 0) + v;
+    trend.push(rssMB(pid).toFixed(1));
+  }
   sent += REQUESTS;
+  t.diagnostic(`RSS after each 20,000 requests: ${trend.join(', ')} MB`);
   const loadSeconds = (Date.now() - t0) / 1000;
   const after = await settled(`${REQUESTS} hostile requests`);
   await sleep(2000);
