@@ -17,7 +17,7 @@ import { testNamespace, waitUntil } from '../../support/cluster.ts';
 import { applyIngress, createApp, freePort, waitForEndpoints } from './support.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..', '..');
-const WARMUP = 20_000;
+const WARMUP = 40_000;
 const REQUESTS = 100_000;
 const CONNECTIONS = 4;
 /**
