@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { ingressClassOf, parseAnnotations } from './annotations.ts';
+import { ingressClassOf, type ParsedAnnotations, parseAnnotations } from './annotations.ts';
 import type {
   BuildOptions,
   CanaryStatus,
@@ -103,14 +103,42 @@ function hostMatchesTls(host: string, tlsHost: string): boolean {
   return false;
 }
 
-/** Checks a path that nginx will compile as a regex. JavaScript's engine rejects what PCRE rejects in practice; `nginx -t` is the final judge. */
-export function regexError(path: string): string | undefined {
-  try {
-    new RegExp(path);
-    return undefined;
-  } catch (err) {
-    return (err as Error).message;
+/** The Ingresses of our class that are not being deleted, oldest first. */
+function ownedIngresses(snap: ClusterSnapshot, opts: BuildOptions): Ingress[] {
+  return sortIngresses(snap.ingresses.filter((i) => !i.metadata.deletionTimestamp && isOwned(i, snap, opts)));
+}
+
+/** Hosts in regex mode: any of their main Ingresses asks for use-regex or rewrite-target. */
+function regexHostsOf(mains: { ing: Ingress; annotations: ParsedAnnotations }[]): Set<string> {
+  const hosts = new Set<string>();
+  for (const { ing, annotations: a } of mains) {
+    if (!a.useRegex && !a.rewriteTarget) continue;
+    for (const r of ing.spec?.rules ?? []) hosts.add(r.host ?? '');
   }
+  return hosts;
+}
+
+/**
+ * Every path nginx would compile as a regex (non-Exact paths on hosts in regex mode), so the
+ * controller can have PCRE judge them before building (`BuildOptions.regexErrors`).
+ */
+export function regexPaths(snap: ClusterSnapshot, opts: BuildOptions): string[] {
+  const mains = ownedIngresses(snap, opts)
+    .map((ing) => ({ ing, annotations: parseAnnotations(ing, opts.annotationsPrefix) }))
+    .filter((m) => !m.annotations.canary);
+  const hosts = regexHostsOf(mains);
+  const paths = new Set<string>();
+  for (const { ing } of mains) {
+    for (const rule of ing.spec?.rules ?? []) {
+      if (!hosts.has(rule.host ?? '')) continue;
+      for (const p of rule.http?.paths ?? []) {
+        const path = p.path || '/';
+        // a path with control characters is rejected before any regex check (and would span lines)
+        if ((p.pathType ?? 'ImplementationSpecific') !== 'Exact' && !CONTROL.test(path)) paths.add(path);
+      }
+    }
+  }
+  return [...paths];
 }
 
 export function buildModel(
@@ -129,9 +157,7 @@ export function buildModel(
   }
   const secrets = new Map(snap.secrets.map((s) => [keyOf(s), s]));
 
-  const owned = sortIngresses(
-    snap.ingresses.filter((i) => !i.metadata.deletionTimestamp && isOwned(i, snap, opts)),
-  );
+  const owned = ownedIngresses(snap, opts);
   const upstreams: Record<string, Upstream> = {};
   const useBackend = (ns: string, b: IngressBackend | undefined, ing: string) => {
     const r = resolveBackend(ns, b, services, slicesByService);
@@ -164,18 +190,17 @@ export function buildModel(
   }
   const mains = owned.filter((i) => !parsed.get(keyOf(i))!.canary && !exclude.has(keyOf(i)));
   const canaries = owned.filter((i) => parsed.get(keyOf(i))!.canary && !exclude.has(keyOf(i)));
-  // a host is in regex mode when any of its Ingresses asks for use-regex or rewrite-target
-  const regexHosts = new Set<string>();
-  for (const ing of mains) {
-    const a = parsed.get(keyOf(ing))!;
-    if (!a.useRegex && !a.rewriteTarget) continue;
-    for (const r of ing.spec?.rules ?? []) regexHosts.add(r.host ?? '');
-  }
+  const regexHosts = regexHostsOf(mains.map((ing) => ({ ing, annotations: parsed.get(keyOf(ing))! })));
 
   // validate each main Ingress as a whole; a broken one is left out, the others are unaffected
   const valid: Ingress[] = [];
   for (const ing of mains) {
-    const err = validateIngress(ing, regexHosts, parsed.get(keyOf(ing))!.rewriteTarget);
+    const err = validateIngress(
+      ing,
+      regexHosts,
+      parsed.get(keyOf(ing))!.rewriteTarget,
+      opts.regexErrors ?? new Map(),
+    );
     if (err) problems.push({ ingress: keyOf(ing), excluded: true, reason: 'InvalidIngress', message: err });
     else valid.push(ing);
   }
@@ -417,7 +442,12 @@ export function buildModel(
   };
 }
 
-function validateIngress(ing: Ingress, regexHosts: Set<string>, rewriteTarget?: string): string | undefined {
+function validateIngress(
+  ing: Ingress,
+  regexHosts: Set<string>,
+  rewriteTarget: string | undefined,
+  regexErrors: ReadonlyMap<string, string>,
+): string | undefined {
   if (rewriteTarget !== undefined && CONTROL.test(rewriteTarget)) {
     return `rewrite-target ${JSON.stringify(rewriteTarget)} contains control characters`;
   }
@@ -432,7 +462,8 @@ function validateIngress(ing: Ingress, regexHosts: Set<string>, rewriteTarget?: 
       if (type !== 'ImplementationSpecific' && !path.startsWith('/'))
         return `path "${path}" must start with /`;
       if (regexHosts.has(host) && type !== 'Exact') {
-        const err = regexError(path);
+        // PCRE's own verdict (nginx compiles the location); a path not judged yet is left to nginx -t
+        const err = regexErrors.get(path);
         if (err)
           return `path "${path}" is not a valid regular expression (use-regex/rewrite-target on host "${host || '*'}"): ${err}`;
       }

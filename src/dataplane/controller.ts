@@ -7,10 +7,11 @@ import { pino } from 'pino';
 import { KubeClient, RESOURCES, resourcePath } from '../kube/client.ts';
 import { Informer } from '../kube/informer.ts';
 import { WorkQueue } from '../kube/queue.ts';
-import { buildModel } from './build.ts';
+import { buildModel, regexPaths } from './build.ts';
 import { findOffenders } from './isolate.ts';
 import { AccessLogTailer, DataPlaneMetrics, startMetricsServer } from './metrics.ts';
 import { ensureDefaultCert, type Logger, NginxProcess, statePaths } from './nginx.ts';
+import { RegexChecker } from './regex.ts';
 import { ReloadGate, ReloadMetrics } from './reload.ts';
 import { configHash, type DynamicState, type RenderEnv, renderConfig, renderState } from './render.ts';
 import type {
@@ -45,6 +46,8 @@ export interface DataPlaneOptions {
   workerShutdownTimeoutMs?: number;
   /** at least this long between the end of one reload and the start of the next; changes meanwhile are coalesced (default 3 s) */
   minReloadIntervalMs?: number;
+  /** cap on the label sets of the per-request metrics (default 5000) */
+  maxMetricSeries?: number;
   /** address written to Ingress status.loadBalancer (default: the bind address) */
   publishAddress?: string;
   writeStatus?: boolean;
@@ -107,6 +110,7 @@ export async function startDataPlane(opts: DataPlaneOptions): Promise<DataPlane>
   };
   const bindAddress = opts.bindAddress ?? '127.0.0.1';
   const stateDir = opts.stateDir ?? mkdtempSync(join(tmpdir(), 'kanary-ingress-'));
+  const regexChecker = new RegexChecker({ binary: opts.nginxBinary ?? 'nginx', stateDir, log });
   const nginx = new NginxProcess({
     binary: opts.nginxBinary ?? 'nginx',
     stateDir,
@@ -139,7 +143,14 @@ export async function startDataPlane(opts: DataPlaneOptions): Promise<DataPlane>
   const classes = new Informer<IngressClass>(client, RESOURCES.ingressclasses, { log: informerLog });
 
   const queue = new WorkQueue({ concurrency: 1, baseDelayMs: 200, maxDelayMs: 30_000 });
-  const metrics = new DataPlaneMetrics();
+  const metrics = new DataPlaneMetrics({
+    maxSeries: opts.maxMetricSeries,
+    onSeriesLimit: (max) =>
+      log.warn(
+        { maxSeries: max },
+        `the per-request metrics reached ${max} label sets; requests with a new label set are no longer recorded (counted in kanary_ingress_metric_series_dropped_total). Raise --max-metric-series if this many Ingresses, paths and statuses are expected`,
+      ),
+  });
   const reloadMetrics = new ReloadMetrics(metrics.registry, () => nginx.pid);
   const reloadGate = new ReloadGate(opts.minReloadIntervalMs ?? DEFAULT_MIN_RELOAD_INTERVAL_MS);
   const reported = new Map<string, number>();
@@ -233,6 +244,8 @@ export async function startDataPlane(opts: DataPlaneOptions): Promise<DataPlane>
   /** One pass: cluster state → nginx. Returns a delay when a reload was postponed (sync again then). */
   const sync = async (): Promise<number | undefined> => {
     const snap = snapshot();
+    // PCRE judges regex paths before building, so a bad one is reported on its own Ingress
+    bopts.regexErrors = await regexChecker.errors(regexPaths(snap, bopts));
     const full = buildModel(snap, bopts);
     let model = full;
     let config = renderConfig(full, env);
@@ -295,6 +308,7 @@ export async function startDataPlane(opts: DataPlaneOptions): Promise<DataPlane>
     await push(state);
     lastSyncError = undefined;
     lastModel = model;
+    metrics.retainIngresses(new Set(model.owned));
     updateCanaryGauges(model);
     reportProblems(model.problems, snap);
     if (opts.writeStatus !== false) await writeStatus(snap, model);

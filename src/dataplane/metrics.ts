@@ -6,7 +6,10 @@ import { Counter, Gauge, Registry } from 'prom-client';
 /** One access-log line, as the `kanary` log_format writes it. */
 export interface AccessLogEntry {
   time: string;
+  /** the client's Host header (any value a client sends: never a metric label) */
   host: string;
+  /** the server that matched, as the Ingress names it: `_` for the catch-all, `*.example.com` for a wildcard */
+  server?: string;
   method: string;
   uri: string;
   status: number;
@@ -35,6 +38,20 @@ const REQUEST_LABELS = [
   'path',
 ] as const;
 type RequestLabels = Record<(typeof REQUEST_LABELS)[number], string>;
+
+/**
+ * The methods that get a label value of their own; any other (nginx proxies any token a client
+ * sends as a method) is counted as OTHER, so clients cannot grow the label set.
+ */
+const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']);
+
+/** The `method` label of a request: its method when it is a standard one, else OTHER. */
+export function methodLabel(method: string): string {
+  return METHODS.has(method) ? method : 'OTHER';
+}
+
+/** Default cap on the per-request label sets (each is a counter and two histograms). */
+export const DEFAULT_MAX_SERIES = 5000;
 
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
@@ -88,11 +105,33 @@ function histogramValues(
  */
 class RequestMetrics {
   private readonly series = new Map<string, RequestSeries>();
+  private readonly maxSeries: number;
+  private readonly onLimit: (maxSeries: number) => void;
+  private limitReported = false;
+  /** requests whose label set was new while the cap was reached, so they were not recorded */
+  dropped = 0;
+
+  constructor(maxSeries: number, onLimit: (maxSeries: number) => void) {
+    this.maxSeries = maxSeries;
+    this.onLimit = onLimit;
+  }
+
+  get size(): number {
+    return this.series.size;
+  }
 
   observe(labels: RequestLabels, requestTime: number, responseTime: number | undefined): void {
     const key = `${labels.ingress}\u0000${labels.namespace}\u0000${labels.service}\u0000${labels.status}\u0000${labels.canary}\u0000${labels.host}\u0000${labels.method}\u0000${labels.path}`;
     let s = this.series.get(key);
     if (!s) {
+      if (this.series.size >= this.maxSeries) {
+        this.dropped++;
+        if (!this.limitReported) {
+          this.limitReported = true;
+          this.onLimit(this.maxSeries);
+        }
+        return;
+      }
       s = {
         labels,
         requests: 0,
@@ -111,6 +150,13 @@ class RequestMetrics {
       s.responseBuckets[bucketIndex(responseTime)]!++;
       s.responseSum += responseTime;
       s.responseCount++;
+    }
+  }
+
+  /** Forgets the label sets of Ingresses that are no longer served (`namespace/name` keys), as ingress-nginx does. */
+  retainIngresses(keep: ReadonlySet<string>): void {
+    for (const [key, s] of this.series) {
+      if (!keep.has(`${s.labels.namespace}/${s.labels.ingress}`)) this.series.delete(key);
     }
   }
 
@@ -158,10 +204,17 @@ class RequestMetrics {
   }
 }
 
+export interface DataPlaneMetricsOptions {
+  /** cap on the per-request label sets; beyond it new label sets are not recorded (default DEFAULT_MAX_SERIES) */
+  maxSeries?: number;
+  /** called once, when the cap is first reached */
+  onSeriesLimit?: (maxSeries: number) => void;
+}
+
 /** Metric names follow ingress-nginx where it has one, so existing queries (Flagger's) work unchanged. */
 export class DataPlaneMetrics {
   readonly registry = new Registry();
-  private readonly requestMetrics = new RequestMetrics();
+  private readonly requestMetrics: RequestMetrics;
   readonly reloadOk = new Gauge({
     name: 'nginx_ingress_controller_config_last_reload_successful',
     help: 'Whether the last configuration reload attempt was successful',
@@ -201,20 +254,49 @@ export class DataPlaneMetrics {
     registers: [this.registry],
   });
 
-  constructor() {
+  readonly series: Gauge = new Gauge({
+    name: 'kanary_ingress_metric_series',
+    help: 'Label sets of the per-request metrics (nginx_ingress_controller_requests and its histograms)',
+    registers: [this.registry],
+    collect: () => {
+      this.series.set(this.requestMetrics.size);
+    },
+  });
+  readonly seriesDropped: Counter = new Counter({
+    name: 'kanary_ingress_metric_series_dropped_total',
+    help: 'Requests not recorded in the per-request metrics: their label set would have been a new series beyond the cap (--max-metric-series)',
+    registers: [this.registry],
+    collect: () => {
+      this.seriesDropped.reset();
+      this.seriesDropped.inc(this.requestMetrics.dropped);
+    },
+  });
+
+  constructor(opts: DataPlaneMetricsOptions = {}) {
+    const max = opts.maxSeries ?? DEFAULT_MAX_SERIES;
+    if (!Number.isInteger(max) || max < 1)
+      throw new Error(`maxSeries must be a positive integer, got ${max}`);
+    this.requestMetrics = new RequestMetrics(max, opts.onSeriesLimit ?? (() => undefined));
     this.requestMetrics.register(this.registry);
+  }
+
+  /** Forgets the request series of Ingresses no longer served (`namespace/name`), so deleted Ingresses do not hold the cap. */
+  retainIngresses(keep: ReadonlySet<string>): void {
+    this.requestMetrics.retainIngresses(keep);
   }
 
   observe(e: AccessLogEntry): void {
     if (!e.ingress) return; // requests that matched no Ingress (404 from the default server)
+    // every label comes from the configuration, never from what the client sent: the matched
+    // server's name (not the Host header), the location's path, and a fixed set of methods
     const labels: RequestLabels = {
       ingress: e.ingress,
       namespace: e.namespace,
       service: e.service,
       status: String(e.status),
       canary: e.canary,
-      host: e.host,
-      method: e.method,
+      host: e.server || '_',
+      method: methodLabel(e.method),
       path: e.path,
     };
     // no upstream was tried: nginx's own 503 server (unix socket) answered because nothing could serve

@@ -110,6 +110,8 @@ export function renderState(model: DataPlaneModel): DynamicState {
 const LOG_FORMAT = [
   ['time', '$time_iso8601'],
   ['host', '$host'],
+  // the matched server as the Ingress names it: the metrics' host label, which clients cannot grow
+  ['server', '$kanary_server'],
   ['method', '$request_method'],
   ['uri', '$request_uri'],
   ['status', '$status'],
@@ -127,7 +129,16 @@ const LOG_FORMAT = [
   ['request_id', '$kanary_request_id'],
 ];
 
-const DECLARED_VARIABLES = ['namespace', 'ingress', 'service', 'path', 'route', 'upstream_name', 'canary'];
+const DECLARED_VARIABLES = [
+  'server',
+  'namespace',
+  'ingress',
+  'service',
+  'path',
+  'route',
+  'upstream_name',
+  'canary',
+];
 
 /** A location id as a quoted nginx string (hex, so nothing to escape; checked anyway). */
 const quotedRouteId = (s: string) => {
@@ -263,10 +274,13 @@ interface RenderedLocation {
   loc: Location;
 }
 
+/** What a regex-mode path becomes in `location ~* "…"`: anchored at the start, as ingress-nginx does. */
+export const regexLocationPattern = (path: string) => `^${path}`;
+
 /** ingress-nginx's location syntax for a path, given the host's regex mode. */
 export function locationsFor(loc: Location): RenderedLocation[] {
   if (loc.pathType === 'Exact') return [{ modifier: '=', path: loc.path, loc }];
-  if (loc.regex) return [{ modifier: '~*', path: `^${loc.path}`, loc }];
+  if (loc.regex) return [{ modifier: '~*', path: regexLocationPattern(loc.path), loc }];
   if (loc.pathType === 'ImplementationSpecific') return [{ modifier: '', path: loc.path, loc }];
   // Prefix matches whole path elements: /foo serves /foo and /foo/…, never /foobar
   const base = loc.path.replace(/\/+$/, '');
@@ -295,6 +309,8 @@ function renderServer(s: Server, env: RenderEnv, line: (indent: number, s: strin
     line(2, `ssl_certificate_key ${tlsCert.keyFile};`);
   }
   line(2, `server_name ${serverName(s.host)};`);
+  // once per request, in the server's rewrite phase: nginx's $server_name is the regex for a wildcard
+  line(2, `set $kanary_server ${quote(serverLabel(s.host))};`);
   const seen = new Set<string>();
   const rendered: RenderedLocation[] = [];
   // explicit locations first, so a Prefix path's extra exact location never shadows an Exact path
@@ -335,6 +351,11 @@ function renderServer(s: Server, env: RenderEnv, line: (indent: number, s: strin
     line(2, '}');
   }
   line(1, '}');
+}
+
+/** The name a server goes by in metrics: the host as the Ingress writes it (`*.example.com` too), `_` for the catch-all. */
+export function serverLabel(host: string): string {
+  return host === '' ? '_' : host;
 }
 
 /** Kubernetes wildcards cover exactly one DNS label; nginx's `*.` would cover several, so use a regex. */

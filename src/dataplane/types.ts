@@ -61,6 +61,12 @@ export interface ClusterSnapshot {
 export interface BuildOptions {
   ingressClass: string;
   annotationsPrefix: string;
+  /**
+   * PCRE's verdict on regex paths (path → nginx's error), from an `nginx -t` of just those
+   * locations (regex.ts). A path with an error leaves its Ingress out; a path not in the map is
+   * built, and the full configuration's `nginx -t` is the final judge.
+   */
+  regexErrors?: ReadonlyMap<string, string>;
 }
 
 /** Traffic-shaping rules of a canary, with ingress-nginx's defaults applied. */

@@ -18,6 +18,7 @@ interface IngressFlags {
   publishAddress?: string;
   workerShutdownTimeout: string;
   minReloadInterval: string;
+  maxMetricSeries: string;
 }
 
 function port(flag: string, value: string, allowZero = false): number {
@@ -79,6 +80,11 @@ export function registerIngressCommand(program: Command): void {
       'at least this long between nginx reloads; structural changes meanwhile are coalesced into one (0: no limit)',
       '3s',
     )
+    .option(
+      '--max-metric-series <n>',
+      'cap on the label sets of the per-request metrics; beyond it new ones are not recorded',
+      '5000',
+    )
     .action(async (o: IngressFlags) => {
       if (!/^[a-z0-9.-]+(\/[a-z0-9.-]+)?$/i.test(o.annotationsPrefix.replace(/\/$/, ''))) {
         throw new UserError(`--annotations-prefix "${o.annotationsPrefix}" is not a valid annotation prefix`);
@@ -87,6 +93,9 @@ export function registerIngressCommand(program: Command): void {
         throw new UserError(
           `--worker-processes must be "auto" or a positive number, got "${o.workerProcesses}"`,
         );
+      }
+      if (!/^[1-9]\d*$/.test(o.maxMetricSeries)) {
+        throw new UserError(`--max-metric-series must be a positive number, got "${o.maxMetricSeries}"`);
       }
       const httpPort = port('--http-port', o.httpPort);
       const httpsPort = port('--https-port', o.httpsPort);
@@ -119,6 +128,7 @@ export function registerIngressCommand(program: Command): void {
           publishAddress: o.publishAddress,
           workerShutdownTimeoutMs,
           minReloadIntervalMs,
+          maxMetricSeries: Number(o.maxMetricSeries),
         });
       } catch (err) {
         // a bad state dir says what to do itself; anything else is most often a port or a missing package

@@ -306,23 +306,60 @@ test('a bad Ingress never takes down routing for the others', async (t) => {
     assert.equal((await get(dp.httpPort, 'bad', '/')).status, 404);
   });
 
-  await t.test('a regex only PCRE rejects fails nginx -t, is isolated, and the rest is applied', async () => {
-    // JavaScript accepts variable-length lookbehind; PCRE does not, so only nginx -t can tell
-    await applyIngress(ns, {
-      name: 'pcre-only',
-      host: 'pcre',
-      paths: [{ path: '/(?<=a+)b', pathType: 'ImplementationSpecific', service: 'app' }],
-      annotations: { [`${PREFIX}/use-regex`]: 'true' },
-    });
-    await applyIngress(ns, { name: 'later', host: 'later', paths: [{ path: '/', service: 'app' }] });
-    await waitForRoute(dp, 'later', '/', 200, 'v1');
-    const ev = await waitUntil('event on pcre-only', async () =>
-      (await events('pcre-only')).find((e) => e.reason === 'NginxRejected'),
-    );
-    assert.match(ev.message, /lookbehind/);
-    assert.equal((await get(dp.httpPort, 'good', '/')).version, 'v1');
-    assert.ok(dp.problems().some((p) => p.ingress === `${ns.name}/pcre-only` && p.excluded));
-  });
+  await t.test(
+    'a regex only PCRE rejects (JavaScript accepts it) is judged by PCRE and left out',
+    async () => {
+      // JavaScript accepts variable-length lookbehind; PCRE does not: the regex check (nginx -t of
+      // just the locations) reports it on its own Ingress
+      await applyIngress(ns, {
+        name: 'pcre-only',
+        host: 'pcre',
+        paths: [{ path: '/(?<=a+)b', pathType: 'ImplementationSpecific', service: 'app' }],
+        annotations: { [`${PREFIX}/use-regex`]: 'true' },
+      });
+      await applyIngress(ns, { name: 'later', host: 'later', paths: [{ path: '/', service: 'app' }] });
+      await waitForRoute(dp, 'later', '/', 200, 'v1');
+      const ev = await waitUntil('event on pcre-only', async () =>
+        (await events('pcre-only')).find((e) => e.reason === 'InvalidIngress'),
+      );
+      assert.match(ev.message, /not a valid regular expression .*lookbehind/);
+      assert.equal((await get(dp.httpPort, 'good', '/')).version, 'v1');
+      assert.ok(dp.problems().some((p) => p.ingress === `${ns.name}/pcre-only` && p.excluded));
+    },
+  );
+
+  await t.test(
+    'what only the full nginx -t rejects fails it, is isolated, and the rest is applied',
+    async () => {
+      // PEM armour around garbage passes the build's check; only nginx (OpenSSL) can tell
+      const garbage = (kind: string) =>
+        Buffer.from(`-----BEGIN ${kind}-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END ${kind}-----\n`).toString(
+          'base64',
+        );
+      await ns.core.createNamespacedSecret({
+        namespace: ns.name,
+        body: {
+          metadata: { name: 'garbage-tls' },
+          type: 'kubernetes.io/tls',
+          data: { 'tls.crt': garbage('CERTIFICATE'), 'tls.key': garbage('PRIVATE KEY') },
+        },
+      });
+      await applyIngress(ns, {
+        name: 'bad-cert',
+        host: 'badcert',
+        paths: [{ path: '/', service: 'app' }],
+        tls: [{ hosts: ['badcert'], secretName: 'garbage-tls' }],
+      });
+      await applyIngress(ns, { name: 'later2', host: 'later2', paths: [{ path: '/', service: 'app' }] });
+      await waitForRoute(dp, 'later2', '/', 200, 'v1');
+      const ev = await waitUntil('event on bad-cert', async () =>
+        (await events('bad-cert')).find((e) => e.reason === 'NginxRejected'),
+      );
+      assert.match(ev.message, /nginx -t rejects it: .*(PEM|certificate)/);
+      assert.equal((await get(dp.httpPort, 'good', '/')).version, 'v1');
+      assert.ok(dp.problems().some((p) => p.ingress === `${ns.name}/bad-cert` && p.excluded));
+    },
+  );
 
   await t.test('fixing the bad Ingress brings it back', async () => {
     await kube(ns).patch(resourcePath(RESOURCES.ingresses, ns.name, 'pcre-only'), {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { beforeEach, test } from 'node:test';
-import { buildModel, sortIngresses } from '../../../src/dataplane/build.ts';
+import { buildModel, regexPaths, sortIngresses } from '../../../src/dataplane/build.ts';
 import type { DataPlaneModel, Location } from '../../../src/dataplane/types.ts';
 import { ing, NS, OPTS, resetClock, slice, snapshot, svc, tlsSecret } from './fixtures.ts';
 
@@ -284,6 +284,79 @@ test('use-regex or rewrite-target on one Ingress puts the whole host in regex mo
   assert.equal(loc(m, 'bar', '/plain')?.regex, false);
 });
 
+test("regex paths: PCRE syntax that JavaScript rejects is built; only PCRE's verdict leaves an Ingress out", () => {
+  const pcre = ['(?i)^/v1/Foo', '/a++b', '/(?>x|y)z'];
+  const snap = snapshot([
+    ing('pcre', {
+      host: 're',
+      paths: pcre.map((p): [string, string, string] => [p, 'app', 'ImplementationSpecific']),
+      annotations: { 'nginx.ingress.kubernetes.io/use-regex': 'true' },
+    }),
+    ing('bad', {
+      host: 'bad',
+      paths: [['/a{2,1}', 'app', 'ImplementationSpecific']],
+      annotations: { 'nginx.ingress.kubernetes.io/use-regex': 'true' },
+    }),
+  ]);
+  const regexErrors = new Map([['/a{2,1}', 'pcre2_compile() failed: numbers out of order in {} quantifier']]);
+  const m = buildModel(snap, { ...OPTS, regexErrors });
+  assert.deepEqual(
+    locations(m)
+      .filter((l) => l.host === 're')
+      .map((l) => [l.path, l.regex]),
+    [...pcre].sort((a, b) => b.length - a.length || (a < b ? -1 : 1)).map((p) => [p, true]),
+  );
+  assert.deepEqual(
+    m.problems.map((p) => [p.ingress, p.excluded, p.reason]),
+    [[`${NS}/bad`, true, 'InvalidIngress']],
+  );
+  assert.match(
+    m.problems[0]!.message,
+    /path "\/a\{2,1\}" is not a valid regular expression .*numbers out of order/,
+  );
+});
+
+test('regexPaths: the non-Exact paths of hosts in regex mode, once each, for PCRE to judge', () => {
+  const re = { 'nginx.ingress.kubernetes.io/use-regex': 'true' };
+  const snap = snapshot([
+    ing('re', {
+      host: 're',
+      paths: [
+        ['/r(.*)', 'app', 'ImplementationSpecific'],
+        ['/exact', 'app', 'Exact'],
+      ],
+      annotations: re,
+    }),
+    // not asking for regex itself, but on a host in regex mode: its paths are regexes too
+    ing('plain-same-host', {
+      host: 're',
+      paths: [
+        ['/plain', 'app'],
+        ['/r(.*)', 'app', 'ImplementationSpecific'],
+      ],
+    }),
+    ing('plain-other-host', { host: 'other', paths: [['/p(', 'app']] }),
+    ing('rewrite', {
+      host: 'rw',
+      paths: [['/rw(/|$)(.*)', 'app', 'ImplementationSpecific']],
+      annotations: { 'nginx.ingress.kubernetes.io/rewrite-target': '/$2' },
+    }),
+    ing('control', { host: 're', paths: [['/a\nb', 'app', 'ImplementationSpecific']], annotations: re }),
+    ing('canary', {
+      host: 're',
+      paths: [['/canary(', 'app', 'ImplementationSpecific']],
+      canary: { 'canary-weight': '10', 'use-regex': 'true' },
+    }),
+    ing('foreign', {
+      host: 'x',
+      paths: [['/f(', 'app', 'ImplementationSpecific']],
+      annotations: re,
+      className: 'other',
+    }),
+  ]);
+  assert.deepEqual(regexPaths(snap, OPTS).sort(), ['/plain', '/r(.*)', '/rw(/|$)(.*)']);
+});
+
 test('invalid input is left out with a reason, the rest is built', async (t) => {
   const good = () => ing('good', { host: 'good', paths: [['/', 'app']] });
   const cases: { name: string; bad: () => ReturnType<typeof ing>; reason: RegExp }[] = [
@@ -295,7 +368,7 @@ test('invalid input is left out with a reason, the rest is built', async (t) => 
           paths: [['/(unclosed', 'app', 'ImplementationSpecific']],
           annotations: { 'nginx.ingress.kubernetes.io/use-regex': 'true' },
         }),
-      reason: /not a valid regular expression/,
+      reason: /not a valid regular expression .*: pcre2_compile\(\) failed: missing closing parenthesis/,
     },
     {
       name: 'invalid host',
@@ -330,7 +403,11 @@ test('invalid input is left out with a reason, the rest is built', async (t) => 
   ];
   for (const c of cases) {
     await t.test(c.name, () => {
-      const m = buildModel(snapshot([good(), c.bad()]), OPTS);
+      // PCRE's verdict, as the controller's nginx -t of the regex locations gives it (regex.ts)
+      const regexErrors = new Map([
+        ['/(unclosed', 'pcre2_compile() failed: missing closing parenthesis in "^/(unclosed" at ""'],
+      ]);
+      const m = buildModel(snapshot([good(), c.bad()]), { ...OPTS, regexErrors });
       const p = m.problems.find((x) => x.ingress === `${NS}/bad`);
       assert.ok(p?.excluded, JSON.stringify(m.problems));
       assert.match(p.message, c.reason);

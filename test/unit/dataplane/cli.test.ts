@@ -64,6 +64,8 @@ test('kanary ingress: bad flags are clear user errors, before any connection is 
     [['--worker-shutdown-timeout', '0'], /--worker-shutdown-timeout must be a duration/],
     [['--min-reload-interval', '-1s'], /--min-reload-interval must be a duration/],
     [['--min-reload-interval', '2h'], /--min-reload-interval must be a duration/],
+    [['--max-metric-series', '0'], /--max-metric-series must be a positive number/],
+    [['--max-metric-series', 'lots'], /--max-metric-series must be a positive number/],
   ];
   for (const [args, message] of cases) {
     await t.test(args.join(' '), async () => {

@@ -8,6 +8,7 @@ import { type AccessLogEntry, AccessLogTailer, DataPlaneMetrics } from '../../..
 const entry = (over: Partial<AccessLogEntry> = {}): AccessLogEntry => ({
   time: '2026-01-01T00:00:00+00:00',
   host: 'foo',
+  server: 'foo',
   method: 'GET',
   uri: '/info',
   status: 200,
@@ -101,6 +102,70 @@ test('histograms: cumulative buckets per label set with +Inf, sum and count, as 
   );
   assert.match(text, /^# TYPE nginx_ingress_controller_request_duration_seconds histogram$/m);
   assert.match(text, /^# TYPE nginx_ingress_controller_requests counter$/m);
+});
+
+test('host is the server that matched and method one of a fixed set: clients cannot add label values', async () => {
+  const m = new DataPlaneMetrics();
+  const cases: [Partial<AccessLogEntry>, string, string][] = [
+    [{ host: 'foo', server: 'foo', method: 'GET' }, 'foo', 'GET'],
+    // a wildcard server: the name as the Ingress writes it, whatever label the client chose
+    [{ host: 'a1.example.com', server: '*.example.com', method: 'PATCH' }, '*.example.com', 'PATCH'],
+    [{ host: 'zz9.example.com', server: '*.example.com', method: 'PATCH' }, '*.example.com', 'PATCH'],
+    // the catch-all server takes any Host
+    [{ host: 'random-8f3a.invalid', server: '_', method: 'DELETE' }, '_', 'DELETE'],
+    [{ host: 'x', server: '', method: 'GET' }, '_', 'GET'],
+    [{ host: 'foo', server: 'foo', method: 'XYZZY' }, 'foo', 'OTHER'],
+    [{ host: 'foo', server: 'foo', method: 'get' }, 'foo', 'OTHER'],
+    [{ host: 'foo', server: 'foo', method: 'PROPFIND' }, 'foo', 'OTHER'],
+  ];
+  for (const method of ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']) {
+    cases.push([{ server: 'std', method }, 'std', method]);
+  }
+  for (const [over] of cases) m.observe(entry(over));
+  const text = await m.registry.metrics();
+  const labels = [
+    ...text.matchAll(
+      /^nginx_ingress_controller_requests\{[^}]*host="([^"]*)",method="([^"]*)"[^}]*\} (\d+)$/gm,
+    ),
+  ]
+    .map((x) => `${x[1]} ${x[2]} ${x[3]}`)
+    .sort();
+  const want = new Map<string, number>();
+  for (const [, host, method] of cases)
+    want.set(`${host} ${method}`, (want.get(`${host} ${method}`) ?? 0) + 1);
+  assert.deepEqual(labels, [...want].map(([k, n]) => `${k} ${n}`).sort());
+  assert.doesNotMatch(text, /a1\.example|random-8f3a|XYZZY|PROPFIND/);
+  assert.match(text, /^kanary_ingress_metric_series \d+$/m);
+});
+
+test('the series cap: new label sets beyond it are counted as dropped, logged once; known ones keep counting', async () => {
+  const limits: number[] = [];
+  const m = new DataPlaneMetrics({ maxSeries: 3, onSeriesLimit: (n) => limits.push(n) });
+  for (let i = 0; i < 10; i++) m.observe(entry({ path: `/p${i}` }));
+  m.observe(entry({ path: '/p0' }));
+  m.observe(entry({ path: '/p0' }));
+  const text = await m.registry.metrics();
+  assert.equal(text.match(/^nginx_ingress_controller_requests\{/gm)?.length, 3);
+  assert.match(text, /^nginx_ingress_controller_requests\{[^}]*path="\/p0"\} 3$/m);
+  assert.doesNotMatch(text, /path="\/p3"/);
+  assert.match(text, /^kanary_ingress_metric_series 3$/m);
+  assert.match(text, /^kanary_ingress_metric_series_dropped_total 7$/m);
+  assert.deepEqual(limits, [3], 'reported once');
+  assert.throws(() => new DataPlaneMetrics({ maxSeries: 0 }), /maxSeries must be a positive integer/);
+});
+
+test('series of Ingresses no longer served are forgotten, which frees room under the cap', async () => {
+  const m = new DataPlaneMetrics({ maxSeries: 2 });
+  m.observe(entry({ ingress: 'old' }));
+  m.observe(entry({ ingress: 'kept' }));
+  m.retainIngresses(new Set(['shop/kept', 'shop/new']));
+  m.observe(entry({ ingress: 'new' }));
+  const text = await m.registry.metrics();
+  assert.deepEqual(
+    [...text.matchAll(/^nginx_ingress_controller_requests\{ingress="([^"]+)"/gm)].map((x) => x[1]).sort(),
+    ['kept', 'new'],
+  );
+  assert.match(text, /^kanary_ingress_metric_series_dropped_total 0$/m);
 });
 
 test('the access-log tailer reads appended lines, keeps partial lines, survives truncation and garbage', () => {
