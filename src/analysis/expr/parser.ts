@@ -8,6 +8,7 @@ import type { Node } from './ast.ts';
 import { argoFunctions, functionArity, isPredicate, unsupportedFunctions } from './builtins.ts';
 import { Fault } from './errors.ts';
 import { describeToken, type Token, tokenize } from './lexer.ts';
+import { compileRegex } from './regex.ts';
 
 export interface Limits {
   /** Longest accepted source, in characters. */
@@ -194,6 +195,7 @@ class Parser {
         if (comparisons.has(opToken.value)) left = this.parseComparison(left, opToken, op.precedence);
         else {
           const right = this.parseExpression(op.right ? op.precedence : op.precedence + 1);
+          if (opToken.value === 'matches') this.checkPattern(right, opToken);
           left = this.node({ k: 'binary', at: opToken.from, op: opToken.value, l: left, r: right });
         }
         if (notToken) left = this.node({ k: 'unary', at: notToken.from, op: 'not', x: left });
@@ -201,6 +203,16 @@ class Parser {
       previous = opToken.value;
     }
     return left;
+  }
+
+  /** A constant pattern is compiled now, so a bad or refused one fails to compile (as in expr). */
+  private checkPattern(pattern: Node, at: Token): void {
+    if (pattern.k !== 'literal' || typeof pattern.value !== 'string') return;
+    try {
+      compileRegex(pattern.value);
+    } catch (e) {
+      this.later((e as Error).message, at);
+    }
   }
 
   /** `a < b < c` means `a < b && b < c`, as in expr. */
