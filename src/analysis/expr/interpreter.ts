@@ -64,9 +64,10 @@ class Interpreter implements CallContext {
     this.budget = budget;
   }
 
-  grow(n: number): void {
+  /** Charges n elements to the memory budget; `at` is the node that allocates them. */
+  grow(n: number, at = this.at): void {
     this.memory += n;
-    if (this.memory >= this.budget.maxMemory) throw new Fault('memory budget exceeded', this.at);
+    if (this.memory >= this.budget.maxMemory) throw new Fault('memory budget exceeded', at);
   }
 
   eval(n: Node): Value {
@@ -121,8 +122,7 @@ class Interpreter implements CallContext {
         return bool(this.eval(n.cond)) ? this.eval(n.then) : this.eval(n.else);
       case 'array': {
         const items = n.items.map((x) => this.eval(x));
-        this.at = n.at;
-        this.grow(items.length);
+        this.grow(items.length, n.at);
         return items;
       }
       case 'map': {
@@ -131,8 +131,7 @@ class Interpreter implements CallContext {
           const key = this.eval(k);
           setKey(out, typeof key === 'string' ? key : fail(notA(key, 'string')), this.eval(v));
         }
-        this.at = n.at;
-        this.grow(n.pairs.length);
+        this.grow(n.pairs.length, n.at);
         return out;
       }
       case 'let': {
@@ -180,6 +179,8 @@ class Interpreter implements CallContext {
       return l === null ? this.eval(n.r) : l;
     }
     const a = this.eval(n.l);
+    const bounds = op === 'in' ? constantRange(n.r) : undefined;
+    if (bounds && isInt(a)) return a >= bounds[0] && a <= bounds[1]; // as expr's optimizer: no array for `int in 1..N`
     const b = this.eval(n.r);
     this.at = n.at;
     switch (op) {
@@ -270,12 +271,12 @@ class Interpreter implements CallContext {
         return BigInt(array.filter(test).length);
       case 'filter': {
         const out = array.filter(test);
-        this.grow(out.length);
+        this.grow(out.length, n.at);
         return out;
       }
       case 'map': {
         const out = array.map(each);
-        this.grow(out.length);
+        this.grow(out.length, n.at);
         return out;
       }
       case 'sum':
@@ -292,6 +293,12 @@ class Interpreter implements CallContext {
     }
     return fail(`unknown predicate ${n.name}`);
   }
+}
+
+function constantRange(n: Node): [bigint, bigint] | undefined {
+  if (n.k !== 'binary' || n.op !== '..' || n.l.k !== 'literal' || n.r.k !== 'literal') return undefined;
+  const [from, to] = [n.l.value, n.r.value];
+  return isInt(from) && isInt(to) ? [from, to] : undefined;
 }
 
 const orNil = (i: number): Value => (i < 0 ? null : BigInt(i));

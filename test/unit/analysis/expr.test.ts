@@ -59,6 +59,10 @@ const known: Record<string, string> = {
   'builtin/95': 'now() is refused when compiling (time values are not supported)',
   'builtin/96': 'toJSON() is refused when compiling',
   'builtin/97': 'reduce() is refused when compiling',
+  'optimizer/filter-first':
+    "expr's optimizer turns filter(...)[0] into a search whose miss reads as reflect's own message",
+  'optimizer/filter-last':
+    "expr's optimizer turns filter(...)[-1] into a search whose miss reads as reflect's own message",
 };
 
 /** {"$float": "NaN"} in JSON stands for a float JSON cannot write. */
