@@ -13,13 +13,17 @@ import { compileRegex } from './regex.ts';
 export interface Limits {
   /** Longest accepted source, in characters. */
   maxLength: number;
-  /** Deepest nesting of sub-expressions. */
+  /**
+   * Deepest nesting, both of the parser's recursion (parentheses, unary
+   * operators) and of the tree (`a.b.c…`, `1 + 1 + …`), which the checker and
+   * the interpreter walk recursively.
+   */
   maxDepth: number;
   /** Most tree nodes (expr's own limit is 10,000). */
   maxNodes: number;
 }
 
-export const defaultLimits: Limits = { maxLength: 4096, maxDepth: 64, maxNodes: 10_000 };
+export const defaultLimits: Limits = { maxLength: 4096, maxDepth: 128, maxNodes: 10_000 };
 
 interface Operator {
   precedence: number;
@@ -69,7 +73,53 @@ export function parse(source: string, variables: readonly string[], limits: Limi
       `compilation failed: expression is longer than ${limits.maxLength} characters (${length})`,
       0,
     );
-  return new Parser(tokenize(source), variables, limits).parseProgram();
+  const node = new Parser(tokenize(source), variables, limits).parseProgram();
+  const deepest = deepestNode(node, limits.maxDepth);
+  if (deepest) throw new Fault(tooDeep(limits.maxDepth), deepest.at);
+  return node;
+}
+
+const tooDeep = (max: number) => `compilation failed: expression is nested more than ${max} levels deep`;
+
+/** The first node deeper than `max` in the tree, found without recursion. */
+function deepestNode(root: Node, max: number): Node | undefined {
+  const stack: [Node, number][] = [[root, 1]];
+  for (let top = stack.pop(); top; top = stack.pop()) {
+    const [n, depth] = top;
+    if (depth > max) return n;
+    for (const child of children(n)) stack.push([child, depth + 1]);
+  }
+  return undefined;
+}
+
+function children(n: Node): Node[] {
+  switch (n.k) {
+    case 'unary':
+    case 'chain':
+      return [n.x];
+    case 'binary':
+      return [n.l, n.r];
+    case 'member':
+      return [n.obj, n.prop];
+    case 'slice':
+      return [n.obj, ...(n.from ? [n.from] : []), ...(n.to ? [n.to] : [])];
+    case 'call':
+      return n.args;
+    case 'predicate':
+      return [n.array, ...(n.fn ? [n.fn] : [])];
+    case 'conditional':
+      return [n.cond, n.then, n.else];
+    case 'array':
+      return n.items;
+    case 'map':
+      return n.pairs.flat();
+    case 'let':
+      return [n.value, n.body];
+    case 'sequence':
+      return n.items;
+    default:
+      return [];
+  }
 }
 
 class Parser {
@@ -152,8 +202,7 @@ class Parser {
   }
 
   private parseExpression(precedence: number): Node {
-    if (++this.depth > this.limits.maxDepth)
-      this.fail(`compilation failed: expression is nested more than ${this.limits.maxDepth} levels deep`);
+    if (++this.depth > this.limits.maxDepth) this.fail(tooDeep(this.limits.maxDepth));
     let node: Node;
     if (precedence === 0 && this.is('Operator', 'let')) node = this.parseLet();
     else if (precedence === 0 && this.is('Operator', 'if')) node = this.parseIf();

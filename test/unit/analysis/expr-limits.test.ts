@@ -24,35 +24,45 @@ const compileLimits: { name: string; source: string; options?: CompileOptions; e
     error: /^compilation failed: expression is longer than 4096 characters \(5012\)$/,
   },
   {
-    name: '100 nested parentheses',
-    source: `${'('.repeat(100)}1${')'.repeat(100)}`,
-    error: /^compilation failed: expression is nested more than 64 levels deep$/,
+    name: '200 nested parentheses',
+    source: `${'('.repeat(200)}1${')'.repeat(200)}`,
+    error: /^compilation failed: expression is nested more than 128 levels deep$/,
   },
   {
     name: '100,000 nested parentheses (no stack overflow)',
     source: `${'('.repeat(100_000)}1${')'.repeat(100_000)}`,
     options: roomy,
-    error: /^compilation failed: expression is nested more than 64 levels deep$/,
+    error: /^compilation failed: expression is nested more than 128 levels deep$/,
   },
   {
     name: 'deeply nested arrays',
     source: `${'['.repeat(1000)}${']'.repeat(1000)}`,
-    error: /^compilation failed: expression is nested more than 64 levels deep$/,
+    error: /^compilation failed: expression is nested more than 128 levels deep$/,
   },
   {
     name: 'a long chain of unary operators',
     source: `${'-'.repeat(2000)}1`,
-    error: /^compilation failed: expression is nested more than 64 levels deep$/,
+    error: /^compilation failed: expression is nested more than 128 levels deep$/,
   },
   {
     name: 'a right-associative power tower',
     source: Array(200).fill('2').join(' ** '),
-    error: /^compilation failed: expression is nested more than 64 levels deep$/,
+    error: /^compilation failed: expression is nested more than 128 levels deep$/,
+  },
+  {
+    name: 'a long left-nested sum (a deep tree, shallow parsing)',
+    source: `1${'+1'.repeat(2047)}`,
+    error: /^compilation failed: expression is nested more than 128 levels deep$/,
+  },
+  {
+    name: 'a long member chain',
+    source: `result${'.a'.repeat(2045)}`,
+    error: /^compilation failed: expression is nested more than 128 levels deep$/,
   },
   {
     name: 'more than 10,000 nodes (expr’s own limit and message)',
     source: `1${' + 1'.repeat(6000)}`,
-    options: roomy,
+    options: { limits: { maxLength: 1_000_000, maxDepth: 100_000 } },
     error: /^compilation failed: expression exceeds maximum allowed nodes$/,
   },
   {
