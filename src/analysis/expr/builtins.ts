@@ -357,7 +357,7 @@ const functions: Record<string, Builtin> = {
       if (isFloat(x)) return truncToInt(x);
       if (typeof x === 'string')
         return parseGoInt(x) ?? fail(`strconv.ParseInt: parsing ${JSON.stringify(x)}: ${rangeOrSyntax(x)}`);
-      return fail(`asInt() not supported on ${reflectType(x!)} ${format(x!)}`);
+      return fail(`asInt() not supported on ${typeName(x!)} ${format(x!)}`);
     },
   },
   asFloat: {
@@ -368,7 +368,7 @@ const functions: Record<string, Builtin> = {
       if (isInt(x)) return Number(x);
       if (typeof x === 'string')
         return parseGoFloat(x) ?? fail(`strconv.ParseFloat: parsing ${JSON.stringify(x)}: invalid syntax`);
-      return fail(`asFloat() not supported on ${reflectType(x!)} ${format(x!)}`);
+      return fail(`asFloat() not supported on ${typeName(x!)} ${format(x!)}`);
     },
   },
   isNaN: { min: 1, max: 1, fn: ([x]) => Number.isNaN(float64Arg('isNaN', x!)) },
@@ -394,9 +394,6 @@ function float64Arg(_name: string, x: Value): number {
     ? x
     : fail(`interface conversion: interface {} is ${x === null ? 'nil' : typeName(x)}, not float64`);
 }
-
-/** reflect.TypeOf(x).String(), which prints <nil> for nil. */
-const reflectType = (x: Value): string => typeName(x);
 
 /** reflect.Kind names, as expr's keys() and values() report them. */
 function kindName(x: Value): string {

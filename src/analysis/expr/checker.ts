@@ -9,7 +9,6 @@
  */
 import type { Node } from './ast.ts';
 import { Fault } from './errors.ts';
-import type { Value } from './values.ts';
 
 export type Type =
   | { k: 'any' }
@@ -67,10 +66,6 @@ export function hostType(v: unknown): Type {
       return string;
   }
   return Array.isArray(v) ? anyArray : map;
-}
-
-function literalType(v: Value): Type {
-  return hostType(v);
 }
 
 const isNum = (t: Type) => t.k === 'int' || t.k === 'float';
@@ -222,7 +217,7 @@ class Checker {
   visit(n: Node): Type {
     switch (n.k) {
       case 'literal':
-        return literalType(n.value);
+        return hostType(n.value);
       case 'name': {
         for (let i = this.lets.length - 1; i >= 0; i--)
           if (this.lets[i]!.name === n.name) return this.lets[i]!.type;

@@ -257,7 +257,6 @@ class Interpreter implements CallContext {
       }
     };
     const test = (item: Value, index: number) => bool(each(item, index));
-    this.at = n.at;
     switch (n.name) {
       case 'all':
         return array.every(test);
