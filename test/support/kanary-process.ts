@@ -213,7 +213,9 @@ export async function startIngressProcess(
   const master = await waitUntil(
     'the nginx master',
     async () => children(k.real.pid).find((p) => p.cmdline.startsWith('nginx: master process')),
-    10_000,
+    // start-up, not the property under test: /healthz answers before the first sync starts nginx,
+    // and on a loaded machine that sync (informers, nginx -t) took more than 10 s once
+    30_000,
     20,
   );
   const workers = await waitUntil(
