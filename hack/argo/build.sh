@@ -36,6 +36,19 @@ if cached; then
   exit 0
 fi
 
+# One build at a time (test files run in parallel processes and may all ask
+# for it on a cold cache): the others wait here, then find it cached.
+exec 9>"$out/.build.lock"
+if ! flock -n 9; then
+  step "another build of Argo Rollouts is running; waiting for it"
+  flock 9
+  if cached; then
+    step "rollouts-controller, kubectl-argo-rollouts, CRDs: built by the other run"
+    echo "$bin"
+    exit 0
+  fi
+fi
+
 if ! command -v go >/dev/null 2>&1; then
   echo "error: the Go toolchain is needed once to build Argo Rollouts for the parity tests; install Go (e.g. apt-get install golang-go or from go.dev) and retry" >&2
   exit 3
