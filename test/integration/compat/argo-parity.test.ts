@@ -21,6 +21,7 @@ import {
   argoBinaries,
   argoPluginOk,
   installArgoCrds,
+  normaliseGet,
   startArgoController,
 } from '../../support/argo.ts';
 import { type TestNamespace, testKubeConfig, testNamespace, waitUntil } from '../../support/cluster.ts';
@@ -44,6 +45,7 @@ import {
   readDeliberate,
 } from '../../support/parity.ts';
 import { applyAll, tomozoManifests } from '../../support/scenario.ts';
+import { kanary as kanaryCli } from '../cli/support.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..', '..');
 const DOC = join(ROOT, 'docs', 'controller.md');
@@ -135,6 +137,7 @@ it('the tomozo canary leaves the same objects under the real Argo Rollouts and u
   let argo: ArgoController | undefined;
   let kanary: ControllerProcess | undefined;
   const found: Difference[] = [];
+  const cliDiffs: string[] = [];
   const hashes: Record<Side['name'], Record<string, string>> = { argo: {}, kanary: {} };
   const started = Date.now();
   let step = 0;
@@ -186,6 +189,19 @@ it('the tomozo canary leaves the same objects under the real Argo Rollouts and u
       s.recordedBefore = argo?.recorded.length ?? 0;
       Object.assign(hashes[s.name], hashesByRevision(o.replicaSets));
     });
+    // Kanary's CLI shows the real Argo's objects as Argo's plugin does
+    const [theirs, ours] = await Promise.all([
+      argoPluginOk(bins, argoNs.name, ['get', 'rollout', NAME, '--no-color']),
+      kanaryCli(['get', 'rollout', NAME, '-n', argoNs.name]),
+    ]);
+    if (
+      ours.code !== 0 ||
+      JSON.stringify(normaliseGet(ours.stdout)) !== JSON.stringify(normaliseGet(theirs))
+    ) {
+      cliDiffs.push(
+        `${point}:\n--- kubectl-argo-rollouts get rollout ---\n${theirs}--- kanary get rollout ---\n${ours.stdout}${ours.stderr}`,
+      );
+    }
     t.diagnostic(`${elapsed()} ${point}: compared`);
   }
 
@@ -235,10 +251,13 @@ it('the tomozo canary leaves the same objects under the real Argo Rollouts and u
             .map((d) => `  ${d.path}: argo ${NAME}-${d.argo}, kanary ${NAME}-${d.kanary}`)
             .join('\n')}`
         : '',
+      cliDiffs.length
+        ? `kanary get rollout differs from kubectl-argo-rollouts get rollout on the real Argo's Rollout:\n${cliDiffs.join('\n')}`
+        : '',
     ]
       .filter(Boolean)
       .join('\n\n');
-    assert.equal(open.length + hashDiffs.length, 0, report);
+    assert.equal(open.length + hashDiffs.length + cliDiffs.length, 0, report);
     rmSync(dir, { recursive: true, force: true });
   } catch (err) {
     process.stderr.write(

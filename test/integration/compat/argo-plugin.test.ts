@@ -6,7 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { before, it, type TestContext } from 'node:test';
-import { type ArgoBinaries, argoBinaries, argoPlugin, argoPluginOk } from '../../support/argo.ts';
+import {
+  type ArgoBinaries,
+  argoBinaries,
+  argoPlugin,
+  argoPluginOk,
+  normaliseGet,
+} from '../../support/argo.ts';
 import {
   editRollout,
   HASH_LABEL,
@@ -26,19 +32,6 @@ before(
   },
   { timeout: 60 * 60_000 }, // a cold build compiles Argo Rollouts (see docs/benchmarks.md)
 );
-
-/** Ages ("5s", "2m10s") and the padding that follows their width are not the renderers' business. */
-function normaliseGet(out: string): string[] {
-  return out
-    .split('\n')
-    .map((l) =>
-      l
-        .replace(/\b\d+(d|h|m|s)(\d+(h|m|s))?\b/g, '<age>')
-        .replace(/\s+/g, ' ')
-        .trimEnd(),
-    )
-    .filter((l) => l !== '');
-}
 
 it('kubectl-argo-rollouts drives a Rollout run by Kanary: get, set image, promote, promote --full, abort, retry, pause, undo, status', async (t: TestContext) => {
   const env = await rolloutEnv(t, 'argo-plugin');
