@@ -312,3 +312,20 @@ export function formatDifferences(ds: Difference[]): string {
     .map((d) => `  ${d.path}\n      argo:   ${d.argo ?? '(absent)'}\n      kanary: ${d.kanary ?? '(absent)'}`)
     .join('\n');
 }
+
+/**
+ * `get rollout` output for a line-by-line comparison: ages ("5s", "2m10s",
+ * also in `delay:25s`) become `<age>`, and runs of spaces (padding that follows
+ * their width) one space.
+ */
+export function normaliseGet(out: string): string[] {
+  return out
+    .split('\n')
+    .map((l) =>
+      l
+        .replace(/\b\d+(d|h|m|s)(\d+(h|m|s))?\b/g, '<age>')
+        .replace(/\s+/g, ' ')
+        .trimEnd(),
+    )
+    .filter((l) => l !== '');
+}

@@ -21,7 +21,6 @@ import {
   argoBinaries,
   argoPluginOk,
   installArgoCrds,
-  normaliseGet,
   startArgoController,
 } from '../../support/argo.ts';
 import { type TestNamespace, testKubeConfig, testNamespace, waitUntil } from '../../support/cluster.ts';
@@ -40,6 +39,7 @@ import {
   hashesByRevision,
   type KubeObj,
   normalise,
+  normaliseGet,
   type Observed,
   REVISION_ANNOTATION,
   readDeliberate,

@@ -6,13 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { before, it, type TestContext } from 'node:test';
-import {
-  type ArgoBinaries,
-  argoBinaries,
-  argoPlugin,
-  argoPluginOk,
-  normaliseGet,
-} from '../../support/argo.ts';
+import { type ArgoBinaries, argoBinaries, argoPlugin, argoPluginOk } from '../../support/argo.ts';
 import {
   editRollout,
   HASH_LABEL,
@@ -20,6 +14,7 @@ import {
   type Rollout,
   rolloutEnv,
 } from '../../support/controller.ts';
+import { normaliseGet } from '../../support/parity.ts';
 import { tomozoManifests } from '../../support/scenario.ts';
 import { kanary } from '../cli/support.ts';
 

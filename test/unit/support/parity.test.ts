@@ -13,6 +13,7 @@ import {
   hashesByRevision,
   type KubeObj,
   normalise,
+  normaliseGet,
   type Observed,
   parseDeliberate,
   parseEventLogLine,
@@ -179,6 +180,22 @@ describe('parity normalisation', () => {
       { path: 'podTemplateHash/rev1', argo: '5774b9cb5', kanary: '7b8f8d84df' },
     ]);
     assert.deepEqual(hashDifferences({ '1': 'a' }, { '1': 'a' }), []);
+  });
+});
+
+describe('get rollout comparison', () => {
+  it('ignores ages and the padding after them, nothing else', () => {
+    const a =
+      '⟳ tomozo   Rollout  ✔ Healthy  9s   \n└──⧉ tomozo-x  ReplicaSet  • ScaledDown  2m10s  delay:25s\n';
+    const b =
+      '⟳ tomozo   Rollout  ✔ Healthy  10s  \n└──⧉ tomozo-x  ReplicaSet  • ScaledDown  2m11s  delay:24s\n';
+    assert.deepEqual(normaliseGet(a), normaliseGet(b));
+    assert.deepEqual(normaliseGet(a), [
+      '⟳ tomozo Rollout ✔ Healthy <age>',
+      '└──⧉ tomozo-x ReplicaSet • ScaledDown <age> delay:<age>',
+    ]);
+    assert.notDeepEqual(normaliseGet('Step: 1/2'), normaliseGet('Step: 2/2'));
+    assert.notDeepEqual(normaliseGet('ready:1/1'), normaliseGet('ready:0/1'));
   });
 });
 
