@@ -11,9 +11,9 @@ import {
 } from '../kube/client.ts';
 import { Informer, type KubeObject, keyOf, splitKey } from '../kube/informer.ts';
 import { WorkQueue } from '../kube/queue.ts';
-import { createMergePatch } from '../rollout/json.ts';
 import { type Observed, plan } from '../rollout/plan.ts';
 import { serviceReleasePatch, servicesToRelease } from '../rollout/references.ts';
+import { statusPatch } from '../rollout/status.ts';
 import { applyAction, type Written } from './apply.ts';
 import { EventRecorder } from './events.ts';
 import type { ControllerMetrics } from './metrics.ts';
@@ -353,7 +353,7 @@ export class RolloutController {
   }
 
   private async writeStatus(key: string, ro: RolloutObject, status: Record<string, unknown>): Promise<void> {
-    const patch = createMergePatch(ro.status ?? {}, status);
+    const patch = statusPatch((ro.status ?? {}) as Record<string, unknown>, status);
     if (!patch) return;
     const { namespace, name } = splitKey(key);
     const updated = await this.opts.client.patch<RolloutObject>(

@@ -18,7 +18,7 @@ import type {
 } from '../api/types.ts';
 import { getCondition, newCondition, removeCondition, setCondition } from './conditions.ts';
 import { type Ctx, event, isAborted, requeueAfter, statusOf } from './context.ts';
-import { deepClone, deepEqual, isPlainObject } from './json.ts';
+import { createMergePatch, deepClone, deepEqual, isPlainObject } from './json.ts';
 import { availableReplicas, hasScaleDownDeadline, revisionOf, sameRS, sum } from './replicasets.ts';
 import { currentStep, stepsOf } from './steps.ts';
 import { parseTime } from './time.ts';
@@ -371,3 +371,21 @@ function requeueStuckRollout(ctx: Ctx, next: RolloutStatus): void {
 }
 
 export { getCondition, removeCondition, setCondition };
+
+/** RolloutStatus' boolean fields: Go's omitempty cannot tell `false` from absent. */
+const BOOLEAN_STATUS_FIELDS = ['abort', 'controllerPause', 'promoteFull'] as const;
+
+/**
+ * The merge patch from the observed status to the next one, as Argo's
+ * controller computes it: between the two statuses as Go decodes them, where
+ * a `false` someone wrote (`kubectl argo rollouts retry` writes `abort:
+ * false`) equals an absent field, so it is left in place rather than deleted.
+ * Undefined when nothing changes.
+ */
+export function statusPatch(observed: Record<string, unknown>, next: Record<string, unknown>): unknown {
+  const to = { ...next };
+  for (const k of BOOLEAN_STATUS_FIELDS) {
+    if (observed[k] === false && (to[k] === undefined || to[k] === null)) to[k] = false;
+  }
+  return createMergePatch(observed, to);
+}

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import type { RolloutCondition, RolloutSpec, RolloutStatus } from '../../../src/api/types.ts';
 import { newCondition, setCondition } from '../../../src/rollout/conditions.ts';
 import { applyMergePatch, createMergePatch } from '../../../src/rollout/json.ts';
-import { calculatePhase, normalizeStatus } from '../../../src/rollout/status.ts';
+import { calculatePhase, normalizeStatus, statusPatch } from '../../../src/rollout/status.ts';
 
 const spec = (o: Partial<RolloutSpec> = {}): RolloutSpec => ({
   replicas: 5,
@@ -225,4 +225,21 @@ describe('merge patches', () => {
       if (patch !== undefined) assert.deepEqual(applyMergePatch(from, patch), to);
     });
   }
+});
+
+describe('the status patch (as Argo diffs Go-decoded statuses)', () => {
+  it('leaves a false someone wrote in place: `kubectl argo rollouts retry` writes abort: false and Argo keeps it', () => {
+    assert.equal(statusPatch({ abort: false, phase: 'Paused' }, { phase: 'Paused' }), undefined);
+    assert.deepEqual(statusPatch({ abort: false, phase: 'Degraded' }, { phase: 'Paused' }), {
+      phase: 'Paused',
+    });
+    assert.deepEqual(statusPatch({ promoteFull: false, controllerPause: false }, {}), undefined);
+  });
+
+  it('still writes true, and still removes true, and removes fields that are not Go zero values', () => {
+    assert.deepEqual(statusPatch({ abort: false }, { abort: true }), { abort: true });
+    assert.deepEqual(statusPatch({ abort: true, abortedAt: 't' }, {}), { abort: null, abortedAt: null });
+    assert.deepEqual(statusPatch({ abort: 'yes' }, {}), { abort: null }, 'a malformed value is replaced');
+    assert.deepEqual(statusPatch({ pauseConditions: [{ reason: 'x' }] }, {}), { pauseConditions: null });
+  });
 });

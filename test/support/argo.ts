@@ -1,0 +1,205 @@
+/**
+ * The real Argo Rollouts, for the parity tests: its controller
+ * (`rollouts-controller`) and kubectl plugin (`kubectl-argo-rollouts`), built
+ * from the Go module proxy by hack/argo/build.sh into the cache (a no-op when
+ * cached), and Argo's own CRDs that its controller waits for.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createWriteStream, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { TestContext } from 'node:test';
+import { parseAllDocuments } from 'yaml';
+import { clusterConfig, files } from '../../src/cluster/config.ts';
+import { freePort } from '../../src/cluster/ports.ts';
+import type { KubeClient } from '../../src/kube/client.ts';
+import { installCrds } from '../../src/kube/crds.ts';
+import { waitUntil } from './cluster.ts';
+import { parseEventLogLine, type Recorded } from './parity.ts';
+
+const root = join(import.meta.dirname, '..', '..');
+const buildScript = join(root, 'hack', 'argo', 'build.sh');
+
+export interface ArgoBinaries {
+  controller: string;
+  plugin: string;
+  /** Argo's CRD manifests (from the module zip) */
+  crdDir: string;
+}
+
+let built: Promise<ArgoBinaries> | undefined;
+
+/**
+ * Builds Argo Rollouts once per process (hack/argo/build.sh; a no-op on a warm
+ * cache), forwarding its progress lines to stderr. Fails with the script's
+ * last lines and the command to run by hand.
+ */
+export function argoBinaries(): Promise<ArgoBinaries> {
+  built ??= new Promise((resolve, reject) => {
+    const child = spawn('bash', [buildScript], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    const lines: string[] = [];
+    const onLine = (l: string) => {
+      lines.push(l);
+      if (lines.length > 50) lines.shift();
+      process.stderr.write(`${l}\n`);
+    };
+    createInterface({ input: child.stdout! }).on('line', onLine);
+    createInterface({ input: child.stderr! }).on('line', onLine);
+    child.once('error', (err) => reject(new Error(`cannot run ${buildScript}: ${err.message}`)));
+    child.once('close', (code) => {
+      const bin = lines.at(-1) ?? '';
+      if (code !== 0 || !bin.startsWith('/')) {
+        reject(
+          new Error(
+            `building Argo Rollouts for the parity tests failed (exit ${code}); it needs Go and the Go module proxy once. ` +
+              `Run \`bash hack/argo/build.sh\` to see why. Last lines:\n${lines.slice(-15).join('\n')}`,
+          ),
+        );
+        return;
+      }
+      resolve({
+        controller: join(bin, 'rollouts-controller'),
+        plugin: join(bin, 'kubectl-argo-rollouts'),
+        crdDir: join(dirname(bin), 'crds'),
+      });
+    });
+  });
+  return built;
+}
+
+/**
+ * Installs Argo's AnalysisRun, AnalysisTemplate, ClusterAnalysisTemplate and
+ * Experiment CRDs (its controller waits for their informers to sync). The
+ * Rollout CRD stays Kanary's (deploy/crds), which the real controller has to
+ * accept as it is.
+ */
+export async function installArgoCrds(client: KubeClient, crdDir: string): Promise<void> {
+  const crds = readdirSync(crdDir)
+    .filter((f) => f.endsWith('.yaml') && !f.startsWith('rollout-'))
+    .sort()
+    .flatMap((f) =>
+      parseAllDocuments(readFileSync(join(crdDir, f), 'utf8')).map(
+        (d) => d.toJS() as { metadata: { name: string } },
+      ),
+    );
+  await installCrds(client, crds, 60_000);
+}
+
+export interface ArgoController {
+  child: ChildProcess;
+  logFile: string;
+  /** every Event it recorded, in order (from its log: client-go logs each one before rate limiting) */
+  recorded: Recorded[];
+  /** the last log lines */
+  tail(n?: number): string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the real Argo Rollouts controller for one namespace (`--namespaced`,
+ * no leader election, free metrics/health ports), its log in `logFile`.
+ * Resolves once it logged "Started controller" (informer caches synced).
+ */
+export async function startArgoController(
+  t: TestContext,
+  bins: ArgoBinaries,
+  namespace: string,
+  logFile: string,
+): Promise<ArgoController> {
+  const [metricsPort, healthzPort] = [await freePort(), await freePort()];
+  const child = spawn(
+    bins.controller,
+    [
+      '--kubeconfig',
+      files(clusterConfig()).kubeconfig,
+      '--namespaced',
+      '--namespace',
+      namespace,
+      '--leader-elect=false',
+      `--metricsPort=${metricsPort}`,
+      `--healthzPort=${healthzPort}`,
+      '--loglevel',
+      'info',
+    ],
+    // its own namespace, where it would look for the notification ConfigMap
+    { env: { ...process.env, POD_NAMESPACE: namespace }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const out = createWriteStream(logFile);
+  const lines: string[] = [];
+  const recorded: Recorded[] = [];
+  let started = false;
+  const onLine = (l: string) => {
+    out.write(`${l}\n`);
+    lines.push(l);
+    if (lines.length > 500) lines.shift();
+    if (l.includes('Started controller')) started = true;
+    const e = parseEventLogLine(l);
+    if (e && recorded.length < 10_000) recorded.push(e);
+  };
+  createInterface({ input: child.stdout! }).on('line', onLine);
+  createInterface({ input: child.stderr! }).on('line', onLine);
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const ctrl: ArgoController = {
+    child,
+    logFile,
+    recorded,
+    tail: (n = 60) => lines.slice(-n).join('\n'),
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+      await new Promise<void>((r) => out.end(r));
+    },
+  };
+  t.after(() => ctrl.stop());
+  await waitUntil(
+    'the Argo Rollouts controller to start',
+    async () => {
+      if (child.exitCode !== null) throw new Error(`rollouts-controller exited: ${ctrl.tail(20)}`);
+      return started;
+    },
+    60_000,
+  ).catch((err) => {
+    throw new Error(`${(err as Error).message}\nlog (${logFile}):\n${ctrl.tail(20)}`);
+  });
+  return ctrl;
+}
+
+export interface PluginResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the real `kubectl-argo-rollouts` against the shared cluster, in `namespace`. */
+export function argoPlugin(bins: ArgoBinaries, namespace: string, args: string[]): Promise<PluginResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      bins.plugin,
+      [...args, '--namespace', namespace, '--kubeconfig', files(clusterConfig()).kubeconfig],
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.once('error', reject);
+    child.once('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
+  });
+}
+
+/** Like `argoPlugin`, failing with its output unless it exits 0. */
+export async function argoPluginOk(bins: ArgoBinaries, namespace: string, args: string[]): Promise<string> {
+  const r = await argoPlugin(bins, namespace, args);
+  if (r.status !== 0) {
+    throw new Error(`kubectl-argo-rollouts ${args.join(' ')} exited ${r.status}:\n${r.stdout}${r.stderr}`);
+  }
+  return r.stdout;
+}
