@@ -18,6 +18,24 @@ const KINDS: Record<string, ResourceType> = {
     plural: 'rollouts',
     namespaced: true,
   },
+  'argoproj.io/v1alpha1/AnalysisTemplate': {
+    group: 'argoproj.io',
+    version: 'v1alpha1',
+    plural: 'analysistemplates',
+    namespaced: true,
+  },
+  'argoproj.io/v1alpha1/ClusterAnalysisTemplate': {
+    group: 'argoproj.io',
+    version: 'v1alpha1',
+    plural: 'clusteranalysistemplates',
+    namespaced: false,
+  },
+  'argoproj.io/v1alpha1/AnalysisRun': {
+    group: 'argoproj.io',
+    version: 'v1alpha1',
+    plural: 'analysisruns',
+    namespaced: true,
+  },
   'v1/Service': { group: '', version: 'v1', plural: 'services', namespaced: true },
   'v1/ServiceAccount': { group: '', version: 'v1', plural: 'serviceaccounts', namespaced: true },
   'v1/ConfigMap': { group: '', version: 'v1', plural: 'configmaps', namespaced: true },
@@ -66,7 +84,17 @@ export function resourceOf(m: Manifest): ResourceType {
 
 /** Server-side applies objects into a namespace, as `kubectl apply --server-side --force-conflicts` would. */
 /** Objects others depend on go first, so a Rollout never sees its Services missing. */
-const APPLY_ORDER = ['ServiceAccount', 'ConfigMap', 'Secret', 'Service', 'Ingress', 'Deployment', 'Rollout'];
+const APPLY_ORDER = [
+  'ServiceAccount',
+  'ConfigMap',
+  'Secret',
+  'Service',
+  'Ingress',
+  'Deployment',
+  'ClusterAnalysisTemplate',
+  'AnalysisTemplate',
+  'Rollout',
+];
 const orderOf = (m: Manifest) => {
   const i = APPLY_ORDER.indexOf(m.kind);
   return i < 0 ? APPLY_ORDER.length : i;
@@ -81,9 +109,11 @@ export async function applyManifests(
   for (const obj of objs) resourceOf(obj); // fail before changing anything
   const ordered = objs.map((o, i) => ({ o, i })).sort((a, b) => orderOf(a.o) - orderOf(b.o) || a.i - b.i);
   for (const { o: obj } of ordered) {
-    await client.request(resourcePath(resourceOf(obj), namespace, obj.metadata.name), {
+    const r = resourceOf(obj);
+    await client.request(resourcePath(r, namespace, obj.metadata.name), {
       method: 'PATCH',
-      body: { ...obj, metadata: { ...obj.metadata, namespace } },
+      // a cluster-scoped object (ClusterAnalysisTemplate) has no namespace
+      body: r.namespaced ? { ...obj, metadata: { ...obj.metadata, namespace } } : obj,
       contentType: APPLY_PATCH,
       query: { fieldManager, force: true },
     });

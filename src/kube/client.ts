@@ -444,6 +444,19 @@ export const RESOURCES = {
   endpointslices: { group: 'discovery.k8s.io', version: 'v1', plural: 'endpointslices', namespaced: true },
   leases: { group: 'coordination.k8s.io', version: 'v1', plural: 'leases', namespaced: true },
   rollouts: { group: 'argoproj.io', version: 'v1alpha1', plural: 'rollouts', namespaced: true },
+  analysistemplates: {
+    group: 'argoproj.io',
+    version: 'v1alpha1',
+    plural: 'analysistemplates',
+    namespaced: true,
+  },
+  clusteranalysistemplates: {
+    group: 'argoproj.io',
+    version: 'v1alpha1',
+    plural: 'clusteranalysistemplates',
+    namespaced: false,
+  },
+  analysisruns: { group: 'argoproj.io', version: 'v1alpha1', plural: 'analysisruns', namespaced: true },
 } as const satisfies Record<string, ResourceType>;
 
 /**

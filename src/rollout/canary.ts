@@ -340,9 +340,6 @@ function completedPauseStep(ctx: Ctx, durationSeconds: number | undefined): bool
 
 // ---- Status ----
 
-/** Steps Kanary does not run (analysis, experiment, plugin) are skipped, with a warning. */
-const UNSUPPORTED_STEP = 'UnsupportedStep';
-
 function completedCurrentStep(ctx: Ctx, weights: TrafficWeights | undefined): boolean {
   if (ctx.r.spec.paused) return false;
   const { step } = currentStep(ctx.r);
@@ -357,8 +354,9 @@ function completedCurrentStep(ctx: Ctx, weights: TrafficWeights | undefined): bo
     if (!atDesiredReplicaCounts(ctx.r, ctx.newRS, ctx.stableRS, ctx.otherRSs, weights)) return false;
     return weights?.verified !== false;
   }
-  if (step.setHeaderRoute || step.setMirrorRoute) return true;
-  if (step.experiment || step.analysis || step.plugin) return true;
+  // analysis, experiment, plugin, header and mirror route steps never complete here: the planner
+  // refuses such a Rollout before this pass (src/api/unsupported.ts), and a step Kanary cannot run
+  // must never pass unchecked
   return false;
 }
 
@@ -482,14 +480,6 @@ function syncStatus(ctx: Ctx): RolloutStatus {
     const text = step ? stepString(step) : 'invalid';
     index++;
     event(ctx, Reason.RolloutStepCompleted, Message.stepCompleted(index, count, text));
-    if (step && (step.experiment || step.analysis || step.plugin)) {
-      event(
-        ctx,
-        UNSUPPORTED_STEP,
-        `Step ${index}/${count} (${text}) is not supported by Kanary and was skipped`,
-        'Warning',
-      );
-    }
     ctx.pause.removeReasons.push('CanaryPauseStep');
   }
   next.currentStepIndex = index;

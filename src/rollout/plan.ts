@@ -7,10 +7,11 @@
 import type { V1Ingress, V1Pod, V1ReplicaSet, V1Service } from '@kubernetes/client-node';
 import { Message, Reason } from '../api/constants.ts';
 import { INVALID_SPEC_REQUEUE_MS, replicasOf } from '../api/defaults.ts';
-import { forbidden, formatFieldError } from '../api/field-error.ts';
+import { formatFieldError } from '../api/field-error.ts';
 import { selectorMatches } from '../api/selector.ts';
 import { tolerantStatus, tolerantTemplate } from '../api/tolerant.ts';
 import type { Rollout, RolloutStatus } from '../api/types.ts';
+import { unsupportedFeatures } from '../api/unsupported.ts';
 import { validateRollout, validateRolloutReferences } from '../api/validation.ts';
 import type { Action, PlanEvent } from './actions.ts';
 import { rolloutCanary, syncReplicasOnly } from './canary.ts';
@@ -104,8 +105,9 @@ function planPass(observed: Observed): Plan {
     }
     const specCheck = validateRollout(rollout);
     if (!specCheck.ok) return invalidSpecPlan(rollout, observed.now, specCheck.message);
-    const unsupported = unsupportedFeature(rollout);
-    if (unsupported) return invalidSpecPlan(rollout, observed.now, unsupported);
+    // what Kanary cannot run is refused like an invalid spec, never skipped (src/api/unsupported.ts)
+    const [unsupported] = unsupportedFeatures(rollout);
+    if (unsupported) return invalidSpecPlan(rollout, observed.now, formatFieldError(unsupported));
     const refCheck = validateRolloutReferences(rollout, {
       services: observed.services,
       ingresses: observed.ingresses,
@@ -141,39 +143,6 @@ function finish(ctx: Ctx, status: RolloutStatus): Plan {
   const p: Plan = { actions: ctx.actions, status, events: ctx.events };
   if (ctx.requeues.length > 0) p.requeueAfterMs = Math.min(...ctx.requeues);
   return p;
-}
-
-/** Features Argo accepts that Kanary does not run; reported as InvalidSpec so users see why nothing happens. */
-function unsupportedFeature(r: Rollout): string | undefined {
-  if (r.spec.strategy?.blueGreen) {
-    return formatFieldError(
-      forbidden('spec.strategy.blueGreen', 'the blue-green strategy is not supported by Kanary'),
-    );
-  }
-  if (r.spec.workloadRef) {
-    return formatFieldError(
-      forbidden(
-        'spec.workloadRef',
-        'workloadRef is not supported by Kanary; put the pod template in spec.template',
-      ),
-    );
-  }
-  // other routers next to NGINX are ignored (Argo's e2e runs NGINX with SMI); without NGINX there
-  // is no way to route traffic, which would silently break the steps
-  const tr = r.spec.strategy?.canary?.trafficRouting as Record<string, unknown> | undefined;
-  if (tr && !tr.nginx) {
-    const routers = ['istio', 'alb', 'smi', 'ambassador', 'appMesh', 'traefik', 'apisix', 'plugins'];
-    const set = routers.filter((k) => tr[k] !== undefined && tr[k] !== null);
-    if (set.length > 0) {
-      return formatFieldError(
-        forbidden(
-          'spec.strategy.canary.trafficRouting',
-          `only nginx traffic routing is supported by Kanary (found: ${set.join(', ')})`,
-        ),
-      );
-    }
-  }
-  return undefined;
 }
 
 /**

@@ -1,9 +1,11 @@
 /**
  * `lint -f FILE`: checks Rollout manifests without a cluster, with the checks
- * and messages the controller uses (src/api/validation.ts) plus the two things
- * `kubectl argo rollouts lint` adds before them: strict decoding (an unknown
- * field is an error, as Go's DisallowUnknownFields makes it) and the Services
- * and Ingresses found in the same file.
+ * and messages the controller uses (src/api/validation.ts, then what Kanary
+ * refuses to run, src/api/unsupported.ts) plus the two things
+ * `kubectl argo rollouts lint` adds: strict decoding (an unknown field is an
+ * error, as Go's DisallowUnknownFields makes it) and the Services and
+ * Ingresses found in the same file. `--argo-only` leaves out Kanary's own
+ * refusals, to check a manifest as upstream's lint does.
  */
 import { readFileSync } from 'node:fs';
 import type { V1Ingress, V1Service } from '@kubernetes/client-node';
@@ -12,6 +14,7 @@ import { parseAllDocuments } from 'yaml';
 import { formatFieldError } from '../../api/field-error.ts';
 import { GO_STRUCTS, POD_TEMPLATE_ROOT } from '../../api/podtemplate-fields.gen.ts';
 import type { Rollout } from '../../api/types.ts';
+import { unsupportedFeatures } from '../../api/unsupported.ts';
 import { validateRollout, validateRolloutReferences } from '../../api/validation.ts';
 import { UserError } from '../errors.ts';
 
@@ -190,8 +193,13 @@ function referencedIngresses(r: Rollout, ingresses: V1Ingress[]): Record<string,
   return Object.fromEntries(routed.map((ing) => [ing.metadata?.name ?? '', ing]));
 }
 
+export interface LintOptions {
+  /** only Argo Rollouts' own checks: leave out what Kanary refuses to run */
+  argoOnly?: boolean;
+}
+
 /** Lints the YAML/JSON text of one file. Pure: no cluster, no file system. */
-export function lintText(text: string): LintResult {
+export function lintText(text: string, opts: LintOptions = {}): LintResult {
   const docs = parseAllDocuments(text);
   const objects: Record<string, unknown>[] = [];
   for (const doc of Array.isArray(docs) ? docs : [docs]) {
@@ -234,6 +242,11 @@ export function lintText(text: string): LintResult {
       }
       continue;
     }
+    // the controller refuses these before it looks at the Services and Ingresses (so they come
+    // first); lint goes on to the references, so that fixing one problem does not reveal another
+    if (!opts.argoOnly) {
+      for (const e of unsupportedFeatures(r)) problems.push({ rollout, message: formatFieldError(e) });
+    }
     const refs = validateRolloutReferences(
       r,
       { services, ingresses: referencedIngresses(r, ingresses) },
@@ -262,12 +275,16 @@ export function registerLintCommand(program: Command): void {
       "check Rollout manifests offline with the controller's checks and messages (exit 1 on problems)",
     )
     .requiredOption('-f, --filename <file...>', 'manifest file(s) to check; - reads standard input')
-    .action((o: { filename: string[] }) => {
+    .option(
+      '--argo-only',
+      "only Argo Rollouts' checks (as `kubectl argo rollouts lint`), not whether Kanary can run the Rollout",
+    )
+    .action((o: { filename: string[]; argoOnly?: boolean }) => {
       // each problem in upstream's words; where it is goes on its own line when that is not obvious
       const problems: { message: string; where?: string }[] = [];
       let total = 0;
       for (const file of o.filename) {
-        const result = lintText(readInput(file));
+        const result = lintText(readInput(file), { argoOnly: o.argoOnly });
         total += result.rollouts;
         const several = o.filename.length > 1 || result.rollouts > 1;
         for (const p of result.problems) {

@@ -28,9 +28,10 @@ const UPSTREAM: Record<string, string> = {
     'spec.strategy.steps[1].experiment.templates[0].weight: Invalid value: 20: Experiment template weight is only available for TrafficRouting with SMI, ALB, Istio and Plugins at this time',
 };
 
-const lintFile = (file: string) => lintText(readFileSync(join(LINT, file), 'utf8'));
+/** `--argo-only`: upstream's checks alone, to compare with `kubectl argo rollouts lint`. */
+const lintFile = (file: string) => lintText(readFileSync(join(LINT, file), 'utf8'), { argoOnly: true });
 
-describe('lint with upstream lint-testdata', () => {
+describe('lint --argo-only with upstream lint-testdata', () => {
   const files = readdirSync(LINT).filter((f) => /\.ya?ml$/.test(f));
   it('covers every invalid fixture', () => {
     assert.deepEqual(files.filter((f) => f.startsWith('invalid')).sort(), Object.keys(UPSTREAM).sort());
@@ -53,11 +54,88 @@ describe('lint with upstream lint-testdata', () => {
   it('the command prints the message like upstream and exits 1; valid files print nothing', () => {
     const run = (...args: string[]) =>
       spawnSync(process.execPath, [join(ROOT, 'bin', 'kanary.js'), 'lint', ...args], { encoding: 'utf8' });
-    const bad = run('-f', join(LINT, 'invalid.yml'));
+    const bad = run('--argo-only', '-f', join(LINT, 'invalid.yml'));
     assert.equal(bad.status, 1);
     assert.equal(bad.stdout, '');
     assert.equal(bad.stderr, `error: ${UPSTREAM['invalid.yml']}\n`);
-    const good = run('-f', join(LINT, 'valid.yml'), '-f', join(LINT, 'valid-blue-green.yml'));
+    const good = run('--argo-only', '-f', join(LINT, 'valid.yml'), '-f', join(LINT, 'valid-blue-green.yml'));
+    assert.deepEqual([good.status, good.stdout, good.stderr], [0, '', '']);
+  });
+});
+
+const ROUTER = (r: string, extra = 'no step runs without its traffic shift') =>
+  `spec.strategy.canary.trafficRouting.${r}: Forbidden: ${r} traffic routing is not supported by Kanary (only nginx is); the Rollout is not progressed so that ${extra}`;
+const EXPERIMENT =
+  'spec.strategy.canary.steps[1].experiment: Forbidden: experiment steps are not supported by Kanary; the Rollout is not progressed so that no step passes unchecked';
+const BACKGROUND =
+  'spec.strategy.canary.analysis: Forbidden: background analysis is not supported by Kanary yet; the Rollout is not progressed so that it is not promoted unchecked';
+
+/**
+ * Without --argo-only lint also says what the controller refuses to run, with
+ * the controller's InvalidSpec message first: upstream's "valid" fixtures that
+ * use analysis, experiments, blue-green, workloadRef or other routers are not
+ * valid for Kanary. Only a spec error (Argo's) stops a Rollout's checks there.
+ */
+const KANARY: Record<string, string[]> = {
+  'invalid.yml': [UPSTREAM['invalid.yml'] as string],
+  'invalid-empty-rollout-vsvc.yml': [
+    UPSTREAM['invalid-empty-rollout-vsvc.yml'] as string,
+    'spec.template.spec.containers: Required value',
+    "spec.strategy.strategy: Required value: Rollout has missing field '.spec.strategy.canary or .spec.strategy.blueGreen'",
+  ],
+  'invalid-multiple-docs.yml': [UPSTREAM['invalid-multiple-docs.yml'] as string],
+  'invalid-unknown-field.yml': [UPSTREAM['invalid-unknown-field.yml'] as string],
+  'invalid-nginx-canary.yml': [UPSTREAM['invalid-nginx-canary.yml'] as string],
+  'invalid-service-labels.yml': [BACKGROUND, UPSTREAM['invalid-service-labels.yml'] as string],
+  'invalid-ping-pong.yml': [
+    BACKGROUND,
+    'spec.strategy.canary.pingPong: Forbidden: ping-pong services are not supported by Kanary (they need the ALB router); use stableService and canaryService',
+    UPSTREAM['invalid-ping-pong.yml'] as string,
+  ],
+  'invalid-ingress-smi-multi.yml': [
+    ROUTER('smi'),
+    EXPERIMENT,
+    UPSTREAM['invalid-ingress-smi-multi.yml'] as string,
+  ],
+  'valid.yml': [BACKGROUND],
+  'valid-alb-canary.yml': [ROUTER('alb'), EXPERIMENT],
+  'valid-blue-green.yml': [
+    'spec.strategy.blueGreen: Forbidden: the blue-green strategy is not supported by Kanary',
+  ],
+  'valid-ingress-smi.yml': [ROUTER('smi'), EXPERIMENT],
+  'valid-ingress-smi-multi.yml': [ROUTER('smi'), EXPERIMENT],
+  'valid-istio-v1alpha3.yml': [ROUTER('istio'), EXPERIMENT],
+  'valid-istio-v1beta1.yml': [ROUTER('istio'), EXPERIMENT],
+  'valid-istio-v1beta1-mulitiple-virtualsvcs.yml': [ROUTER('istio'), EXPERIMENT],
+  'valid-nginx-smi-with-vsvc.yaml': [ROUTER('smi', 'traffic is not shifted on nginx alone')],
+  'valid-workload-ref.yaml': [
+    'spec.workloadRef: Forbidden: workloadRef is not supported by Kanary; put the pod template in spec.template',
+  ],
+  'valid-nginx-basic-canary.yml': [],
+  'valid-nginx-canary.yml': [],
+  'valid-with-another-empty-object.yml': [],
+};
+
+describe("lint with upstream lint-testdata: Kanary's refusals too", () => {
+  const files = readdirSync(LINT).filter((f) => /\.ya?ml$/.test(f));
+  it('covers every fixture', () => {
+    assert.deepEqual(files.sort(), Object.keys(KANARY).sort());
+  });
+  for (const [file, expected] of Object.entries(KANARY)) {
+    it(`${file}: ${expected.length === 0 ? 'no problems' : expected[0]}`, () => {
+      const result = lintText(readFileSync(join(LINT, file), 'utf8'));
+      // a file with several Rollouts reports each one's problems
+      const unique = [...new Set(result.problems.map((p) => p.message))];
+      assert.deepEqual(unique, expected);
+    });
+  }
+  it('the command exits 1 on a Rollout Kanary cannot run, 0 on one it can', () => {
+    const run = (...args: string[]) =>
+      spawnSync(process.execPath, [join(ROOT, 'bin', 'kanary.js'), 'lint', ...args], { encoding: 'utf8' });
+    const refused = run('-f', join(LINT, 'valid-blue-green.yml'));
+    assert.equal(refused.status, 1);
+    assert.equal(refused.stderr, `error: ${KANARY['valid-blue-green.yml']?.[0]}\n`);
+    const good = run('-f', join(LINT, 'valid-nginx-canary.yml'));
     assert.deepEqual([good.status, good.stdout, good.stderr], [0, '', '']);
   });
 });

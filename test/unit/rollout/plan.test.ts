@@ -1033,8 +1033,8 @@ describe('restartAt', () => {
   });
 });
 
-describe('upstream e2e smi_ingress fixture, unchanged (NGINX + SMI routers)', () => {
-  function fixture(): Sim {
+describe('upstream e2e smi_ingress fixture (NGINX + SMI routers)', () => {
+  function fixture(withSmi = false): Sim {
     const text = readFileSync(
       upstreamPath('argo-rollouts', 'test/e2e/smi_ingress/rollout-smi-ingress-canary.yaml'),
       'utf8',
@@ -1042,14 +1042,29 @@ describe('upstream e2e smi_ingress fixture, unchanged (NGINX + SMI routers)', ()
     const docs = parseAllDocuments(text)
       .map((d) => d.toJS())
       .filter(Boolean);
-    const sim = new Sim(docs.find((d) => d.kind === 'Rollout') as Rollout);
+    const r = docs.find((d) => d.kind === 'Rollout') as Rollout;
+    if (!withSmi) delete (canary(r).trafficRouting as Record<string, unknown>).smi;
+    const sim = new Sim(r);
     for (const d of docs) {
       if (d.kind === 'Service') sim.addService(d as V1Service);
       if (d.kind === 'Ingress') sim.addIngress(d as V1Ingress);
     }
     return sim;
   }
-  it('runs the NGINX part: weights 5 → 50 → 0, stable Ingress never annotated, SMI ignored', () => {
+  it('unchanged, it is refused: Kanary would shift the NGINX traffic but not the SMI TrafficSplit', () => {
+    const sim = fixture(true);
+    const plans = sim.converge();
+    assert.deepEqual(
+      plans.flatMap((p) => p.actions),
+      [],
+    );
+    assert.equal(sim.replicaSets.size, 0);
+    assert.equal(
+      sim.status.message,
+      'InvalidSpec: The Rollout "rollout-smi-ingress-canary" is invalid: spec.strategy.canary.trafficRouting.smi: Forbidden: smi traffic routing is not supported by Kanary (only nginx is); the Rollout is not progressed so that traffic is not shifted on nginx alone',
+    );
+  });
+  it('without its SMI router: weights 5 → 50 → 0, stable Ingress never annotated', () => {
     const sim = fixture();
     sim.converge();
     assert.equal(sim.status.phase, 'Healthy');
@@ -1087,7 +1102,7 @@ describe('upstream e2e smi_ingress fixture, unchanged (NGINX + SMI routers)', ()
     assert.deepEqual(p.actions, []);
     assert.equal(
       p.status.message,
-      'InvalidSpec: The Rollout "tomozo" is invalid: spec.strategy.canary.trafficRouting: Forbidden: only nginx traffic routing is supported by Kanary (found: istio)',
+      'InvalidSpec: The Rollout "tomozo" is invalid: spec.strategy.canary.trafficRouting.istio: Forbidden: istio traffic routing is not supported by Kanary (only nginx is); the Rollout is not progressed so that no step runs without its traffic shift',
     );
   });
 });
