@@ -71,6 +71,11 @@ export async function applyAction(
       return client
         .delete(resourcePath(RESOURCES.pods, namespace, a.name))
         .then(written('pods', a.name, true), ignore(isNotFound));
+    case 'patchPod':
+      // a pod gone meanwhile needs no metadata (Argo skips it too)
+      return client
+        .patch(resourcePath(RESOURCES.pods, namespace, a.name), a.patch, MERGE_PATCH)
+        .then(written('pods', a.name), ignore(isNotFound));
     case 'patchRollout':
       return client
         .patch(resourcePath(RESOURCES.rollouts, namespace, rolloutName), a.patch, MERGE_PATCH)
