@@ -25,6 +25,8 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { parse } from 'yaml';
 import { computePodTemplateHash } from '../../../src/api/hash.ts';
 import type { Rollout } from '../../../src/api/types.ts';
+import { slimPod } from '../../../src/controller/rollout-controller.ts';
+import { ephemeralMetadataChanges } from '../../../src/rollout/ephemeral.ts';
 import { applyMergePatch } from '../../../src/rollout/json.ts';
 import { upstreamPath } from '../../support/upstream.ts';
 import { service, tomozoIngress, tomozoRollout } from './fixtures.ts';
@@ -430,4 +432,53 @@ describe('antiAffinity: a term against the stable ReplicaSet in the canary Repli
     update(sim, '0.0.2');
     assert.equal(affinityOf(sim, V2), undefined);
   });
+});
+
+describe('the pod cache keeps annotations small and the comparison still exact', () => {
+  const long = (c: string) => c.repeat(2000);
+  const pod = (annotations: Record<string, string>): V1Pod =>
+    slimPod({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {
+        name: 'p',
+        namespace: 'default',
+        labels: { app: 'x' },
+        annotations,
+        managedFields: [{ manager: 'kubelet' }],
+      },
+      spec: { containers: [{ name: 'x', image: 'x' }] },
+    } as never) as V1Pod;
+
+  it('values over 256 characters are cached as a short fingerprint, shorter ones as they are', () => {
+    const cached = pod({ big: long('a'), small: 'b' }).metadata?.annotations ?? {};
+    assert.equal(cached.small, 'b');
+    assert.ok((cached.big?.length ?? 0) < 64, `cached as ${JSON.stringify(cached.big)}`);
+    assert.notEqual(cached.big, pod({ big: long('c') }).metadata?.annotations?.big);
+  });
+
+  const cases: [string, Record<string, string>, Record<string, string>, object | undefined][] = [
+    ['the same long value: nothing to patch', { big: long('a') }, { big: long('a') }, undefined],
+    [
+      'another long value: patched with the full value',
+      { big: long('a') },
+      { big: long('b') },
+      { annotations: { big: long('b') } },
+    ],
+    [
+      'a long value of another length',
+      { big: long('a') },
+      { big: `${long('a')}a` },
+      { annotations: { big: `${long('a')}a` } },
+    ],
+    ['a missing key', {}, { big: long('a') }, { annotations: { big: long('a') } }],
+  ];
+  for (const [name, have, want, changes] of cases) {
+    it(name, () =>
+      assert.deepEqual(
+        ephemeralMetadataChanges(pod(have).metadata, undefined, { annotations: want }),
+        changes,
+      ),
+    );
+  }
 });
