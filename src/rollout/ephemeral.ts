@@ -13,7 +13,7 @@ import { EPHEMERAL_METADATA_ANNOTATION } from '../api/constants.ts';
 import type { PodTemplateMetadata, Rollout } from '../api/types.ts';
 import type { Action } from './actions.ts';
 import { type Ctx, replaceRS, statusOf } from './context.ts';
-import { applyMergePatch } from './json.ts';
+import { applyMergePatch, isPlainObject } from './json.ts';
 import { hashOf, recordedEphemeralMetadata, specReplicas } from './replicasets.ts';
 
 /** The metadata of the two roles, whichever strategy names them. */
@@ -88,8 +88,8 @@ const sameAnnotation = (have: string | undefined, want: string): boolean =>
   have === want || (want.length > POD_ANNOTATION_VALUE_LIMIT && have === annotationFingerprint(want));
 
 /** The string entries of a metadata map (anything else in a hand-written spec is skipped). */
-const entries = (m: Record<string, unknown> | undefined): [string, string][] =>
-  Object.entries(m ?? {}).filter((e): e is [string, string] => typeof e[1] === 'string');
+const entries = (m: unknown): [string, string][] =>
+  isPlainObject(m) ? Object.entries(m).filter((e): e is [string, string] => typeof e[1] === 'string') : [];
 
 function mapChanges(
   have: Record<string, string> | undefined,
@@ -98,9 +98,10 @@ function mapChanges(
   same: (have: string | undefined, want: string) => boolean,
 ): Record<string, string | null> | undefined {
   const changes: Record<string, string | null> = {};
-  for (const [k, v] of entries(desired)) if (!same(have?.[k], v)) changes[k] = v;
+  const wanted = new Map(entries(desired));
+  for (const [k, v] of wanted) if (!same(have?.[k], v)) changes[k] = v;
   for (const k of Object.keys(recorded ?? {})) {
-    if (desired && Object.hasOwn(desired, k) && typeof desired[k] === 'string') continue;
+    if (wanted.has(k)) continue;
     if (have && Object.hasOwn(have, k)) changes[k] = null;
   }
   return Object.keys(changes).length > 0 ? changes : undefined;

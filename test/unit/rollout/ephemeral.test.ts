@@ -257,6 +257,23 @@ describe('ephemeral metadata edge cases', () => {
     assert.equal(second?.metadata?.labels?.role, 'stable');
   });
 
+  it('malformed metadata in a hand-written spec injects only its string entries and never throws', () => {
+    const sim = new Sim(
+      ephemeralLabels((r) => {
+        (canaryOf(r) as Record<string, unknown>).stableMetadata = {
+          labels: { role: 'stable', replicas: 3 },
+          annotations: 'not a map',
+        };
+      }),
+      undefined,
+      { pods: true },
+    );
+    sim.converge();
+    assert.equal(sim.status.phase, 'Healthy');
+    assert.deepEqual(extraLabels(sim, BLUE), [{ role: 'stable' }, { role: 'stable' }]);
+    assert.equal(sim.rsByHash(BLUE)?.metadata?.annotations?.[EPHEMERAL], '{"labels":{"role":"stable"}}');
+  });
+
   it('values are written as Argo marshals them: keys sorted, <, > and & escaped', () => {
     const sim = new Sim(
       ephemeralLabels((r) => {
