@@ -115,17 +115,18 @@ export function syncReplicaSetRevision(ctx: Ctx): void {
     if (affinityPatch !== undefined) {
       patch.spec = { ...patch.spec, template: { spec: { affinity: affinityPatch } } };
     }
-    if (!patch.metadata && !patch.spec) return;
-    ctx.actions.push({ kind: 'patchReplicaSet', name: rs.metadata?.name ?? '', patch });
-    const updated = deepClone(rs);
-    updated.metadata = {
-      ...updated.metadata,
-      annotations: { ...live, ...(annotationsChanged ? changes : {}) },
-    };
-    if (updated.spec) updated.spec.minReadySeconds = minReadySeconds;
-    if (updated.spec?.template?.spec) updated.spec.template.spec.affinity = affinity;
-    replaceRS(ctx, rs, updated);
-    return;
+    if (patch.metadata || patch.spec) {
+      ctx.actions.push({ kind: 'patchReplicaSet', name: rs.metadata?.name ?? '', patch });
+      const updated = deepClone(rs);
+      updated.metadata = {
+        ...updated.metadata,
+        annotations: { ...live, ...(annotationsChanged ? changes : {}) },
+      };
+      if (updated.spec) updated.spec.minReadySeconds = minReadySeconds;
+      if (updated.spec?.template?.spec) updated.spec.template.spec.affinity = affinity;
+      replaceRS(ctx, rs, updated);
+      return;
+    }
   }
   setRolloutRevision(ctx, live[REVISION_ANNOTATION] ?? '');
   if (!getCondition(statusOf(ctx), 'Progressing')) {
