@@ -13,7 +13,10 @@ export interface Written {
   resource: 'replicasets' | 'services' | 'ingresses' | 'pods' | 'rollouts';
   name: string;
   resourceVersion: string;
-  /** a delete: the cache has caught up once the object is gone (or shows this version) */
+  /**
+   * a delete, or a patch of an object that may go any moment (a pod): the cache has
+   * caught up once the object is gone (or shows this version)
+   */
   deleted?: boolean;
 }
 
@@ -70,6 +73,12 @@ export async function applyAction(
     case 'deletePod':
       return client
         .delete(resourcePath(RESOURCES.pods, namespace, a.name))
+        .then(written('pods', a.name, true), ignore(isNotFound));
+    case 'patchPod':
+      // a pod gone meanwhile needs no metadata (Argo skips it too); one deleted right
+      // after the patch (its ReplicaSet scaled down) must not hold up the next pass
+      return client
+        .patch(resourcePath(RESOURCES.pods, namespace, a.name), a.patch, MERGE_PATCH)
         .then(written('pods', a.name, true), ignore(isNotFound));
     case 'patchRollout':
       return client

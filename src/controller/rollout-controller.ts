@@ -11,6 +11,7 @@ import {
 } from '../kube/client.ts';
 import { Informer, type KubeObject, keyOf, splitKey } from '../kube/informer.ts';
 import { WorkQueue } from '../kube/queue.ts';
+import { compactPodAnnotations } from '../rollout/ephemeral.ts';
 import { type Observed, plan } from '../rollout/plan.ts';
 import { serviceReleasePatch, servicesToRelease } from '../rollout/references.ts';
 import { statusPatch } from '../rollout/status.ts';
@@ -366,9 +367,11 @@ export class RolloutController {
 }
 
 /**
- * The planner reads a pod's identity, owners, timestamps and readiness only
- * (restartAt and availability); caching just that keeps memory flat with
- * thousands of pods.
+ * The planner reads a pod's identity, owners, timestamps and readiness
+ * (restartAt and availability) and its labels and annotations (ephemeral
+ * canary/stable metadata, patched in place); caching just that keeps memory
+ * flat with thousands of pods. Annotation values over 256 characters are kept
+ * as a short fingerprint, which is all the comparison with the wanted value needs.
  */
 export function slimPod(pod: KubeObject): KubeObject {
   const m = pod.metadata;
@@ -382,6 +385,7 @@ export function slimPod(pod: KubeObject): KubeObject {
       uid: m.uid,
       resourceVersion: m.resourceVersion,
       labels: m.labels,
+      annotations: compactPodAnnotations(m.annotations),
       ownerReferences: m.ownerReferences,
       creationTimestamp: m.creationTimestamp,
       deletionTimestamp: m.deletionTimestamp,

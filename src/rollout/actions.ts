@@ -15,6 +15,8 @@ export type Action =
   | { kind: 'deleteIngress'; name: string }
   /** restartAt */
   | { kind: 'deletePod'; name: string }
+  /** JSON merge patch of a pod's labels/annotations (ephemeral metadata, in place) */
+  | { kind: 'patchPod'; name: string; patch: object }
   /** JSON merge patch on the Rollout itself (spec.replicas default, revision annotation) */
   | { kind: 'patchRollout'; patch: object };
 

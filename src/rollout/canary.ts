@@ -12,6 +12,7 @@ import type { RolloutStatus, TrafficWeights } from '../api/types.ts';
 import { routerFor } from '../traffic/nginx.ts';
 import { removeCondition } from './conditions.ts';
 import { type Ctx, event, isAborted, PassError, requeueAfter, statusOf } from './context.ts';
+import { reconcileEphemeralMetadata } from './ephemeral.ts';
 import { deepEqual } from './json.ts';
 import { atDesiredReplicaCounts, basicCanaryCounts, trafficRoutedCounts } from './replicas.ts';
 import {
@@ -69,6 +70,7 @@ export function rolloutCanary(ctx: Ctx): RolloutStatus {
     // pods were deleted: let the ReplicaSets catch up before deciding anything else
     return composeStatus(ctx, normalizeStatus(statusOf(ctx)));
   }
+  reconcileEphemeralMetadata(ctx);
   reconcileRevisionHistoryLimit(ctx);
   reconcileServices(ctx);
   reconcileTrafficRouting(ctx);

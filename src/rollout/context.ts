@@ -8,6 +8,7 @@ import type { V1Ingress, V1Pod, V1ReplicaSet, V1Service } from '@kubernetes/clie
 import type { Rollout, RolloutStatus, TrafficWeights } from '../api/types.ts';
 import type { Action, PlanEvent } from './actions.ts';
 import { deepClone } from './json.ts';
+import { sameRS } from './replicasets.ts';
 import { formatTime } from './time.ts';
 
 export interface PauseState {
@@ -113,3 +114,13 @@ export function requeueAfter(ctx: Ctx, ms: number): void {
 
 /** The pass ended early with an error (Argo returns it and retries with backoff). */
 export class PassError extends Error {}
+
+/** Puts a ReplicaSet this pass changed in place of the observed one, wherever the pass holds it. */
+export function replaceRS(ctx: Ctx, old: V1ReplicaSet, updated: V1ReplicaSet): void {
+  const swap = (rs: V1ReplicaSet) => (sameRS(rs, old) ? updated : rs);
+  ctx.allRSs = ctx.allRSs.map(swap);
+  ctx.olderRSs = ctx.olderRSs.map(swap);
+  ctx.otherRSs = ctx.otherRSs.map(swap);
+  if (sameRS(ctx.newRS, old)) ctx.newRS = updated;
+  if (sameRS(ctx.stableRS, old)) ctx.stableRS = updated;
+}

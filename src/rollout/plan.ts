@@ -36,7 +36,7 @@ export interface Observed {
   rollout: Rollout;
   /** ReplicaSets owned by this rollout (controller ownerRef uid) plus orphans whose labels match spec.selector */
   replicaSets: V1ReplicaSet[];
-  /** pods matching spec.selector (for restartAt) */
+  /** pods matching spec.selector (for restartAt, and to patch ephemeral metadata into in place) */
   pods: V1Pod[];
   /** by name: every Service the spec names (stable/canary); undefined = missing */
   services: Record<string, V1Service | undefined>;

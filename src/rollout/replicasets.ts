@@ -127,7 +127,7 @@ export function templateWithoutInjections(rs: V1ReplicaSet, r: Rollout): V1PodTe
   const template = rs.spec?.template;
   if (!template) return template;
   const copy = deepClone(template);
-  const injected = injectedMetadata(rs);
+  const injected = recordedEphemeralMetadata(rs);
   if (injected && copy.metadata) {
     for (const key of Object.keys(injected.labels ?? {})) delete copy.metadata.labels?.[key];
     for (const key of Object.keys(injected.annotations ?? {})) delete copy.metadata.annotations?.[key];
@@ -136,22 +136,36 @@ export function templateWithoutInjections(rs: V1ReplicaSet, r: Rollout): V1PodTe
   return copy;
 }
 
-/** The ephemeral-metadata annotation's {labels, annotations}; undefined when absent or not JSON. */
-function injectedMetadata(rs: V1ReplicaSet): PodTemplateMetadata | undefined {
-  const text = rs.metadata?.annotations?.[EPHEMERAL_METADATA_ANNOTATION];
+/**
+ * What the ephemeral-metadata annotation records as injected (ParseExistingPodMetadata);
+ * undefined when absent or unreadable — Go's json.Unmarshal fails on anything but
+ * an object whose `labels`/`annotations` are string maps, and Argo then ignores it.
+ */
+export function recordedEphemeralMetadata(rs: V1ReplicaSet | undefined): PodTemplateMetadata | undefined {
+  const text = rs?.metadata?.annotations?.[EPHEMERAL_METADATA_ANNOTATION];
   if (text === undefined) return undefined;
+  let parsed: unknown;
   try {
-    const parsed: unknown = JSON.parse(text);
-    if (!isPlainObject(parsed)) return undefined;
-    const map = (v: unknown) => (isPlainObject(v) ? (v as Record<string, string>) : undefined);
-    return { labels: map(parsed.labels), annotations: map(parsed.annotations) };
+    parsed = JSON.parse(text);
   } catch {
-    return undefined; // Argo ignores an annotation it cannot read, and so do we
+    return undefined;
   }
+  if (!isPlainObject(parsed)) return undefined;
+  const labels = stringMap(parsed.labels);
+  const annotations = stringMap(parsed.annotations);
+  if (labels === false || annotations === false) return undefined;
+  return { labels, annotations };
+}
+
+/** A string map; undefined for null/absent, false when it is anything else. */
+function stringMap(v: unknown): Record<string, string> | undefined | false {
+  if (v === undefined || v === null) return undefined;
+  if (!isPlainObject(v) || !Object.values(v).every((x) => typeof x === 'string')) return false;
+  return v as Record<string, string>;
 }
 
 /** The Rollout's `antiAffinity` when it asks for a rule (blue-green's, or canary's which wins). */
-function antiAffinityOf(r: Rollout): AntiAffinity | undefined {
+export function antiAffinityOf(r: Rollout): AntiAffinity | undefined {
   const blueGreen = r.spec.strategy?.blueGreen?.antiAffinity as AntiAffinity | undefined;
   const a = r.spec.strategy?.canary?.antiAffinity ?? blueGreen;
   const asks =
@@ -162,20 +176,38 @@ function antiAffinityOf(r: Rollout): AntiAffinity | undefined {
 const selectsOnHash = (term: V1PodAffinityTerm | undefined): boolean =>
   Boolean(term?.labelSelector?.matchExpressions?.some((e) => e.key === POD_TEMPLATE_HASH_LABEL));
 
+/**
+ * The injected term (HasInjectedAntiAffinityRule): the first one selecting on the
+ * pod-template-hash label, in the list the strategy asks for.
+ */
+function injectedTerm(
+  affinity: V1Affinity | undefined,
+  strategy: AntiAffinity,
+): { index: number; term: V1PodAffinityTerm } | undefined {
+  const anti = affinity?.podAntiAffinity;
+  if (!anti) return undefined;
+  if (strategy.preferredDuringSchedulingIgnoredDuringExecution) {
+    const terms = anti.preferredDuringSchedulingIgnoredDuringExecution ?? [];
+    const index = terms.findIndex((t) => selectsOnHash(t.podAffinityTerm));
+    return index < 0 ? undefined : { index, term: terms[index]?.podAffinityTerm as V1PodAffinityTerm };
+  }
+  const terms = anti.requiredDuringSchedulingIgnoredDuringExecution ?? [];
+  const index = terms.findIndex(selectsOnHash);
+  return index < 0 ? undefined : { index, term: terms[index] as V1PodAffinityTerm };
+}
+
 function withoutInjectedAntiAffinity(affinity: V1Affinity | undefined, r: Rollout): V1Affinity | undefined {
   const strategy = antiAffinityOf(r);
   const anti = affinity?.podAntiAffinity;
   if (!strategy || !affinity || !anti) return affinity;
+  const found = injectedTerm(affinity, strategy);
+  if (!found) return affinity;
   if (strategy.preferredDuringSchedulingIgnoredDuringExecution) {
     const terms = anti.preferredDuringSchedulingIgnoredDuringExecution ?? [];
-    const i = terms.findIndex((t) => selectsOnHash(t.podAffinityTerm));
-    if (i < 0) return affinity;
-    anti.preferredDuringSchedulingIgnoredDuringExecution = terms.filter((_, j) => j !== i);
+    anti.preferredDuringSchedulingIgnoredDuringExecution = terms.filter((_, j) => j !== found.index);
   } else {
     const terms = anti.requiredDuringSchedulingIgnoredDuringExecution ?? [];
-    const i = terms.findIndex(selectsOnHash);
-    if (i < 0) return affinity;
-    anti.requiredDuringSchedulingIgnoredDuringExecution = terms.filter((_, j) => j !== i);
+    anti.requiredDuringSchedulingIgnoredDuringExecution = terms.filter((_, j) => j !== found.index);
   }
   // Argo leaves an empty preferred list (and so a podAntiAffinity) behind; the comparison
   // treats empty and absent alike anyway, so both lists are dropped when empty
@@ -193,6 +225,67 @@ function withoutInjectedAntiAffinity(affinity: V1Affinity | undefined, r: Rollou
   }
   if (!affinity.podAntiAffinity && !affinity.podAffinity && !affinity.nodeAffinity) return undefined;
   return affinity;
+}
+
+/** Whether the Rollout is moving away from a stable ReplicaSet (one exists and is not the current template's). */
+function updatingFromStable(r: Rollout): string | undefined {
+  const stable = r.status?.stableRS ?? '';
+  return stable !== '' && stable !== currentPodHash(r) ? stable : undefined;
+}
+
+/**
+ * GenerateReplicaSetAffinity: the affinity a ReplicaSet for the Rollout's
+ * template gets — the template's own, plus, while the Rollout updates away
+ * from a stable ReplicaSet and `antiAffinity` asks for it, a term keeping its
+ * pods off the nodes of the stable's pods (appended to the preferred list with
+ * the strategy's weight, or to the required list).
+ */
+export function replicaSetAffinity(r: Rollout): V1Affinity | undefined {
+  const affinity = deepClone(r.spec.template?.spec?.affinity);
+  const strategy = antiAffinityOf(r);
+  const stable = updatingFromStable(r);
+  if (!strategy || stable === undefined) return affinity;
+  const term: V1PodAffinityTerm = {
+    labelSelector: { matchExpressions: [{ key: POD_TEMPLATE_HASH_LABEL, operator: 'In', values: [stable] }] },
+    namespaces: [r.metadata.namespace ?? ''],
+    topologyKey: 'kubernetes.io/hostname',
+  };
+  const out: V1Affinity = affinity ?? {};
+  out.podAntiAffinity ??= {};
+  const anti = out.podAntiAffinity;
+  const preferred = strategy.preferredDuringSchedulingIgnoredDuringExecution;
+  if (preferred) {
+    anti.preferredDuringSchedulingIgnoredDuringExecution = [
+      ...(anti.preferredDuringSchedulingIgnoredDuringExecution ?? []),
+      { weight: preferred.weight as number, podAffinityTerm: term },
+    ];
+  } else {
+    anti.requiredDuringSchedulingIgnoredDuringExecution = [
+      ...(anti.requiredDuringSchedulingIgnoredDuringExecution ?? []),
+      term,
+    ];
+  }
+  return out;
+}
+
+/**
+ * IfInjectedAntiAffinityRuleNeedsUpdate: the ReplicaSet's injected term names
+ * another ReplicaSet than the current stable while the Rollout updates away
+ * from it (a rollback to an older ReplicaSet). Nothing else rewrites the term
+ * by itself: promotion leaves it in place.
+ */
+export function injectedAntiAffinityNeedsUpdate(affinity: V1Affinity | undefined, r: Rollout): boolean {
+  const strategy = antiAffinityOf(r);
+  // Argo compares with the stable hash even when there is none (a status written from
+  // scratch): the term then goes
+  const stable = r.status?.stableRS ?? '';
+  if (!strategy || stable === currentPodHash(r)) return false;
+  const found = injectedTerm(affinity, strategy);
+  return Boolean(
+    found?.term.labelSelector?.matchExpressions?.some(
+      (e) => e.key === POD_TEMPLATE_HASH_LABEL && (e.values?.length ?? 0) > 0 && e.values?.[0] !== stable,
+    ),
+  );
 }
 
 /** Templates equal once the hash label is ignored and both carry the pod defaults. */

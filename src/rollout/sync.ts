@@ -24,8 +24,9 @@ import {
 } from '../api/defaults.ts';
 import { computePodTemplateHash } from '../api/hash.ts';
 import { getCondition, newCondition, setCondition } from './conditions.ts';
-import { type Ctx, event, isAborted, PassError, requeueAfter, statusOf } from './context.ts';
-import { deepClone } from './json.ts';
+import { type Ctx, event, isAborted, PassError, replaceRS, requeueAfter, statusOf } from './context.ts';
+import { creationMetadata, replicaSetEphemeralPatch } from './ephemeral.ts';
+import { createMergePatch, deepClone } from './json.ts';
 import { basicCanaryCounts, trafficRoutedCounts } from './replicas.ts';
 import {
   availableReplicas,
@@ -33,9 +34,11 @@ import {
   byRevision,
   hashOf,
   hasScaleDownDeadline,
+  injectedAntiAffinityNeedsUpdate,
   maxRevision,
   msUntilScaleDownDeadline,
   podTemplateEqualIgnoreHash,
+  replicaSetAffinity,
   revisionOf,
   rolloutControllerRef,
   sameRS,
@@ -99,19 +102,31 @@ export function syncReplicaSetRevision(ctx: Ctx): void {
   }
   const minReadySeconds = ctx.r.spec.minReadySeconds ?? 0;
   const minReadyChanged = (rs.spec?.minReadySeconds ?? 0) !== minReadySeconds;
-  if (annotationsChanged || minReadyChanged) {
-    const patch: { metadata?: object; spec?: object } = {};
+  const liveAffinity = rs.spec?.template?.spec?.affinity;
+  const affinityNeedsUpdate = injectedAntiAffinityNeedsUpdate(liveAffinity, ctx.r);
+  if (annotationsChanged || minReadyChanged || affinityNeedsUpdate) {
+    // whenever Argo writes the ReplicaSet here it regenerates the affinity: the
+    // anti-affinity term follows the current stable, or goes once this one is stable
+    const affinity = replicaSetAffinity(ctx.r);
+    const affinityPatch = createMergePatch(liveAffinity, affinity);
+    const patch: { metadata?: object; spec?: Record<string, unknown> } = {};
     if (annotationsChanged) patch.metadata = { annotations: changes };
     if (minReadyChanged) patch.spec = { minReadySeconds };
-    ctx.actions.push({ kind: 'patchReplicaSet', name: rs.metadata?.name ?? '', patch });
-    const updated = deepClone(rs);
-    updated.metadata = {
-      ...updated.metadata,
-      annotations: { ...live, ...(annotationsChanged ? changes : {}) },
-    };
-    if (updated.spec) updated.spec.minReadySeconds = minReadySeconds;
-    replaceRS(ctx, rs, updated);
-    return;
+    if (affinityPatch !== undefined) {
+      patch.spec = { ...patch.spec, template: { spec: { affinity: affinityPatch } } };
+    }
+    if (patch.metadata || patch.spec) {
+      ctx.actions.push({ kind: 'patchReplicaSet', name: rs.metadata?.name ?? '', patch });
+      const updated = deepClone(rs);
+      updated.metadata = {
+        ...updated.metadata,
+        annotations: { ...live, ...(annotationsChanged ? changes : {}) },
+      };
+      if (updated.spec) updated.spec.minReadySeconds = minReadySeconds;
+      if (updated.spec?.template?.spec) updated.spec.template.spec.affinity = affinity;
+      replaceRS(ctx, rs, updated);
+      return;
+    }
   }
   setRolloutRevision(ctx, live[REVISION_ANNOTATION] ?? '');
   if (!getCondition(statusOf(ctx), 'Progressing')) {
@@ -127,15 +142,6 @@ export function syncReplicaSetRevision(ctx: Ctx): void {
       ),
     );
   }
-}
-
-function replaceRS(ctx: Ctx, old: V1ReplicaSet, updated: V1ReplicaSet): void {
-  const swap = (rs: V1ReplicaSet) => (sameRS(rs, old) ? updated : rs);
-  ctx.allRSs = ctx.allRSs.map(swap);
-  ctx.olderRSs = ctx.olderRSs.map(swap);
-  ctx.otherRSs = ctx.otherRSs.map(swap);
-  if (sameRS(ctx.newRS, old)) ctx.newRS = updated;
-  if (sameRS(ctx.stableRS, old)) ctx.stableRS = updated;
 }
 
 /**
@@ -164,7 +170,10 @@ export function createNewReplicaSet(ctx: Ctx): V1ReplicaSet {
   selector.matchLabels = { ...(selector.matchLabels ?? {}), [POD_TEMPLATE_HASH_LABEL]: hash };
   const podTemplate = deepClone(template);
   podTemplate.metadata = { ...podTemplate.metadata, labels };
-  const rs: V1ReplicaSet = {
+  // the anti-affinity term against the stable ReplicaSet, when asked for
+  const affinity = replicaSetAffinity(r);
+  if (podTemplate.spec && affinity) podTemplate.spec.affinity = affinity;
+  let rs: V1ReplicaSet = {
     apiVersion: 'apps/v1',
     kind: 'ReplicaSet',
     metadata: {
@@ -180,6 +189,8 @@ export function createNewReplicaSet(ctx: Ctx): V1ReplicaSet {
     },
     spec: { replicas: 0, minReadySeconds: r.spec.minReadySeconds ?? 0, selector, template: podTemplate },
   };
+  // its pods start with the role it is created for (canary, or stable on a first deploy)
+  rs = replicaSetEphemeralPatch(rs, creationMetadata(ctx))?.updated ?? rs;
   ctx.actions.push({ kind: 'createReplicaSet', replicaSet: rs });
   setRolloutRevision(ctx, String(newRevision));
   event(ctx, Reason.NewReplicaSetCreated, Message.newReplicaSetDetailed(name, newRevision));

@@ -3,7 +3,7 @@
  * applies a plan's actions like the API server would, and plays the
  * ReplicaSet controller (pods of "good" images become available at once).
  */
-import type { V1Ingress, V1ReplicaSet, V1Service } from '@kubernetes/client-node';
+import type { V1Ingress, V1Pod, V1ReplicaSet, V1Service } from '@kubernetes/client-node';
 import type { Rollout, RolloutStatus } from '../../../src/api/types.ts';
 import { applyMergePatch, deepClone, deepEqual } from '../../../src/rollout/json.ts';
 import { type Observed, type Plan, plan } from '../../../src/rollout/plan.ts';
@@ -13,6 +13,12 @@ export interface SimOptions {
   badImages?: Set<string>;
   /** pods become available only when tick() is called, not right away */
   manualAvailability?: boolean;
+  /**
+   * play the ReplicaSet controller's pods too: each ReplicaSet gets pods made
+   * from its template (new ones when it scales up, the newest go when it scales
+   * down; a template change touches no existing pod), and the planner sees them
+   */
+  pods?: boolean;
 }
 
 export class Sim {
@@ -20,6 +26,8 @@ export class Sim {
   replicaSets = new Map<string, V1ReplicaSet>();
   services = new Map<string, V1Service>();
   ingresses = new Map<string, V1Ingress>();
+  /** with `pods: true` */
+  pods = new Map<string, V1Pod>();
   now: Date;
   history: Plan[] = [];
   opts: SimOptions;
@@ -53,7 +61,7 @@ export class Sim {
     return {
       rollout: deepClone(this.rollout),
       replicaSets: [...this.replicaSets.values()].map((rs) => deepClone(rs)),
-      pods: [],
+      pods: [...this.pods.values()].map((p) => deepClone(p)),
       services,
       ingresses: Object.fromEntries([...this.ingresses].map(([k, v]) => [k, deepClone(v)])),
       now: this.now,
@@ -110,6 +118,45 @@ export class Sim {
         availableReplicas: good ? want : 0,
         observedGeneration: rs.metadata?.generation ?? 1,
       };
+      if (this.opts.pods) this.syncPods(rs, want);
+    }
+  }
+
+  /** Pods of a ReplicaSet, oldest first. */
+  podsOf(rs: V1ReplicaSet | undefined): V1Pod[] {
+    const uid = rs?.metadata?.uid;
+    return [...this.pods.values()].filter((p) => uid && p.metadata?.ownerReferences?.[0]?.uid === uid);
+  }
+
+  private podSeq = 0;
+
+  private syncPods(rs: V1ReplicaSet, want: number): void {
+    const have = this.podsOf(rs);
+    for (const pod of have.slice(want)) this.pods.delete(pod.metadata?.name ?? '');
+    for (let i = have.length; i < want; i++) {
+      const name = `${rs.metadata?.name}-p${++this.podSeq}`;
+      const template = deepClone(rs.spec?.template ?? {});
+      this.pods.set(name, {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: {
+          ...template.metadata,
+          name,
+          namespace: rs.metadata?.namespace,
+          uid: `pod-uid-${this.podSeq}`,
+          ownerReferences: [
+            {
+              apiVersion: 'apps/v1',
+              kind: 'ReplicaSet',
+              name: rs.metadata?.name ?? '',
+              uid: rs.metadata?.uid ?? '',
+              controller: true,
+            },
+          ],
+        },
+        spec: template.spec,
+        status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] },
+      });
     }
   }
 
@@ -142,6 +189,7 @@ export class Sim {
       rs: [...this.replicaSets.values()],
       svc: [...this.services.values()],
       ing: [...this.ingresses.values()],
+      pods: [...this.pods.values()],
     });
   }
 
@@ -193,6 +241,12 @@ export class Sim {
         return;
       case 'deletePod':
         return;
+      case 'patchPod': {
+        const pod = this.pods.get(a.name);
+        if (!pod) return; // gone meanwhile: the shell ignores NotFound
+        this.pods.set(a.name, applyMergePatch(pod, a.patch) as V1Pod);
+        return;
+      }
       case 'patchRollout': {
         const before = deepClone(this.rollout.spec);
         this.rollout = applyMergePatch(this.rollout, a.patch) as Rollout;
