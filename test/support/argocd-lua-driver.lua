@@ -12,10 +12,11 @@
 --     null is absent, a null array element is dropped), empty objects and
 --     arrays are both empty tables, numbers are Lua numbers.
 --   * `actionParams` is a table of the action's parameters (none here: {}).
---   * the base library, `package`/`require` and `table` are there, and a safe
---     `os` with only `os.time` and `os.date` (also as `require("os")`);
---     built-in health scripts additionally get the other standard libraries
---     (string, math, coroutine), action and discovery scripts do not.
+--   * action and discovery scripts get the base library, `package`/`require`,
+--     `table` and a safe `os` with only `os.time` and `os.date` (also as
+--     `require("os")`); built-in health scripts get the standard libraries
+--     (string, math, coroutine, io, and os with Argo CD's time/date merged in),
+--     except `debug`, which the driver keeps for its instruction limit.
 --   * the script's last return value is the result; a table is turned into
 --     JSON as Argo CD's encoder (layeh.com/gopher-json) does: an empty table is
 --     `[]`, a table with keys 1..n an array, one with string keys an object,
@@ -62,13 +63,13 @@ local function encode_number(n)
   return string.format('%.17g', n)
 end
 
+-- like gopher-json, a table met twice in one result is refused, even when it is not a cycle
 local function encode_table(t, seen)
   if seen[t] then error('json: cannot encode recursively nested tables', 0) end
   seen[t] = true
   local first = next(t)
   local parts = {}
   if first == nil then
-    seen[t] = nil
     return '[]'
   end
   if type(first) == 'number' then
@@ -81,14 +82,12 @@ local function encode_table(t, seen)
       if t[i] == nil then error('json: cannot encode sparse array', 0) end
       parts[i] = encode(t[i], seen)
     end
-    seen[t] = nil
     return '[' .. table.concat(parts, ',') .. ']'
   end
   for k, v in pairs(t) do
     if type(k) ~= 'string' then error('json: cannot encode mixed or invalid key types', 0) end
     parts[#parts + 1] = cjson.encode(k) .. ':' .. encode(v, seen)
   end
-  seen[t] = nil
   return '{' .. table.concat(parts, ',') .. '}'
 end
 
@@ -139,13 +138,16 @@ local function environment(kind, now, obj)
   env._G = env
   env.table = copy(table)
   env.os = safe_os(now)
-  local modules = { os = env.os, table = env.table }
+  local modules = { table = env.table }
   if kind == 'health' then
-    env.string = copy(string)
-    env.math = copy(math)
-    env.coroutine = copy(coroutine)
-    modules.string, modules.math, modules.coroutine = env.string, env.math, env.coroutine
+    -- all standard libraries; Argo CD merges its os.time/os.date into the full os library
+    local full_os = copy(os)
+    for name, fn in pairs(env.os) do full_os[name] = fn end
+    env.os = full_os
+    env.string, env.math, env.coroutine, env.io = copy(string), copy(math), copy(coroutine), copy(io)
+    modules.string, modules.math, modules.coroutine, modules.io = env.string, env.math, env.coroutine, env.io
   end
+  modules.os = env.os
   env.package = { loaded = modules }
   env.require = function(name)
     local m = modules[name]

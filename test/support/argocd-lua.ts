@@ -52,19 +52,40 @@ function scriptOf(c: LuaCase): string {
 
 /** Runs every case in one `lua5.1` process; results are in the order of the cases. */
 export function runRolloutLua(cases: LuaCase[]): LuaOutcome[] {
-  if (cases.length === 0) return [];
-  const dir = rolloutCustomizations();
   const scripts: Record<string, string> = {};
   const input = cases.map((c) => {
     const id = scriptOf(c);
     scripts[id] ??= upstreamPath('argo-cd', 'resource_customizations', 'argoproj.io', 'Rollout', id);
-    const now = c.kind === 'action' && c.now ? Math.floor(c.now.getTime() / 1000) : undefined;
+    const now = c.kind === 'action' ? c.now : undefined;
     return { script: id, kind: c.kind, obj: c.obj, now };
   });
+  return runLuaScripts(scripts, input);
+}
+
+/** A case for any script: `script` is a key of the `scripts` passed along. */
+export interface ScriptCase {
+  script: string;
+  kind: LuaCase['kind'];
+  obj: unknown;
+  now?: Date | undefined;
+}
+
+/**
+ * Runs cases of the given scripts (id → file) in one `lua5.1` process, set up
+ * as Argo CD sets up a script of that kind. `runRolloutLua` runs Argo CD's
+ * Rollout scripts with it; the tests of the driver run small scripts of their own.
+ */
+export function runLuaScripts(scripts: Record<string, string>, cases: ScriptCase[]): LuaOutcome[] {
+  if (cases.length === 0) return [];
+  const input = cases.map((c) => ({
+    script: c.script,
+    kind: c.kind,
+    obj: c.obj,
+    now: c.now ? Math.floor(c.now.getTime() / 1000) : undefined,
+  }));
   const res = spawnSync(LUA, [DRIVER], {
     input: JSON.stringify({ scripts, cases: input }),
     encoding: 'utf8',
-    cwd: dir,
     timeout: 60_000,
     maxBuffer: 256 * 1024 * 1024,
   });
