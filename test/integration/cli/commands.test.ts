@@ -8,8 +8,8 @@
 import assert from 'node:assert/strict';
 import { before, describe, it, type TestContext } from 'node:test';
 import type { ReplicaSet, Rollout } from '../../../src/cli/render/types.ts';
-import { actionPatches } from '../../../src/compat/argocd.ts';
 import { RESOURCES, resourcePath } from '../../../src/kube/client.ts';
+import { actionPatches } from '../../support/argocd-lua.ts';
 import { testNamespace } from '../../support/cluster.ts';
 import { Api, canaryRollout, ensureRolloutCrd, kanary, pausedAtStepStatus, state } from './support.ts';
 
@@ -61,13 +61,56 @@ describe('commands that change a Rollout patch it as kubectl argo rollouts does'
     assert.equal(after.status?.currentStepIndex, 1);
   });
 
-  it("promote ends in the same state as Argo CD's resume action", async (t) => {
-    const tw = await twins(t, pausedAtStepStatus());
-    await ok(['promote', tw.viaCli, '-n', tw.ns], "rollout 'via-cli' promoted\n");
-    const patches = actionPatches(await tw.api.get(tw.byHand), 'resume');
+  /** Runs Argo CD's own action.lua on the by-hand twin and sends its patches as Argo CD does. */
+  async function argoCdAction(tw: Twins, action: string, now?: Date): Promise<void> {
+    const patches = actionPatches(await tw.api.get(tw.byHand), action, now);
+    assert.ok(patches.status || patches.main, `Argo CD's ${action} changes the Rollout`);
     if (patches.status) await tw.api.mergePatch(tw.byHand, patches.status, 'status');
     if (patches.main) await tw.api.mergePatch(tw.byHand, patches.main);
+  }
+
+  const argoCdCases: [string, string[], string, (ro: Rollout) => void][] = [
+    ['promote', ['promote'], 'resume', () => {}],
+    [
+      'promote of a manually paused rollout',
+      ['promote'],
+      'resume',
+      (ro) => {
+        if (ro.spec) ro.spec.paused = true;
+      },
+    ],
+    ['promote --full', ['promote', '--full'], 'promote-full', () => {}],
+    ['abort', ['abort'], 'abort', () => {}],
+    ['pause', ['pause'], 'pause', () => {}],
+  ];
+  for (const [name, args, action, edit] of argoCdCases) {
+    it(`${name} ends in the same state as Argo CD's ${action} action (its action.lua)`, async (t) => {
+      const tw = await twins(t, pausedAtStepStatus(), edit);
+      const res = await kanary([args[0] ?? '', tw.viaCli, ...args.slice(1), '-n', tw.ns]);
+      assert.equal(res.code, 0, res.stderr);
+      await argoCdAction(tw, action);
+      await assertSameState(tw);
+    });
+  }
+
+  it("restart ends in the same state as Argo CD's restart action at the same second", async (t) => {
+    const tw = await twins(t, pausedAtStepStatus());
+    await ok(['restart', tw.viaCli, '-n', tw.ns], "rollout 'via-cli' restarts in 0s\n");
+    const restartAt = (await tw.api.get(tw.viaCli)).spec?.restartAt ?? '';
+    await argoCdAction(tw, 'restart', new Date(restartAt));
     await assertSameState(tw);
+  });
+
+  it("retry rollout and Argo CD's retry both clear the abort; the CLI writes false, Argo CD removes it", async (t) => {
+    const tw = await twins(t, { ...pausedAtStepStatus(), abort: true });
+    await ok(['retry', 'rollout', tw.viaCli, '-n', tw.ns], "rollout 'via-cli' retried\n");
+    await argoCdAction(tw, 'retry');
+    const [a, b] = await Promise.all([tw.api.get(tw.viaCli), tw.api.get(tw.byHand)]);
+    assert.equal(a.status?.abort, false);
+    assert.equal(b.status?.abort, undefined);
+    const { abort: _a, ...restA } = a.status ?? {};
+    const { abort: _b, ...restB } = b.status ?? {};
+    assert.deepEqual(state({ ...a, status: restA }), state({ ...b, status: restB }));
   });
 
   it('promote: a canary running a step (no pause) skips to the next step', async (t) => {

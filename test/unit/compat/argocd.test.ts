@@ -1,3 +1,9 @@
+/**
+ * The harness that runs Argo CD's own Rollout Lua (test/support/argocd-lua.ts),
+ * checked against Argo CD's own test cases for those scripts: if the harness
+ * set a script up differently from Argo CD (globals, JSON ↔ Lua conversion,
+ * reading the result), these cases would not come out as upstream expects.
+ */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -5,23 +11,28 @@ import { describe, it } from 'node:test';
 import { parse } from 'yaml';
 import {
   actionPatches,
-  applyAction,
+  actionResultFromLua,
+  actionsFromLua,
   createMergePatch,
-  discoverActions,
-  ROLLOUT_ACTIONS,
-  type RolloutAction,
-  type RolloutObject,
+  discoverRolloutActions,
+  healthFromLua,
+  restoreEmptyObjects,
+  rolloutActionNames,
+  rolloutCustomizations,
   rolloutHealth,
-} from '../../../src/compat/argocd.ts';
-import { upstreamPath } from '../../support/upstream.ts';
+  rolloutHealths,
+  runRolloutAction,
+  runRolloutLua,
+} from '../../support/argocd-lua.ts';
 
 /** Argo CD's own Rollout health and action cases, read in place from the pinned module. */
-const HEALTH = upstreamPath('argo-cd', 'resource_customizations/argoproj.io/Rollout');
+const HEALTH = rolloutCustomizations();
 const ACTIONS = join(HEALTH, 'actions');
 
-const load = (dir: string, path: string) => parse(readFileSync(join(dir, path), 'utf8')) as RolloutObject;
+type Obj = Record<string, unknown>;
+const load = (dir: string, path: string) => parse(readFileSync(join(dir, path), 'utf8')) as Obj;
 
-/** Drops null-valued keys recursively, as Argo CD does when it hands an object to Lua (null is nil there). */
+/** Drops null-valued keys recursively: the Lua result cannot hold them (nil is no key). */
 function withoutNulls(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(withoutNulls);
   if (typeof v === 'object' && v !== null) {
@@ -39,25 +50,34 @@ interface HealthCase {
   healthStatus: { status: string; message?: string };
 }
 
-describe('Argo CD health of a Rollout (argo-cd health_test.yaml)', () => {
+describe("Argo CD's health.lua on its own cases (health_test.yaml)", () => {
   const { tests } = parse(readFileSync(join(HEALTH, 'health_test.yaml'), 'utf8')) as { tests: HealthCase[] };
   it('has the 24 upstream cases', () => assert.equal(tests.length, 24));
-  for (const t of tests) {
+  // all cases in one Lua process
+  const healths = rolloutHealths(tests.map((t) => load(HEALTH, t.inputPath)));
+  tests.forEach((t, i) => {
     it(`${t.inputPath} → ${t.healthStatus.status}`, () => {
-      const ro = withoutNulls(load(HEALTH, t.inputPath)) as RolloutObject;
-      assert.deepEqual(rolloutHealth(ro), {
-        status: t.healthStatus.status,
-        message: t.healthStatus.message ?? '',
-      });
+      assert.deepEqual(healths[i], { status: t.healthStatus.status, message: t.healthStatus.message ?? '' });
     });
-  }
-  it('maps an unknown phase to Unknown', () => {
+  });
+  it('an unknown phase is not a health status: Argo CD shows Unknown and says why', () => {
     assert.deepEqual(
-      rolloutHealth({ metadata: { generation: 1 }, status: { observedGeneration: '1', phase: 'Weird' } }),
-      {
-        status: 'Unknown',
-        message: '',
-      },
+      rolloutHealth({
+        metadata: { generation: 1 },
+        spec: {},
+        status: { observedGeneration: '1', phase: 'Weird' },
+      }),
+      { status: 'Unknown', message: 'Lua returned an invalid health status' },
+    );
+  });
+  it('a phase without a message reads as an empty message', () => {
+    assert.deepEqual(
+      rolloutHealth({
+        metadata: { generation: 2 },
+        spec: {},
+        status: { observedGeneration: 2, phase: 'Healthy' },
+      }),
+      { status: 'Healthy', message: '' },
     );
   });
 });
@@ -67,56 +87,131 @@ interface DiscoveryCase {
   result: { name: string; disabled: boolean; displayName?: string }[];
 }
 interface ActionCase {
-  action: RolloutAction;
+  action: string;
   inputPath: string;
   expectedOutputPath: string;
 }
 
-describe('Argo CD actions on a Rollout (argo-cd action_test.yaml)', () => {
+describe("Argo CD's action Lua on its own cases (action_test.yaml)", () => {
   const suite = parse(readFileSync(join(ACTIONS, 'action_test.yaml'), 'utf8')) as {
     discoveryTests: DiscoveryCase[];
     actionTests: ActionCase[];
   };
-  // v3.6.1 has two discovery cases and one action case (Rollouts without a status) that the
-  // copy this test used to read (argo-cd commit 37ee009) did not have
   it('has the 11 discovery and 9 action cases', () => {
     assert.equal(suite.discoveryTests.length, 11);
     assert.equal(suite.actionTests.length, 9);
   });
+  it('ships the 7 actions discovery offers', () => {
+    assert.deepEqual(rolloutActionNames(), [
+      'abort',
+      'pause',
+      'promote-full',
+      'restart',
+      'resume',
+      'retry',
+      'skip-current-step',
+    ]);
+  });
 
-  for (const t of suite.discoveryTests) {
+  const now = new Date('2026-01-15T12:34:56.789Z');
+  // discovery and action cases, all in one Lua process
+  const outcomes = runRolloutLua([
+    ...suite.discoveryTests.map((t) => ({ kind: 'discovery' as const, obj: load(ACTIONS, t.inputPath) })),
+    ...suite.actionTests.map((t) => ({
+      kind: 'action' as const,
+      action: t.action,
+      obj: load(ACTIONS, t.inputPath),
+      now,
+    })),
+  ]);
+
+  suite.discoveryTests.forEach((t, i) => {
     it(`discovery: ${t.inputPath}`, () => {
-      const found = discoverActions(withoutNulls(load(ACTIONS, t.inputPath)) as RolloutObject);
+      const outcome = outcomes[i];
+      assert.ok(outcome?.ok, JSON.stringify(outcome));
+      const found = actionsFromLua(outcome.value);
       assert.deepEqual(Object.keys(found).sort(), t.result.map((r) => r.name).sort());
+      assert.deepEqual(Object.keys(found).sort(), rolloutActionNames());
       for (const expected of t.result) {
         const { name, ...availability } = expected;
-        assert.deepEqual(found[name as RolloutAction], availability, `action ${name}`);
+        assert.deepEqual(found[name], availability, `action ${name}`);
       }
     });
-  }
+  });
 
-  for (const t of suite.actionTests) {
+  suite.actionTests.forEach((t, j) => {
     it(`${t.action}: ${t.inputPath} → ${t.expectedOutputPath}`, () => {
-      const input = withoutNulls(load(ACTIONS, t.inputPath)) as RolloutObject;
-      const expected = withoutNulls(load(ACTIONS, t.expectedOutputPath)) as RolloutObject;
-      const output = withoutNulls(
-        applyAction(input, t.action, new Date('2026-01-15T12:34:56.789Z')),
-      ) as RolloutObject;
+      const outcome = outcomes[suite.discoveryTests.length + j];
+      assert.ok(outcome?.ok, JSON.stringify(outcome));
+      const input = load(ACTIONS, t.inputPath);
+      const expected = withoutNulls(load(ACTIONS, t.expectedOutputPath)) as Obj;
+      const output = actionResultFromLua(outcome.value, input, t.action) as Obj & { spec?: Obj };
       if (t.action === 'restart') {
-        // the upstream runner normalises restartAt (it is "now"); check its format instead
+        // upstream's runner blanks restartAt (it is "now"); here "now" is fixed, so check the value
         assert.equal(output.spec?.restartAt, '2026-01-15T12:34:56Z');
-        if (output.spec && expected.spec) output.spec.restartAt = expected.spec.restartAt;
+        (output.spec as Obj).restartAt = (expected.spec as Obj).restartAt;
       }
       assert.deepEqual(output, expected);
-      assert.notDeepEqual(output, input, 'the action must change something');
+      assert.notDeepEqual(output, withoutNulls(input), 'the action must change something');
     });
-  }
+  });
 
-  it('every action leaves its input untouched', () => {
-    const input = load(ACTIONS, 'testdata/has_pause_condition_rollout.yaml');
-    const before = structuredClone(input);
-    for (const action of ROLLOUT_ACTIONS) applyAction(input, action);
-    assert.deepEqual(input, before);
+  it('upstream has cases for every shipped action but pause (checked below, under patches)', () => {
+    const covered = [...new Set(suite.actionTests.map((t) => t.action))].sort();
+    assert.deepEqual(
+      covered,
+      rolloutActionNames().filter((a) => a !== 'pause'),
+    );
+  });
+});
+
+describe('running the scripts as Argo CD does', () => {
+  const live = load(ACTIONS, 'testdata/has_pause_condition_rollout.yaml');
+  it('a script error is reported with the script it came from', () => {
+    const [outcome] = runRolloutLua([{ kind: 'discovery', obj: { metadata: {}, spec: {} } }]);
+    assert.equal(outcome?.ok, false);
+    assert.match(
+      outcome?.ok === false ? outcome.error : '',
+      /^actions\/discovery\.lua:\d+: attempt to index field 'strategy'/,
+    );
+  });
+  it('an empty object the script passed through comes back as an object, not a list', () => {
+    const withEmpty = structuredClone(live) as Obj & { spec: Obj };
+    withEmpty.spec.template = { metadata: {}, spec: { containers: [{ name: 'a', resources: {} }] } };
+    const out = runRolloutAction(withEmpty, 'pause') as { spec: Obj };
+    assert.deepEqual(out.spec.template, withEmpty.spec.template);
+    assert.deepEqual(actionPatches(withEmpty, 'pause'), {
+      main: { spec: { paused: true } },
+      unified: { spec: { paused: true } },
+    });
+  });
+  it('null fields of the live object are absent (nil) for the script', () => {
+    // with pauseConditions nil, discovery reads spec.paused instead (and table.getn of a non-table would fail)
+    const withNull = { ...structuredClone(live), status: { ...(live.status as Obj), pauseConditions: null } };
+    assert.equal(discoverRolloutActions(withNull).resume?.disabled, true);
+    assert.equal(discoverRolloutActions(live).resume?.disabled, false);
+  });
+  it('reads results as Argo CD does', () => {
+    assert.equal(healthFromLua(null), undefined);
+    assert.deepEqual(healthFromLua([]), { status: '', message: '' });
+    assert.deepEqual(healthFromLua({ status: 'Suspended' }), { status: 'Suspended', message: '' });
+    assert.deepEqual(actionsFromLua([]), {});
+    assert.deepEqual(
+      actionsFromLua({ a: [], b: { disabled: 'yes' }, c: { disabled: true, displayName: 'C' } }),
+      {
+        a: { disabled: false },
+        b: { disabled: false },
+        c: { disabled: true, displayName: 'C' },
+      },
+    );
+    assert.deepEqual(
+      restoreEmptyObjects({ a: [], b: [{ c: [] }], d: [] }, { a: {}, b: [{ c: {} }], d: [] }),
+      {
+        a: {},
+        b: [{ c: {} }],
+        d: [],
+      },
+    );
   });
 });
 
@@ -142,15 +237,22 @@ describe('patches Argo CD sends for an action', () => {
     });
   });
   it('resume of a manually paused rollout with a pause condition sends both', () => {
-    const both = structuredClone(live);
-    if (both.spec) both.spec.paused = true;
+    const both = structuredClone(live) as Obj & { spec: Obj };
+    both.spec.paused = true;
     const patches = actionPatches(both, 'resume', now);
     assert.deepEqual(patches.status, { spec: { paused: false }, status: { pauseConditions: null } });
     assert.deepEqual(patches.main, { spec: { paused: false } });
   });
   it('retry nulls status.abort', () => {
     const aborted = load(ACTIONS, 'testdata/aborted_rollout.yaml');
-    assert.deepEqual(actionPatches(aborted, 'retry', now).status, { status: { abort: null } });
+    // the live object's `creationTimestamp: null` never reaches Lua (null is nil), so Argo CD's
+    // merge patch from the live object to the script's result nulls it too, harmlessly
+    const nulled = { spec: { template: { metadata: { creationTimestamp: null } } } };
+    assert.deepEqual(actionPatches(aborted, 'retry', now), {
+      status: { ...nulled, status: { abort: null } },
+      main: nulled,
+      unified: { ...nulled, status: { abort: null } },
+    });
   });
 });
 

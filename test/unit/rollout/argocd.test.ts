@@ -1,11 +1,12 @@
 /**
- * The planner's statuses seen through Argo CD (its Rollout health rules), and
- * Argo CD's resource actions sent as the patches Argo CD sends.
+ * The planner's statuses seen through Argo CD (its own health.lua), and Argo
+ * CD's resource actions (its own action.lua scripts) sent as the patches Argo
+ * CD sends.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Rollout } from '../../../src/api/types.ts';
-import { actionPatches, type RolloutAction, rolloutHealth } from '../../../src/compat/argocd.ts';
+import { actionPatches, rolloutHealth } from '../../support/argocd-lua.ts';
 import { service, tomozoIngress, tomozoRollout } from './fixtures.ts';
 import { Sim } from './sim.ts';
 
@@ -17,11 +18,11 @@ function sim(): Sim {
     .addService(service('tomozo-canary'))
     .addIngress(tomozoIngress());
 }
-const health = (s: Sim) => rolloutHealth(s.rollout as Parameters<typeof rolloutHealth>[0]);
+const health = (s: Sim) => rolloutHealth(s.rollout);
 
 /** Sends an Argo CD action: the status part to /status, the rest to the main resource. */
-function argocd(s: Sim, action: RolloutAction): void {
-  const p = actionPatches(s.rollout as Parameters<typeof actionPatches>[0], action, s.now);
+function argocd(s: Sim, action: string): void {
+  const p = actionPatches(s.rollout, action, s.now);
   const patch = p.status as { status?: object } | undefined;
   if (patch?.status) s.patchStatus(patch.status);
   const main = p.main as { spec?: object } | undefined;
@@ -77,7 +78,7 @@ describe('Argo CD health of the statuses the planner writes', () => {
 });
 
 describe('Argo CD actions drive the planner', () => {
-  const cases: [RolloutAction, (s: Sim) => void, (s: Sim, r: Rollout) => void][] = [
+  const cases: [string, (s: Sim) => void, (s: Sim, r: Rollout) => void][] = [
     [
       'resume',
       () => {},
