@@ -444,6 +444,7 @@ export const RESOURCES = {
   endpointslices: { group: 'discovery.k8s.io', version: 'v1', plural: 'endpointslices', namespaced: true },
   leases: { group: 'coordination.k8s.io', version: 'v1', plural: 'leases', namespaced: true },
   rollouts: { group: 'argoproj.io', version: 'v1alpha1', plural: 'rollouts', namespaced: true },
+  analysisruns: { group: 'argoproj.io', version: 'v1alpha1', plural: 'analysisruns', namespaced: true },
 } as const satisfies Record<string, ResourceType>;
 
 /**
