@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes sure the machine has what Kanary's local cluster and data plane need
 # from Debian: iproute2 (pod network namespace), nginx with its Lua module and
-# lua-cjson (the data plane), openssl (default certificate), curl. Run before
+# lua-cjson (the data plane), openssl (default certificate), curl, prometheus
+# (the analysis tests measure against a real one). Run before
 # `npm test` and `npm run playground` (npm's pre-scripts) and by .ci/run.
 # Installs what is missing when run as root with apt-get; otherwise prints the
 # command to run. A no-op when everything is there.
@@ -11,6 +12,7 @@ command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 if command -v dpkg >/dev/null 2>&1; then
   dpkg -s libnginx-mod-http-lua >/dev/null 2>&1 || need+=(libnginx-mod-http-lua)
   dpkg -s lua-cjson >/dev/null 2>&1 || need+=(lua-cjson)
