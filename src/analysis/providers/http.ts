@@ -40,6 +40,17 @@ export function send(req: HttpRequest): Promise<HttpResponse> {
     return Promise.reject(fail(`unsupported protocol scheme "${url.protocol.replace(/:$/, '')}"`));
   const max = req.maxBytes ?? DEFAULT_MAX_BODY_BYTES;
   return new Promise((resolve, reject) => {
+    // settled exactly once: once a response started, destroying the request emits no error event
+    let settled = false;
+    const settle = (err: Error | undefined, res?: HttpResponse) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (err) {
+        reject(err);
+        r.destroy();
+      } else resolve(res!);
+    };
     const headers: Record<string, string> = { ...req.headers };
     if (req.body !== undefined) headers['Content-Length'] = String(Buffer.byteLength(req.body));
     const make = url.protocol === 'https:' ? httpsRequest : httpRequest;
@@ -49,37 +60,27 @@ export function send(req: HttpRequest): Promise<HttpResponse> {
       rejectUnauthorized: !req.insecure,
       agent: false,
     });
-    const timer = setTimeout(() => {
-      r.destroy(fail(`timeout after ${req.timeoutMs / 1000}s (Client.Timeout exceeded)`));
-    }, req.timeoutMs);
-    r.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e.message.startsWith(`${verb} "`) ? e : fail(e.message));
-    });
+    const timer = setTimeout(
+      () => settle(fail(`timeout after ${req.timeoutMs / 1000}s (Client.Timeout exceeded)`)),
+      req.timeoutMs,
+    );
+    r.on('error', (e) => settle(fail(e.message)));
     r.on('response', (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (c: Buffer) => {
         size += c.length;
-        if (size > max) {
-          res.destroy();
-          r.destroy(fail(`response body larger than ${max} bytes`));
-          return;
-        }
-        chunks.push(c);
+        if (size > max) settle(fail(`response body larger than ${max} bytes`));
+        else chunks.push(c);
       });
-      res.on('error', (e) => {
-        clearTimeout(timer);
-        reject(fail(e.message));
-      });
-      res.on('end', () => {
-        clearTimeout(timer);
-        resolve({
+      res.on('error', (e) => settle(fail(e.message)));
+      res.on('end', () =>
+        settle(undefined, {
           status: res.statusCode ?? 0,
           headers: res.headers,
           body: Buffer.concat(chunks).toString('utf8'),
-        });
-      });
+        }),
+      );
     });
     r.end(req.body);
   });
