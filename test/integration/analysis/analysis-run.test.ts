@@ -190,6 +190,36 @@ describe('AnalysisRuns measured by kanary controller', { concurrency: false }, (
     });
   });
 
+  it('Prometheus errors as measurement errors: a bad query, an empty vector', async (t) => {
+    const { ns, api } = await setup(t);
+    await startController(t, ns.name);
+    const prometheus = (name: string, query: string) => ({
+      metadata: { name },
+      spec: {
+        metrics: [
+          {
+            name,
+            consecutiveErrorLimit: 0,
+            successCondition: 'result[0] == 1',
+            provider: { prometheus: { address: prom.address, query } },
+          },
+        ],
+      },
+    });
+    await api.create(prometheus('bad', 'rate('));
+    await api.create(prometheus('absent', 'kanary_test_absent'));
+    const bad = await api.waitFor('bad', 'Error', (r) => r.status?.phase === 'Error');
+    assert.match(
+      bad.status!.message!,
+      /^Metric "bad" assessed Error due to consecutiveErrors \(1\) > consecutiveErrorLimit \(0\): "Error Message: bad_data: invalid parameter \\?"query\\?": /,
+    );
+    const absent = await api.waitFor('absent', 'Error', (r) => r.status?.phase === 'Error');
+    assert.equal(
+      absent.status!.metricResults![0]!.measurements![0]!.message,
+      'could not evaluate successCondition "result[0] == 1": metric result is nil or empty: no data returned from the metric provider',
+    );
+  });
+
   it('web provider with a secret arg; an unsupported provider is Error, never Successful', async (t) => {
     const { ns, api } = await setup(t);
     const web = await startWeb(t);
