@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import pino, { type Logger } from 'pino';
+import { AnalysisRunController } from '../analysis/controller.ts';
 import { ClusterAccess, loadClusterAccess } from '../kube/access.ts';
 import { KubeClient, resourceOfPath } from '../kube/client.ts';
 import { LeaderElector } from './leader.ts';
@@ -37,6 +38,7 @@ export interface ControllerOptions {
 
 export interface RunningController {
   controller: RolloutController;
+  analysis: AnalysisRunController;
   metrics: ControllerMetrics;
   healthPort: number;
   stop(): Promise<void>;
@@ -66,6 +68,7 @@ export async function runController(o: ControllerOptions): Promise<RunningContro
     instanceId: o.instanceId,
     workers: o.workers,
   });
+  const analysis = new AnalysisRunController({ client, log, namespace: o.namespace, workers: o.workers });
 
   // built before anything listens, so bad lease settings fail the start cleanly
   // Lease renewals get their own client without the rate limit: queued behind a burst of reconcile
@@ -109,6 +112,7 @@ export async function runController(o: ControllerOptions): Promise<RunningContro
       // like client-go's OnStoppedLeading: a controller that lost its lease stops acting at once.
       // All of this is synchronous, so not one more request of the workers goes out after it.
       controller.stop();
+      analysis.stop();
       log.error(
         { reason, lease: `${elector.namespace}/${elector.name}`, identity: elector.identity },
         'leadership lost: stopped the workers; exiting',
@@ -119,16 +123,26 @@ export async function runController(o: ControllerOptions): Promise<RunningContro
   }
   await controller.start();
   log.info({ rollouts: controller.rollouts.list().length }, 'caches synced; reconciling');
+  // not awaited: without the AnalysisRun CRD its informer keeps retrying, and Rollouts must not wait for it
+  void analysis
+    .start()
+    .then(() =>
+      log.info({ analysisRuns: analysis.runs.list().length }, 'AnalysisRun cache synced; reconciling'),
+    );
 
   return {
     controller,
+    analysis,
     metrics,
     healthPort,
     async stop() {
       controller.stop();
+      analysis.stop();
       if (elector) {
         // releasing while a pass is still writing would let the standby act alongside it
-        if (await controller.drain(o.renewDeadlineMs ?? 10_000)) await elector.release();
+        const timeout = o.renewDeadlineMs ?? 10_000;
+        const [rollouts, runs] = await Promise.all([controller.drain(timeout), analysis.drain(timeout)]);
+        if (rollouts && runs) await elector.release();
         else log.warn('reconciles still running; not releasing the Lease (it expires on its own)');
       }
       await new Promise<void>((r) => server.close(() => r()));

@@ -1,0 +1,238 @@
+/**
+ * The AnalysisRun controller: the imperative shell around src/analysis/run.ts.
+ * An informer caches AnalysisRuns; a worker takes a run's key, asks the core
+ * which metrics are due, reads the Secrets its args name, runs the providers,
+ * and writes the status the core computes (merge patch, only when it
+ * changed), then requeues the key at the next measurement time. Level-based
+ * and crash-safe: every measurement and counter lives in the run's status, so
+ * a restarted controller continues where the status says.
+ */
+import type { Logger } from 'pino';
+import { EventRecorder } from '../controller/events.ts';
+import { isNotFound, type KubeClient, MERGE_PATCH, RESOURCES, resourcePath } from '../kube/client.ts';
+import { Informer, type KubeObject, keyOf, splitKey } from '../kube/informer.ts';
+import { WorkQueue } from '../kube/queue.ts';
+import { createMergePatch } from '../rollout/json.ts';
+import { ArgsError, resolveMetricArgs } from './args.ts';
+import { type MeasureContext, providerFor } from './providers/provider.ts';
+import { complete, invalidRun, type Outcome, prepare, type Taken, type Task } from './run.ts';
+import { type AnalysisRun, type Argument, isCompleted, type Measurement, metaTime } from './types.ts';
+
+type RunObject = AnalysisRun & KubeObject;
+
+export interface AnalysisRunControllerOptions {
+  client: KubeClient;
+  log: Logger;
+  namespace?: string;
+  workers?: number;
+  /** environment for the providers (ARGO_ROLLOUTS_PROMETHEUS_ADDRESS); default process.env */
+  env?: Record<string, string | undefined>;
+}
+
+export class AnalysisRunController {
+  readonly runs: Informer<RunObject>;
+  readonly queue: WorkQueue;
+  private readonly opts: AnalysisRunControllerOptions;
+  private readonly recorder: EventRecorder;
+  /** resourceVersion of our last status write per key: older cache entries are stale */
+  private written = new Map<string, string>();
+
+  constructor(opts: AnalysisRunControllerOptions) {
+    this.opts = opts;
+    this.runs = new Informer<RunObject>(opts.client, RESOURCES.analysisruns, {
+      namespace: opts.namespace,
+      log: (msg, fields) => opts.log.warn({ ...fields, resource: 'analysisruns' }, msg),
+    });
+    this.queue = new WorkQueue({ concurrency: opts.workers ?? 8 });
+    this.recorder = new EventRecorder(opts.client);
+    const enqueue = (o: RunObject) => this.queue.add(keyOf(o));
+    this.runs.on('add', enqueue);
+    this.runs.on('update', enqueue);
+    this.runs.on('delete', (o) => this.written.delete(keyOf(o)));
+  }
+
+  get synced(): boolean {
+    return this.runs.hasSynced;
+  }
+
+  /** Fills the cache, then starts the workers. */
+  async start(): Promise<void> {
+    await this.runs.start();
+    this.queue.run(
+      (key) => this.reconcile(key),
+      (key, err) =>
+        this.opts.log.error({ analysisrun: key, err: errorText(err) }, 'analysis reconcile failed; retrying'),
+    );
+  }
+
+  stop(): void {
+    this.queue.shutdown();
+    this.runs.stop();
+  }
+
+  /** After stop(): whether the passes under way finished within `timeoutMs`. */
+  async drain(timeoutMs: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<false>((r) => {
+      timer = setTimeout(() => r(false), timeoutMs);
+    });
+    try {
+      return await Promise.race([this.queue.idle().then(() => true), timedOut]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async reconcile(key: string): Promise<{ requeueAfterMs?: number } | undefined> {
+    const { namespace, name } = splitKey(key);
+    const run = this.runs.get(namespace, name);
+    if (!run) {
+      this.written.delete(key);
+      return undefined;
+    }
+    if (run.metadata.deletionTimestamp) return undefined;
+    const written = this.written.get(key);
+    if (written && isOlder(run.metadata.resourceVersion, written)) return { requeueAfterMs: 50 };
+    const current = structuredClone(run);
+    const p = prepare(current, Date.now());
+    if (p.kind === 'done') return undefined;
+    let outcome: Outcome;
+    if (p.kind === 'invalid') outcome = invalidRun(current, p.message);
+    else {
+      const args = await this.resolveSecrets(namespace, current.spec.args ?? []);
+      if (args instanceof Error)
+        outcome = invalidRun(current, `Unable to resolve metric arguments: ${args.message}`);
+      else {
+        const taken = await this.measure(current, p.tasks, args.args, args.secrets);
+        if (taken instanceof ArgsError)
+          outcome = invalidRun(current, `Unable to resolve metric arguments: ${taken.message}`);
+        else outcome = complete(current, p, taken, Date.now());
+      }
+    }
+    await this.writeStatus(key, current, outcome);
+    return outcome.requeueAfterMs !== undefined ? { requeueAfterMs: outcome.requeueAfterMs } : undefined;
+  }
+
+  /** Args with each secretKeyRef replaced by the Secret's value (resolveArgs), and the values to redact. */
+  private async resolveSecrets(
+    namespace: string,
+    args: readonly Argument[],
+  ): Promise<{ args: Argument[]; secrets: string[] } | Error> {
+    const out: Argument[] = [];
+    const secrets = new Set<string>();
+    for (const a of args) {
+      const ref = a.valueFrom?.secretKeyRef;
+      if (!ref) {
+        out.push(a);
+        continue;
+      }
+      let secret: { data?: Record<string, string> };
+      try {
+        secret = await this.opts.client.get(resourcePath(RESOURCES.secrets, namespace, ref.name));
+      } catch (e) {
+        if (isNotFound(e)) return new Error(`secrets "${ref.name}" not found`);
+        throw e;
+      }
+      const b64 = secret.data?.[ref.key];
+      if (b64 === undefined) return new Error(`key '${ref.key}' does not exist in secret '${ref.name}'`);
+      const value = Buffer.from(b64, 'base64').toString('utf8');
+      secrets.add(value);
+      out.push({ name: a.name, value });
+    }
+    return { args: out, secrets: [...secrets] };
+  }
+
+  /** Runs the due measurements in parallel, as Argo's runMeasurements. */
+  private async measure(
+    run: AnalysisRun,
+    tasks: Task[],
+    args: Argument[],
+    secrets: string[],
+  ): Promise<Taken[] | ArgsError> {
+    const ctx: MeasureContext = { now: () => Date.now(), env: this.opts.env };
+    const resolved = [];
+    for (const t of tasks) {
+      const metric = resolveMetricArgs(t.metric, args);
+      if (metric instanceof ArgsError) return metric;
+      resolved.push({ task: t, metric });
+    }
+    return Promise.all(
+      resolved.map(async ({ task, metric }): Promise<Taken> => {
+        const provider = providerFor(metric);
+        let measurement: Measurement;
+        if (provider instanceof Error) {
+          const now = Date.now();
+          measurement = {
+            ...(task.incomplete ?? { startedAt: metaTime(now) }),
+            phase: 'Error',
+            message: provider.message,
+          };
+        } else if (task.incomplete) {
+          // Kanary's providers finish every measurement at once; an in-flight one is kept as it is (Argo's Resume)
+          measurement = task.incomplete;
+        } else {
+          measurement = await provider.run(metric, ctx);
+        }
+        if (measurement.message)
+          for (const s of secrets) if (s) measurement.message = measurement.message.replaceAll(s, '*****');
+        this.opts.log.info(
+          {
+            analysisrun: `${run.metadata.namespace}/${run.metadata.name}`,
+            metric: metric.name,
+            phase: measurement.phase,
+          },
+          `Measurement Completed. Result: ${measurement.phase}`,
+        );
+        return {
+          name: metric.name,
+          measurement,
+          metadata: provider instanceof Error ? undefined : provider.metadata(metric),
+        };
+      }),
+    );
+  }
+
+  private async writeStatus(key: string, run: RunObject, outcome: Outcome): Promise<void> {
+    const { namespace, name } = splitKey(key);
+    const before = run.status?.phase ?? '';
+    const after = outcome.status.phase;
+    if (before !== after) {
+      this.opts.log.info(
+        { analysisrun: key, phase: after, from: before || undefined, message: outcome.status.message },
+        isCompleted(after) ? `Analysis Completed. Result: ${after}` : `AnalysisRun ${after}`,
+      );
+    }
+    const patch = createMergePatch(run.status ?? {}, outcome.status);
+    if (patch) {
+      const body = { status: patch };
+      let updated: KubeObject;
+      try {
+        updated = await this.opts.client.patch<KubeObject>(
+          resourcePath(RESOURCES.analysisruns, namespace, name, 'status'),
+          body,
+          MERGE_PATCH,
+        );
+      } catch (e) {
+        if (!isNotFound(e)) throw e;
+        // Argo's own CRD has no status subresource: the status is part of the object there
+        updated = await this.opts.client.patch<KubeObject>(
+          resourcePath(RESOURCES.analysisruns, namespace, name),
+          body,
+          MERGE_PATCH,
+        );
+      }
+      if (updated.metadata.resourceVersion) this.written.set(key, updated.metadata.resourceVersion);
+    }
+    const obj = { ...run, apiVersion: 'argoproj.io/v1alpha1', kind: 'AnalysisRun' } as KubeObject;
+    for (const e of outcome.events) void this.recorder.record(obj, e);
+  }
+}
+
+function isOlder(cached: string | undefined, written: string): boolean {
+  if (!cached || !/^\d+$/.test(cached) || !/^\d+$/.test(written)) return false;
+  return BigInt(cached) < BigInt(written);
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
