@@ -205,22 +205,13 @@ export class AnalysisRunController {
     const patch = createMergePatch(run.status ?? {}, outcome.status);
     if (patch) {
       const body = { status: patch };
-      let updated: KubeObject;
-      try {
-        updated = await this.opts.client.patch<KubeObject>(
-          resourcePath(RESOURCES.analysisruns, namespace, name, 'status'),
-          body,
-          MERGE_PATCH,
-        );
-      } catch (e) {
-        if (!isNotFound(e)) throw e;
-        // Argo's own CRD has no status subresource: the status is part of the object there
-        updated = await this.opts.client.patch<KubeObject>(
-          resourcePath(RESOURCES.analysisruns, namespace, name),
-          body,
-          MERGE_PATCH,
-        );
-      }
+      // Argo's AnalysisRun CRD, and ours like it (deploy/crds/analysis-run.yaml), has no status
+      // subresource: the status is part of the object, patched as Argo's controller patches it
+      const updated = await this.opts.client.patch<KubeObject>(
+        resourcePath(RESOURCES.analysisruns, namespace, name),
+        body,
+        MERGE_PATCH,
+      );
       if (updated.metadata.resourceVersion) this.written.set(key, updated.metadata.resourceVersion);
     }
     const obj = { ...run, apiVersion: 'argoproj.io/v1alpha1', kind: 'AnalysisRun' } as KubeObject;
