@@ -372,7 +372,7 @@ async function handover(
   e: Env,
   from: Controller,
   start: () => Promise<Controller>,
-  relabel?: { to: string; started: Controller },
+  relabel?: { to: string | null; started: Controller },
 ): Promise<Controller> {
   if (!relabel) await from.stop();
   const before = await snapshot(e);
@@ -543,29 +543,35 @@ describe('takeover between the real Argo Rollouts and Kanary', { concurrency: 2 
     (t) => roundTrip(t, 'Kanary', 'Paused', true),
   );
 
-  it('by moving the controller-instance-id label with both running: Argo → Kanary → Argo mid-canary', async (t) => {
-    await withLogs(async (dir) => {
-      const e = await env(t, 'takeover-instance');
-      const [argoCtl, kanaryCtl] = await Promise.all([argo(t, e, dir, 'argo'), kanary(t, e, 'kanary')]);
-      await applyAll(e.client, e.ns.name, manifests({ instanceId: 'argo' }));
-      await reach(e, argoCtl, 'revision 1 Healthy', healthyAt('1'));
-      await e.plugin(image('0.0.2'));
-      await reach(e, argoCtl, 'revision 2 paused at step 1', pausedAtStep1('2'));
-      assert.equal(
-        await kanaryCtl.reconciles(e.ns.name),
-        0,
-        'Kanary must leave a Rollout of another instance alone',
-      );
+  for (const argoId of ['argo', undefined]) {
+    const from = argoId
+      ? `from Argo's instance id "${argoId}"`
+      : 'to and from an Argo without instance id (label added, then removed)';
+    it(`by moving the controller-instance-id label ${from} with both running: Argo → Kanary → Argo mid-canary`, async (t) => {
+      await withLogs(async (dir) => {
+        const e = await env(t, `takeover-instance${argoId ? '-id' : ''}`);
+        const [argoCtl, kanaryCtl] = await Promise.all([argo(t, e, dir, argoId), kanary(t, e, 'kanary')]);
+        await applyAll(e.client, e.ns.name, manifests({ instanceId: argoId }));
+        await reach(e, argoCtl, 'revision 1 Healthy', healthyAt('1'));
+        await e.plugin(image('0.0.2'));
+        await reach(e, argoCtl, 'revision 2 paused at step 1', pausedAtStep1('2'));
+        assert.equal(
+          await kanaryCtl.reconciles(e.ns.name),
+          0,
+          'Kanary must leave a Rollout of another instance alone',
+        );
 
-      await handover(t, e, argoCtl, async () => kanaryCtl, { to: 'kanary', started: kanaryCtl });
-      await e.plugin(['promote', NAME]);
-      await reach(e, kanaryCtl, 'revision 2 Healthy', onlyStable('2'));
-      await e.plugin(image('0.0.3'));
-      await reach(e, kanaryCtl, 'revision 3 paused at step 1', pausedAtStep1('3'));
+        await handover(t, e, argoCtl, async () => kanaryCtl, { to: 'kanary', started: kanaryCtl });
+        await e.plugin(['promote', NAME]);
+        await reach(e, kanaryCtl, 'revision 2 Healthy', onlyStable('2'));
+        await e.plugin(image('0.0.3'));
+        await reach(e, kanaryCtl, 'revision 3 paused at step 1', pausedAtStep1('3'));
 
-      await handover(t, e, kanaryCtl, async () => argoCtl, { to: 'argo', started: argoCtl });
-      await e.plugin(['promote', NAME]);
-      await reach(e, argoCtl, 'revision 3 Healthy', onlyStable('3'));
+        // null removes the label: the Rollout goes back to the Argo without instance id
+        await handover(t, e, kanaryCtl, async () => argoCtl, { to: argoId ?? null, started: argoCtl });
+        await e.plugin(['promote', NAME]);
+        await reach(e, argoCtl, 'revision 3 Healthy', onlyStable('3'));
+      });
     });
-  });
+  }
 });
