@@ -211,9 +211,55 @@ export class RolloutController {
   /**
    * A deleted Rollout gives its Services back (Argo's behaviour): the
    * managed-by annotation and the pod-template-hash selector it injected go,
-   * so the Services select every pod of the app again.
+   * so the Services select every pod of the app again. The informer also
+   * reports a Rollout that only left this controller's selection (its
+   * instance-id label moved to another controller, the migration path): that
+   * one still exists and its new controller keeps routing with these
+   * selectors, so they stay.
    */
   private async releaseServices(ro: RolloutObject): Promise<void> {
+    const ns = ro.metadata.namespace ?? '';
+    if (await this.stillExists(ro)) {
+      this.opts.log.info(
+        { rollout: keyOf(ro) },
+        'Rollout left this controller (instance-id label changed); its Services stay as they are',
+      );
+    } else await this.patchServicesFree(ro);
+    await this.recorder.record(
+      { ...ro, apiVersion: 'argoproj.io/v1alpha1', kind: 'Rollout' },
+      { type: 'Normal', reason: 'RolloutDeleted', message: `Rollout ${ns}/${ro.metadata.name} is deleted.` },
+    );
+  }
+
+  /**
+   * Whether the Rollout the informer dropped is still in the API server (same
+   * uid, not being deleted). When that cannot be read after a few tries it
+   * counts as gone, so a deleted Rollout's Services are not left selecting
+   * pods that are about to be garbage-collected.
+   */
+  private async stillExists(ro: RolloutObject): Promise<boolean> {
+    const ns = ro.metadata.namespace ?? '';
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const live = await this.opts.client.get<RolloutObject>(
+          resourcePath(RESOURCES.rollouts, ns, ro.metadata.name),
+        );
+        return live.metadata.uid === ro.metadata.uid && !live.metadata.deletionTimestamp;
+      } catch (err) {
+        if (isNotFound(err)) return false;
+        if (attempt >= 3) {
+          this.opts.log.warn(
+            { rollout: keyOf(ro), err: errorText(err) },
+            'cannot tell whether the Rollout still exists',
+          );
+          return false;
+        }
+        await new Promise((r) => setTimeout(r, 200 * attempt));
+      }
+    }
+  }
+
+  private async patchServicesFree(ro: RolloutObject): Promise<void> {
     const ns = ro.metadata.namespace ?? '';
     for (const svc of this.services.list(ns)) {
       const patch = serviceReleasePatch(svc as never, ro.metadata.name);
@@ -239,10 +285,6 @@ export class RolloutController {
         }
       }
     }
-    await this.recorder.record(
-      { ...ro, apiVersion: 'argoproj.io/v1alpha1', kind: 'Rollout' },
-      { type: 'Normal', reason: 'RolloutDeleted', message: `Rollout ${ns}/${ro.metadata.name} is deleted.` },
-    );
   }
 
   private observe(ro: RolloutObject): Observed {

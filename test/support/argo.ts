@@ -88,6 +88,8 @@ export async function installArgoCrds(client: KubeClient, crdDir: string): Promi
 export interface ArgoController {
   child: ChildProcess;
   logFile: string;
+  /** where it serves Prometheus metrics (`rollout_reconcile_count` and others) */
+  metricsPort: number;
   /** every Event it recorded, in order (from its log: client-go logs each one before rate limiting) */
   recorded: Recorded[];
   /** the last log lines */
@@ -99,12 +101,14 @@ export interface ArgoController {
  * Starts the real Argo Rollouts controller for one namespace (`--namespaced`,
  * no leader election, free metrics/health ports), its log in `logFile`.
  * Resolves once it logged "Started controller" (informer caches synced).
+ * `extra` flags (such as `--instance-id`) come last.
  */
 export async function startArgoController(
   t: TestContext,
   bins: ArgoBinaries,
   namespace: string,
   logFile: string,
+  extra: string[] = [],
 ): Promise<ArgoController> {
   const [metricsPort, healthzPort] = [await freePort(), await freePort()];
   const child = spawn(
@@ -120,6 +124,7 @@ export async function startArgoController(
       `--healthzPort=${healthzPort}`,
       '--loglevel',
       'info',
+      ...extra,
     ],
     // its own namespace, where it would look for the notification ConfigMap
     { env: { ...process.env, POD_NAMESPACE: namespace }, stdio: ['ignore', 'pipe', 'pipe'] },
@@ -142,6 +147,7 @@ export async function startArgoController(
   const ctrl: ArgoController = {
     child,
     logFile,
+    metricsPort,
     recorded,
     tail: (n = 60) => lines.slice(-n).join('\n'),
     async stop() {
