@@ -15,6 +15,7 @@ import { compactPodAnnotations } from '../rollout/ephemeral.ts';
 import { type Observed, plan } from '../rollout/plan.ts';
 import { serviceReleasePatch, servicesToRelease } from '../rollout/references.ts';
 import { statusPatch } from '../rollout/status.ts';
+import { routerFor } from '../traffic/router.ts';
 import { applyAction, type Written } from './apply.ts';
 import { EventRecorder } from './events.ts';
 import type { ControllerMetrics } from './metrics.ts';
@@ -291,7 +292,7 @@ export class RolloutController {
     const end = this.opts.metrics.reconcile.startTimer({ namespace, name });
     const writes: Written[] = [];
     try {
-      const p = plan(this.observe(ro));
+      const p = plan(this.observe(ro), routerFor);
       for (const action of p.actions) {
         const w = await applyAction(this.opts.client, namespace, name, action);
         if (w) writes.push(w);
