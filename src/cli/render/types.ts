@@ -55,7 +55,7 @@ export interface CanaryStep {
 
 export interface CanaryStrategy {
   steps?: CanaryStep[] | null;
-  trafficRouting?: Record<string, unknown> | null;
+  trafficRouting?: ({ maxTrafficWeight?: number } & Record<string, unknown>) | null;
   canaryService?: string;
   stableService?: string;
   pingPong?: { pingService?: string; pongService?: string } | null;
