@@ -1,6 +1,7 @@
 import type { V1LabelSelector } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { selectorMatches } from '../api/selector.ts';
+import type { Rollout } from '../api/types.ts';
 import {
   isConflict,
   isNotFound,
@@ -20,22 +21,8 @@ import { applyAction, type Written } from './apply.ts';
 import { EventRecorder } from './events.ts';
 import type { ControllerMetrics } from './metrics.ts';
 
-/** The fields of a Rollout the shell itself reads (the planner reads the rest). */
-interface RolloutObject extends KubeObject {
-  spec: {
-    replicas?: number;
-    selector?: V1LabelSelector;
-    strategy?: {
-      canary?: {
-        stableService?: string;
-        canaryService?: string;
-        trafficRouting?: { nginx?: { stableIngress?: string; stableIngresses?: string[] } };
-      };
-      blueGreen?: unknown;
-    };
-  };
-  status?: Record<string, unknown> & { phase?: string; availableReplicas?: number; updatedReplicas?: number };
-}
+/** A Rollout as the informer holds it (src/api's type, with the informer's metadata). */
+type RolloutObject = KubeObject & Rollout;
 
 export const INSTANCE_ID_LABEL = 'argo-rollouts.argoproj.io/controller-instance-id';
 
@@ -298,7 +285,7 @@ export class RolloutController {
         if (w) writes.push(w);
       }
       // Services the spec stopped naming are given back, as on deletion
-      for (const r of servicesToRelease(ro as never, this.services.list(namespace) as never)) {
+      for (const r of servicesToRelease(ro, this.services.list(namespace) as never)) {
         const w = await applyAction(this.opts.client, namespace, name, {
           kind: 'patchService',
           name: r.name,

@@ -62,21 +62,21 @@ export function normalizeStatus(s: RolloutStatus): RolloutStatus {
  * status), which must cope with objects other controllers wrote.
  */
 export interface PhaseSpec {
-  paused?: boolean;
-  restartAt?: string;
-  replicas?: number;
+  paused?: boolean | null;
+  restartAt?: string | null;
+  replicas?: number | null;
   strategy?: { canary?: { trafficRouting?: unknown } | null; blueGreen?: unknown } | null;
 }
 
 export interface PhaseStatus {
-  conditions?: readonly { type?: string; reason?: string; message?: string }[] | null;
-  pauseConditions?: readonly { reason?: string }[] | null;
-  restartedAt?: string;
-  replicas?: number;
-  updatedReplicas?: number;
-  availableReplicas?: number;
-  stableRS?: string;
-  currentPodHash?: string;
+  conditions?: readonly { type?: string | null; reason?: string | null; message?: string | null }[] | null;
+  pauseConditions?: readonly { reason?: string | null }[] | null;
+  restartedAt?: string | null;
+  replicas?: number | null;
+  updatedReplicas?: number | null;
+  availableReplicas?: number | null;
+  stableRS?: string | null;
+  currentPodHash?: string | null;
   blueGreen?: { activeSelector?: unknown } | null;
 }
 
