@@ -40,8 +40,15 @@ export interface RolloutSpec {
 }
 
 export interface RolloutStrategy {
-  blueGreen?: Record<string, unknown>;
+  /** not run by Kanary (refused as unsupported); typed for the CLI, which shows Argo-run blue-green Rollouts */
+  blueGreen?: BlueGreenStrategy;
   canary?: CanaryStrategy;
+}
+
+export interface BlueGreenStrategy {
+  activeService?: string;
+  previewService?: string;
+  [field: string]: unknown;
 }
 
 export interface CanaryStrategy {
@@ -143,7 +150,7 @@ export interface RolloutStatus {
   observedGeneration?: string;
   conditions?: RolloutCondition[];
   canary?: CanaryStatus;
-  blueGreen?: Record<string, unknown>;
+  blueGreen?: BlueGreenStatus;
   HPAReplicas?: number;
   selector?: string;
   stableRS?: string;
@@ -167,12 +174,28 @@ export interface PauseCondition {
   startTime: string;
 }
 
+/** written by Argo for blue-green Rollouts (Kanary's controller does not run them) */
+export interface BlueGreenStatus {
+  activeSelector?: string;
+  previewSelector?: string;
+  [field: string]: unknown;
+}
+
+/** Argo's RolloutAnalysisRunStatus */
+export interface AnalysisRunStatusRef {
+  name?: string;
+  status?: string;
+  message?: string;
+}
+
 export interface CanaryStatus {
-  currentStepAnalysisRunStatus?: unknown;
-  currentBackgroundAnalysisRunStatus?: unknown;
+  currentStepAnalysisRunStatus?: AnalysisRunStatusRef;
+  currentBackgroundAnalysisRunStatus?: AnalysisRunStatusRef;
   currentExperiment?: string;
   weights?: TrafficWeights;
   stablePingPong?: string;
+  /** where Argo before v1.0 kept the stable hash (now status.stableRS); only read, by clients */
+  stableRS?: string;
 }
 
 export interface TrafficWeights {

@@ -1,6 +1,7 @@
 import type { V1LabelSelector } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { selectorMatches } from '../api/selector.ts';
+import type { Rollout } from '../api/types.ts';
 import {
   isConflict,
   isNotFound,
@@ -15,26 +16,13 @@ import { compactPodAnnotations } from '../rollout/ephemeral.ts';
 import { type Observed, plan } from '../rollout/plan.ts';
 import { serviceReleasePatch, servicesToRelease } from '../rollout/references.ts';
 import { statusPatch } from '../rollout/status.ts';
+import { routerFor } from '../traffic/router.ts';
 import { applyAction, type Written } from './apply.ts';
 import { EventRecorder } from './events.ts';
 import type { ControllerMetrics } from './metrics.ts';
 
-/** The fields of a Rollout the shell itself reads (the planner reads the rest). */
-interface RolloutObject extends KubeObject {
-  spec: {
-    replicas?: number;
-    selector?: V1LabelSelector;
-    strategy?: {
-      canary?: {
-        stableService?: string;
-        canaryService?: string;
-        trafficRouting?: { nginx?: { stableIngress?: string; stableIngresses?: string[] } };
-      };
-      blueGreen?: unknown;
-    };
-  };
-  status?: Record<string, unknown> & { phase?: string; availableReplicas?: number; updatedReplicas?: number };
-}
+/** A Rollout as the informer holds it (src/api's type, with the informer's metadata). */
+type RolloutObject = KubeObject & Rollout;
 
 export const INSTANCE_ID_LABEL = 'argo-rollouts.argoproj.io/controller-instance-id';
 
@@ -333,13 +321,13 @@ export class RolloutController {
     const end = this.opts.metrics.reconcile.startTimer({ namespace, name });
     const writes: Written[] = [];
     try {
-      const p = plan(this.observe(ro));
+      const p = plan(this.observe(ro), routerFor);
       for (const action of p.actions) {
         const w = await applyAction(this.opts.client, namespace, name, action);
         if (w) writes.push(w);
       }
       // Services the spec stopped naming are given back, as on deletion
-      for (const r of servicesToRelease(ro as never, this.services.list(namespace) as never)) {
+      for (const r of servicesToRelease(ro, this.services.list(namespace) as never)) {
         const w = await applyAction(this.opts.client, namespace, name, {
           kind: 'patchService',
           name: r.name,

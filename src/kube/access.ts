@@ -20,7 +20,7 @@ import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { parse as parseYaml } from 'yaml';
-import { UserError } from '../cli/errors.ts';
+import { KubeConfigError } from './errors.ts';
 import { proxyFor } from './proxy.ts';
 
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -108,20 +108,20 @@ class Fields {
   string(key: string): string | undefined {
     const v = this.raw[key];
     if (v === undefined || v === null || v === '') return undefined;
-    if (typeof v !== 'string') throw new UserError(`${this.where}: ${key} must be a string`);
+    if (typeof v !== 'string') throw new KubeConfigError(`${this.where}: ${key} must be a string`);
     return v;
   }
   bool(key: string): boolean | undefined {
     const v = this.raw[key];
     if (v === undefined || v === null) return undefined;
-    if (typeof v !== 'boolean') throw new UserError(`${this.where}: ${key} must be true or false`);
+    if (typeof v !== 'boolean') throw new KubeConfigError(`${this.where}: ${key} must be true or false`);
     return v;
   }
   strings(key: string): string[] | undefined {
     const v = this.raw[key];
     if (v === undefined || v === null) return undefined;
     if (!Array.isArray(v) || v.some((s) => typeof s !== 'string'))
-      throw new UserError(`${this.where}: ${key} must be a list of strings`);
+      throw new KubeConfigError(`${this.where}: ${key} must be a list of strings`);
     return v as string[];
   }
   /** a path, made absolute against the kubeconfig's folder as kubectl does */
@@ -137,11 +137,11 @@ export function parseKubeconfig(text: string, file: string): Kubeconfig {
   try {
     doc = parseYaml(text);
   } catch (err) {
-    throw new UserError(`cannot load kubeconfig ${file}: not valid YAML: ${(err as Error).message}`);
+    throw new KubeConfigError(`cannot load kubeconfig ${file}: not valid YAML: ${(err as Error).message}`);
   }
   if (doc === null || doc === undefined) doc = {}; // an empty file is an empty config, as for kubectl
   if (!isObject(doc))
-    throw new UserError(`cannot load kubeconfig ${file}: not a kubeconfig (expected a map)`);
+    throw new KubeConfigError(`cannot load kubeconfig ${file}: not a kubeconfig (expected a map)`);
   const base = dirname(resolve(file));
   const out: Kubeconfig = {
     clusters: new Map(),
@@ -152,14 +152,14 @@ export function parseKubeconfig(text: string, file: string): Kubeconfig {
   const entries = (key: 'clusters' | 'users' | 'contexts', inner: string) => {
     const list = doc[key];
     if (list === undefined || list === null) return [];
-    if (!Array.isArray(list)) throw new UserError(`kubeconfig ${file}: ${key} must be a list`);
+    if (!Array.isArray(list)) throw new KubeConfigError(`kubeconfig ${file}: ${key} must be a list`);
     return list.map((item, i) => {
       const where = `kubeconfig ${file}: ${key}[${i}]`;
-      if (!isObject(item)) throw new UserError(`${where} must be a map`);
+      if (!isObject(item)) throw new KubeConfigError(`${where} must be a map`);
       const name = new Fields(item, where).string('name');
-      if (!name) throw new UserError(`${where} has no name`);
+      if (!name) throw new KubeConfigError(`${where} has no name`);
       const body = item[inner] ?? {};
-      if (!isObject(body)) throw new UserError(`${where}.${inner} must be a map`);
+      if (!isObject(body)) throw new KubeConfigError(`${where}.${inner} must be a map`);
       return { name, body, fields: new Fields(body, `kubeconfig ${file}: ${key.slice(0, -1)} "${name}"`) };
     });
   };
@@ -180,7 +180,7 @@ export function parseKubeconfig(text: string, file: string): Kubeconfig {
     const extra = body['as-user-extra'];
     if (extra !== undefined && extra !== null) {
       if (!isObject(extra) || Object.values(extra).some((v) => !Array.isArray(v)))
-        throw new UserError(`kubeconfig ${file}: user "${name}": as-user-extra must map keys to lists`);
+        throw new KubeConfigError(`kubeconfig ${file}: user "${name}": as-user-extra must map keys to lists`);
     }
     out.users.set(name, {
       token: f.string('token'),
@@ -201,7 +201,7 @@ export function parseKubeconfig(text: string, file: string): Kubeconfig {
   for (const { name, fields: f } of entries('contexts', 'context')) {
     if (out.contexts.has(name)) continue;
     const cluster = f.string('cluster');
-    if (!cluster) throw new UserError(`kubeconfig ${file}: context "${name}" names no cluster`);
+    if (!cluster) throw new KubeConfigError(`kubeconfig ${file}: context "${name}" names no cluster`);
     out.contexts.set(name, { cluster, user: f.string('user'), namespace: f.string('namespace') });
   }
   return out;
@@ -224,37 +224,40 @@ export function mergeKubeconfigs(configs: Kubeconfig[]): Kubeconfig {
   return out;
 }
 
-/** The chosen context's server and credentials, or a UserError saying what is missing. */
+/** The chosen context's server and credentials, or a KubeConfigError saying what is missing. */
 export function resolveAccess(config: Kubeconfig, contextName?: string): AccessSpec {
   const name = contextName || config.currentContext;
   if (!name) {
-    throw new UserError('no Kubernetes cluster configured: the kubeconfig has no current-context', {
+    throw new KubeConfigError('no Kubernetes cluster configured: the kubeconfig has no current-context', {
       hint: 'pass --context, or set one with `kubectl config use-context`',
     });
   }
   const context = config.contexts.get(name);
   if (!context) {
     const known = [...config.contexts.keys()].join(', ');
-    throw new UserError(`context "${name}" not found in kubeconfig`, {
+    throw new KubeConfigError(`context "${name}" not found in kubeconfig`, {
       hint: known ? `known contexts: ${known}` : undefined,
     });
   }
   const cluster = config.clusters.get(context.cluster);
   if (!cluster)
-    throw new UserError(`context "${name}": cluster "${context.cluster}" not found in kubeconfig`);
-  if (!cluster.server) throw new UserError(`cluster "${context.cluster}" in kubeconfig has no server`);
+    throw new KubeConfigError(`context "${name}": cluster "${context.cluster}" not found in kubeconfig`);
+  if (!cluster.server) throw new KubeConfigError(`cluster "${context.cluster}" in kubeconfig has no server`);
   let server: URL;
   try {
     server = new URL(cluster.server);
   } catch {
-    throw new UserError(`cluster "${context.cluster}": server is not a URL: ${cluster.server}`);
+    throw new KubeConfigError(`cluster "${context.cluster}": server is not a URL: ${cluster.server}`);
   }
   if (server.protocol !== 'https:' && server.protocol !== 'http:')
-    throw new UserError(`cluster "${context.cluster}": server must be http(s)://…, not ${cluster.server}`);
+    throw new KubeConfigError(
+      `cluster "${context.cluster}": server must be http(s)://…, not ${cluster.server}`,
+    );
   let user: UserEntry = {};
   if (context.user) {
     const found = config.users.get(context.user);
-    if (!found) throw new UserError(`context "${name}": user "${context.user}" not found in kubeconfig`);
+    if (!found)
+      throw new KubeConfigError(`context "${name}": user "${context.user}" not found in kubeconfig`);
     user = found;
   }
   const spec: AccessSpec = {
@@ -278,7 +281,9 @@ export function resolveAccess(config: Kubeconfig, contextName?: string): AccessS
   if (user.as || user.asUid || user.asGroups?.length || user.asUserExtra)
     spec.impersonate = { user: user.as, uid: user.asUid, groups: user.asGroups, extra: user.asUserExtra };
   if (Boolean(spec.certFile || spec.certData) !== Boolean(spec.keyFile || spec.keyData))
-    throw new UserError(`user "${context.user}": a client certificate needs a client key, and vice versa`);
+    throw new KubeConfigError(
+      `user "${context.user}": a client certificate needs a client key, and vice versa`,
+    );
   if (cluster.proxyUrl) spec.proxyUrl = cluster.proxyUrl;
   if (user.plugin) spec.needsClientNode = `user "${context.user}" uses an ${user.plugin}`;
   else if (cluster.proxyUrl && !/^https?:\/\//i.test(cluster.proxyUrl))
@@ -291,7 +296,7 @@ export function inClusterAccess(env: NodeJS.ProcessEnv, dir = SERVICE_ACCOUNT_DI
   const host = env.KUBERNETES_SERVICE_HOST;
   const port = env.KUBERNETES_SERVICE_PORT;
   if (!host || !port)
-    throw new UserError(
+    throw new KubeConfigError(
       'in-cluster configuration needs KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT to be set',
     );
   const namespaceFile = join(dir, 'namespace');
@@ -319,8 +324,8 @@ export function findAccess(o: LoadAccessOptions = {}): AccessSpec & { files: str
     try {
       return parseKubeconfig(readFileSync(file, 'utf8'), file);
     } catch (err) {
-      if (err instanceof UserError) throw err;
-      throw new UserError(`cannot load kubeconfig ${file}: ${(err as Error).message}`);
+      if (err instanceof KubeConfigError) throw err;
+      throw new KubeConfigError(`cannot load kubeconfig ${file}: ${(err as Error).message}`);
     }
   };
   let files: string[];
@@ -331,7 +336,7 @@ export function findAccess(o: LoadAccessOptions = {}): AccessSpec & { files: str
       // kubectl skips files of $KUBECONFIG that do not exist
       files = listed.filter((f) => existsSync(f));
       if (files.length === 0)
-        throw new UserError(`cannot load kubeconfig: no file of KUBECONFIG exists (${env.KUBECONFIG})`);
+        throw new KubeConfigError(`cannot load kubeconfig: no file of KUBECONFIG exists (${env.KUBECONFIG})`);
     } else {
       const home = o.home ?? env.HOME ?? homedir();
       const dflt = join(home, '.kube', 'config');
@@ -339,10 +344,10 @@ export function findAccess(o: LoadAccessOptions = {}): AccessSpec & { files: str
       if (existsSync(dflt)) files = [dflt];
       else if (existsSync(join(saDir, 'token'))) {
         if (o.context)
-          throw new UserError(`context "${o.context}" not found: running with the in-cluster config`);
+          throw new KubeConfigError(`context "${o.context}" not found: running with the in-cluster config`);
         return { ...withProxy(inClusterAccess(env, saDir), env), files: [] };
       } else {
-        throw new UserError('no Kubernetes cluster configured', {
+        throw new KubeConfigError('no Kubernetes cluster configured', {
           hint: 'pass --kubeconfig, set KUBECONFIG, or start the local cluster with `kanary cluster up`',
         });
       }
@@ -414,7 +419,7 @@ export class ClusterAccess {
       try {
         return readFileSync(file);
       } catch (err) {
-        throw new UserError(`cannot read ${what} ${file}: ${(err as Error).message}`);
+        throw new KubeConfigError(`cannot read ${what} ${file}: ${(err as Error).message}`);
       }
     };
     const tls: TlsOptions = {};
@@ -507,9 +512,9 @@ function readToken(file: string): string {
   try {
     token = readFileSync(file, 'utf8').trim();
   } catch (err) {
-    throw new UserError(`cannot read token file ${file}: ${(err as Error).message}`);
+    throw new KubeConfigError(`cannot read token file ${file}: ${(err as Error).message}`);
   }
-  if (!token) throw new UserError(`token file ${file} is empty`);
+  if (!token) throw new KubeConfigError(`token file ${file} is empty`);
   return token;
 }
 

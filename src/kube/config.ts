@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { delimiter } from 'node:path';
 import { type Cluster, type Context, KubeConfig, type User } from '@kubernetes/client-node';
-import { UserError } from '../cli/errors.ts';
+import { KubeConfigError } from './errors.ts';
 
 export interface KubeConfigOptions {
   kubeconfig?: string;
@@ -27,7 +27,7 @@ export function mergeKubeconfigFiles(files: string[]): KubeConfig {
     try {
       kc.loadFromFile(file);
     } catch (err) {
-      throw new UserError(`cannot load kubeconfig ${file}: ${(err as Error).message}`);
+      throw new KubeConfigError(`cannot load kubeconfig ${file}: ${(err as Error).message}`);
     }
     const add = <T extends { name: string }>(into: T[], items: T[]) => {
       for (const item of items) if (!into.some((x) => x.name === item.name)) into.push(item);
@@ -55,7 +55,7 @@ export function loadKubeConfig(opts: KubeConfigOptions = {}): KubeConfig {
       if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
       else kc.loadFromDefault();
     } catch (err) {
-      throw new UserError(
+      throw new KubeConfigError(
         `cannot load kubeconfig ${opts.kubeconfig ?? ''}: ${(err as Error).message}`.trim(),
       );
     }
@@ -66,14 +66,14 @@ export function loadKubeConfig(opts: KubeConfigOptions = {}): KubeConfig {
         .getContexts()
         .map((c) => c.name)
         .join(', ');
-      throw new UserError(`context "${opts.context}" not found in kubeconfig`, {
+      throw new KubeConfigError(`context "${opts.context}" not found in kubeconfig`, {
         hint: known ? `known contexts: ${known}` : undefined,
       });
     }
     kc.setCurrentContext(opts.context);
   }
   if (!kc.getCurrentCluster()) {
-    throw new UserError('no Kubernetes cluster configured', {
+    throw new KubeConfigError('no Kubernetes cluster configured', {
       hint: 'pass --kubeconfig, set KUBECONFIG, or start the local cluster with `kanary cluster up`',
     });
   }

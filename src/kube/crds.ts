@@ -2,10 +2,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseAllDocuments } from 'yaml';
-import { repoRoot } from '../cluster/paths.ts';
 import { APPLY_PATCH, isNotFound, type KubeClient } from './client.ts';
 
-export const crdDir = join(repoRoot, 'deploy', 'crds');
+/** deploy/crds of this checkout or package (this file is src/kube/crds.ts) */
+export const crdDir = join(import.meta.dirname, '..', '..', 'deploy', 'crds');
 
 interface Crd {
   metadata: { name: string; labels?: Record<string, string> };

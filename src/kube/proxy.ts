@@ -24,7 +24,7 @@ import { BlockList, isIP, connect as netConnect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
 import { domainToASCII } from 'node:url';
-import { UserError } from '../cli/errors.ts';
+import { KubeConfigError } from './errors.ts';
 
 interface Matcher {
   ip?: string;
@@ -122,9 +122,9 @@ export function parseProxyUrl(value: string, where: string): URL {
   } catch {
     /* reported below */
   }
-  if (!url?.host) throw new UserError(`${where}: not a proxy URL: ${value}`);
+  if (!url?.host) throw new KubeConfigError(`${where}: not a proxy URL: ${value}`);
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new UserError(`${where}: ${url.protocol.slice(0, -1)} proxies are not supported (${value})`, {
+    throw new KubeConfigError(`${where}: ${url.protocol.slice(0, -1)} proxies are not supported (${value})`, {
       hint: 'use an HTTP proxy (http://host:port) that allows CONNECT, or no proxy',
     });
   }

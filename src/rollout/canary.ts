@@ -9,7 +9,6 @@ import { pauseDurationSeconds } from '../api/duration.ts';
 import { computeStepHash } from '../api/hash.ts';
 import { formatLabelSelector } from '../api/selector.ts';
 import type { RolloutStatus, TrafficWeights } from '../api/types.ts';
-import { routerFor } from '../traffic/nginx.ts';
 import { removeCondition } from './conditions.ts';
 import { type Ctx, event, isAborted, PassError, requeueAfter, statusOf } from './context.ts';
 import { reconcileEphemeralMetadata } from './ephemeral.ts';
@@ -252,7 +251,7 @@ const sameDestination = (a: TrafficWeights['canary'], b: TrafficWeights['canary'
   (a.serviceName ?? '') === (b.serviceName ?? '');
 
 function reconcileTrafficRouting(ctx: Ctx): void {
-  const router = routerFor({ rollout: ctx.r, ingresses: ctx.ingresses });
+  const router = ctx.routerFor({ rollout: ctx.r, ingresses: ctx.ingresses });
   if (!router) {
     ctx.newStatus.weights = undefined;
     return;

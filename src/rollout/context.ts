@@ -9,6 +9,7 @@ import type { Rollout, RolloutStatus, TrafficWeights } from '../api/types.ts';
 import type { Action, PlanEvent } from './actions.ts';
 import { deepClone } from './json.ts';
 import { sameRS } from './replicasets.ts';
+import type { RouterLookup } from './router.ts';
 import { formatTime } from './time.ts';
 
 export interface PauseState {
@@ -45,6 +46,8 @@ export interface Ctx {
   /** Services by name; updated when this pass switches a selector, as Argo's cache is */
   services: Record<string, V1Service | undefined>;
   ingresses: Record<string, V1Ingress | undefined>;
+  /** the traffic routers, given to plan() by the shell */
+  routerFor: RouterLookup;
   /** fields of the next status decided before it is assembled (Argo's c.newStatus) */
   newStatus: { restartedAt?: string; weights?: TrafficWeights };
   pause: PauseState;
@@ -61,6 +64,7 @@ export function makeCtx(
   services: Record<string, V1Service | undefined>,
   ingresses: Record<string, V1Ingress | undefined>,
   observedRSs: V1ReplicaSet[],
+  routerFor: RouterLookup,
 ): Ctx {
   const status = deepClone(r.status ?? {});
   return {
@@ -76,6 +80,7 @@ export function makeCtx(
     pods,
     services: { ...services },
     ingresses,
+    routerFor,
     newStatus: { restartedAt: status.restartedAt, weights: deepClone(status.canary?.weights) },
     pause: {
       addReasons: [],

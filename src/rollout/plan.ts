@@ -26,10 +26,12 @@ import {
   sameRS,
   specReplicas,
 } from './replicasets.ts';
+import type { RouterLookup } from './router.ts';
 import { calculatePhase, composeStatus, normalizeStatus } from './status.ts';
 import { syncReplicaSetRevision } from './sync.ts';
 
 export type { Action, PlanEvent } from './actions.ts';
+export type { RouterLookup } from './router.ts';
 
 export interface Observed {
   /** deep copy from the cache */
@@ -61,9 +63,14 @@ export interface Plan {
   error?: string;
 }
 
-export function plan(observed: Observed): Plan {
+/**
+ * The next actions and status for what the shell observed. `routerFor` gives
+ * the traffic router of a Rollout (src/traffic/router.ts in the controller);
+ * the planner knows routers only through that interface.
+ */
+export function plan(observed: Observed, routerFor: RouterLookup): Plan {
   const tolerant = tolerantStatus(observed.rollout.status);
-  if (tolerant.dropped.length === 0) return planPass(observed);
+  if (tolerant.dropped.length === 0) return planPass(observed, routerFor);
   if (tolerant.unusable) {
     const message = `the status cannot be used: ${tolerant.unusable}. Nothing is changed until it is fixed or removed (removing pauseConditions resumes the rollout)`;
     return {
@@ -73,10 +80,10 @@ export function plan(observed: Observed): Plan {
       error: message,
     };
   }
-  const p = planPass({
-    ...observed,
-    rollout: { ...observed.rollout, status: tolerant.status as RolloutStatus },
-  });
+  const p = planPass(
+    { ...observed, rollout: { ...observed.rollout, status: tolerant.status as RolloutStatus } },
+    routerFor,
+  );
   p.events.unshift({
     type: 'Warning',
     reason: 'InvalidStatus',
@@ -85,7 +92,7 @@ export function plan(observed: Observed): Plan {
   return p;
 }
 
-function planPass(observed: Observed): Plan {
+function planPass(observed: Observed, routerFor: RouterLookup): Plan {
   const rollout = deepClone(observed.rollout);
   if (rollout.spec?.template) rollout.spec.template = tolerantTemplate(rollout.spec.template);
   const observedStatus = rollout.status ?? {};
@@ -124,6 +131,7 @@ function planPass(observed: Observed): Plan {
     observed.services,
     observed.ingresses,
     observed.replicaSets,
+    routerFor,
   );
   try {
     claimReplicaSets(ctx, observed.replicaSets);

@@ -5,9 +5,9 @@
  */
 import type { V1Service } from '@kubernetes/client-node';
 import { MANAGED_BY_ANNOTATION, POD_TEMPLATE_HASH_LABEL } from '../api/constants.ts';
+import { canaryIngressNames } from '../api/ingress-names.ts';
 import type { Rollout } from '../api/types.ts';
 import { nginxStableIngressNames } from '../api/validation.ts';
-import { canaryIngressNames } from '../traffic/nginx.ts';
 
 /** The Services and Ingresses (stable and the canary ones the router makes) a Rollout reads, by name. */
 export function referencedObjectNames(r: Rollout): { services: string[]; ingresses: string[] } {

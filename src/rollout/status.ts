@@ -12,7 +12,6 @@ import type {
   Rollout,
   RolloutCondition,
   RolloutPhase,
-  RolloutSpec,
   RolloutStatus,
   TrafficWeights,
 } from '../api/types.ts';
@@ -57,20 +56,50 @@ export function normalizeStatus(s: RolloutStatus): RolloutStatus {
   return out as RolloutStatus;
 }
 
-/** CalculateRolloutPhase: phase and message, first match wins. */
+/**
+ * The parts of a Rollout that calculatePhase reads, typed loosely enough for
+ * a Rollout read back from the API server by a client (the CLI's get/list/
+ * status), which must cope with objects other controllers wrote.
+ */
+export interface PhaseSpec {
+  paused?: boolean | null;
+  restartAt?: string | null;
+  replicas?: number | null;
+  strategy?: { canary?: { trafficRouting?: unknown } | null; blueGreen?: unknown } | null;
+}
+
+export interface PhaseStatus {
+  conditions?: readonly { type?: string | null; reason?: string | null; message?: string | null }[] | null;
+  pauseConditions?: readonly { reason?: string | null }[] | null;
+  restartedAt?: string | null;
+  replicas?: number | null;
+  updatedReplicas?: number | null;
+  availableReplicas?: number | null;
+  stableRS?: string | null;
+  currentPodHash?: string | null;
+  blueGreen?: { activeSelector?: unknown } | null;
+}
+
+/**
+ * CalculateRolloutPhase: phase and message, first match wins. The controller
+ * writes it into status.phase/message; the CLI shows it for Rollouts whose
+ * controller never wrote a phase, as kubectl-argo-rollouts does with the same
+ * function. The blue-green rules serve only that display: the controller
+ * refuses blue-green (InvalidSpec, so Degraded, before they are reached).
+ */
 export function calculatePhase(
-  spec: RolloutSpec,
-  status: RolloutStatus,
+  spec: PhaseSpec,
+  status: PhaseStatus,
 ): { phase: RolloutPhase; message: string } {
   for (const c of status.conditions ?? []) {
-    if (c.type === 'InvalidSpec') return { phase: 'Degraded', message: `InvalidSpec: ${c.message}` };
+    if (c.type === 'InvalidSpec') return { phase: 'Degraded', message: `InvalidSpec: ${c.message ?? ''}` };
     if (c.reason === Reason.RolloutAborted || c.reason === Reason.ProgressDeadlineExceeded) {
-      return { phase: 'Degraded', message: `${c.reason}: ${c.message}` };
+      return { phase: 'Degraded', message: `${c.reason}: ${c.message ?? ''}` };
     }
   }
   if (spec.paused) return { phase: 'Paused', message: 'manually paused' };
   const pause = status.pauseConditions?.[0];
-  if (pause) return { phase: 'Paused', message: pause.reason };
+  if (pause) return { phase: 'Paused', message: pause.reason ?? '' };
   if (
     spec.restartAt &&
     (!status.restartedAt || parseTime(spec.restartAt) !== parseTime(status.restartedAt))
@@ -78,18 +107,25 @@ export function calculatePhase(
     return { phase: 'Progressing', message: 'rollout is restarting' };
   }
   const replicas = spec.replicas ?? 1;
-  if ((status.updatedReplicas ?? 0) < replicas)
-    return { phase: 'Progressing', message: 'more replicas need to be updated' };
-  if ((status.availableReplicas ?? 0) < (status.updatedReplicas ?? 0)) {
+  const updated = status.updatedReplicas ?? 0;
+  if (updated < replicas) return { phase: 'Progressing', message: 'more replicas need to be updated' };
+  if ((status.availableReplicas ?? 0) < updated) {
     return { phase: 'Progressing', message: 'updated replicas are still becoming available' };
   }
-  if (spec.strategy?.canary) {
-    if (!spec.strategy.canary.trafficRouting && (status.replicas ?? 0) > (status.updatedReplicas ?? 0)) {
+  const fullyPromoted = Boolean(status.stableRS) && status.stableRS === status.currentPodHash;
+  if (spec.strategy?.blueGreen) {
+    const active = status.blueGreen?.activeSelector;
+    if (!active || active !== status.currentPodHash) {
+      return { phase: 'Progressing', message: 'active service cutover pending' };
+    }
+    if (!fullyPromoted) {
+      return { phase: 'Progressing', message: 'waiting for post-promotion verification to complete' };
+    }
+  } else if (spec.strategy?.canary) {
+    if (!spec.strategy.canary.trafficRouting && (status.replicas ?? 0) > updated) {
       return { phase: 'Progressing', message: 'old replicas are pending termination' };
     }
-    if (!status.stableRS || status.stableRS !== status.currentPodHash) {
-      return { phase: 'Progressing', message: 'waiting for all steps to complete' };
-    }
+    if (!fullyPromoted) return { phase: 'Progressing', message: 'waiting for all steps to complete' };
   }
   return { phase: 'Healthy', message: '' };
 }

@@ -1,5 +1,5 @@
 /** Where a canary is in its steps, and what the steps ask for (Argo's GetCurrentCanaryStep & co). */
-import { abortScaleDownDelayOf, maxTrafficWeightOf } from '../api/defaults.ts';
+import { abortScaleDownDelayOf, DEFAULT_MAX_TRAFFIC_WEIGHT, maxTrafficWeightOf } from '../api/defaults.ts';
 import { durationString } from '../api/duration.ts';
 import type { CanaryStep, Rollout, SetCanaryScale } from '../api/types.ts';
 
@@ -17,14 +17,33 @@ export function currentStep(r: Rollout): { step?: CanaryStep; index?: number } {
 }
 
 /**
- * The weight of the latest setWeight at or before the current step; 0 when
- * aborted or before any setWeight; the maximum once past the last step.
+ * What currentSetWeight reads: the planner's Rollout, or one a client read
+ * back from the API server (the CLI shows it as SET WEIGHT, as
+ * kubectl-argo-rollouts does with the same function).
  */
-export function currentSetWeight(r: Rollout): number {
+export interface SetWeightView {
+  spec?: {
+    strategy?: {
+      canary?: {
+        steps?: readonly { setWeight?: number | null }[] | null;
+        trafficRouting?: { maxTrafficWeight?: number | null } | null;
+      } | null;
+    } | null;
+  };
+  status?: { abort?: boolean | null; currentStepIndex?: number | null } | null;
+}
+
+/**
+ * The weight of the latest setWeight at or before the current step; 0 when
+ * aborted or before any setWeight; the maximum once past the last step (or
+ * without steps).
+ */
+export function currentSetWeight(r: SetWeightView): number {
   if (r.status?.abort) return 0;
-  const { step, index } = currentStep(r);
-  if (!step || index === undefined) return maxTrafficWeightOf(r);
-  const steps = stepsOf(r);
+  const canary = r.spec?.strategy?.canary;
+  const steps = canary?.steps ?? [];
+  const index = r.status?.currentStepIndex ?? 0;
+  if (!canary || !steps[index]) return canary?.trafficRouting?.maxTrafficWeight ?? DEFAULT_MAX_TRAFFIC_WEIGHT;
   for (let i = index; i >= 0; i--) {
     const w = steps[i]?.setWeight;
     if (w !== undefined && w !== null) return w;

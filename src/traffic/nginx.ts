@@ -6,27 +6,17 @@
  */
 import type { V1HTTPIngressPath, V1Ingress, V1IngressRule } from '@kubernetes/client-node';
 import { nginxAnnotationPrefixOf } from '../api/defaults.ts';
+import { canaryIngressName, canaryIngressNames } from '../api/ingress-names.ts';
 import type { Rollout } from '../api/types.ts';
 import { nginxStableIngressNames } from '../api/validation.ts';
 import type { Action, PlanEvent } from '../rollout/actions.ts';
 import { createMergePatch, deepClone } from '../rollout/json.ts';
 import { controllerRefOf, rolloutControllerRef } from '../rollout/replicasets.ts';
-import type { RouterObservation, RouterResult, TrafficRouter } from './router.ts';
+import type { RouterObservation, RouterResult, TrafficRouter } from '../rollout/router.ts';
 
 const INGRESS_CLASS_ANNOTATION = 'kubernetes.io/ingress.class';
-const MAX_NAME = 253;
-const CANARY_SUFFIX = '-canary';
 
-/** `<rollout>-<stableIngress>` cut to fit a 253-character name, then `-canary`. */
-export function canaryIngressName(rolloutName: string, stableIngress: string): string {
-  const prefix = `${rolloutName}-${stableIngress}`.slice(0, MAX_NAME - CANARY_SUFFIX.length);
-  return `${prefix}${CANARY_SUFFIX}`;
-}
-
-/** The canary Ingress names of an NGINX-routed Rollout, one per stable Ingress. */
-export function canaryIngressNames(r: Rollout): string[] {
-  return nginxStableIngressNames(r).map((s) => canaryIngressName(r.metadata.name ?? '', s));
-}
+export { canaryIngressName, canaryIngressNames };
 
 /**
  * The canary Ingress Argo would create for `stable` at `weight`: only the
@@ -183,7 +173,7 @@ export class NginxRouter implements TrafficRouter {
   }
 }
 
-/** The router for a Rollout, or undefined when it routes traffic by replica count only. */
+/** The NGINX router for a Rollout routed by spec.strategy.canary.trafficRouting.nginx, else undefined. */
 export function routerFor(obs: RouterObservation): TrafficRouter | undefined {
   if (obs.rollout.spec.strategy?.canary?.trafficRouting?.nginx) return new NginxRouter(obs);
   return undefined;

@@ -1,40 +1,20 @@
 /**
- * A traffic router turns "send W of the traffic to the canary" into the
- * desired state of its provider's objects, as actions for the shell. One
- * implementation per provider (NGINX first), like Argo's
- * TrafficRoutingReconciler or Flagger's router.Interface. Routers are pure:
- * they read the objects the shell observed and never do I/O.
+ * The routers Kanary has, behind the planner's TrafficRouter interface
+ * (src/rollout/router.ts). The shell passes `routerFor` to plan(); a new
+ * provider is one more entry here and a file beside nginx.ts.
  */
-import type { V1Ingress } from '@kubernetes/client-node';
-import type { Rollout } from '../api/types.ts';
-import type { Action, PlanEvent } from '../rollout/actions.ts';
+import type { RouterLookup } from '../rollout/router.ts';
+import { routerFor as nginxRouterFor } from './nginx.ts';
 
-export interface RouterObservation {
-  rollout: Rollout;
-  /** by name: the stable Ingresses and the canary Ingresses the router derives */
-  ingresses: Record<string, V1Ingress | undefined>;
-}
+export type { RouterLookup, RouterObservation, RouterResult, TrafficRouter } from '../rollout/router.ts';
 
-export interface RouterResult {
-  actions: Action[];
-  events: PlanEvent[];
-  /** set when the router cannot reach the desired state (Argo returns an error here) */
-  error?: string;
-}
+const routers: RouterLookup[] = [nginxRouterFor];
 
-export interface TrafficRouter {
-  /** provider name, as Argo's Type() ("Nginx") */
-  readonly type: string;
-  /** names of the objects this router reads, so the shell can watch and observe them */
-  ingressNames(): string[];
-  /** actions that route `desiredWeight` (out of maxTrafficWeight) to the canary */
-  setWeight(desiredWeight: number): RouterResult;
-  /**
-   * Whether the provider already applies the weight: true, false, or
-   * undefined when the provider cannot tell (NGINX: always undefined, so
-   * status.canary.weights.verified stays unset and never blocks a step).
-   */
-  verifyWeight(desiredWeight: number): boolean | undefined;
-  /** header/mirror routes are not supported by NGINX: nothing to remove */
-  removeManagedRoutes(): RouterResult;
-}
+/** The first router that handles the Rollout's spec.strategy.canary.trafficRouting, if any. */
+export const routerFor: RouterLookup = (obs) => {
+  for (const lookup of routers) {
+    const router = lookup(obs);
+    if (router) return router;
+  }
+  return undefined;
+};

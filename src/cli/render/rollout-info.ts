@@ -4,6 +4,8 @@
  * no clock except the `now` passed in). The rules follow the upstream CLI so the
  * two tools agree on what they show (argo-rollouts.md §9, §11.3).
  */
+import { calculatePhase } from '../../rollout/status.ts';
+import { currentSetWeight } from '../../rollout/steps.ts';
 import { humanDuration } from './format.ts';
 import { Icon, Tag } from './icons.ts';
 import type {
@@ -23,6 +25,9 @@ export const EXPERIMENT_TEMPLATE_ANNOTATION = 'experiment.argoproj.io/template-n
 export const POD_TEMPLATE_HASH_LABEL = 'rollouts-pod-template-hash';
 const WORKLOAD_GENERATION_ANNOTATION = 'rollout.argoproj.io/workload-generation';
 const JOB_NAME_KEY = 'job-name';
+
+/** the weight the current step asks for (the controller's rule, as SET WEIGHT upstream) */
+export { currentSetWeight };
 
 export type Phase = 'Healthy' | 'Progressing' | 'Paused' | 'Degraded' | (string & {});
 
@@ -66,50 +71,8 @@ export function rolloutPhase(ro: Rollout): PhaseAndMessage {
     }
   }
   if (status.phase) return { phase: status.phase, message: status.message ?? '' };
-  return calculatePhase(ro);
-}
-
-/** The controller-side phase rules, for Rollouts whose controller predates `status.phase`. */
-export function calculatePhase(ro: Rollout): PhaseAndMessage {
-  const spec = ro.spec ?? {};
-  const status = ro.status ?? {};
-  for (const c of status.conditions ?? []) {
-    if (c.type === 'InvalidSpec') return { phase: 'Degraded', message: `InvalidSpec: ${c.message ?? ''}` };
-    if (c.reason === 'RolloutAborted' || c.reason === 'ProgressDeadlineExceeded') {
-      return { phase: 'Degraded', message: `${c.reason}: ${c.message ?? ''}` };
-    }
-  }
-  if (spec.paused) return { phase: 'Paused', message: 'manually paused' };
-  const pause = (status.pauseConditions ?? [])[0];
-  if (pause) return { phase: 'Paused', message: pause.reason ?? '' };
-  if (
-    spec.restartAt &&
-    (!status.restartedAt || Date.parse(spec.restartAt) !== Date.parse(status.restartedAt))
-  ) {
-    return { phase: 'Progressing', message: 'rollout is restarting' };
-  }
-  const updated = status.updatedReplicas ?? 0;
-  if (updated < (spec.replicas ?? 1))
-    return { phase: 'Progressing', message: 'more replicas need to be updated' };
-  if ((status.availableReplicas ?? 0) < updated) {
-    return { phase: 'Progressing', message: 'updated replicas are still becoming available' };
-  }
-  const fullyPromoted = !!status.stableRS && status.stableRS === status.currentPodHash;
-  if (spec.strategy?.blueGreen) {
-    const active = status.blueGreen?.activeSelector;
-    if (!active || active !== status.currentPodHash) {
-      return { phase: 'Progressing', message: 'active service cutover pending' };
-    }
-    if (!fullyPromoted) {
-      return { phase: 'Progressing', message: 'waiting for post-promotion verification to complete' };
-    }
-  } else if (spec.strategy?.canary) {
-    if (!spec.strategy.canary.trafficRouting && (status.replicas ?? 0) > updated) {
-      return { phase: 'Progressing', message: 'old replicas are pending termination' };
-    }
-    if (!fullyPromoted) return { phase: 'Progressing', message: 'waiting for all steps to complete' };
-  }
-  return { phase: 'Healthy', message: '' };
+  // a controller older than v1.0 never wrote a phase: the controller's rules, as the upstream CLI
+  return calculatePhase(ro.spec ?? {}, status);
 }
 
 export function canarySteps(ro: Rollout): CanaryStep[] {
@@ -123,19 +86,6 @@ export function currentCanaryStep(ro: Rollout): { step: CanaryStep; index: numbe
   const index = ro.status?.currentStepIndex ?? 0;
   const step = steps[index];
   return step ? { step, index } : undefined;
-}
-
-/** The weight the current step asks for: the latest setWeight at or before it; 100 when done, 0 when aborted. */
-export function currentSetWeight(ro: Rollout): number {
-  if (ro.status?.abort) return 0;
-  const current = currentCanaryStep(ro);
-  if (!current) return 100;
-  const steps = canarySteps(ro);
-  for (let i = current.index; i >= 0; i--) {
-    const w = steps[i]?.setWeight;
-    if (typeof w === 'number') return w;
-  }
-  return 0;
 }
 
 /** `i/n` when the Rollout has steps and the controller recorded an index, else empty. */

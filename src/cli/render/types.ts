@@ -4,6 +4,7 @@
  * field is optional because the CLI must cope with half-reconciled and invalid
  * objects, and with objects written by other controllers.
  */
+import type * as api from '../../api/types.ts';
 
 export interface OwnerReference {
   apiVersion?: string;
@@ -42,40 +43,6 @@ export interface PodTemplateSpec {
   spec?: PodSpec;
 }
 
-export interface CanaryStep {
-  setWeight?: number;
-  pause?: { duration?: string | number } | null;
-  experiment?: unknown;
-  analysis?: unknown;
-  setCanaryScale?: { weight?: number; replicas?: number; matchTrafficWeight?: boolean };
-  setHeaderRoute?: { name?: string };
-  setMirrorRoute?: { name?: string };
-  plugin?: { name?: string };
-}
-
-export interface CanaryStrategy {
-  steps?: CanaryStep[] | null;
-  trafficRouting?: Record<string, unknown> | null;
-  canaryService?: string;
-  stableService?: string;
-  pingPong?: { pingService?: string; pongService?: string } | null;
-}
-
-export interface BlueGreenStrategy {
-  activeService?: string;
-  previewService?: string;
-}
-
-export interface RolloutSpec {
-  replicas?: number;
-  paused?: boolean;
-  restartAt?: string;
-  selector?: { matchLabels?: Record<string, string> };
-  template?: PodTemplateSpec;
-  workloadRef?: { apiVersion?: string; kind?: string; name?: string } | null;
-  strategy?: { canary?: CanaryStrategy | null; blueGreen?: BlueGreenStrategy | null };
-}
-
 export interface Condition {
   type?: string;
   status?: string;
@@ -85,35 +52,42 @@ export interface Condition {
   lastTransitionTime?: string;
 }
 
-export interface RolloutStatus {
+/**
+ * A JSON object as a client reads it back from the API server: any field may
+ * be missing (half-reconciled objects, objects of other controllers). The
+ * lists and objects the CLI reads may also be null.
+ */
+type ReadBack<T> = T extends readonly (infer U)[]
+  ? (U extends object ? ReadBackObject<U> : U)[] | null
+  : T extends object
+    ? ReadBackObject<T> | null
+    : T;
+type ReadBackObject<T> = { [K in keyof T]?: ReadBack<T[K]> };
+
+/*
+ * The Rollout types are src/api's (one description of the object), read back.
+ * Only the pod template keeps the CLI's own shape (timestamps as strings), and
+ * the generations also accept numbers, which pre-v1.0 tools wrote.
+ */
+export type CanaryStep = ReadBackObject<api.CanaryStep>;
+export type CanaryStrategy = ReadBackObject<api.CanaryStrategy>;
+export type BlueGreenStrategy = ReadBackObject<api.BlueGreenStrategy>;
+
+export type RolloutSpec = Omit<ReadBackObject<api.RolloutSpec>, 'template' | 'strategy'> & {
+  template?: PodTemplateSpec;
+  strategy?: ReadBackObject<api.RolloutStrategy>;
+};
+
+export type RolloutStatus = Omit<
+  ReadBackObject<api.RolloutStatus>,
+  'phase' | 'observedGeneration' | 'workloadObservedGeneration'
+> & {
+  /** whatever the controller wrote (Kanary's and Argo's write Healthy, Progressing, Paused or Degraded) */
   phase?: string;
-  message?: string;
   /** a decimal string since v0.10, a hash before; some tools write a number */
   observedGeneration?: string | number;
   workloadObservedGeneration?: string | number;
-  controllerPause?: boolean;
-  pauseConditions?: { reason?: string; startTime?: string }[] | null;
-  abort?: boolean | null;
-  abortedAt?: string;
-  promoteFull?: boolean;
-  currentPodHash?: string;
-  stableRS?: string;
-  currentStepIndex?: number | null;
-  currentStepHash?: string;
-  replicas?: number;
-  updatedReplicas?: number;
-  readyReplicas?: number;
-  availableReplicas?: number;
-  restartedAt?: string;
-  conditions?: Condition[] | null;
-  canary?: {
-    weights?: { canary?: { weight?: number }; stable?: { weight?: number } } | null;
-    stablePingPong?: string;
-    stableRS?: string;
-    currentStepAnalysisRunStatus?: { name?: string; status?: string; message?: string } | null;
-  } | null;
-  blueGreen?: { activeSelector?: string; previewSelector?: string } | null;
-}
+};
 
 export interface Rollout {
   apiVersion?: string;

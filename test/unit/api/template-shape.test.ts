@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { validateRollout } from '../../../src/api/validation.ts';
 import { plan } from '../../../src/rollout/plan.ts';
+import { routerFor } from '../../../src/traffic/router.ts';
 
 function rollout(template: unknown, selector: unknown = { matchLabels: { app: 'x' } }, canary: unknown = {}) {
   return {
@@ -21,15 +22,18 @@ function rollout(template: unknown, selector: unknown = { matchLabels: { app: 'x
 }
 
 function planOf(r: unknown) {
-  return plan({
-    rollout: r as never,
-    replicaSets: [],
-    pods: [],
-    services: {},
-    ingresses: {},
-    now: new Date('2026-01-01T00:00:00Z'),
-    controller: {},
-  });
+  return plan(
+    {
+      rollout: r as never,
+      replicaSets: [],
+      pods: [],
+      services: {},
+      ingresses: {},
+      now: new Date('2026-01-01T00:00:00Z'),
+      controller: {},
+    },
+    routerFor,
+  );
 }
 const labels = { labels: { app: 'x' } };
 

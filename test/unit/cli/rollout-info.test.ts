@@ -227,6 +227,18 @@ describe('currentSetWeight', () => {
   });
 });
 
+describe("currentSetWeight is the controller's (src/rollout/steps.ts), as kubectl-argo-rollouts", () => {
+  it('all steps done with maxTrafficWeight: the maximum, not 100', () => {
+    const ro = rollout({
+      spec: {
+        strategy: { canary: { steps: [{ setWeight: 10 }], trafficRouting: { maxTrafficWeight: 1000 } } },
+      },
+      status: { currentStepIndex: 1 },
+    });
+    assert.equal(currentSetWeight(ro), 1000);
+  });
+});
+
 describe('actual weight', () => {
   const base = (
     extra: Partial<NonNullable<Rollout['status']>>,

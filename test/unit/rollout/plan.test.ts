@@ -7,6 +7,7 @@ import { computePodTemplateHash } from '../../../src/api/hash.ts';
 import type { CanaryStep, Rollout } from '../../../src/api/types.ts';
 import { deepClone } from '../../../src/rollout/json.ts';
 import { plan } from '../../../src/rollout/plan.ts';
+import { routerFor } from '../../../src/traffic/router.ts';
 import { upstreamPath } from '../../support/upstream.ts';
 import { service, tomozoIngress, tomozoRollout } from './fixtures.ts';
 import { Sim } from './sim.ts';
@@ -699,7 +700,7 @@ describe('invalid specs: InvalidSpec condition, phase Degraded, nothing touched,
   it('blue-green is reported, not run', () => {
     const r = tomozoRollout();
     r.spec.strategy = { blueGreen: { activeService: 'tomozo-stable' } };
-    const p = plan({ ...new Sim(r).observed() });
+    const p = plan({ ...new Sim(r).observed() }, routerFor);
     assert.deepEqual(p.actions, []);
     assert.match(p.status.message ?? '', /blue-green strategy is not supported by Kanary/);
   });
@@ -712,7 +713,7 @@ describe('idempotency and crashes', () => {
     sim.patchSpec(image('0.0.2'));
     for (let i = 0; i < 4; i++) {
       const obs = sim.observed();
-      assert.deepEqual(plan(obs), plan(structuredClone(obs)));
+      assert.deepEqual(plan(obs, routerFor), plan(structuredClone(obs), routerFor));
       sim.step();
     }
   });
@@ -722,7 +723,7 @@ describe('idempotency and crashes', () => {
     sim.patchSpec(image('0.0.2'));
     const obs = sim.observed();
     const copy = structuredClone(obs);
-    plan(obs);
+    plan(obs, routerFor);
     assert.deepEqual(obs, copy);
   });
   it('a crash after any action converges to the same result, without duplicate ReplicaSets', () => {
@@ -957,14 +958,14 @@ describe('more spec features', () => {
   it('spec.replicas missing: defaulted to 1 on the Rollout first', () => {
     const r = tomozoRollout();
     delete r.spec.replicas;
-    const p = plan(new Sim(r).observed());
+    const p = plan(new Sim(r).observed(), routerFor);
     assert.deepEqual(p.actions, [{ kind: 'patchRollout', patch: { spec: { replicas: 1 } } }]);
   });
 
   it('a Rollout being deleted is left alone', () => {
     const r = tomozoRollout();
     r.metadata.deletionTimestamp = '2026-01-01T00:00:00Z';
-    const p = plan(new Sim(r).observed());
+    const p = plan(new Sim(r).observed(), routerFor);
     assert.deepEqual(p.actions, []);
     assert.deepEqual(p.events, []);
   });
@@ -1001,7 +1002,7 @@ describe('restartAt', () => {
     sim.converge();
     sim.advance(60_000);
     sim.patchSpec({ restartAt: '2026-01-01T00:00:30Z' });
-    const p = plan(withPods(sim, '2026-01-01T00:00:00Z'));
+    const p = plan(withPods(sim, '2026-01-01T00:00:00Z'), routerFor);
     assert.deepEqual(
       p.actions.filter((a) => a.kind === 'deletePod').map((a) => (a.kind === 'deletePod' ? a.name : '')),
       [`tomozo-${V1}-0`, `tomozo-${V1}-1`],
@@ -1009,7 +1010,7 @@ describe('restartAt', () => {
     assert.equal(p.requeueAfterMs, 30_000);
     assert.equal(p.status.restartedAt, undefined);
     // all pods new now
-    const done = plan(withPods(sim, '2026-01-01T00:00:45Z'));
+    const done = plan(withPods(sim, '2026-01-01T00:00:45Z'), routerFor);
     assert.deepEqual(done.actions, []);
     assert.equal(done.status.restartedAt, '2026-01-01T00:00:30Z');
     assert.equal(done.status.phase, 'Healthy');
@@ -1019,7 +1020,7 @@ describe('restartAt', () => {
     sim.converge();
     sim.advance(60_000);
     sim.patchSpec({ restartAt: '2026-01-01T00:00:30Z' });
-    const p = plan(withPods(sim, '2026-01-01T00:00:00Z'));
+    const p = plan(withPods(sim, '2026-01-01T00:00:00Z'), routerFor);
     assert.deepEqual(p.actions, [{ kind: 'deletePod', name: `tomozo-${V1}-0` }]);
     assert.deepEqual(p.status, sim.status);
   });
@@ -1027,7 +1028,7 @@ describe('restartAt', () => {
     const sim = tomozo();
     sim.converge();
     sim.patchSpec({ restartAt: '2026-01-01T00:01:00Z' });
-    const p = plan(withPods(sim, '2026-01-01T00:00:00Z'));
+    const p = plan(withPods(sim, '2026-01-01T00:00:00Z'), routerFor);
     assert.ok(!p.actions.some((a) => a.kind === 'deletePod'));
     assert.equal(p.requeueAfterMs, 61_000);
   });
@@ -1098,6 +1099,7 @@ describe('upstream e2e smi_ingress fixture (NGINX + SMI routers)', () => {
     canary(r).trafficRouting = { istio: { virtualService: { name: 'vs' } } };
     const p = plan(
       new Sim(r).addService(service('tomozo-stable')).addService(service('tomozo-canary')).observed(),
+      routerFor,
     );
     assert.deepEqual(p.actions, []);
     assert.equal(

@@ -7,6 +7,7 @@ import type { V1Ingress, V1Pod, V1ReplicaSet, V1Service } from '@kubernetes/clie
 import type { Rollout, RolloutStatus } from '../../../src/api/types.ts';
 import { applyMergePatch, deepClone, deepEqual } from '../../../src/rollout/json.ts';
 import { type Observed, type Plan, plan } from '../../../src/rollout/plan.ts';
+import { routerFor } from '../../../src/traffic/router.ts';
 
 export interface SimOptions {
   /** images whose pods never become ready */
@@ -71,7 +72,7 @@ export class Sim {
 
   /** One reconcile: plan, apply, write status. */
   step(): Plan {
-    const p = plan(this.observed());
+    const p = plan(this.observed(), routerFor);
     this.history.push(p);
     for (const a of p.actions) this.apply(a);
     if (!deepEqual(this.rollout.status ?? {}, p.status)) this.rollout.status = deepClone(p.status);
@@ -84,7 +85,7 @@ export class Sim {
    * server and the status is never written.
    */
   crashStep(applied: number): Plan {
-    const p = plan(this.observed());
+    const p = plan(this.observed(), routerFor);
     for (const a of p.actions.slice(0, applied)) this.apply(a);
     if (!this.opts.manualAvailability) this.tick();
     return p;

@@ -112,6 +112,17 @@ describe('phase and message (Argo CalculateRolloutPhase, rolloututil_test cases)
   for (const [name, s, status, phase, message] of cases) {
     it(name, () => assert.deepEqual(calculatePhase(s, status), { phase, message }));
   }
+  // the CLI computes the phase of Rollouts read back from the API server with this same function
+  it('a condition without a message reads as an empty one (Go zero value)', () =>
+    assert.deepEqual(calculatePhase({}, { conditions: [{ type: 'InvalidSpec' }] }), {
+      phase: 'Degraded',
+      message: 'InvalidSpec: ',
+    }));
+  it('blue-green (shown by the CLI for Argo-run Rollouts): active service cutover first', () =>
+    assert.deepEqual(
+      calculatePhase({ strategy: { blueGreen: {} } }, { updatedReplicas: 1, availableReplicas: 1 }),
+      { phase: 'Progressing', message: 'active service cutover pending' },
+    ));
 });
 
 describe('setCondition (Argo SetRolloutCondition)', () => {

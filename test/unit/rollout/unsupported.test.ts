@@ -17,6 +17,7 @@ import { unsupportedFeatures } from '../../../src/api/unsupported.ts';
 import { lintText } from '../../../src/cli/commands/lint.ts';
 import { deepClone } from '../../../src/rollout/json.ts';
 import { plan } from '../../../src/rollout/plan.ts';
+import { routerFor } from '../../../src/traffic/router.ts';
 import { upstreamPath } from '../../support/upstream.ts';
 import { service, tomozoIngress, tomozoRollout } from './fixtures.ts';
 import { Sim } from './sim.ts';
@@ -241,7 +242,7 @@ describe('upstream Rollouts Kanary cannot run are refused with the right field p
       }
       const message = sim.status.message;
       assert.equal(message, undefined);
-      const first = plan(sim.observed());
+      const first = plan(sim.observed(), routerFor);
       assert.deepEqual(first.actions, []);
       const refused = first.status.message ?? '';
       assert.ok(
