@@ -13,9 +13,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { freePort } from '../src/cluster/ports.ts';
-import { buildModel } from '../src/dataplane/build.ts';
 import { ensureDefaultCert, NginxProcess } from '../src/dataplane/nginx.ts';
 import { type DynamicState, type RouteState, renderConfig, renderState } from '../src/dataplane/render.ts';
+import { oneAppModel } from '../test/support/dataplane-model.ts';
 
 const backend = createServer((_req, res) => res.end('ok\n'));
 await new Promise<void>((r) => backend.listen(0, '127.0.0.1', r));
@@ -24,43 +24,7 @@ const backendPort = (backend.address() as AddressInfo).port;
 const dir = mkdtempSync(join(tmpdir(), 'kanary-state-size-'));
 chmodSync(dir, 0o755);
 const nginx = new NginxProcess({ binary: 'nginx', stateDir: dir, log: pino({ level: 'fatal' }) });
-const model = buildModel(
-  {
-    ingresses: [
-      {
-        metadata: { name: 'app', namespace: 'w', creationTimestamp: '2026-01-01T00:00:00Z' },
-        spec: {
-          ingressClassName: 'nginx',
-          rules: [
-            {
-              host: 'app.test',
-              http: {
-                paths: [
-                  {
-                    path: '/',
-                    pathType: 'Prefix',
-                    backend: { service: { name: 'app', port: { number: 80 } } },
-                  },
-                ],
-              },
-            },
-          ],
-        },
-      },
-    ],
-    services: [{ metadata: { name: 'app', namespace: 'w' }, spec: { ports: [{ port: 80 }] } }],
-    endpointSlices: [
-      {
-        metadata: { name: 'app', namespace: 'w', labels: { 'kubernetes.io/service-name': 'app' } },
-        addressType: 'IPv4',
-        endpoints: [{ addresses: ['127.0.0.1'], conditions: { ready: true } }],
-        ports: [{ name: '', port: backendPort }],
-      },
-    ],
-    secrets: [],
-  },
-  { ingressClass: 'nginx', annotationsPrefix: 'nginx.ingress.kubernetes.io' },
-);
+const model = oneAppModel(backendPort);
 const httpPort = await freePort();
 const config = renderConfig(model, {
   stateDir: dir,

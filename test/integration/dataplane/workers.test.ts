@@ -12,7 +12,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { pino } from 'pino';
-import { buildModel } from '../../../src/dataplane/build.ts';
 import { AccessLogTailer, DataPlaneMetrics } from '../../../src/dataplane/metrics.ts';
 import {
   checkWorkersCanReach,
@@ -22,6 +21,7 @@ import {
 } from '../../../src/dataplane/nginx.ts';
 import { renderConfig, renderState } from '../../../src/dataplane/render.ts';
 import { waitUntil } from '../../support/cluster.ts';
+import { oneAppModel } from '../../support/dataplane-model.ts';
 import { freePort } from './support.ts';
 
 function post(port: number, body: Buffer): Promise<{ status: number; text: string }> {
@@ -81,43 +81,7 @@ test('nginx workers spool large bodies and reopen rotated logs under the state d
 
   const dir = join(root, 'kanary');
   const nginx = new NginxProcess({ binary: 'nginx', stateDir: dir, log: pino({ level: 'error' }) });
-  const model = buildModel(
-    {
-      ingresses: [
-        {
-          metadata: { name: 'app', namespace: 'w', creationTimestamp: '2026-01-01T00:00:00Z' },
-          spec: {
-            ingressClassName: 'nginx',
-            rules: [
-              {
-                host: 'app.test',
-                http: {
-                  paths: [
-                    {
-                      path: '/',
-                      pathType: 'Prefix',
-                      backend: { service: { name: 'app', port: { number: 80 } } },
-                    },
-                  ],
-                },
-              },
-            ],
-          },
-        },
-      ],
-      services: [{ metadata: { name: 'app', namespace: 'w' }, spec: { ports: [{ port: 80 }] } }],
-      endpointSlices: [
-        {
-          metadata: { name: 'app', namespace: 'w', labels: { 'kubernetes.io/service-name': 'app' } },
-          addressType: 'IPv4',
-          endpoints: [{ addresses: ['127.0.0.1'], conditions: { ready: true } }],
-          ports: [{ name: '', port: backendPort }],
-        },
-      ],
-      secrets: [],
-    },
-    { ingressClass: 'nginx', annotationsPrefix: 'nginx.ingress.kubernetes.io' },
-  );
+  const model = oneAppModel(backendPort);
   const httpPort = await freePort();
   await nginx.start(
     renderConfig(model, {
