@@ -7,6 +7,7 @@
 import type { V1Ingress, V1Pod, V1ReplicaSet, V1Service } from '@kubernetes/client-node';
 import type { Rollout, RolloutStatus, TrafficWeights } from '../api/types.ts';
 import type { Action, PlanEvent } from './actions.ts';
+import type { AnalysisObjects, ObservedRun, RunStatusRef } from './analysis.ts';
 import { deepClone } from './json.ts';
 import { sameRS } from './replicasets.ts';
 import { formatTime } from './time.ts';
@@ -46,7 +47,11 @@ export interface Ctx {
   services: Record<string, V1Service | undefined>;
   ingresses: Record<string, V1Ingress | undefined>;
   /** fields of the next status decided before it is assembled (Argo's c.newStatus) */
-  newStatus: { restartedAt?: string; weights?: TrafficWeights };
+  newStatus: { restartedAt?: string; weights?: TrafficWeights; stepAnalysisRun?: RunStatusRef };
+  /** AnalysisRuns and templates observed (analysis steps) */
+  analysis: AnalysisObjects;
+  /** the current step's AnalysisRun this pass (Argo's currentArs.CanaryStep) */
+  stepRun?: ObservedRun;
   pause: PauseState;
   actions: Action[];
   events: PlanEvent[];
@@ -61,6 +66,7 @@ export function makeCtx(
   services: Record<string, V1Service | undefined>,
   ingresses: Record<string, V1Ingress | undefined>,
   observedRSs: V1ReplicaSet[],
+  analysis: AnalysisObjects = { runs: [], templates: {}, clusterTemplates: {} },
 ): Ctx {
   const status = deepClone(r.status ?? {});
   return {
@@ -77,6 +83,7 @@ export function makeCtx(
     services: { ...services },
     ingresses,
     newStatus: { restartedAt: status.restartedAt, weights: deepClone(status.canary?.weights) },
+    analysis: { ...analysis, runs: [...analysis.runs] },
     pause: {
       addReasons: [],
       removeReasons: [],

@@ -14,6 +14,7 @@ import type { Rollout, RolloutStatus } from '../api/types.ts';
 import { unsupportedFeatures } from '../api/unsupported.ts';
 import { validateRollout, validateRolloutReferences } from '../api/validation.ts';
 import type { Action, PlanEvent } from './actions.ts';
+import { type AnalysisObjects, validateStepAnalysisReferences } from './analysis.ts';
 import { rolloutCanary, syncReplicasOnly } from './canary.ts';
 import { getCondition, newCondition, removeCondition, setCondition } from './conditions.ts';
 import { type Ctx, event, makeCtx, PassError, statusOf } from './context.ts';
@@ -44,6 +45,11 @@ export interface Observed {
   ingresses: Record<string, V1Ingress | undefined>;
   now: Date;
   controller: { instanceId?: string };
+  /**
+   * AnalysisRuns (every one in the namespace), AnalysisTemplates and
+   * ClusterAnalysisTemplates, for analysis steps; none when absent
+   */
+  analysis?: AnalysisObjects;
 }
 
 export interface Plan {
@@ -95,6 +101,7 @@ function planPass(observed: Observed): Plan {
     status: deepClone(observedStatus),
     ...extra,
   });
+  const analysisObjects = observed.analysis ?? { runs: [], templates: {}, clusterTemplates: {} };
   // a Rollout being deleted is left to garbage collection
   if (rollout.metadata?.deletionTimestamp) return unchanged();
 
@@ -113,6 +120,8 @@ function planPass(observed: Observed): Plan {
       ingresses: observed.ingresses,
     });
     if (!refCheck.ok) return invalidSpecPlan(rollout, observed.now, refCheck.message);
+    const analysisCheck = validateStepAnalysisReferences(rollout, analysisObjects);
+    if (analysisCheck) return invalidSpecPlan(rollout, observed.now, formatFieldError(analysisCheck));
   } catch (e) {
     return unchanged({ error: `validation failed: ${(e as Error).message}` });
   }
@@ -124,6 +133,7 @@ function planPass(observed: Observed): Plan {
     observed.services,
     observed.ingresses,
     observed.replicaSets,
+    analysisObjects,
   );
   try {
     claimReplicaSets(ctx, observed.replicaSets);

@@ -16,6 +16,7 @@ import { GO_STRUCTS, POD_TEMPLATE_ROOT } from '../../api/podtemplate-fields.gen.
 import type { Rollout } from '../../api/types.ts';
 import { unsupportedFeatures } from '../../api/unsupported.ts';
 import { validateRollout, validateRolloutReferences } from '../../api/validation.ts';
+import { type AnalysisTemplateObject, validateStepAnalysisReferences } from '../../rollout/analysis.ts';
 import { UserError } from '../errors.ts';
 
 /**
@@ -217,8 +218,14 @@ export function lintText(text: string, opts: LintOptions = {}): LintResult {
   const rollouts = objects.filter(isRollout) as unknown as Rollout[];
   const services: Record<string, V1Service> = {};
   const ingresses: V1Ingress[] = [];
+  const templates: Record<string, AnalysisTemplateObject> = {};
+  const clusterTemplates: Record<string, AnalysisTemplateObject> = {};
   for (const o of objects) {
     const name = (o.metadata as { name?: string } | undefined)?.name ?? '';
+    if (String(o.apiVersion).startsWith('argoproj.io/') && o.kind === 'AnalysisTemplate')
+      templates[name] = o as unknown as AnalysisTemplateObject;
+    if (String(o.apiVersion).startsWith('argoproj.io/') && o.kind === 'ClusterAnalysisTemplate')
+      clusterTemplates[name] = o as unknown as AnalysisTemplateObject;
     if (o.kind === 'Service' && o.apiVersion === 'v1') services[name] = o as V1Service;
     if (o.kind === 'Ingress' && /^(networking\.k8s\.io|extensions)\//.test(String(o.apiVersion)))
       ingresses.push(o as V1Ingress);
@@ -253,6 +260,13 @@ export function lintText(text: string, opts: LintOptions = {}): LintResult {
       { missingIsError: false },
     );
     if (!refs.ok) problems.push({ rollout, message: refs.message });
+    // analysis steps against the templates in the same file (one not in the file may be in the cluster)
+    const analysis = validateStepAnalysisReferences(
+      r,
+      { templates, clusterTemplates },
+      { missingIsError: false },
+    );
+    if (analysis) problems.push({ rollout, message: formatFieldError(analysis) });
   }
   return { rollouts: rollouts.length, problems };
 }
