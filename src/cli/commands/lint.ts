@@ -4,8 +4,9 @@
  * refuses to run, src/api/unsupported.ts) plus the two things
  * `kubectl argo rollouts lint` adds: strict decoding (an unknown field is an
  * error, as Go's DisallowUnknownFields makes it) and the Services and
- * Ingresses found in the same file. `--argo-only` leaves out Kanary's own
- * refusals, to check a manifest as upstream's lint does.
+ * Ingresses found in the same file; and the analysis steps against the
+ * AnalysisTemplates in the file. `--argo-only` leaves out Kanary's own
+ * refusals and the template check, to check a manifest as upstream's lint does.
  */
 import { readFileSync } from 'node:fs';
 import type { V1Ingress, V1Service } from '@kubernetes/client-node';
@@ -260,13 +261,16 @@ export function lintText(text: string, opts: LintOptions = {}): LintResult {
       { missingIsError: false },
     );
     if (!refs.ok) problems.push({ rollout, message: refs.message });
-    // analysis steps against the templates in the same file (one not in the file may be in the cluster)
-    const analysis = validateStepAnalysisReferences(
-      r,
-      { templates, clusterTemplates },
-      { missingIsError: false },
-    );
-    if (analysis) problems.push({ rollout, message: formatFieldError(analysis) });
+    // analysis steps against the templates in the same file (one not in the file may be in the
+    // cluster); the controller's check, which `kubectl argo rollouts lint` does not make
+    if (!opts.argoOnly) {
+      const analysis = validateStepAnalysisReferences(
+        r,
+        { templates, clusterTemplates },
+        { missingIsError: false },
+      );
+      if (analysis) problems.push({ rollout, message: formatFieldError(analysis) });
+    }
   }
   return { rollouts: rollouts.length, problems };
 }

@@ -239,6 +239,49 @@ describe('canary analysis step: what the run decides', () => {
     assert.equal(sim.analysisRuns.size, 1, 'no second run');
   });
 
+  it('Inconclusive, then only the pause condition cleared (resume): the step analyses again with a .1 run', () => {
+    const { sim, run } = atAnalysisStep([{ setWeight: 20 }, ANALYSIS_STEP, { pause: {} }]);
+    sim.setRunPhase(run.metadata.name, 'Inconclusive');
+    sim.converge();
+    assert.equal(sim.status.phase, 'Paused');
+    sim.patchStatus({ pauseConditions: null });
+    sim.converge();
+    const names = [...sim.analysisRuns.keys()];
+    assert.deepEqual(names, [run.metadata.name, `${run.metadata.name}.1`]);
+    assert.equal(sim.status.currentStepIndex, 1, 'still at the analysis step');
+    assert.deepEqual(sim.status.canary?.currentStepAnalysisRunStatus, {
+      name: `${run.metadata.name}.1`,
+      status: '',
+    });
+    assert.equal(sim.status.pauseConditions, undefined);
+    sim.setRunPhase(`${run.metadata.name}.1`, 'Successful');
+    sim.converge();
+    assert.equal(sim.status.currentStepIndex, 2);
+  });
+
+  it('promote --full while the run is Running terminates it and promotes', () => {
+    const { sim, run } = atAnalysisStep();
+    sim.setRunPhase(run.metadata.name, 'Running');
+    sim.converge();
+    sim.patchStatus({ promoteFull: true });
+    sim.converge();
+    assert.equal(sim.analysisRuns.get(run.metadata.name)?.spec?.terminate, true);
+    assert.equal(sim.status.phase, 'Healthy');
+  });
+
+  it('going back to the stable image while the run is Running terminates it (fast rollback)', () => {
+    const { sim, run } = atAnalysisStep();
+    sim.setRunPhase(run.metadata.name, 'Running');
+    sim.converge();
+    sim.patchSpec({
+      template: { spec: { containers: [{ name: 'tomozo', image: 'tomozo-repo/tomozo:0.0.1' }] } },
+    });
+    sim.converge();
+    assert.equal(sim.analysisRuns.get(run.metadata.name)?.spec?.terminate, true);
+    assert.equal(sim.status.phase, 'Healthy');
+    assert.equal(sim.analysisRuns.size, 1);
+  });
+
   it('promote while the run is Running skips the step and terminates the run', () => {
     const { sim, run } = atAnalysisStep();
     sim.setRunPhase(run.metadata.name, 'Running');
