@@ -9,10 +9,12 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { before, describe, it, type TestContext } from 'node:test';
+import { promotePlan } from '../../../src/cli/commands/rollout-patches.ts';
 import { isNotFound, KubeClient, RESOURCES } from '../../../src/kube/client.ts';
 import { installCrds, kanaryCrds } from '../../../src/kube/crds.ts';
 import { testKubeConfig, waitUntil } from '../../support/cluster.ts';
-import { editRollout, type Manifest, type RolloutEnv, rolloutEnv } from '../../support/controller.ts';
+import { editRollout, type Manifest, type RolloutEnv, rolloutEnv, sample } from '../../support/controller.ts';
+import { startExporter, startPrometheus } from '../../support/prometheus.ts';
 import { tomozoManifests } from '../../support/scenario.ts';
 
 const P = 'nginx.ingress.kubernetes.io';
@@ -31,7 +33,7 @@ interface RunLike {
 
 /** A loopback endpoint answering `{"data":{"ok":<state.ok>}}`; records the paths it was asked for. */
 async function startWeb(t: TestContext) {
-  const state = { ok: true, paths: [] as string[] };
+  const state = { ok: true as boolean | string, paths: [] as string[] };
   const server = createServer((req, res) => {
     if (state.paths.length < 1000) state.paths.push(req.url ?? '');
     res.writeHead(200, { 'Content-Type': 'application/json' });
@@ -42,7 +44,7 @@ async function startWeb(t: TestContext) {
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, state };
 }
 
-const template = (): Manifest => ({
+const template = (extra: Record<string, unknown> = {}): Manifest => ({
   apiVersion: 'argoproj.io/v1alpha1',
   kind: 'AnalysisTemplate',
   metadata: { name: 'canary-ok' },
@@ -55,14 +57,15 @@ const template = (): Manifest => ({
         count: 2,
         successCondition: 'result == true',
         provider: { web: { url: '{{args.base}}/check/{{args.hash}}', jsonPath: '{$.data.ok}' } },
+        ...extra,
       },
     ],
   },
 });
 
-function manifests(base: string): Manifest[] {
+function manifests(base: string, tmpl: Manifest = template()): Manifest[] {
   return [
-    template(),
+    tmpl,
     ...editRollout(tomozoManifests(), (ro) => {
       ro.spec.replicas = 2;
       ro.spec.strategy.canary.scaleDownDelaySeconds = 2;
@@ -103,13 +106,23 @@ async function ensureAnalysisCrds(client: KubeClient): Promise<void> {
 
 const runs = (env: RolloutEnv) => env.list<RunLike>(RESOURCES.analysisruns);
 
+/**
+ * Healthy, then the new image: resolves with the step's run once it exists. A
+ * run may decide within a second, so this waits for the run, not for the step
+ * index (an abort resets it to 0).
+ */
 async function updateAndWaitForRun(env: RolloutEnv): Promise<{ run: RunLike; canaryHash: string }> {
-  await env.waitFor('tomozo', 'Healthy', (r) => r.status?.phase === 'Healthy');
+  const v1 = await env.waitFor('tomozo', 'Healthy', (r) => r.status?.phase === 'Healthy');
   await env.ros.setImage('tomozo', 'tomozo', 'tomozo-repo/tomozo:0.0.2');
-  const at = await env.waitFor('tomozo', 'at the analysis step', (r) => r.status?.currentStepIndex === 1);
-  const canaryHash = at.status?.currentPodHash ?? '';
-  const run = await waitUntil('the step AnalysisRun', async () => (await runs(env))[0], 30_000);
-  return { run, canaryHash };
+  const run = await waitUntil(
+    'the step AnalysisRun',
+    async () =>
+      (await runs(env)).find(
+        (r) => r.metadata.labels?.['rollouts-pod-template-hash'] !== v1.status?.stableRS,
+      ),
+    30_000,
+  );
+  return { run, canaryHash: run.metadata.labels?.['rollouts-pod-template-hash'] ?? '' };
 }
 
 before(async () => {
@@ -121,6 +134,13 @@ describe('canary analysis step with the web provider', { concurrency: true }, ()
     const web = await startWeb(t);
     const env = await rolloutEnv(t, 'anstep-ok');
     await env.apply(manifests(web.url));
+    const weights = sample(
+      t,
+      async () =>
+        (await env.annotations(CANARY_INGRESS).catch(() => ({}) as Record<string, string>))[
+          `${P}/canary-weight`
+        ],
+    );
     const { run, canaryHash } = await updateAndWaitForRun(env);
     assert.equal(run.metadata.name, `tomozo-${canaryHash}-2-1`);
     assert.equal(run.metadata.labels?.['rollout-type'], 'Step');
@@ -135,7 +155,6 @@ describe('canary analysis step with the web provider', { concurrency: true }, ()
       { name: 'base', value: web.url },
       { name: 'hash', value: canaryHash },
     ]);
-    assert.equal((await env.annotations(CANARY_INGRESS))[`${P}/canary-weight`], '50');
 
     const healthy = await env.waitFor(
       'tomozo',
@@ -144,6 +163,10 @@ describe('canary analysis step with the web provider', { concurrency: true }, ()
     );
     assert.equal(healthy.status?.stableRS, canaryHash);
     assert.equal(healthy.status?.currentStepIndex, 2);
+    assert.ok(
+      weights.seen.includes('50'),
+      `the canary had its 50% while measured: ${[...new Set(weights.seen)]}`,
+    );
     assert.ok(web.state.paths.includes(`/check/${canaryHash}`), web.state.paths.join(','));
     const done = (await runs(env))[0];
     assert.equal(done?.status?.phase, 'Successful');
@@ -193,5 +216,92 @@ describe('canary analysis step with the web provider', { concurrency: true }, ()
       events.join('\n'),
     );
     assert.equal((await runs(env)).length, 1, 'no second run while aborted');
+  });
+});
+
+describe('canary analysis step: inconclusive and prometheus', { concurrency: true }, () => {
+  it('Inconclusive: the Rollout pauses (InconclusiveAnalysisRun); kanary promote moves past the step', async (t) => {
+    const web = await startWeb(t);
+    web.state.ok = 'maybe'; // neither the success nor the failure condition
+    const env = await rolloutEnv(t, 'anstep-inc');
+    const tmpl = template({ successCondition: 'result == "yes"', failureCondition: 'result == "no"' });
+    const spec = (tmpl.spec as { metrics: { count: number }[] }).metrics[0];
+    if (spec) spec.count = 1;
+    await env.apply(manifests(web.url, tmpl));
+    await updateAndWaitForRun(env);
+    const paused = await env.waitFor('tomozo', 'Paused', (r) => r.status?.phase === 'Paused');
+    assert.equal(paused.status?.message, 'InconclusiveAnalysisRun');
+    assert.deepEqual(
+      paused.status?.pauseConditions?.map((c) => c.reason),
+      ['InconclusiveAnalysisRun'],
+    );
+    assert.equal(paused.status?.currentStepIndex, 1);
+    assert.equal((await runs(env))[0]?.status?.phase, 'Inconclusive');
+    // kanary promote's own plan, as the CLI sends it
+    const plan = promotePlan(paused as never);
+    await env.ros.patchStatus('tomozo', (plan.status as { status: unknown }) ?? {});
+    const healthy = await env.waitFor(
+      'tomozo',
+      'Healthy after promote',
+      (r) => r.status?.phase === 'Healthy',
+    );
+    assert.equal(healthy.status?.stableRS, healthy.status?.currentPodHash);
+    assert.equal((await runs(env)).length, 1, 'no second run');
+  });
+
+  it('prometheus: a low error rate promotes; a high one aborts the next update with the metric message', async (t) => {
+    const exporter = await startExporter(t);
+    exporter.gauges.set('kanary_step_error_rate', 0);
+    const prom = await startPrometheus(t, exporter.url, 'kanary_step_error_rate');
+    const env = await rolloutEnv(t, 'anstep-prom');
+    const tmpl: Manifest = {
+      apiVersion: 'argoproj.io/v1alpha1',
+      kind: 'AnalysisTemplate',
+      metadata: { name: 'canary-ok' },
+      spec: {
+        args: [{ name: 'base' }, { name: 'hash' }],
+        metrics: [
+          {
+            name: 'error-rate',
+            interval: '1s',
+            count: 2,
+            successCondition: 'result[0] < 0.1',
+            provider: { prometheus: { address: '{{args.base}}', query: 'kanary_step_error_rate' } },
+          },
+        ],
+      },
+    };
+    await env.apply(manifests(prom.address, tmpl));
+    const { canaryHash } = await updateAndWaitForRun(env);
+    const healthy = await env.waitFor('tomozo', 'Healthy', (r) => r.status?.stableRS === canaryHash, 60_000);
+    assert.equal(healthy.status?.phase, 'Healthy');
+
+    exporter.gauges.set('kanary_step_error_rate', 0.5);
+    // wait until Prometheus has scraped the new value
+    await waitUntil('Prometheus sees 0.5', async () => {
+      const res = await fetch(`${prom.address}/api/v1/query?query=kanary_step_error_rate`);
+      const body = (await res.json()) as { data?: { result?: { value: [number, string] }[] } };
+      return body.data?.result?.[0]?.value[1] === '0.5';
+    });
+    await env.ros.setImage('tomozo', 'tomozo', 'tomozo-repo/tomozo:0.0.3');
+    const aborted = await env.waitFor('tomozo', 'Degraded', (r) => r.status?.phase === 'Degraded', 60_000);
+    const run = (await runs(env)).find(
+      (r) => r.metadata.labels?.['rollouts-pod-template-hash'] === aborted.status?.currentPodHash,
+    );
+    assert.equal(run?.metadata.name, `tomozo-${aborted.status?.currentPodHash}-3-1`);
+    assert.equal(run?.status?.phase, 'Failed');
+    assert.equal(
+      run?.status?.message,
+      'Metric "error-rate" assessed Failed due to failed (1) > failureLimit (0)',
+    );
+    assert.equal(
+      aborted.status?.message,
+      `RolloutAborted: Rollout aborted update to revision 3: Step-based analysis phase error/failed: ${run?.status?.message}`,
+    );
+    assert.equal(aborted.status?.stableRS, canaryHash, 'the previous revision stays stable');
+    await waitUntil('the canary Ingress back at weight 0', async () => {
+      const a = await env.annotations(CANARY_INGRESS);
+      return a[`${P}/canary-weight`] === '0';
+    });
   });
 });
