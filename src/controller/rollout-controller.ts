@@ -382,7 +382,14 @@ export class RolloutController {
     }
     // a Rollout with an analysis step is planned on filled analysis caches only: an empty one would
     // report its templates missing or create a run that exists
-    if (analysisTemplateRefs(ro).length > 0 && !this.analysisSynced) return { requeueAfterMs: 500 };
+    // (also one that still records a step run, which may have to be terminated)
+    const usesAnalysis =
+      analysisTemplateRefs(ro).length > 0 ||
+      Boolean(
+        (ro.status?.canary as { currentStepAnalysisRunStatus?: unknown } | undefined)
+          ?.currentStepAnalysisRunStatus,
+      );
+    if (usesAnalysis && !this.analysisSynced) return { requeueAfterMs: 500 };
     const end = this.opts.metrics.reconcile.startTimer({ namespace, name });
     const writes: Written[] = [];
     try {
