@@ -216,6 +216,22 @@ describe('canary analysis step: what the run decides', () => {
     });
   }
 
+  it('Failed, then retry: the steps run again and the analysis step gets a new run (.1)', () => {
+    const { sim, run } = atAnalysisStep();
+    sim.setRunPhase(run.metadata.name, 'Failed', 'Metric "success-rate" assessed Failed');
+    sim.converge();
+    assert.equal(sim.status.phase, 'Degraded');
+    assert.equal(sim.status.canary?.currentStepAnalysisRunStatus, undefined, 'no current run once aborted');
+    sim.patchStatus({ abort: false }); // kubectl argo rollouts retry
+    sim.converge();
+    assert.deepEqual([...sim.analysisRuns.keys()], [run.metadata.name, `${run.metadata.name}.1`]);
+    assert.equal(sim.status.currentStepIndex, 1);
+    assert.equal(sim.status.phase, 'Progressing');
+    sim.setRunPhase(`${run.metadata.name}.1`, 'Successful');
+    sim.converge();
+    assert.equal(sim.status.phase, 'Healthy');
+  });
+
   it('Inconclusive: the Rollout pauses (InconclusiveAnalysisRun); promote moves past the step', () => {
     const { sim, run } = atAnalysisStep([{ setWeight: 20 }, ANALYSIS_STEP, { pause: {} }]);
     sim.setRunPhase(run.metadata.name, 'Inconclusive', 'Metric "success-rate" assessed Inconclusive');
