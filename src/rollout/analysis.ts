@@ -324,6 +324,35 @@ export function buildRunArguments(
  * number of times (a step waits for the run to complete). The first error,
  * or undefined.
  */
+/** The first analysis step template that does not exist (`AnalysisTemplate 'x' not found`). */
+export function missingStepTemplate(
+  r: Rollout,
+  objects: Pick<AnalysisObjects, 'templates' | 'clusterTemplates'>,
+): FieldError | undefined {
+  const steps = stepsOf(r);
+  for (let i = 0; i < steps.length; i++) {
+    const analysis = stepAnalysisOf(steps[i]);
+    if (!analysis) continue;
+    const path = `spec.strategy.canary.steps[${i}].analysis.templates`;
+    const found = resolveTemplateRefs(analysis.templates ?? [], objects, path);
+    if (!('templates' in found)) return found;
+  }
+  return undefined;
+}
+
+/** The checks of the analysis steps' templates, in the shape validateRolloutReferences takes. */
+export function stepAnalysisChecks(
+  r: Rollout,
+  objects: Pick<AnalysisObjects, 'templates' | 'clusterTemplates'>,
+  opts: { missingIsError?: boolean } = {},
+): { missing(): FieldError | undefined; invalid(): FieldError | undefined } {
+  const missingIsError = opts.missingIsError ?? true;
+  return {
+    missing: () => (missingIsError ? missingStepTemplate(r, objects) : undefined),
+    invalid: () => validateStepAnalysisReferences(r, objects, { missingIsError }),
+  };
+}
+
 export function validateStepAnalysisReferences(
   r: Rollout,
   objects: Pick<AnalysisObjects, 'templates' | 'clusterTemplates'>,

@@ -14,7 +14,7 @@ import type { Rollout, RolloutStatus } from '../api/types.ts';
 import { unsupportedFeatures } from '../api/unsupported.ts';
 import { validateRollout, validateRolloutReferences } from '../api/validation.ts';
 import type { Action, PlanEvent } from './actions.ts';
-import { type AnalysisObjects, validateStepAnalysisReferences } from './analysis.ts';
+import { type AnalysisObjects, stepAnalysisChecks } from './analysis.ts';
 import { rolloutCanary, syncReplicasOnly } from './canary.ts';
 import { getCondition, newCondition, removeCondition, setCondition } from './conditions.ts';
 import { type Ctx, event, makeCtx, PassError, statusOf } from './context.ts';
@@ -118,10 +118,9 @@ function planPass(observed: Observed): Plan {
     const refCheck = validateRolloutReferences(rollout, {
       services: observed.services,
       ingresses: observed.ingresses,
+      analysis: stepAnalysisChecks(rollout, analysisObjects),
     });
     if (!refCheck.ok) return invalidSpecPlan(rollout, observed.now, refCheck.message);
-    const analysisCheck = validateStepAnalysisReferences(rollout, analysisObjects);
-    if (analysisCheck) return invalidSpecPlan(rollout, observed.now, formatFieldError(analysisCheck));
   } catch (e) {
     return unchanged({ error: `validation failed: ${(e as Error).message}` });
   }

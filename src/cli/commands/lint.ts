@@ -17,7 +17,7 @@ import { GO_STRUCTS, POD_TEMPLATE_ROOT } from '../../api/podtemplate-fields.gen.
 import type { Rollout } from '../../api/types.ts';
 import { unsupportedFeatures } from '../../api/unsupported.ts';
 import { validateRollout, validateRolloutReferences } from '../../api/validation.ts';
-import { type AnalysisTemplateObject, validateStepAnalysisReferences } from '../../rollout/analysis.ts';
+import { type AnalysisTemplateObject, stepAnalysisChecks } from '../../rollout/analysis.ts';
 import { UserError } from '../errors.ts';
 
 /**
@@ -255,22 +255,17 @@ export function lintText(text: string, opts: LintOptions = {}): LintResult {
     if (!opts.argoOnly) {
       for (const e of unsupportedFeatures(r)) problems.push({ rollout, message: formatFieldError(e) });
     }
+    // analysis steps against the templates in the same file (one not in the file may be in the
+    // cluster); the controller's check, which `kubectl argo rollouts lint` does not make
+    const analysis = opts.argoOnly
+      ? undefined
+      : stepAnalysisChecks(r, { templates, clusterTemplates }, { missingIsError: false });
     const refs = validateRolloutReferences(
       r,
-      { services, ingresses: referencedIngresses(r, ingresses) },
+      { services, ingresses: referencedIngresses(r, ingresses), analysis },
       { missingIsError: false },
     );
     if (!refs.ok) problems.push({ rollout, message: refs.message });
-    // analysis steps against the templates in the same file (one not in the file may be in the
-    // cluster); the controller's check, which `kubectl argo rollouts lint` does not make
-    if (!opts.argoOnly) {
-      const analysis = validateStepAnalysisReferences(
-        r,
-        { templates, clusterTemplates },
-        { missingIsError: false },
-      );
-      if (analysis) problems.push({ rollout, message: formatFieldError(analysis) });
-    }
   }
   return { rollouts: rollouts.length, problems };
 }

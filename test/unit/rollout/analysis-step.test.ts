@@ -368,6 +368,20 @@ describe('canary analysis step: references', () => {
     assert.equal(sim.replicaSets.size, 1, 'the update does not start');
   });
 
+  it('checked where Argo checks it: after a missing Service, before a missing Ingress', () => {
+    const r: Rollout = tomozoRollout();
+    (r.spec.strategy?.canary as { steps: CanaryStep[] }).steps = [{ setWeight: 20 }, ANALYSIS_STEP];
+    const noIngress = new Sim(r).addService(service('tomozo-stable')).addService(service('tomozo-canary'));
+    noIngress.converge();
+    assert.match(noIngress.status.message ?? '', /AnalysisTemplate 'success-rate' not found$/);
+    const noService = new Sim(r).addService(service('tomozo-stable'));
+    noService.converge();
+    assert.match(
+      noService.status.message ?? '',
+      /canaryService: Invalid value: "tomozo-canary": service "tomozo-canary" not found$/,
+    );
+  });
+
   it('a missing ClusterAnalysisTemplate likewise', () => {
     const step = {
       analysis: { templates: [{ templateName: 'global', clusterScope: true }] },
