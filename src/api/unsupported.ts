@@ -36,10 +36,6 @@ const isObject = (v: unknown): v is Record<string, unknown> =>
 /** Why a step kind is refused, after `<path>: Forbidden: `. */
 const STEP_KINDS: [kind: string, detail: string][] = [
   [
-    'analysis',
-    'analysis steps are not supported by Kanary yet; the Rollout is not progressed so that no step passes unchecked',
-  ],
-  [
     'experiment',
     'experiment steps are not supported by Kanary; the Rollout is not progressed so that no step passes unchecked',
   ],

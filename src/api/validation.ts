@@ -794,6 +794,13 @@ export interface ReferencedObjects {
   /** by name; undefined (or absent) = not found */
   services?: Record<string, V1Service | undefined>;
   ingresses?: Record<string, V1Ingress | undefined>;
+  /**
+   * The analysis steps' templates (src/rollout/analysis.ts), checked where Argo
+   * checks them: a missing one after the Services are found and before the
+   * Ingresses; the templates' own problems after the Services' and before the
+   * Ingresses'.
+   */
+  analysis?: { missing(): FieldError | undefined; invalid(): FieldError | undefined };
 }
 
 export interface ReferenceOptions {
@@ -872,6 +879,8 @@ export function validateRolloutReferences(
     }
     found.push([role, svc]);
   }
+  const missingTemplate = refs.analysis?.missing();
+  if (missingTemplate) return result([missingTemplate]);
 
   const nginx = canary.trafficRouting?.nginx;
   const foundIngresses: V1Ingress[] = [];
@@ -907,6 +916,8 @@ export function validateRolloutReferences(
 
   const errs: FieldError[] = [];
   for (const [role, svc] of found) errs.push(...validateService(r, role, svc));
+  const invalidTemplates = refs.analysis?.invalid();
+  if (invalidTemplates) errs.push(invalidTemplates);
   if (nginx) {
     for (const ing of foundIngresses) {
       const name = ing.metadata?.name ?? '';

@@ -10,7 +10,7 @@ import type { Action } from '../rollout/plan.ts';
 
 /** An object this controller just wrote, as the API server returned it: the cache must catch up to it. */
 export interface Written {
-  resource: 'replicasets' | 'services' | 'ingresses' | 'pods' | 'rollouts';
+  resource: 'replicasets' | 'services' | 'ingresses' | 'pods' | 'rollouts' | 'analysisruns';
   name: string;
   resourceVersion: string;
   /**
@@ -84,6 +84,17 @@ export async function applyAction(
       return client
         .patch(resourcePath(RESOURCES.rollouts, namespace, rolloutName), a.patch, MERGE_PATCH)
         .then(written('rollouts', rolloutName));
+    case 'createAnalysisRun': {
+      // a name taken meanwhile (the cache was behind) fails the pass; the next one picks another name
+      const name = a.run.metadata.name;
+      return client
+        .create(resourcePath(RESOURCES.analysisruns, namespace), a.run)
+        .then(written('analysisruns', name));
+    }
+    case 'patchAnalysisRun':
+      return client
+        .patch(resourcePath(RESOURCES.analysisruns, namespace, a.name), a.patch, MERGE_PATCH)
+        .then(written('analysisruns', a.name), ignore(isNotFound));
     default: {
       const never: never = a;
       throw new Error(`unknown action ${JSON.stringify(never)}`);

@@ -49,6 +49,10 @@ export class RolloutController {
   readonly pods: Informer<KubeObject>;
   readonly services: Informer<KubeObject>;
   readonly ingresses: Informer<KubeObject>;
+  /** AnalysisRuns (slimmed: no measurements), AnalysisTemplates, ClusterAnalysisTemplates, for analysis steps */
+  readonly analysisRuns: Informer<KubeObject>;
+  readonly analysisTemplates: Informer<KubeObject>;
+  readonly clusterAnalysisTemplates: Informer<KubeObject>;
   readonly queue: WorkQueue;
   private readonly opts: RolloutControllerOptions;
   private readonly recorder: EventRecorder;
@@ -80,6 +84,13 @@ export class RolloutController {
     });
     this.services = new Informer(client, RESOURCES.services, common);
     this.ingresses = new Informer(client, RESOURCES.ingresses, common);
+    this.analysisRuns = new Informer(client, RESOURCES.analysisruns, {
+      ...common,
+      transform: slimAnalysisRun,
+    });
+    this.analysisTemplates = new Informer(client, RESOURCES.analysistemplates, common);
+    // cluster-scoped: watched across the cluster even by a namespaced controller, as Argo does
+    this.clusterAnalysisTemplates = new Informer(client, RESOURCES.clusteranalysistemplates, { log });
     this.queue = new WorkQueue({ concurrency: opts.workers ?? 8 });
     this.recorder = new EventRecorder(client);
     this.recorder.onEvent = (obj, e) =>
@@ -116,6 +127,9 @@ export class RolloutController {
       this.pods.on(ev, (pod) => this.enqueueOwnersOf(pod));
       this.services.on(ev, (svc) => this.enqueueReferrers(svc, 'service'));
       this.ingresses.on(ev, (ing) => this.enqueueReferrers(ing, 'ingress'));
+      this.analysisRuns.on(ev, (run) => this.enqueueOwnersOf(run));
+      this.analysisTemplates.on(ev, (t) => this.enqueueTemplateUsers(t, false));
+      this.clusterAnalysisTemplates.on(ev, (t) => this.enqueueTemplateUsers(t, true));
     }
   }
 
@@ -125,8 +139,18 @@ export class RolloutController {
     );
   }
 
+  /** Whether the analysis caches are filled (a Rollout with an analysis step waits for them). */
+  get analysisSynced(): boolean {
+    return [this.analysisRuns, this.analysisTemplates, this.clusterAnalysisTemplates].every(
+      (i) => i.hasSynced,
+    );
+  }
+
   /** Fills the caches, then starts the workers. */
   async start(): Promise<void> {
+    // not awaited: without the analysis CRDs these keep retrying, and Rollouts without analysis must not wait
+    for (const i of [this.analysisRuns, this.analysisTemplates, this.clusterAnalysisTemplates])
+      void i.start();
     await Promise.all([this.replicaSets, this.pods, this.services, this.ingresses].map((i) => i.start()));
     await this.rollouts.start();
     this.queue.run(
@@ -142,7 +166,17 @@ export class RolloutController {
   /** Starts no more passes (synchronous: nothing new is sent once it returns); passes under way finish. */
   stop(): void {
     this.queue.shutdown();
-    for (const i of [this.rollouts, this.replicaSets, this.pods, this.services, this.ingresses]) i.stop();
+    for (const i of [
+      this.rollouts,
+      this.replicaSets,
+      this.pods,
+      this.services,
+      this.ingresses,
+      this.analysisRuns,
+      this.analysisTemplates,
+      this.clusterAnalysisTemplates,
+    ])
+      i.stop();
   }
 
   /** After stop(): whether the passes under way finished within `timeoutMs`. */
@@ -193,6 +227,17 @@ export class RolloutController {
         (r) => r.kind === 'Rollout' && r.uid === ro.metadata.uid,
       );
       if (owned || refs.includes(name)) this.queue.add(keyOf(ro));
+    }
+  }
+
+  /** A template changed: every Rollout whose analysis steps name it (directly) is planned again. */
+  private enqueueTemplateUsers(t: KubeObject, cluster: boolean): void {
+    const ns = t.metadata.namespace;
+    const rollouts = cluster ? this.rollouts.list() : this.rollouts.list(ns ?? '');
+    for (const ro of rollouts) {
+      if (analysisTemplateRefs(ro).some((ref) => ref.name === t.metadata.name && ref.cluster === cluster)) {
+        this.queue.add(keyOf(ro));
+      }
     }
   }
 
@@ -291,6 +336,11 @@ export class RolloutController {
       pods: structuredClone(pods),
       services: byName(this.services.list(ns)),
       ingresses: byName(this.ingresses.list(ns)),
+      analysis: {
+        runs: structuredClone(this.analysisRuns.list(ns)),
+        templates: byName(this.analysisTemplates.list(ns)),
+        clusterTemplates: byName(this.clusterAnalysisTemplates.list()),
+      },
       now: new Date(),
       controller: { instanceId: this.opts.instanceId },
     } as unknown as Observed;
@@ -318,6 +368,16 @@ export class RolloutController {
       if (behind && Date.now() - pending.since < EXPECTATIONS_TIMEOUT_MS) return { requeueAfterMs: 20 };
       this.expected.delete(key);
     }
+    // a Rollout with an analysis step is planned on filled analysis caches only: an empty one would
+    // report its templates missing or create a run that exists
+    // (also one that still records a step run, which may have to be terminated)
+    const usesAnalysis =
+      analysisTemplateRefs(ro).length > 0 ||
+      Boolean(
+        (ro.status?.canary as { currentStepAnalysisRunStatus?: unknown } | undefined)
+          ?.currentStepAnalysisRunStatus,
+      );
+    if (usesAnalysis && !this.analysisSynced) return { requeueAfterMs: 500 };
     const end = this.opts.metrics.reconcile.startTimer({ namespace, name });
     const writes: Written[] = [];
     try {
@@ -377,6 +437,7 @@ export class RolloutController {
       ingresses: this.ingresses,
       pods: this.pods,
       rollouts: this.rollouts,
+      analysisruns: this.analysisRuns,
     }[w.resource] as Informer<KubeObject>;
     const cached = informer.get(namespace, w.name);
     if (!cached) return Boolean(w.deleted);
@@ -422,6 +483,55 @@ export function slimPod(pod: KubeObject): KubeObject {
     },
     status: { phase: status?.phase, conditions: status?.conditions },
   } as KubeObject;
+}
+
+/**
+ * What the Rollout planner reads of an AnalysisRun: identity, labels, owners,
+ * the spec (to tell its own run on a name collision) and the phase and
+ * message, not the measurements that make up most of a run's size.
+ */
+export function slimAnalysisRun(run: KubeObject): KubeObject {
+  const m = run.metadata;
+  const o = run as { spec?: Record<string, unknown>; status?: { phase?: string; message?: string } };
+  return {
+    apiVersion: run.apiVersion,
+    kind: run.kind,
+    metadata: {
+      name: m.name,
+      namespace: m.namespace,
+      uid: m.uid,
+      resourceVersion: m.resourceVersion,
+      labels: m.labels,
+      ownerReferences: m.ownerReferences,
+      creationTimestamp: m.creationTimestamp,
+      deletionTimestamp: m.deletionTimestamp,
+    },
+    spec: {
+      metrics: o.spec?.metrics,
+      args: o.spec?.args,
+      dryRun: o.spec?.dryRun,
+      measurementRetention: o.spec?.measurementRetention,
+      terminate: o.spec?.terminate,
+    },
+    status: { phase: o.status?.phase, message: o.status?.message },
+  } as KubeObject;
+}
+
+/** The templates a Rollout's analysis steps name (malformed specs yield what can be read). */
+function analysisTemplateRefs(ro: RolloutObject): { name: string; cluster: boolean }[] {
+  const steps = (ro.spec?.strategy?.canary as { steps?: unknown } | undefined)?.steps;
+  if (!Array.isArray(steps)) return [];
+  const refs: { name: string; cluster: boolean }[] = [];
+  for (const step of steps) {
+    const templates = (step as { analysis?: { templates?: unknown } } | null)?.analysis?.templates;
+    if (!Array.isArray(templates)) continue;
+    for (const t of templates) {
+      const ref = t as { templateName?: unknown; clusterScope?: unknown } | null;
+      if (typeof ref?.templateName === 'string')
+        refs.push({ name: ref.templateName, cluster: ref.clusterScope === true });
+    }
+  }
+  return refs;
 }
 
 /**

@@ -1,5 +1,6 @@
 /** What a plan asks the shell to do: API writes, in order, and Events to record. */
 import type { V1Ingress, V1ReplicaSet } from '@kubernetes/client-node';
+import type { AnalysisRunManifest } from './analysis.ts';
 
 export type Action =
   | { kind: 'createReplicaSet'; replicaSet: V1ReplicaSet }
@@ -18,7 +19,11 @@ export type Action =
   /** JSON merge patch of a pod's labels/annotations (ephemeral metadata, in place) */
   | { kind: 'patchPod'; name: string; patch: object }
   /** JSON merge patch on the Rollout itself (spec.replicas default, revision annotation) */
-  | { kind: 'patchRollout'; patch: object };
+  | { kind: 'patchRollout'; patch: object }
+  /** an analysis step's run */
+  | { kind: 'createAnalysisRun'; run: AnalysisRunManifest }
+  /** JSON merge patch (`spec.terminate: true`) */
+  | { kind: 'patchAnalysisRun'; name: string; patch: object };
 
 export interface PlanEvent {
   type: 'Normal' | 'Warning';

@@ -9,6 +9,7 @@ import { pauseDurationSeconds } from '../api/duration.ts';
 import { computeStepHash } from '../api/hash.ts';
 import { formatLabelSelector } from '../api/selector.ts';
 import type { RolloutStatus, TrafficWeights } from '../api/types.ts';
+import { reconcileStepAnalysis, stepAnalysisSucceeded } from './analysis.ts';
 import { removeCondition } from './conditions.ts';
 import { type Ctx, event, isAborted, PassError, requeueAfter, statusOf } from './context.ts';
 import { reconcileEphemeralMetadata } from './ephemeral.ts';
@@ -73,6 +74,9 @@ export function rolloutCanary(ctx: Ctx): RolloutStatus {
   reconcileRevisionHistoryLimit(ctx);
   reconcileServices(ctx);
   reconcileTrafficRouting(ctx);
+  reconcileStepAnalysis(ctx, fastRollback(ctx));
+  // an inconclusive run pauses: nothing else moves this pass (Argo's HasAddPause)
+  if (ctx.pause.addReasons.length > 0) return syncStatus(ctx);
   const scaled = reconcileCanaryReplicaSets(ctx);
   if (!scaled) reconcileCanaryPause(ctx);
   return syncStatus(ctx);
@@ -355,10 +359,21 @@ function completedCurrentStep(ctx: Ctx, weights: TrafficWeights | undefined): bo
     if (!atDesiredReplicaCounts(ctx.r, ctx.newRS, ctx.stableRS, ctx.otherRSs, weights)) return false;
     return weights?.verified !== false;
   }
-  // analysis, experiment, plugin, header and mirror route steps never complete here: the planner
-  // refuses such a Rollout before this pass (src/api/unsupported.ts), and a step Kanary cannot run
-  // must never pass unchecked
+  if (step.analysis) return stepAnalysisSucceeded(ctx);
+  // experiment, plugin, header and mirror route steps never complete here: the planner refuses
+  // such a Rollout before this pass (src/api/unsupported.ts), and a step Kanary cannot run must
+  // never pass unchecked
   return false;
+}
+
+/** isFastRollback (canary): back to the stable ReplicaSet, or to one within the rollback window. */
+function fastRollback(ctx: Ctx): boolean {
+  if (!ctx.newRS || !ctx.stableRS) return false;
+  const created = (rs: V1ReplicaSet) => parseTime(rs.metadata?.creationTimestamp) ?? 0;
+  const toStable = statusOf(ctx).stableRS === hashOf(ctx.newRS);
+  const toOlder = created(ctx.newRS) < created(ctx.stableRS);
+  if (!toStable && !toOlder) return false;
+  return toStable || rollbackWithinWindow(ctx);
 }
 
 /** rollbackWindow: going back to one of the last N revisions skips the steps. */
@@ -417,7 +432,7 @@ function baseStatus(ctx: Ctx): RolloutStatus {
     conditions: prev.conditions,
     restartedAt: ctx.newStatus.restartedAt,
     promoteFull: Boolean(prev.promoteFull),
-    canary: { weights: ctx.newStatus.weights },
+    canary: { weights: ctx.newStatus.weights, currentStepAnalysisRunStatus: ctx.newStatus.stepAnalysisRun },
   };
   // the spec is valid by now, so an old InvalidSpec condition goes
   if (next.conditions?.some((c) => c.type === 'InvalidSpec')) removeCondition(next, 'InvalidSpec');
@@ -480,6 +495,7 @@ function syncStatus(ctx: Ctx): RolloutStatus {
     const { step } = currentStep(r);
     const text = step ? stepString(step) : 'invalid';
     index++;
+    if (next.canary) next.canary.currentStepAnalysisRunStatus = undefined;
     event(ctx, Reason.RolloutStepCompleted, Message.stepCompleted(index, count, text));
     ctx.pause.removeReasons.push('CanaryPauseStep');
   }

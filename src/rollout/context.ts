@@ -7,6 +7,7 @@
 import type { V1Ingress, V1Pod, V1ReplicaSet, V1Service } from '@kubernetes/client-node';
 import type { Rollout, RolloutStatus, TrafficWeights } from '../api/types.ts';
 import type { Action, PlanEvent } from './actions.ts';
+import type { AnalysisObjects, ObservedRun, RunStatusRef } from './analysis.ts';
 import { deepClone } from './json.ts';
 import { sameRS } from './replicasets.ts';
 import type { RouterLookup } from './router.ts';
@@ -49,7 +50,11 @@ export interface Ctx {
   /** the traffic routers, given to plan() by the shell */
   routerFor: RouterLookup;
   /** fields of the next status decided before it is assembled (Argo's c.newStatus) */
-  newStatus: { restartedAt?: string; weights?: TrafficWeights };
+  newStatus: { restartedAt?: string; weights?: TrafficWeights; stepAnalysisRun?: RunStatusRef };
+  /** AnalysisRuns and templates observed (analysis steps) */
+  analysis: AnalysisObjects;
+  /** the current step's AnalysisRun this pass (Argo's currentArs.CanaryStep) */
+  stepRun?: ObservedRun;
   pause: PauseState;
   actions: Action[];
   events: PlanEvent[];
@@ -65,6 +70,7 @@ export function makeCtx(
   ingresses: Record<string, V1Ingress | undefined>,
   observedRSs: V1ReplicaSet[],
   routerFor: RouterLookup,
+  analysis: AnalysisObjects = { runs: [], templates: {}, clusterTemplates: {} },
 ): Ctx {
   const status = deepClone(r.status ?? {});
   return {
@@ -82,6 +88,7 @@ export function makeCtx(
     ingresses,
     routerFor,
     newStatus: { restartedAt: status.restartedAt, weights: deepClone(status.canary?.weights) },
+    analysis: { ...analysis, runs: [...analysis.runs] },
     pause: {
       addReasons: [],
       removeReasons: [],

@@ -14,6 +14,7 @@ import type { Rollout, RolloutStatus } from '../api/types.ts';
 import { unsupportedFeatures } from '../api/unsupported.ts';
 import { validateRollout, validateRolloutReferences } from '../api/validation.ts';
 import type { Action, PlanEvent } from './actions.ts';
+import { type AnalysisObjects, stepAnalysisChecks } from './analysis.ts';
 import { rolloutCanary, syncReplicasOnly } from './canary.ts';
 import { getCondition, newCondition, removeCondition, setCondition } from './conditions.ts';
 import { type Ctx, event, makeCtx, PassError, statusOf } from './context.ts';
@@ -46,6 +47,11 @@ export interface Observed {
   ingresses: Record<string, V1Ingress | undefined>;
   now: Date;
   controller: { instanceId?: string };
+  /**
+   * AnalysisRuns (every one in the namespace), AnalysisTemplates and
+   * ClusterAnalysisTemplates, for analysis steps; none when absent
+   */
+  analysis?: AnalysisObjects;
 }
 
 export interface Plan {
@@ -102,6 +108,7 @@ function planPass(observed: Observed, routerFor: RouterLookup): Plan {
     status: deepClone(observedStatus),
     ...extra,
   });
+  const analysisObjects = observed.analysis ?? { runs: [], templates: {}, clusterTemplates: {} };
   // a Rollout being deleted is left to garbage collection
   if (rollout.metadata?.deletionTimestamp) return unchanged();
 
@@ -118,6 +125,7 @@ function planPass(observed: Observed, routerFor: RouterLookup): Plan {
     const refCheck = validateRolloutReferences(rollout, {
       services: observed.services,
       ingresses: observed.ingresses,
+      analysis: stepAnalysisChecks(rollout, analysisObjects),
     });
     if (!refCheck.ok) return invalidSpecPlan(rollout, observed.now, refCheck.message);
   } catch (e) {
@@ -132,6 +140,7 @@ function planPass(observed: Observed, routerFor: RouterLookup): Plan {
     observed.ingresses,
     observed.replicaSets,
     routerFor,
+    analysisObjects,
   );
   try {
     claimReplicaSets(ctx, observed.replicaSets);

@@ -4,8 +4,9 @@
  * refuses to run, src/api/unsupported.ts) plus the two things
  * `kubectl argo rollouts lint` adds: strict decoding (an unknown field is an
  * error, as Go's DisallowUnknownFields makes it) and the Services and
- * Ingresses found in the same file. `--argo-only` leaves out Kanary's own
- * refusals, to check a manifest as upstream's lint does.
+ * Ingresses found in the same file; and the analysis steps against the
+ * AnalysisTemplates in the file. `--argo-only` leaves out Kanary's own
+ * refusals and the template check, to check a manifest as upstream's lint does.
  */
 import { readFileSync } from 'node:fs';
 import type { V1Ingress, V1Service } from '@kubernetes/client-node';
@@ -16,6 +17,7 @@ import { GO_STRUCTS, POD_TEMPLATE_ROOT } from '../../api/podtemplate-fields.gen.
 import type { Rollout } from '../../api/types.ts';
 import { unsupportedFeatures } from '../../api/unsupported.ts';
 import { validateRollout, validateRolloutReferences } from '../../api/validation.ts';
+import { type AnalysisTemplateObject, stepAnalysisChecks } from '../../rollout/analysis.ts';
 import { UserError } from '../errors.ts';
 
 /**
@@ -217,8 +219,14 @@ export function lintText(text: string, opts: LintOptions = {}): LintResult {
   const rollouts = objects.filter(isRollout) as unknown as Rollout[];
   const services: Record<string, V1Service> = {};
   const ingresses: V1Ingress[] = [];
+  const templates: Record<string, AnalysisTemplateObject> = {};
+  const clusterTemplates: Record<string, AnalysisTemplateObject> = {};
   for (const o of objects) {
     const name = (o.metadata as { name?: string } | undefined)?.name ?? '';
+    if (String(o.apiVersion).startsWith('argoproj.io/') && o.kind === 'AnalysisTemplate')
+      templates[name] = o as unknown as AnalysisTemplateObject;
+    if (String(o.apiVersion).startsWith('argoproj.io/') && o.kind === 'ClusterAnalysisTemplate')
+      clusterTemplates[name] = o as unknown as AnalysisTemplateObject;
     if (o.kind === 'Service' && o.apiVersion === 'v1') services[name] = o as V1Service;
     if (o.kind === 'Ingress' && /^(networking\.k8s\.io|extensions)\//.test(String(o.apiVersion)))
       ingresses.push(o as V1Ingress);
@@ -247,9 +255,14 @@ export function lintText(text: string, opts: LintOptions = {}): LintResult {
     if (!opts.argoOnly) {
       for (const e of unsupportedFeatures(r)) problems.push({ rollout, message: formatFieldError(e) });
     }
+    // analysis steps against the templates in the same file (one not in the file may be in the
+    // cluster); the controller's check, which `kubectl argo rollouts lint` does not make
+    const analysis = opts.argoOnly
+      ? undefined
+      : stepAnalysisChecks(r, { templates, clusterTemplates }, { missingIsError: false });
     const refs = validateRolloutReferences(
       r,
-      { services, ingresses: referencedIngresses(r, ingresses) },
+      { services, ingresses: referencedIngresses(r, ingresses), analysis },
       { missingIsError: false },
     );
     if (!refs.ok) problems.push({ rollout, message: refs.message });

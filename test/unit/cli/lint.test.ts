@@ -182,3 +182,65 @@ spec:
     );
   });
 });
+
+describe('lint: analysis steps against the AnalysisTemplates in the same file', () => {
+  const manifest = (templates: string) => `apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {name: r}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: r}}
+  template:
+    metadata: {labels: {app: r}}
+    spec: {containers: [{name: r, image: nginx}]}
+  strategy:
+    canary:
+      steps:
+      - setWeight: 10
+      - analysis: {templates: [{templateName: a}, {templateName: b, clusterScope: true}]}
+${templates}`;
+  const template = (kind: string, name: string, metric: string, count = 'count: 1') => `---
+apiVersion: argoproj.io/v1alpha1
+kind: ${kind}
+metadata: {name: ${name}}
+spec:
+  metrics:
+  - name: ${metric}
+    ${count}
+    interval: 1s
+    successCondition: result == true
+    provider: {web: {url: 'http://127.0.0.1/'}}
+`;
+  it('templates that merge: no problem; templates not in the file: not reported', () => {
+    const ok = manifest(
+      template('AnalysisTemplate', 'a', 'm1') + template('ClusterAnalysisTemplate', 'b', 'm2'),
+    );
+    assert.deepEqual(lintText(ok).problems, []);
+    assert.deepEqual(lintText(manifest('')).problems, []);
+  });
+  it('a metric name in two templates, a metric without a count: the controller message', () => {
+    const dup = manifest(
+      template('AnalysisTemplate', 'a', 'm') + template('ClusterAnalysisTemplate', 'b', 'm'),
+    );
+    assert.deepEqual(
+      lintText(dup).problems.map((p) => p.message),
+      [
+        `spec.strategy.canary.steps[1].analysis.templates: Invalid value: "templateNames: [a b]": two metrics have the same name 'm'`,
+      ],
+    );
+    assert.deepEqual(
+      lintText(dup, { argoOnly: true }).problems,
+      [],
+      'not a check of kubectl argo rollouts lint',
+    );
+    const forever = manifest(
+      template('AnalysisTemplate', 'a', 'm', '') + template('ClusterAnalysisTemplate', 'b', 'n'),
+    );
+    assert.deepEqual(
+      lintText(forever).problems.map((p) => p.message),
+      [
+        'spec.strategy.canary.steps[1].analysis.templates: Invalid value: "a": AnalysisTemplate a has metric m which runs indefinitely. Invalid value for count: <nil>',
+      ],
+    );
+  });
+});

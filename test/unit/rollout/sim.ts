@@ -5,6 +5,7 @@
  */
 import type { V1Ingress, V1Pod, V1ReplicaSet, V1Service } from '@kubernetes/client-node';
 import type { Rollout, RolloutStatus } from '../../../src/api/types.ts';
+import type { AnalysisTemplateObject, ObservedRun } from '../../../src/rollout/analysis.ts';
 import { applyMergePatch, deepClone, deepEqual } from '../../../src/rollout/json.ts';
 import { type Observed, type Plan, plan } from '../../../src/rollout/plan.ts';
 import { routerFor } from '../../../src/traffic/router.ts';
@@ -29,6 +30,10 @@ export class Sim {
   ingresses = new Map<string, V1Ingress>();
   /** with `pods: true` */
   pods = new Map<string, V1Pod>();
+  /** AnalysisRuns by name (their phase is set by the test, as the AnalysisRun controller would) */
+  analysisRuns = new Map<string, ObservedRun>();
+  analysisTemplates = new Map<string, AnalysisTemplateObject>();
+  clusterAnalysisTemplates = new Map<string, AnalysisTemplateObject>();
   now: Date;
   history: Plan[] = [];
   opts: SimOptions;
@@ -67,6 +72,13 @@ export class Sim {
       ingresses: Object.fromEntries([...this.ingresses].map(([k, v]) => [k, deepClone(v)])),
       now: this.now,
       controller: {},
+      analysis: {
+        runs: [...this.analysisRuns.values()].map((r) => deepClone(r)),
+        templates: Object.fromEntries([...this.analysisTemplates].map(([k, v]) => [k, deepClone(v)])),
+        clusterTemplates: Object.fromEntries(
+          [...this.clusterAnalysisTemplates].map(([k, v]) => [k, deepClone(v)]),
+        ),
+      },
     };
   }
 
@@ -191,7 +203,15 @@ export class Sim {
       svc: [...this.services.values()],
       ing: [...this.ingresses.values()],
       pods: [...this.pods.values()],
+      runs: [...this.analysisRuns.values()],
     });
+  }
+
+  /** The AnalysisRun controller's verdict on a run. */
+  setRunPhase(name: string, phase: string, message?: string): void {
+    const run = this.analysisRuns.get(name);
+    if (!run) throw new Error(`NotFound: analysisrun ${name}`);
+    run.status = { phase, ...(message ? { message } : {}) };
   }
 
   private apply(a: Plan['actions'][number]): void {
@@ -246,6 +266,21 @@ export class Sim {
         const pod = this.pods.get(a.name);
         if (!pod) return; // gone meanwhile: the shell ignores NotFound
         this.pods.set(a.name, applyMergePatch(pod, a.patch) as V1Pod);
+        return;
+      }
+      case 'createAnalysisRun': {
+        const name = a.run.metadata.name;
+        if (this.analysisRuns.has(name)) throw new Error(`AlreadyExists: analysisrun ${name}`);
+        const run = deepClone(a.run) as unknown as ObservedRun;
+        run.metadata.uid = `uid-${++this.uid}`;
+        run.metadata.creationTimestamp = ts;
+        this.analysisRuns.set(name, run);
+        return;
+      }
+      case 'patchAnalysisRun': {
+        const run = this.analysisRuns.get(a.name);
+        if (!run) return;
+        this.analysisRuns.set(a.name, applyMergePatch(run, a.patch) as ObservedRun);
         return;
       }
       case 'patchRollout': {

@@ -72,14 +72,14 @@ function assertRefused(sim: Sim, message: string): void {
 describe('Rollouts with features Kanary cannot run are refused, not skipped', () => {
   const cases: [string, (r: Rollout) => void, string][] = [
     [
-      'an analysis step',
+      'an analysis step whose AnalysisTemplate does not exist',
       (r) =>
         (canary(r).steps = [
           { setWeight: 10 },
           { pause: { duration: 5 } },
           { analysis: { templates: [{ templateName: 'ok' }] } } as CanaryStep,
         ]),
-      `spec.strategy.canary.steps[2].analysis: Forbidden: analysis steps are not supported by Kanary yet; ${STEP_UNCHECKED}`,
+      `spec.strategy.canary.steps[2].analysis.templates: Invalid value: "ok": AnalysisTemplate 'ok' not found`,
     ],
     [
       'an experiment step',
@@ -126,7 +126,7 @@ describe('Rollouts with features Kanary cannot run are refused, not skipped', ()
     });
   }
 
-  it('an analysis step added to a healthy Rollout together with a new image: no new ReplicaSet, no weight change', () => {
+  it('an analysis step with a missing template added to a healthy Rollout together with a new image: no new ReplicaSet, no weight change', () => {
     const sim = tomozo();
     sim.converge();
     assert.equal(sim.status.phase, 'Healthy');
@@ -139,7 +139,7 @@ describe('Rollouts with features Kanary cannot run are refused, not skipped', ()
     });
     assertRefused(
       sim,
-      `spec.strategy.canary.steps[1].analysis: Forbidden: analysis steps are not supported by Kanary yet; ${STEP_UNCHECKED}`,
+      `spec.strategy.canary.steps[1].analysis.templates: Invalid value: "ok": AnalysisTemplate 'ok' not found`,
     );
     assert.equal(sim.replicaSets.size, 1, 'only the stable ReplicaSet');
     assert.equal(sim.status.stableRS, healthy.stableRS);
@@ -181,21 +181,21 @@ describe('Rollouts with features Kanary cannot run are refused, not skipped', ()
 });
 
 /** Upstream e2e and example Rollouts Kanary cannot run, and the field each is refused for. */
+/** Upstream Rollouts with analysis steps: no longer refused for them (src/rollout/analysis.ts). */
+const UPSTREAM_ANALYSIS_STEPS = [
+  'test/e2e/functional/rollout-inline-analysis.yaml',
+  'test/e2e/functional/rollout-inline-multiple-analysis.yaml',
+  'test/e2e/functional/rollout-degraded-inline-multiple-analysis.yaml',
+  'test/e2e/functional/rollout-inline-invalid-image-job.yaml',
+  'test/e2e/functional/rollout-inline-long-running-job-deadline.yaml',
+  'test/e2e/functional/rollout-rollback-window.yaml',
+  'test/e2e/functional/rollout-secret.yaml',
+  'test/e2e/functional/rollout-secret-withArgs.yaml',
+  'examples/rollout-analysis-step.yaml',
+  'examples/rollout-secret.yaml',
+];
+
 const UPSTREAM_REFUSED: [file: string, field: string][] = [
-  ['test/e2e/functional/rollout-inline-analysis.yaml', 'spec.strategy.canary.steps[1].analysis'],
-  ['test/e2e/functional/rollout-inline-multiple-analysis.yaml', 'spec.strategy.canary.steps[2].analysis'],
-  [
-    'test/e2e/functional/rollout-degraded-inline-multiple-analysis.yaml',
-    'spec.strategy.canary.steps[2].analysis',
-  ],
-  ['test/e2e/functional/rollout-inline-invalid-image-job.yaml', 'spec.strategy.canary.steps[1].analysis'],
-  [
-    'test/e2e/functional/rollout-inline-long-running-job-deadline.yaml',
-    'spec.strategy.canary.steps[1].analysis',
-  ],
-  ['test/e2e/functional/rollout-rollback-window.yaml', 'spec.strategy.canary.steps[1].analysis'],
-  ['test/e2e/functional/rollout-secret.yaml', 'spec.strategy.canary.steps[1].analysis'],
-  ['test/e2e/functional/rollout-secret-withArgs.yaml', 'spec.strategy.canary.steps[1].analysis'],
   ['test/e2e/functional/rollout-background-analysis.yaml', 'spec.strategy.canary.analysis'],
   ['test/e2e/functional/rollout-background-analysis-inconclusive.yaml', 'spec.strategy.canary.analysis'],
   ['test/e2e/functional/rollout-background-invalid-job.yaml', 'spec.strategy.canary.analysis'],
@@ -212,11 +212,9 @@ const UPSTREAM_REFUSED: [file: string, field: string][] = [
   ['test/e2e/mirror-route/istio-mirror-host.yaml', 'spec.strategy.canary.trafficRouting.istio'],
   ['test/e2e/header-routing/alb-header-route.yaml', 'spec.strategy.canary.trafficRouting.alb'],
   ['test/e2e/apisix/rollout-apisix-canary-set-header.yaml', 'spec.strategy.canary.trafficRouting.apisix'],
-  ['examples/rollout-analysis-step.yaml', 'spec.strategy.canary.steps[1].analysis'],
   ['examples/rollout-background-analysis.yaml', 'spec.strategy.canary.analysis'],
   ['examples/rollout-experiment-step.yaml', 'spec.strategy.canary.steps[1].experiment'],
   ['examples/rollout-baseline-vs-canary.yaml', 'spec.strategy.canary.steps[0].experiment'],
-  ['examples/rollout-secret.yaml', 'spec.strategy.canary.steps[1].analysis'],
   ['examples/rollout-bluegreen.yaml', 'spec.strategy.blueGreen'],
 ];
 
@@ -261,6 +259,17 @@ describe('upstream Rollouts Kanary cannot run are refused with the right field p
   }
 });
 
+describe('upstream Rollouts with analysis steps are not refused for them', () => {
+  for (const file of UPSTREAM_ANALYSIS_STEPS) {
+    it(file, () => {
+      const { docs } = upstreamObjects(file);
+      const r = docs.find((d) => d.kind === 'Rollout') as Rollout;
+      const steps = unsupportedFeatures(r).filter((e) => /\.steps\[\d+\]\.analysis/.test(e.field));
+      assert.deepEqual(steps, []);
+    });
+  }
+});
+
 describe('unsupportedFeatures', () => {
   it('lists every unsupported field in spec order', () => {
     const r = tomozoRollout();
@@ -279,7 +288,6 @@ describe('unsupportedFeatures', () => {
       [
         'spec.strategy.canary.analysis',
         'spec.strategy.canary.trafficRouting.smi',
-        'spec.strategy.canary.steps[1].analysis',
         'spec.strategy.canary.steps[2].experiment',
         'spec.strategy.canary.steps[3].plugin',
         'spec.strategy.canary.steps[4].setHeaderRoute',
@@ -287,7 +295,7 @@ describe('unsupportedFeatures', () => {
       ],
     );
     assert.equal(
-      formatFieldError(unsupportedFeatures(r)[5] as never),
+      formatFieldError(unsupportedFeatures(r)[4] as never),
       'spec.strategy.canary.steps[4].setHeaderRoute: Forbidden: header routes are not supported by Kanary (its NGINX router has no managed routes); the Rollout is not progressed so that no step is skipped',
     );
   });

@@ -1,0 +1,646 @@
+/**
+ * The canary `analysis` step, as Argo Rollouts v1.10 runs it
+ * (rollout/analysis.go reconcileAnalysisRuns / reconcileStepBasedAnalysisRun,
+ * utils/analysis/factory.go and helpers.go): the AnalysisRun a step creates
+ * from its templates, which runs are current, which are terminated, and what
+ * the run's phase does to the Rollout (Successful: the step completes;
+ * Failed/Error: abort; Inconclusive: pause). Pure: the shell observes the
+ * runs and templates and carries out the create/terminate actions.
+ *
+ * Background analysis (`strategy.canary.analysis`) is not run here; the
+ * Rollout is refused for it (src/api/unsupported.ts).
+ */
+import type { V1ReplicaSet } from '@kubernetes/client-node';
+import { resolveMetricArgs } from '../analysis/args.ts';
+import type { Argument, Metric } from '../analysis/types.ts';
+import { effectiveCount } from '../analysis/validate.ts';
+import {
+  goQuote,
+  INSTANCE_ID_LABEL,
+  POD_TEMPLATE_HASH_LABEL,
+  REVISION_ANNOTATION,
+} from '../api/constants.ts';
+import { type FieldError, invalid } from '../api/field-error.ts';
+import type { Rollout } from '../api/types.ts';
+import { type Ctx, event, isAborted, PassError, statusOf } from './context.ts';
+import { deepEqual } from './json.ts';
+import { hashOf, rolloutControllerRef } from './replicasets.ts';
+import { currentStep, stepsOf } from './steps.ts';
+
+export const ROLLOUT_TYPE_LABEL = 'rollout-type';
+export const STEP_INDEX_LABEL = 'step-index';
+export const INCONCLUSIVE_PAUSE = 'InconclusiveAnalysisRun';
+
+/** The fields of an AnalysisRun the planner reads (the shell's cache keeps only these). */
+export interface ObservedRun {
+  metadata: {
+    name: string;
+    namespace?: string;
+    uid?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    ownerReferences?: { uid?: string; controller?: boolean; kind?: string; name?: string }[];
+    creationTimestamp?: string;
+    deletionTimestamp?: string;
+  };
+  spec?: {
+    metrics?: Metric[];
+    args?: Argument[];
+    dryRun?: { metricName: string }[];
+    measurementRetention?: { metricName: string; limit: number }[];
+    terminate?: boolean;
+  };
+  status?: { phase?: string; message?: string };
+}
+
+/** AnalysisTemplate / ClusterAnalysisTemplate as the planner reads them. */
+export interface AnalysisTemplateObject {
+  metadata: { name: string; namespace?: string };
+  spec?: {
+    metrics?: Metric[];
+    args?: Argument[];
+    dryRun?: { metricName: string }[];
+    measurementRetention?: { metricName: string; limit: number }[];
+    templates?: TemplateRef[];
+  };
+}
+
+export interface TemplateRef {
+  templateName?: string;
+  clusterScope?: boolean;
+}
+
+/** A step's `analysis` (Argo's RolloutAnalysis). */
+export interface RolloutAnalysis {
+  templates?: TemplateRef[];
+  args?: RunArgument[];
+  dryRun?: { metricName: string }[];
+  measurementRetention?: { metricName: string; limit: number }[];
+  analysisRunMetadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
+}
+
+/** AnalysisRunArgument: a value, or where to take it from. */
+export interface RunArgument {
+  name: string;
+  value?: string;
+  valueFrom?: { podTemplateHashValue?: 'Stable' | 'Latest' | string; fieldRef?: { fieldPath?: string } };
+}
+
+export interface AnalysisObjects {
+  /** every AnalysisRun in the Rollout's namespace (ours or not: names must not collide) */
+  runs: ObservedRun[];
+  /** the namespace's AnalysisTemplates by name */
+  templates: Record<string, AnalysisTemplateObject | undefined>;
+  clusterTemplates: Record<string, AnalysisTemplateObject | undefined>;
+}
+
+/** status.canary.currentStepAnalysisRunStatus */
+export interface RunStatusRef {
+  name: string;
+  status: string;
+  message?: string;
+}
+
+export interface AnalysisRunManifest {
+  apiVersion: 'argoproj.io/v1alpha1';
+  kind: 'AnalysisRun';
+  metadata: {
+    name: string;
+    namespace?: string;
+    labels: Record<string, string>;
+    annotations: Record<string, string>;
+    ownerReferences: ReturnType<typeof rolloutControllerRef>[];
+  };
+  spec: {
+    metrics: Metric[];
+    args?: Argument[];
+    dryRun?: { metricName: string }[];
+    measurementRetention?: { metricName: string; limit: number }[];
+  };
+}
+
+const COMPLETED = new Set(['Successful', 'Failed', 'Error', 'Inconclusive']);
+const isCompleted = (phase: string | undefined) => COMPLETED.has(phase ?? '');
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+export const stepAnalysisOf = (step: unknown): RolloutAnalysis | undefined =>
+  isObject(step) && isObject(step.analysis) ? (step.analysis as RolloutAnalysis) : undefined;
+
+// ---- templates ----
+
+export class AnalysisError extends Error {
+  override readonly name = 'AnalysisError';
+}
+
+/** The templates a list of refs names, nested ones included, each once (getAnalysisTemplatesFromRefs). */
+export function resolveTemplateRefs(
+  refs: readonly TemplateRef[],
+  objects: Pick<AnalysisObjects, 'templates' | 'clusterTemplates'>,
+  path: string,
+  depth = 0,
+  missingIsError = true,
+): { templates: AnalysisTemplateObject[]; clusterTemplates: AnalysisTemplateObject[] } | FieldError {
+  const templates: AnalysisTemplateObject[] = [];
+  const clusterTemplates: AnalysisTemplateObject[] = [];
+  if (depth > 16) return invalid(path, goQuote(''), 'nested templates are more than 16 levels deep');
+  for (const ref of refs) {
+    const name = ref?.templateName ?? '';
+    const cluster = Boolean(ref?.clusterScope);
+    const found = cluster ? objects.clusterTemplates[name] : objects.templates[name];
+    if (!found && !missingIsError) continue;
+    if (!found) {
+      const kind = cluster ? 'ClusterAnalysisTemplate' : 'AnalysisTemplate';
+      return invalid(path, goQuote(name), `${kind} '${name}' not found`);
+    }
+    (cluster ? clusterTemplates : templates).push(found);
+    const inner = found.spec?.templates;
+    if (Array.isArray(inner) && inner.length > 0) {
+      const nested = resolveTemplateRefs(inner, objects, 'spec.templates', depth + 1, missingIsError);
+      if (!('templates' in nested)) return nested;
+      clusterTemplates.push(...nested.clusterTemplates);
+      templates.push(...nested.templates);
+    }
+  }
+  const unique = (list: AnalysisTemplateObject[]) =>
+    list.filter((t, i) => list.findIndex((u) => u.metadata.name === t.metadata.name) === i);
+  return { templates: unique(templates), clusterTemplates: unique(clusterTemplates) };
+}
+
+function uniqueBy<T>(list: T[], key: (t: T) => string, what: string): T[] {
+  const seen = new Set<string>();
+  for (const x of list) {
+    const k = key(x);
+    if (seen.has(k)) throw new AnalysisError(`two ${what} have the same name '${k}'`);
+    seen.add(k);
+  }
+  return list;
+}
+
+/** flattenArgs: the same argument from two templates must agree; a value beats none. */
+function flattenArgs(all: AnalysisTemplateObject[]): Argument[] {
+  const combined: Argument[] = [];
+  for (const t of all) {
+    for (const arg of t.spec?.args ?? []) {
+      const i = combined.findIndex((a) => a.name === arg.name);
+      if (i < 0) {
+        combined.push({ ...arg });
+        continue;
+      }
+      const prev = combined[i] as Argument;
+      if (prev.value !== undefined && arg.value !== undefined && prev.value !== arg.value) {
+        throw new AnalysisError(
+          `Argument \`${arg.name}\` specified multiple times with different values: '${prev.value}', '${arg.value}'`,
+        );
+      }
+      if (prev.value === undefined) combined[i] = { ...arg };
+    }
+  }
+  return combined;
+}
+
+/** MergeArgs: the step's values replace the templates'; every argument must end up with one. */
+function mergeArgs(incoming: Argument[], fromTemplates: Argument[]): Argument[] {
+  const merged = fromTemplates.map((a) => ({ ...a }));
+  for (const arg of incoming) {
+    const target = merged.find((a) => a.name === arg.name);
+    if (!target) continue;
+    if (arg.value !== undefined) target.value = arg.value;
+    else if (arg.valueFrom !== undefined) target.valueFrom = arg.valueFrom;
+  }
+  for (const a of merged) {
+    if (a.value === undefined && a.valueFrom === undefined)
+      throw new AnalysisError(`args.${a.name} was not resolved`);
+  }
+  return merged;
+}
+
+/** NewAnalysisRunFromTemplates' spec: metrics, args, dryRun and measurementRetention merged. */
+export function mergeTemplates(
+  templates: AnalysisTemplateObject[],
+  clusterTemplates: AnalysisTemplateObject[],
+  args: Argument[],
+  dryRun: { metricName: string }[] = [],
+  measurementRetention: { metricName: string; limit: number }[] = [],
+): AnalysisRunManifest['spec'] {
+  const all = [...templates, ...clusterTemplates];
+  const metrics = uniqueBy(
+    all.flatMap((t) => t.spec?.metrics ?? []),
+    (m) => m.name,
+    'metrics',
+  );
+  const tmplDryRun = uniqueBy(
+    all.flatMap((t) => t.spec?.dryRun ?? []),
+    (d) => d.metricName,
+    'Dry-Run metric rules',
+  );
+  const tmplRetention = uniqueBy(
+    all.flatMap((t) => t.spec?.measurementRetention ?? []),
+    (d) => d.metricName,
+    'Measurement Retention metric rules',
+  );
+  const mergedArgs = mergeArgs(args, flattenArgs(all));
+  const spec: AnalysisRunManifest['spec'] = { metrics };
+  if (mergedArgs.length) spec.args = mergedArgs;
+  const d = uniqueBy([...dryRun, ...tmplDryRun], (x) => x.metricName, 'Dry-Run metric rules');
+  if (d.length) spec.dryRun = d;
+  const m = uniqueBy(
+    [...measurementRetention, ...tmplRetention],
+    (x) => x.metricName,
+    'Measurement Retention metric rules',
+  );
+  if (m.length) spec.measurementRetention = m;
+  return spec;
+}
+
+// ---- arguments ----
+
+/** fieldpath.ExtractFieldPathAsString for the metadata paths Kubernetes supports. */
+function metadataField(r: Rollout, path: string): string {
+  const m = r.metadata ?? {};
+  const sub = /^metadata\.(labels|annotations)\['(.*)'\]$/.exec(path);
+  if (sub) {
+    const map = (sub[1] === 'labels' ? m.labels : m.annotations) ?? {};
+    return map[sub[2] as string] ?? '';
+  }
+  switch (path) {
+    case 'metadata.name':
+      return m.name ?? '';
+    case 'metadata.namespace':
+      return m.namespace ?? '';
+    case 'metadata.uid':
+      return m.uid ?? '';
+    default:
+      throw new AnalysisError(`unsupported fieldPath: ${path}`);
+  }
+}
+
+/** extractValueFromRollout: a dotted/indexed path into the Rollout that ends in a primitive. */
+function rolloutField(r: Rollout, path: string): string {
+  let v: unknown = JSON.parse(JSON.stringify(r));
+  for (const section of path.split(/[.[\]]+/)) {
+    if (section === '') continue;
+    if (Array.isArray(v)) {
+      if (!/^[+-]?\d+$/.test(section)) throw new AnalysisError(`invalid index '${section}'`);
+      const i = Number(section);
+      if (i >= v.length) throw new AnalysisError(`index ${i} out of range`);
+      v = v[i];
+    } else if (isObject(v)) v = v[section];
+    else throw new AnalysisError(`invalid path ${path} in rollout`);
+  }
+  if (v === undefined || v === null) throw new AnalysisError(`invalid path ${path} in rollout`);
+  if (typeof v === 'object')
+    throw new AnalysisError(`path ${path} in rollout must terminate in a primitive value`);
+  return String(v);
+}
+
+/** BuildArgumentsForRolloutAnalysisRun */
+export function buildRunArguments(
+  args: readonly RunArgument[],
+  stableRS: V1ReplicaSet | undefined,
+  newRS: V1ReplicaSet | undefined,
+  r: Rollout,
+): Argument[] {
+  return args.map((arg) => {
+    let value = arg.value ?? '';
+    const from = arg.valueFrom;
+    if (from?.podTemplateHashValue) {
+      if (from.podTemplateHashValue === 'Latest') value = hashOf(newRS);
+      else if (from.podTemplateHashValue === 'Stable') value = hashOf(stableRS);
+    } else if (from?.fieldRef) {
+      const path = from.fieldRef.fieldPath ?? '';
+      value = path.startsWith('metadata') ? metadataField(r, path) : rolloutField(r, path);
+    }
+    return { name: arg.name, value };
+  });
+}
+
+// ---- validation (the controller's InvalidSpec, and lint) ----
+
+/**
+ * ValidateAnalysisTemplatesWithType for every analysis step: the templates
+ * exist (`AnalysisTemplate 'x' not found`), merge, and measure a bounded
+ * number of times (a step waits for the run to complete). The first error,
+ * or undefined.
+ */
+/** The first analysis step template that does not exist (`AnalysisTemplate 'x' not found`). */
+export function missingStepTemplate(
+  r: Rollout,
+  objects: Pick<AnalysisObjects, 'templates' | 'clusterTemplates'>,
+): FieldError | undefined {
+  const steps = stepsOf(r);
+  for (let i = 0; i < steps.length; i++) {
+    const analysis = stepAnalysisOf(steps[i]);
+    if (!analysis) continue;
+    const path = `spec.strategy.canary.steps[${i}].analysis.templates`;
+    const found = resolveTemplateRefs(analysis.templates ?? [], objects, path);
+    if (!('templates' in found)) return found;
+  }
+  return undefined;
+}
+
+/** The checks of the analysis steps' templates, in the shape validateRolloutReferences takes. */
+export function stepAnalysisChecks(
+  r: Rollout,
+  objects: Pick<AnalysisObjects, 'templates' | 'clusterTemplates'>,
+  opts: { missingIsError?: boolean } = {},
+): { missing(): FieldError | undefined; invalid(): FieldError | undefined } {
+  const missingIsError = opts.missingIsError ?? true;
+  return {
+    missing: () => (missingIsError ? missingStepTemplate(r, objects) : undefined),
+    invalid: () => validateStepAnalysisReferences(r, objects, { missingIsError }),
+  };
+}
+
+export function validateStepAnalysisReferences(
+  r: Rollout,
+  objects: Pick<AnalysisObjects, 'templates' | 'clusterTemplates'>,
+  opts: { missingIsError?: boolean } = {},
+): FieldError | undefined {
+  const missingIsError = opts.missingIsError ?? true;
+  const steps = stepsOf(r);
+  for (let i = 0; i < steps.length; i++) {
+    const analysis = stepAnalysisOf(steps[i]);
+    if (!analysis) continue;
+    const path = `spec.strategy.canary.steps[${i}].analysis.templates`;
+    const refs = analysis.templates ?? [];
+    const found = resolveTemplateRefs(refs, objects, path, 0, missingIsError);
+    if (!('templates' in found)) return found;
+    // lint: a step whose templates are not all in the file cannot be merged, only the ones found checked
+    const complete = found.templates.length + found.clusterTemplates.length >= refs.length;
+    const names = [...found.templates, ...found.clusterTemplates].map((t) => t.metadata.name);
+    const value = `templateNames: [${names.join(' ')}]`;
+    if (complete)
+      try {
+        const dummy = (hash: string) => ({ metadata: { labels: { [POD_TEMPLATE_HASH_LABEL]: hash } } });
+        let args: Argument[] = [];
+        try {
+          args = buildRunArguments(
+            analysis.args ?? [],
+            dummy('dummy-stable-hash'),
+            dummy('dummy-new-hash'),
+            r,
+          );
+        } catch {
+          // Argo validates with whatever arguments could be built; the run creation reports the error
+        }
+        mergeTemplates(
+          found.templates,
+          found.clusterTemplates,
+          args,
+          analysis.dryRun,
+          analysis.measurementRetention,
+        );
+      } catch (e) {
+        return invalid(path, goQuote(value), (e as Error).message);
+      }
+    for (const t of [...found.templates, ...found.clusterTemplates]) {
+      const err = templateRunsBounded(t, path);
+      if (err) return err;
+    }
+  }
+  return undefined;
+}
+
+/** ValidateAnalysisTemplateWithType for a step: args resolvable with placeholders, every count finite. */
+function templateRunsBounded(t: AnalysisTemplateObject, path: string): FieldError | undefined {
+  const name = t.metadata.name;
+  const args: Argument[] = [];
+  for (const a of t.spec?.args ?? []) {
+    if (a.valueFrom && a.value !== undefined) {
+      return invalid(
+        path,
+        goQuote(name),
+        `AnalysisTemplate ${name}: arg '${a.name}' has both Value and ValueFrom fields`,
+      );
+    }
+    args.push({ name: a.name, value: a.value ?? 'dummy-value' });
+  }
+  for (const metric of t.spec?.metrics ?? []) {
+    const resolved = resolveMetricArgs(metric, args);
+    if (resolved instanceof Error)
+      return invalid(path, goQuote(name), `AnalysisTemplate ${name}: ${resolved.message}`);
+    if (effectiveCount(resolved) === undefined) {
+      const count = resolved.count === undefined ? '<nil>' : String(resolved.count);
+      return invalid(
+        path,
+        goQuote(name),
+        `AnalysisTemplate ${name} has metric ${resolved.name} which runs indefinitely. Invalid value for count: ${count}`,
+      );
+    }
+  }
+  return undefined;
+}
+
+// ---- the step's run ----
+
+/** The run this pass treats as the step's (status.canary.currentStepAnalysisRunStatus), and the other runs we own. */
+function ownedRuns(ctx: Ctx): { current?: ObservedRun; others: ObservedRun[] } {
+  const uid = ctx.r.metadata.uid;
+  const owned = ctx.analysis.runs.filter((run) =>
+    run.metadata.ownerReferences?.some((o) => o.controller && o.uid === uid),
+  );
+  const ref = statusOf(ctx).canary?.currentStepAnalysisRunStatus as RunStatusRef | undefined;
+  const current = ref?.name ? owned.find((run) => run.metadata.name === ref.name) : undefined;
+  return { current, others: owned.filter((run) => run !== current) };
+}
+
+function terminate(ctx: Ctx, run: ObservedRun | undefined): void {
+  if (!run || run.spec?.terminate || isCompleted(run.status?.phase)) return;
+  if (ctx.actions.some((a) => a.kind === 'patchAnalysisRun' && a.name === run.metadata.name)) return;
+  ctx.actions.push({
+    kind: 'patchAnalysisRun',
+    name: run.metadata.name,
+    patch: { spec: { terminate: true } },
+  });
+}
+
+const pauseConditionOf = (ctx: Ctx, reason: string) =>
+  statusOf(ctx).pauseConditions?.find((c) => c.reason === reason);
+
+/** needsNewAnalysisRun */
+function needsNewRun(ctx: Ctx, current: ObservedRun | undefined): boolean {
+  if (!current) return true;
+  const s = statusOf(ctx);
+  if (
+    s.controllerPause &&
+    !pauseConditionOf(ctx, 'CanaryPauseStep') &&
+    !pauseConditionOf(ctx, 'BlueGreenPause')
+  ) {
+    return current.status?.phase === 'Inconclusive';
+  }
+  return Boolean(s.abortedAt);
+}
+
+/** The AnalysisRun a step creates (newAnalysisRunFromRollout), named `<rollout>-<hash>-<revision>-<index>`. */
+export function stepAnalysisRun(
+  ctx: Pick<Ctx, 'r' | 'stableRS' | 'newRS' | 'analysis'>,
+  analysis: RolloutAnalysis,
+  index: number,
+): AnalysisRunManifest {
+  const r = ctx.r;
+  // GetInstanceID: the Rollout's own label
+  const instanceId = r.metadata.labels?.[INSTANCE_ID_LABEL];
+  const args = buildRunArguments(analysis.args ?? [], ctx.stableRS, ctx.newRS, r);
+  const podHash = hashOf(ctx.newRS);
+  if (!podHash)
+    throw new AnalysisError(
+      `Latest ReplicaSet '${ctx.newRS?.metadata?.name ?? ''}' has no pod hash in the labels`,
+    );
+  const revision = r.metadata.annotations?.[REVISION_ANNOTATION] ?? '';
+  const found = resolveTemplateRefs(
+    analysis.templates ?? [],
+    ctx.analysis,
+    `spec.strategy.canary.steps[${index}].analysis.templates`,
+  );
+  if (!('templates' in found)) throw new AnalysisError(found.detail);
+  const labels: Record<string, string> = {
+    [POD_TEMPLATE_HASH_LABEL]: podHash,
+    [ROLLOUT_TYPE_LABEL]: 'Step',
+    [STEP_INDEX_LABEL]: String(index),
+  };
+  if (instanceId) labels[INSTANCE_ID_LABEL] = instanceId;
+  Object.assign(labels, analysis.analysisRunMetadata?.labels ?? {}, r.spec.selector?.matchLabels ?? {});
+  const annotations: Record<string, string> = {
+    [REVISION_ANNOTATION]: revision,
+    ...(analysis.analysisRunMetadata?.annotations ?? {}),
+  };
+  return {
+    apiVersion: 'argoproj.io/v1alpha1',
+    kind: 'AnalysisRun',
+    metadata: {
+      name: [r.metadata.name ?? '', podHash, revision, String(index)].join('-'),
+      namespace: r.metadata.namespace,
+      labels,
+      annotations,
+      ownerReferences: [rolloutControllerRef(r)],
+    },
+    spec: mergeTemplates(
+      found.templates,
+      found.clusterTemplates,
+      args,
+      analysis.dryRun,
+      analysis.measurementRetention,
+    ),
+  };
+}
+
+const semanticSpec = (s: ObservedRun['spec'] | AnalysisRunManifest['spec'] | undefined) => ({
+  metrics: s?.metrics ?? [],
+  dryRun: s?.dryRun ?? [],
+  measurementRetention: s?.measurementRetention ?? [],
+  args: s?.args ?? [],
+});
+
+/**
+ * CreateWithCollisionCounter, decided on the cache: a run of the same name
+ * that is ours, still running and the same is taken as already created;
+ * otherwise the name gets `.1`, `.2`, ….
+ */
+function createRun(ctx: Ctx, manifest: AnalysisRunManifest): ObservedRun {
+  const base = manifest.metadata.name;
+  const uid = ctx.r.metadata.uid;
+  for (let n = 0; n < 1000; n++) {
+    const name = n === 0 ? base : `${base}.${n}`;
+    const existing = ctx.analysis.runs.find((run) => run.metadata.name === name);
+    if (!existing) {
+      const run = { ...manifest, metadata: { ...manifest.metadata, name } };
+      ctx.actions.push({ kind: 'createAnalysisRun', run });
+      const created: ObservedRun = { metadata: run.metadata, spec: run.spec, status: { phase: '' } };
+      ctx.analysis.runs = [...ctx.analysis.runs, created];
+      return created;
+    }
+    const ours = existing.metadata.ownerReferences?.some((o) => o.controller && o.uid === uid);
+    if (
+      ours &&
+      !isCompleted(existing.status?.phase) &&
+      deepEqual(semanticSpec(existing.spec), semanticSpec(manifest.spec))
+    ) {
+      return existing;
+    }
+  }
+  throw new AnalysisError(`no free AnalysisRun name for ${base}`);
+}
+
+/** reconcileStepBasedAnalysisRun */
+function reconcileStepRun(ctx: Ctx, current: ObservedRun | undefined): ObservedRun | undefined {
+  const { step, index } = currentStep(ctx.r);
+  const s = statusOf(ctx);
+  if ((s.pauseConditions?.length ?? 0) > 0 || s.abort) return current;
+  const analysis = stepAnalysisOf(step);
+  const fromPreviousStep =
+    analysis !== undefined &&
+    current !== undefined &&
+    current.metadata.labels?.[STEP_INDEX_LABEL] !== String(index);
+  if (!analysis || !(analysis.templates?.length ?? 0) || index === undefined || fromPreviousStep) {
+    terminate(ctx, current);
+    return undefined;
+  }
+  if (needsNewRun(ctx, current)) {
+    try {
+      return createRun(ctx, stepAnalysisRun(ctx, analysis, index));
+    } catch (e) {
+      throw new PassError((e as Error).message);
+    }
+  }
+  const run = current as ObservedRun;
+  switch (run.status?.phase) {
+    case 'Inconclusive':
+      ctx.pause.addReasons.push(INCONCLUSIVE_PAUSE);
+      break;
+    case 'Error':
+    case 'Failed': {
+      let message = 'Step-based analysis phase error/failed';
+      if (run.status?.message) message += `: ${run.status.message}`;
+      ctx.pause.addAbort = true;
+      ctx.pause.abortMessage = message;
+      break;
+    }
+  }
+  return run;
+}
+
+/** emitAnalysisRunStatusChanges for the step run */
+function emitStatusChange(ctx: Ctx, prev: RunStatusRef | undefined, run: ObservedRun | undefined): void {
+  const phase = run?.status?.phase ?? '';
+  if (!run || phase === '') return;
+  if (prev && !(prev.name === run.metadata.name && prev.status !== phase)) return;
+  const type = phase === 'Failed' || phase === 'Error' ? 'Warning' : 'Normal';
+  event(
+    ctx,
+    `AnalysisRun${phase}`,
+    `Step Analysis Run '${run.metadata.name}' Status New: '${phase}' Previous: '${prev ? prev.status : 'NoPreviousStatus'}'`,
+    type,
+  );
+}
+
+/**
+ * reconcileAnalysisRuns for the canary step run: cancel everything once
+ * there is nothing to analyse (promoted, aborted, promote-full, fast
+ * rollback, first deploy), otherwise create or read the step's run; every
+ * other run we own is terminated. Records the run for the status and the
+ * step's completion.
+ */
+export function reconcileStepAnalysis(ctx: Ctx, fastRollback: boolean): void {
+  const s = statusOf(ctx);
+  const { current, others } = ownedRuns(ctx);
+  const fullyPromoted = (s.stableRS ?? '') === (s.currentPodHash ?? '');
+  const cancel = fullyPromoted || isAborted(ctx) || Boolean(s.promoteFull) || fastRollback || !s.stableRS;
+  let stepRun: ObservedRun | undefined;
+  if (cancel) terminate(ctx, current);
+  else stepRun = reconcileStepRun(ctx, current);
+  ctx.stepRun = stepRun;
+  for (const run of others) if (run.metadata.name !== stepRun?.metadata.name) terminate(ctx, run);
+  emitStatusChange(ctx, s.canary?.currentStepAnalysisRunStatus as RunStatusRef | undefined, stepRun);
+  ctx.newStatus.stepAnalysisRun = stepRun ? runStatusRef(stepRun) : undefined;
+}
+
+export function runStatusRef(run: ObservedRun): RunStatusRef {
+  const ref: RunStatusRef = { name: run.metadata.name, status: run.status?.phase ?? '' };
+  if (run.status?.message) ref.message = run.status.message;
+  return ref;
+}
+
+/** completedCurrentCanaryStep for an analysis step: its run completed Successful. */
+export const stepAnalysisSucceeded = (ctx: Ctx): boolean => ctx.stepRun?.status?.phase === 'Successful';
