@@ -135,6 +135,14 @@ function stops(replicas: number) {
         const s = statusOf(o);
         return s.phase === 'Paused' && s.currentStepIndex === step && revisionOf(o) === rev && !s.abort;
       },
+    /** the update of `rev` is the stable one and fully available; older ReplicaSets may still be up (a scale-down delay) */
+    promoted:
+      (rev: string): Ready =>
+      (o) => {
+        const s = statusOf(o);
+        const rs = rsOfRevision(o, rev)?.status as { availableReplicas?: number } | undefined;
+        return revisionOf(o) === rev && s.stableRS === s.currentPodHash && rs?.availableReplicas === replicas;
+      },
     aborted: ((o) => statusOf(o).phase === 'Degraded' && statusOf(o).abort === true) as Ready,
     /** the ReplicaSet of `rev` scaled to 0, with `also` holding */
     scaledDown:
@@ -283,6 +291,48 @@ const SCENARIOS: Scenario[] = [
       await run.checkpoint('paused-75-again', at.paused(3, '2'));
       await run.plugin(['promote', name]);
       await run.checkpoint('promoted', at.healthy('2'));
+    },
+  },
+  {
+    // rollout-basic.yaml, edited: 4 replicas, maxSurge 0 / maxUnavailable 1 (pods are replaced, not added) and a timed pause
+    id: 'surge-timed',
+    rollout: 'basic',
+    replicas: 4,
+    manifests: () =>
+      editRollout(upstreamFixture(`${FIXTURES}/rollout-basic.yaml`), (ro) => {
+        ro.spec.replicas = 4;
+        Object.assign(ro.spec.strategy.canary, {
+          maxSurge: 0,
+          maxUnavailable: 1,
+          steps: [{ setWeight: 25 }, { pause: { duration: '20s' } }, { setWeight: 50 }, { pause: {} }],
+        });
+      }),
+    async script(run, at) {
+      await run.checkpoint('healthy', at.healthy('1'));
+      await run.plugin(['set', 'image', 'basic', 'basic=nginx:1.20-alpine']);
+      await run.checkpoint('paused-timed', at.paused(1, '2'));
+      await run.checkpoint('paused', at.paused(3, '2')); // the 20 s pause ended by itself
+      await run.plugin(['promote', 'basic']);
+      await run.checkpoint('promoted', at.healthy('2'));
+      await run.checkpoint('old-scaled-down', at.scaledDown('1'));
+    },
+  },
+  {
+    // canary-scaledowndelay.yaml (ALB re-pointed at NGINX): no steps; scaleDownDelayRevisionLimit 1 keeps
+    // one old ReplicaSet up for the default 30 s scaleDownDelaySeconds and scales older ones down at once
+    id: 'scaledowndelay',
+    rollout: 'canary-scaledowndelay',
+    replicas: 1,
+    manifests: () => albToNginx(upstreamFixture(`${FIXTURES}/canary-scaledowndelay.yaml`)),
+    async script(run, at) {
+      const name = this.rollout;
+      const image = (tag: string) => run.plugin(['set', 'image', name, `${name}=nginx:${tag}`]);
+      await run.checkpoint('healthy', at.healthy('1'));
+      await image('1.20-alpine');
+      await run.checkpoint('updated', at.promoted('2')); // revision 1 still up, with its deadline
+      await image('1.21-alpine');
+      await run.checkpoint('updated-again', at.scaledDown('1', at.promoted('3')));
+      await run.checkpoint('old-scaled-down', at.scaledDown('2', at.healthy('3')));
     },
   },
 ];
