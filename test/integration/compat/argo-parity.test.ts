@@ -329,9 +329,13 @@ const SCENARIOS: Scenario[] = [
       const image = (tag: string) => run.plugin(['set', 'image', name, `${name}=nginx:${tag}`]);
       await run.checkpoint('healthy', at.healthy('1'));
       await image('1.20-alpine');
-      await run.checkpoint('updated', at.promoted('2')); // revision 1 still up, with its deadline
+      const upDuringDelay = (rev: string) => (o: Observed) => replicasOf(rsOfRevision(o, rev)) === 1;
+      await run.checkpoint('updated', (o) => at.promoted('2')(o) && upDuringDelay('1')(o));
       await image('1.21-alpine');
-      await run.checkpoint('updated-again', at.scaledDown('1', at.promoted('3')));
+      await run.checkpoint(
+        'updated-again',
+        at.scaledDown('1', (o) => at.promoted('3')(o) && upDuringDelay('2')(o)),
+      );
       await run.checkpoint('old-scaled-down', at.scaledDown('2', at.healthy('3')));
     },
   },
