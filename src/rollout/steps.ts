@@ -71,6 +71,12 @@ export function desiredCanaryWeight(r: Rollout, available?: AvailablePods): numb
   if (!r.status?.abort || !r.spec.strategy?.canary?.dynamicStableScale || !available) {
     return currentSetWeight(r);
   }
+  // Deliberate difference (docs/controller.md): with an explicit abortScaleDownDelaySeconds the
+  // canary keeps all its pods until its deadline, which Argo v1.10.2 sets only once the stable is
+  // fully available; stepping back would hold the stable at the previous setWeight's pods
+  // forever (the real Argo stalls there), so the stable goes back to spec.replicas at once.
+  const delay = abortScaleDownDelayOf(r);
+  if (delay.explicit && delay.seconds !== undefined) return currentSetWeight(r);
   const max = maxTrafficWeightOf(r);
   const replicas = replicasOf(r);
   const canaryPods = Math.max(replicas - available.stable, available.canary);

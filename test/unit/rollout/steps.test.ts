@@ -190,4 +190,14 @@ describe('desired canary weight when aborted with dynamicStableScale (GetDesired
       assert.deepEqual(canaryReplicasOrWeight(dynamic(status, dss), available), { weight: want }),
     );
   }
+  it('with an explicit abortScaleDownDelaySeconds: 0 at once (the canary is held until its deadline)', () => {
+    const r = dynamic(aborted);
+    const canary = r.spec.strategy?.canary;
+    assert.ok(canary);
+    canary.trafficRouting = { nginx: { stableIngress: 'i' } };
+    canary.abortScaleDownDelaySeconds = 4;
+    assert.deepEqual(canaryReplicasOrWeight(r, { canary: 3, stable: 1 }), { weight: 0 });
+    canary.abortScaleDownDelaySeconds = 0; // 0 keeps the canary: Argo's steps
+    assert.deepEqual(canaryReplicasOrWeight(r, { canary: 3, stable: 1 }), { weight: 25 });
+  });
 });
