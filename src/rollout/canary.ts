@@ -14,7 +14,7 @@ import { removeCondition } from './conditions.ts';
 import { type Ctx, event, isAborted, PassError, requeueAfter, statusOf } from './context.ts';
 import { reconcileEphemeralMetadata } from './ephemeral.ts';
 import { deepEqual } from './json.ts';
-import { atDesiredReplicaCounts, basicCanaryCounts, trafficRoutedCounts } from './replicas.ts';
+import { atDesiredReplicaCounts, availablePods, basicCanaryCounts, trafficRoutedCounts } from './replicas.ts';
 import {
   availableReplicas,
   currentPodHash,
@@ -33,7 +33,7 @@ import {
   persistStatus,
   rolloutRevision,
 } from './status.ts';
-import { currentSetWeight, currentStep, stepString, stepsOf } from './steps.ts';
+import { currentSetWeight, currentStep, desiredCanaryWeight, stepString, stepsOf } from './steps.ts';
 import {
   createNewReplicaSet,
   reconcileNewReplicaSet,
@@ -182,6 +182,27 @@ function weightOnAbortOrRollback(ctx: Ctx): number {
   return weight;
 }
 
+/**
+ * Aborted with dynamicStableScale (Argo's calculateDesiredWeightOnAbortOrStableRollback
+ * while aborted): the weight steps back through the setWeights (desiredCanaryWeight),
+ * each step only once the stable has the pods for it, and never goes up again.
+ */
+function weightOnAbort(ctx: Ctx): number {
+  const r = ctx.r;
+  if (!r.spec.strategy?.canary?.dynamicStableScale || !ctx.stableRS || !ctx.newRS || !r.spec.replicas)
+    return 0;
+  const max = maxTrafficWeightOf(r);
+  const desired = desiredCanaryWeight(r, availablePods(ctx.newRS, ctx.stableRS));
+  const stableWeight = Math.floor((max * availableReplicas(ctx.stableRS)) / r.spec.replicas);
+  const expected = Math.max(0, max - stableWeight);
+  const recorded = statusOf(ctx).canary?.weights;
+  if (!recorded) return Math.max(expected, desired);
+  const current = recorded.canary.weight;
+  if (desired <= 0) return Math.min(expected, current);
+  if (stableWeight < max - desired) return current; // the stable is still scaling up
+  return Math.min(desired, current);
+}
+
 /** The stable must have enough available pods for the traffic it is about to get. */
 function stableCanTake(ctx: Ctx, stableWeight: number): boolean {
   if (!ctx.stableRS) return false;
@@ -198,7 +219,7 @@ function desiredWeight(ctx: Ctx): { weight: number; canaryHash: string } {
   const canaryHash = hashOf(ctx.newRS);
   if (isFullyPromoted(s)) return { weight: 0, canaryHash };
   if (isAborted(ctx)) {
-    const weight = weightOnAbortOrRollback(ctx);
+    const weight = weightOnAbort(ctx);
     const dynamic = Boolean(ctx.r.spec.strategy?.canary?.dynamicStableScale);
     // the canary Service goes back to stable once no traffic depends on the canary
     if (!dynamic || weight === 0) {
@@ -295,7 +316,7 @@ function reconcileCanaryReplicaSets(ctx: Ctx): boolean {
   if (ctx.stableRS && !sameRS(ctx.stableRS, ctx.newRS)) {
     const desired = ctx.r.spec.strategy?.canary?.trafficRouting
       ? // the recorded weights, not this pass's: stable scaling follows traffic one pass later
-        trafficRoutedCounts(ctx.r, statusOf(ctx).canary?.weights).stable
+        trafficRoutedCounts(ctx.r, statusOf(ctx).canary?.weights, ctx.newRS, ctx.stableRS).stable
       : basicCanaryCounts(ctx.r, ctx.newRS, ctx.stableRS, ctx.otherRSs).stable;
     if (scaleReplicaSet(ctx, ctx.stableRS, desired)) return true;
   }

@@ -7,7 +7,7 @@ import type { V1ReplicaSet } from '@kubernetes/client-node';
 import { maxSurgeReplicas, maxTrafficWeightOf, maxUnavailableReplicas, replicasOf } from '../api/defaults.ts';
 import type { Rollout, TrafficWeights } from '../api/types.ts';
 import { availableReplicas, sameRS, specReplicas, statusReplicas, sum } from './replicasets.ts';
-import { canaryReplicasOrWeight } from './steps.ts';
+import { type AvailablePods, canaryReplicasOrWeight } from './steps.ts';
 
 export interface ReplicaCounts {
   canary: number;
@@ -108,7 +108,7 @@ export function basicCanaryCounts(
   olderRSs: V1ReplicaSet[],
 ): ReplicaCounts {
   const replicas = replicasOf(r);
-  const { weight } = canaryReplicasOrWeight(r);
+  const { weight } = canaryReplicasOrWeight(r, availablePods(newRS, stableRS));
   const surge = maxSurgeReplicas(r);
   let { canary: desiredCanary, stable: desiredStable } = approximateWeightedCounts(replicas, weight, surge);
 
@@ -163,6 +163,15 @@ export function applyMinPods(r: Rollout, count: number): number {
   return Math.max(count, Math.min(min, replicasOf(r)));
 }
 
+/** The canary's and the stable's available pods, when both ReplicaSets exist (Argo passes both to GetCanaryReplicasOrWeight). */
+export function availablePods(
+  newRS: V1ReplicaSet | undefined,
+  stableRS: V1ReplicaSet | undefined,
+): AvailablePods | undefined {
+  if (!newRS || !stableRS) return undefined;
+  return { canary: availableReplicas(newRS), stable: availableReplicas(stableRS) };
+}
+
 /**
  * Traffic-routed canary: the canary gets the pods its weight needs (or the
  * setCanaryScale count); the stable keeps spec.replicas unless
@@ -170,10 +179,15 @@ export function applyMinPods(r: Rollout, count: number): number {
  * currently routed weight needs (and, while aborting, the canary keeps what its
  * routed weight needs, so no pod goes before its traffic does).
  */
-export function trafficRoutedCounts(r: Rollout, weights: TrafficWeights | undefined): ReplicaCounts {
+export function trafficRoutedCounts(
+  r: Rollout,
+  weights: TrafficWeights | undefined,
+  newRS?: V1ReplicaSet,
+  stableRS?: V1ReplicaSet,
+): ReplicaCounts {
   const replicas = replicasOf(r);
   const max = maxTrafficWeightOf(r);
-  const desired = canaryReplicasOrWeight(r);
+  const desired = canaryReplicasOrWeight(r, availablePods(newRS, stableRS));
   let canary = desired.replicas ?? applyMinPods(r, weightToReplicas(replicas, desired.weight, max));
   if (!r.spec.strategy?.canary?.dynamicStableScale) return { canary, stable: replicas };
   let stable = weightToReplicas(replicas, max - desired.weight, max);
@@ -192,7 +206,7 @@ export function canaryCounts(
   weights: TrafficWeights | undefined,
 ): ReplicaCounts {
   return r.spec.strategy?.canary?.trafficRouting
-    ? trafficRoutedCounts(r, weights)
+    ? trafficRoutedCounts(r, weights, newRS, stableRS)
     : basicCanaryCounts(r, newRS, stableRS, otherRSs);
 }
 

@@ -1,5 +1,10 @@
 /** Where a canary is in its steps, and what the steps ask for (Argo's GetCurrentCanaryStep & co). */
-import { abortScaleDownDelayOf, DEFAULT_MAX_TRAFFIC_WEIGHT, maxTrafficWeightOf } from '../api/defaults.ts';
+import {
+  abortScaleDownDelayOf,
+  DEFAULT_MAX_TRAFFIC_WEIGHT,
+  maxTrafficWeightOf,
+  replicasOf,
+} from '../api/defaults.ts';
 import { durationString } from '../api/duration.ts';
 import type { CanaryStep, Rollout, SetCanaryScale } from '../api/types.ts';
 
@@ -72,12 +77,53 @@ export function activeSetCanaryScale(r: Rollout): SetCanaryScale | undefined {
   return undefined;
 }
 
+/** Available pods of the canary (new) and the stable ReplicaSet, when both exist. */
+export interface AvailablePods {
+  canary: number;
+  stable: number;
+}
+
+/**
+ * Argo's GetDesiredCanaryWeight: the current setWeight, except when aborted
+ * with dynamicStableScale (and both ReplicaSets exist). Then the canary steps
+ * back through the setWeights in reverse, to the largest one that needs fewer
+ * pods than it still has (the larger of its available pods and what the
+ * stable lacks), so the stable grows step by step instead of to spec.replicas
+ * at once; 0 below the smallest.
+ */
+export function desiredCanaryWeight(r: Rollout, available?: AvailablePods): number {
+  if (!r.status?.abort || !r.spec.strategy?.canary?.dynamicStableScale || !available) {
+    return currentSetWeight(r);
+  }
+  // Deliberate difference (docs/controller.md): with an explicit abortScaleDownDelaySeconds the
+  // canary keeps all its pods until its deadline, which Argo v1.10.2 sets only once the stable is
+  // fully available; stepping back would hold the stable at the previous setWeight's pods
+  // forever (the real Argo stalls there), so the stable goes back to spec.replicas at once.
+  const delay = abortScaleDownDelayOf(r);
+  if (delay.explicit && delay.seconds !== undefined) return currentSetWeight(r);
+  const max = maxTrafficWeightOf(r);
+  const replicas = replicasOf(r);
+  const canaryPods = Math.max(replicas - available.stable, available.canary);
+  const steps = stepsOf(r);
+  for (let i = steps.length - 1; i >= 0; i--) {
+    const w = steps[i]?.setWeight;
+    // the pods a weight needs, rounded up (as weightToReplicas)
+    if (w !== undefined && w !== null && Math.ceil((w * replicas) / max) < canaryPods) return w;
+  }
+  return 0;
+}
+
 /**
  * Argo's GetCanaryReplicasOrWeight: a fixed canary replica count, or the
  * weight the canary should be scaled for. Full weight on initial deploy,
- * when fully promoted, and on promote-full.
+ * when fully promoted, and on promote-full. `available` (the canary's and the
+ * stable's available pods) matters only when aborted with dynamicStableScale
+ * (see desiredCanaryWeight).
  */
-export function canaryReplicasOrWeight(r: Rollout): { replicas?: number; weight: number } {
+export function canaryReplicasOrWeight(
+  r: Rollout,
+  available?: AvailablePods,
+): { replicas?: number; weight: number } {
   const s = r.status ?? {};
   const max = maxTrafficWeightOf(r);
   if (s.promoteFull || !s.stableRS || s.currentPodHash === s.stableRS) return { weight: max };
@@ -86,7 +132,7 @@ export function canaryReplicasOrWeight(r: Rollout): { replicas?: number; weight:
     if (scs.replicas !== undefined && scs.replicas !== null) return { replicas: scs.replicas, weight: 0 };
     if (scs.weight !== undefined && scs.weight !== null) return { weight: scs.weight };
   }
-  return { weight: currentSetWeight(r) };
+  return { weight: desiredCanaryWeight(r, available) };
 }
 
 /** CanaryStepString: the text in RolloutStepCompleted events. */

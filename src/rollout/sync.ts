@@ -287,7 +287,8 @@ export function removeScaleDownDeadlines(ctx: Ctx): void {
 /** Argo's NewRSNewReplicas for a canary. */
 export function desiredNewReplicas(ctx: Ctx, newRS: V1ReplicaSet): number {
   const r = ctx.r;
-  if (r.spec.strategy?.canary?.trafficRouting) return trafficRoutedCounts(r, ctx.newStatus.weights).canary;
+  if (r.spec.strategy?.canary?.trafficRouting)
+    return trafficRoutedCounts(r, ctx.newStatus.weights, newRS, ctx.stableRS).canary;
   const stable = statusOf(ctx).stableRS
     ? hashOf(newRS) === statusOf(ctx).stableRS
       ? newRS

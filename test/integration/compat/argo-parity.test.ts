@@ -1,18 +1,24 @@
 /**
- * Differential test against the real Argo Rollouts: the seed scenario
- * (examples/tomozo) runs at the same time under the real Argo Rollouts
- * controller (built by hack/argo/build.sh) in one namespace and under Kanary's
- * controller in another; both are driven by the real `kubectl-argo-rollouts`
- * and stopped at the same points. At each point the objects are normalised
+ * Differential test against the real Argo Rollouts: each scenario runs at the
+ * same time under the real Argo Rollouts controller (built by
+ * hack/argo/build.sh) in one namespace and under Kanary's controller in
+ * another; both are driven by the real `kubectl-argo-rollouts` and stopped at
+ * the same points. At each point the objects are normalised
  * (test/support/parity.ts says what is dropped and why) and compared; every
  * difference fails unless docs/controller.md lists it under "Deliberate
  * differences from Argo Rollouts".
+ *
+ * Scenarios: the seed (examples/tomozo) and upstream e2e fixtures Kanary
+ * supports, read in place from the pinned Argo Rollouts module
+ * (test/e2e/functional); edits a scenario needs (NGINX instead of ALB, a
+ * readiness gate only upstream's e2e suite sets) are made here, on the parsed
+ * objects, never in files. They run two at a time.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { before, it, type TestContext } from 'node:test';
+import { before, describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeClient, RESOURCES, type ResourceType, resourcePath } from '../../../src/kube/client.ts';
 import {
@@ -24,9 +30,16 @@ import {
   startArgoController,
 } from '../../support/argo.ts';
 import { type TestNamespace, testKubeConfig, testNamespace, waitUntil } from '../../support/cluster.ts';
-import { type ControllerProcess, startController } from '../../support/controller.ts';
+import {
+  albToNginx,
+  type ControllerProcess,
+  editRollout,
+  startController,
+  upstreamFixture,
+} from '../../support/controller.ts';
 import {
   countReasons,
+  type Deliberate,
   type Difference,
   diff,
   type EventObj,
@@ -44,13 +57,11 @@ import {
   REVISION_ANNOTATION,
   readDeliberate,
 } from '../../support/parity.ts';
-import { applyAll, tomozoManifests } from '../../support/scenario.ts';
+import { applyAll, type Manifest, tomozoManifests } from '../../support/scenario.ts';
 import { kanary as kanaryCli } from '../cli/support.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..', '..');
 const DOC = join(ROOT, 'docs', 'controller.md');
-const NAME = 'tomozo';
-const REPLICAS = 10; // the seed manifest's
 
 let bins: ArgoBinaries;
 
@@ -83,11 +94,11 @@ interface Status {
 
 type Seen = Observed & { events: EventObj[] };
 
-async function observe(s: Side): Promise<Seen> {
+async function observe(s: Side, rolloutName: string): Promise<Seen> {
   const list = async (r: ResourceType) =>
     (await s.client.get<{ items: KubeObj[] }>(resourcePath(r, s.ns.name))).items;
   const [rollout, replicaSets, services, ingresses, events] = await Promise.all([
-    s.client.get<KubeObj>(resourcePath(RESOURCES.rollouts, s.ns.name, NAME)),
+    s.client.get<KubeObj>(resourcePath(RESOURCES.rollouts, s.ns.name, rolloutName)),
     list(RESOURCES.replicasets),
     list(RESOURCES.services),
     list(RESOURCES.ingresses),
@@ -100,31 +111,242 @@ const statusOf = (o: Observed) => (o.rollout.status ?? {}) as Status;
 const revisionOf = (o: Observed) => o.rollout.metadata.annotations?.[REVISION_ANNOTATION];
 const rsOfRevision = (o: Observed, rev: string) =>
   o.replicaSets.find((rs) => rs.metadata.annotations?.[REVISION_ANNOTATION] === rev);
+const replicasOf = (rs: KubeObj | undefined) => (rs?.spec as { replicas?: number } | undefined)?.replicas;
+
+type Ready = (o: Observed) => boolean;
 
 /** The stopping points: what each side must show before the two are compared. */
-const healthyAt = (rev: string) => (o: Observed) => {
-  const s = statusOf(o);
-  return (
-    s.phase === 'Healthy' &&
-    revisionOf(o) === rev &&
-    s.stableRS === s.currentPodHash &&
-    s.availableReplicas === REPLICAS
-  );
-};
-const pausedAtStep1 = (rev: string) => (o: Observed) => {
-  const s = statusOf(o);
-  return s.phase === 'Paused' && s.currentStepIndex === 1 && revisionOf(o) === rev && !s.abort;
-};
-const aborted = (o: Observed) => statusOf(o).phase === 'Degraded' && statusOf(o).abort === true;
-const scaledDown = (rev: string) => (o: Observed) =>
-  (rsOfRevision(o, rev)?.spec as { replicas?: number } | undefined)?.replicas === 0;
+function stops(replicas: number) {
+  return {
+    healthy:
+      (rev: string): Ready =>
+      (o) => {
+        const s = statusOf(o);
+        return (
+          s.phase === 'Healthy' &&
+          revisionOf(o) === rev &&
+          s.stableRS === s.currentPodHash &&
+          s.availableReplicas === replicas
+        );
+      },
+    paused:
+      (step: number, rev: string): Ready =>
+      (o) => {
+        const s = statusOf(o);
+        return s.phase === 'Paused' && s.currentStepIndex === step && revisionOf(o) === rev && !s.abort;
+      },
+    /** the update of `rev` is the stable one and fully available; older ReplicaSets may still be up (a scale-down delay) */
+    promoted:
+      (rev: string): Ready =>
+      (o) => {
+        const s = statusOf(o);
+        const rs = rsOfRevision(o, rev)?.status as { availableReplicas?: number } | undefined;
+        return revisionOf(o) === rev && s.stableRS === s.currentPodHash && rs?.availableReplicas === replicas;
+      },
+    aborted: ((o) => statusOf(o).phase === 'Degraded' && statusOf(o).abort === true) as Ready,
+    /** the ReplicaSet of `rev` scaled to 0, with `also` holding */
+    scaledDown:
+      (rev: string, also: Ready = () => true): Ready =>
+      (o) =>
+        replicasOf(rsOfRevision(o, rev)) === 0 && also(o),
+  };
+}
+type Stops = ReturnType<typeof stops>;
 
-it('the tomozo canary leaves the same objects under the real Argo Rollouts and under Kanary', async (t: TestContext) => {
-  const deliberate = readDeliberate(DOC);
-  const dir = mkdtempSync(join(tmpdir(), 'kanary-parity-'));
+/** What a scenario's script drives both sides with. */
+interface Run {
+  /** `kubectl argo rollouts ARGS` against both namespaces */
+  plugin(args: string[]): Promise<void>;
+  /** waits until both sides are `ready`, lets them settle and compares them */
+  checkpoint(point: string, ready: Ready): Promise<void>;
+}
+
+interface Scenario {
+  /** names the stopping points (`<id>:<point>` in the docs table) and the namespaces */
+  id: string;
+  /** the Rollout's name */
+  rollout: string;
+  replicas: number;
+  manifests(): Manifest[];
+  script(run: Run, at: Stops): Promise<void>;
+}
+
+const FIXTURES = 'test/e2e/functional';
+
+/** Upstream's e2e suite marks its pods ready through this gate; nothing here would, so the pods could never be ready. */
+const dropReadinessGates = (objs: Manifest[]) =>
+  editRollout(objs, (ro) => {
+    delete ro.spec.template.spec.readinessGates;
+  });
+
+const SCENARIOS: Scenario[] = [
+  {
+    // the seed: NGINX traffic routing, promote, abort, retry, promote --full
+    id: 'tomozo',
+    rollout: 'tomozo',
+    replicas: 10,
+    manifests: tomozoManifests,
+    async script(run, at) {
+      const name = this.rollout;
+      await run.checkpoint('healthy', at.healthy('1'));
+      await run.plugin(['set', 'image', name, `${name}=tomozo-repo/tomozo:0.0.2`]);
+      await run.checkpoint('paused', at.paused(1, '2'));
+      await run.plugin(['promote', name]);
+      await run.checkpoint('promoted', at.healthy('2'));
+      await run.checkpoint('old-scaled-down', at.scaledDown('1')); // after the default 30 s scaleDownDelaySeconds
+      await run.plugin(['set', 'image', name, `${name}=tomozo-repo/tomozo:0.0.3`]);
+      await run.checkpoint('paused-again', at.paused(1, '3'));
+      await run.plugin(['abort', name]);
+      await run.checkpoint('aborted', at.aborted);
+      await run.plugin(['retry', 'rollout', name]);
+      await run.checkpoint('retried', at.paused(1, '3'));
+      await run.plugin(['promote', name, '--full']);
+      await run.checkpoint('promoted-full', at.healthy('3'));
+    },
+  },
+  {
+    // rollout-basic.yaml: a canary without Services or traffic routing; setWeight by replica counts
+    id: 'basic',
+    rollout: 'basic',
+    replicas: 1,
+    manifests: () => upstreamFixture(`${FIXTURES}/rollout-basic.yaml`),
+    async script(run, at) {
+      await run.checkpoint('healthy', at.healthy('1'));
+      await run.plugin(['set', 'image', 'basic', 'basic=nginx:1.20-alpine']);
+      await run.checkpoint('paused', at.paused(1, '2'));
+      await run.plugin(['promote', 'basic']);
+      await run.checkpoint('promoted', at.healthy('2'));
+      await run.checkpoint('old-scaled-down', at.scaledDown('1'));
+    },
+  },
+  {
+    // ephemeral-labels.yaml: canaryMetadata/stableMetadata move with the roles
+    id: 'ephemeral',
+    rollout: 'ephemeral-label',
+    replicas: 2,
+    manifests: () => upstreamFixture(`${FIXTURES}/ephemeral-labels.yaml`),
+    async script(run, at) {
+      const name = this.rollout;
+      await run.checkpoint('healthy', at.healthy('1'));
+      await run.plugin(['set', 'image', name, `${name}=argoproj/rollouts-demo:yellow`]);
+      await run.checkpoint('paused', at.paused(1, '2'));
+      await run.plugin(['promote', name]);
+      await run.checkpoint('promoted', at.healthy('2'));
+      await run.checkpoint('old-scaled-down', at.scaledDown('1'));
+    },
+  },
+  {
+    // canary-scaledownonabortnotrafficrouting.yaml: Services but no router; abort scales the canary away at once
+    id: 'abort-basic',
+    rollout: 'canary-scaledownd-on-abort',
+    replicas: 1,
+    manifests: () => upstreamFixture(`${FIXTURES}/canary-scaledownonabortnotrafficrouting.yaml`),
+    async script(run, at) {
+      const name = this.rollout;
+      await run.checkpoint('healthy', at.healthy('1'));
+      await run.plugin(['set', 'image', name, 'canary-scaledowndelay=nginx:1.20-alpine']);
+      await run.checkpoint('paused', at.paused(1, '2'));
+      await run.plugin(['abort', name]);
+      await run.checkpoint('aborted', at.scaledDown('2', at.aborted));
+    },
+  },
+  {
+    // canary-scaledownonabort.yaml (ALB re-pointed at NGINX): setCanaryScale, abortScaleDownDelaySeconds: 1
+    id: 'canary-scale',
+    rollout: 'canary-scaledownd-on-abort',
+    replicas: 1,
+    manifests: () => albToNginx(upstreamFixture(`${FIXTURES}/canary-scaledownonabort.yaml`)),
+    async script(run, at) {
+      const name = this.rollout;
+      await run.checkpoint('healthy', at.healthy('1'));
+      await run.plugin(['set', 'image', name, 'canary-scaledowndelay=nginx:1.20-alpine']);
+      await run.checkpoint('paused', at.paused(1, '2'));
+      await run.plugin(['abort', name]);
+      // only once the canary is gone: during the 1 s delay the objects change between any two reads
+      await run.checkpoint('aborted', at.scaledDown('2', at.aborted));
+    },
+  },
+  {
+    // canary-dynamic-stable-scale.yaml (ALB re-pointed at NGINX): the stable shrinks as the canary's weight grows
+    id: 'dynamic',
+    rollout: 'dynamic-stable-scale',
+    replicas: 4,
+    manifests: () =>
+      dropReadinessGates(albToNginx(upstreamFixture(`${FIXTURES}/canary-dynamic-stable-scale.yaml`))),
+    async script(run, at) {
+      const name = this.rollout;
+      await run.checkpoint('healthy', at.healthy('1'));
+      await run.plugin(['set', 'image', name, `${name}=nginx:1.20-alpine`]);
+      await run.checkpoint('paused', at.paused(1, '2'));
+      await run.plugin(['promote', name]);
+      await run.checkpoint('paused-75', at.paused(3, '2'));
+      await run.plugin(['abort', name]);
+      await run.checkpoint('aborted', at.aborted);
+      await run.plugin(['retry', 'rollout', name]);
+      await run.checkpoint('retried', at.paused(1, '2'));
+      // `promote --full` would move the weight with each canary pod as it becomes available, so
+      // how many TrafficWeightUpdated Events either side records depends on pod timing; the steps
+      // move it only once the pods are there
+      await run.plugin(['promote', name]);
+      await run.checkpoint('paused-75-again', at.paused(3, '2'));
+      await run.plugin(['promote', name]);
+      await run.checkpoint('promoted', at.healthy('2'));
+    },
+  },
+  {
+    // rollout-basic.yaml, edited: 4 replicas, maxSurge 0 / maxUnavailable 1 (pods are replaced, not added) and a timed pause
+    id: 'surge-timed',
+    rollout: 'basic',
+    replicas: 4,
+    manifests: () =>
+      editRollout(upstreamFixture(`${FIXTURES}/rollout-basic.yaml`), (ro) => {
+        ro.spec.replicas = 4;
+        Object.assign(ro.spec.strategy.canary, {
+          maxSurge: 0,
+          maxUnavailable: 1,
+          steps: [{ setWeight: 25 }, { pause: { duration: '20s' } }, { setWeight: 50 }, { pause: {} }],
+        });
+      }),
+    async script(run, at) {
+      await run.checkpoint('healthy', at.healthy('1'));
+      await run.plugin(['set', 'image', 'basic', 'basic=nginx:1.20-alpine']);
+      await run.checkpoint('paused-timed', at.paused(1, '2'));
+      await run.checkpoint('paused', at.paused(3, '2')); // the 20 s pause ended by itself
+      await run.plugin(['promote', 'basic']);
+      await run.checkpoint('promoted', at.healthy('2'));
+      await run.checkpoint('old-scaled-down', at.scaledDown('1'));
+    },
+  },
+  {
+    // canary-scaledowndelay.yaml (ALB re-pointed at NGINX): no steps; scaleDownDelayRevisionLimit 1 keeps
+    // one old ReplicaSet up for the default 30 s scaleDownDelaySeconds and scales older ones down at once
+    id: 'scaledowndelay',
+    rollout: 'canary-scaledowndelay',
+    replicas: 1,
+    manifests: () => albToNginx(upstreamFixture(`${FIXTURES}/canary-scaledowndelay.yaml`)),
+    async script(run, at) {
+      const name = this.rollout;
+      const image = (tag: string) => run.plugin(['set', 'image', name, `${name}=nginx:${tag}`]);
+      await run.checkpoint('healthy', at.healthy('1'));
+      await image('1.20-alpine');
+      const upDuringDelay = (rev: string) => (o: Observed) => replicasOf(rsOfRevision(o, rev)) === 1;
+      await run.checkpoint('updated', (o) => at.promoted('2')(o) && upDuringDelay('1')(o));
+      await image('1.21-alpine');
+      await run.checkpoint(
+        'updated-again',
+        at.scaledDown('1', (o) => at.promoted('3')(o) && upDuringDelay('2')(o)),
+      );
+      await run.checkpoint('old-scaled-down', at.scaledDown('2', at.healthy('3')));
+    },
+  },
+];
+
+/** Runs one scenario under both controllers and fails with every difference the docs table does not excuse. */
+async function runScenario(t: TestContext, sc: Scenario, deliberate: Deliberate[]) {
+  const dir = mkdtempSync(join(tmpdir(), `kanary-parity-${sc.id}-`));
   const [argoNs, kanaryNs] = await Promise.all([
-    testNamespace(t, 'parity-argo'),
-    testNamespace(t, 'parity-kanary'),
+    testNamespace(t, `parity-argo-${sc.id}`),
+    testNamespace(t, `parity-kanary-${sc.id}`),
   ]);
   const side = (name: Side['name'], ns: TestNamespace): Side => ({
     name,
@@ -134,6 +356,7 @@ it('the tomozo canary leaves the same objects under the real Argo Rollouts and u
     recordedBefore: 0,
   });
   const sides = [side('argo', argoNs), side('kanary', kanaryNs)];
+  const look = (s: Side) => observe(s, sc.rollout);
   let argo: ArgoController | undefined;
   let kanary: ControllerProcess | undefined;
   const found: Difference[] = [];
@@ -148,13 +371,13 @@ it('the tomozo canary leaves the same objects under the real Argo Rollouts and u
       : eventReasons(o.events, s.eventsBefore);
   const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)}s`;
 
-  /** Waits until both sides reached `ready`, then until their objects settle, and compares them. */
-  async function checkpoint(point: string, ready: (o: Observed) => boolean) {
+  async function checkpoint(name: string, ready: Ready) {
+    const point = `${sc.id}:${name}`;
     await Promise.all(
       sides.map((s) =>
-        waitUntil(`${s.name} (${s.ns.name}): ${point}`, async () => ready(await observe(s)), 90_000).catch(
+        waitUntil(`${s.name} (${s.ns.name}): ${point}`, async () => ready(await look(s)), 90_000).catch(
           async (err) => {
-            const o = await observe(s).catch(() => undefined);
+            const o = await look(s).catch(() => undefined);
             throw new Error(`${(err as Error).message}\nlast status: ${JSON.stringify(o?.rollout.status)}`);
           },
         ),
@@ -166,12 +389,12 @@ it('the tomozo canary leaves the same objects under the real Argo Rollouts and u
     let unchangedSince = Date.now();
     const deadline = Date.now() + 20_000;
     for (;;) {
-      const obs = await Promise.all(sides.map(observe));
+      const obs = await Promise.all(sides.map(look));
       const flats = obs.map((o, i) => normalise(o, eventsSince(sides[i]!, o)));
       if (last.length && JSON.stringify(flats) !== JSON.stringify(last)) unchangedSince = Date.now();
       last = flats;
       lastObs = obs;
-      const open = diff(flats[0]!, flats[1]!).filter((d) => !excused(d, deliberate));
+      const open = diff(flats[0]!, flats[1]!, `${point}/`).filter((d) => !excused(d, deliberate));
       if (!obs.every(ready))
         unchangedSince = Date.now(); // a side moved on; keep waiting
       else if (open.length === 0 || Date.now() - unchangedSince >= 3_000 || Date.now() > deadline) break;
@@ -182,7 +405,7 @@ it('the tomozo canary leaves the same objects under the real Argo Rollouts and u
     lastObs.forEach((o, i) => {
       const s = sides[i]!;
       writeFileSync(
-        join(dir, `${step}-${point}.${s.name}.json`),
+        join(dir, `${step}-${name}.${s.name}.json`),
         `${JSON.stringify(Object.fromEntries(Object.entries(last[i]!).sort()), null, 1)}\n`,
       );
       s.eventsBefore = eventCounts(o.events);
@@ -191,8 +414,8 @@ it('the tomozo canary leaves the same objects under the real Argo Rollouts and u
     });
     // Kanary's CLI shows the real Argo's objects as Argo's plugin does
     const [theirs, ours] = await Promise.all([
-      argoPluginOk(bins, argoNs.name, ['get', 'rollout', NAME, '--no-color']),
-      kanaryCli(['get', 'rollout', NAME, '-n', argoNs.name]),
+      argoPluginOk(bins, argoNs.name, ['get', 'rollout', sc.rollout, '--no-color']),
+      kanaryCli(['get', 'rollout', sc.rollout, '-n', argoNs.name]),
     ]);
     if (
       ours.code !== 0 ||
@@ -205,36 +428,23 @@ it('the tomozo canary leaves the same objects under the real Argo Rollouts and u
     t.diagnostic(`${elapsed()} ${point}: compared`);
   }
 
-  const plugin = (args: string[]) => Promise.all(sides.map((s) => argoPluginOk(bins, s.ns.name, args)));
+  const run: Run = {
+    plugin: async (args) => {
+      await Promise.all(sides.map((s) => argoPluginOk(bins, s.ns.name, args)));
+    },
+    checkpoint,
+  };
 
   try {
     [argo, kanary] = await Promise.all([
       startArgoController(t, bins, argoNs.name, join(dir, 'argo-controller.log')),
       startController(t, kanaryNs.name),
     ]);
-    await Promise.all(sides.map((s) => applyAll(s.client, s.ns.name, tomozoManifests())));
-    await checkpoint('healthy', healthyAt('1'));
+    const objs = sc.manifests();
+    await Promise.all(sides.map((s) => applyAll(s.client, s.ns.name, objs)));
+    await sc.script(run, stops(sc.replicas));
 
-    await plugin(['set', 'image', NAME, `${NAME}=tomozo-repo/tomozo:0.0.2`]);
-    await checkpoint('paused', pausedAtStep1('2'));
-
-    await plugin(['promote', NAME]);
-    await checkpoint('promoted', healthyAt('2'));
-    await checkpoint('old-scaled-down', scaledDown('1')); // after the default 30 s scaleDownDelaySeconds
-
-    await plugin(['set', 'image', NAME, `${NAME}=tomozo-repo/tomozo:0.0.3`]);
-    await checkpoint('paused-again', pausedAtStep1('3'));
-
-    await plugin(['abort', NAME]);
-    await checkpoint('aborted', aborted);
-
-    await plugin(['retry', 'rollout', NAME]);
-    await checkpoint('retried', pausedAtStep1('3'));
-
-    await plugin(['promote', NAME, '--full']);
-    await checkpoint('promoted-full', healthyAt('3'));
-
-    const inCluster = (await observe(sides[0]!)).events
+    const inCluster = (await look(sides[0]!)).events
       .filter((e) => e.involvedObject.kind === 'Rollout')
       .reduce((n, e) => n + (e.count ?? 1), 0);
     t.diagnostic(`Argo recorded ${argo.recorded.length} Events; ${inCluster} reached the cluster`);
@@ -248,7 +458,7 @@ it('the tomozo canary leaves the same objects under the real Argo Rollouts and u
         : '',
       hashDiffs.length
         ? `pod-template hashes differ (Kanary must compute Argo's hash byte for byte; ReplicaSet names, selectors and labels follow it):\n${hashDiffs
-            .map((d) => `  ${d.path}: argo ${NAME}-${d.argo}, kanary ${NAME}-${d.kanary}`)
+            .map((d) => `  ${d.path}: argo ${sc.rollout}-${d.argo}, kanary ${sc.rollout}-${d.kanary}`)
             .join('\n')}`
         : '',
       cliDiffs.length
@@ -261,10 +471,20 @@ it('the tomozo canary leaves the same objects under the real Argo Rollouts and u
     rmSync(dir, { recursive: true, force: true });
   } catch (err) {
     process.stderr.write(
-      `\n--- normalised objects at each stopping point: ${dir} ---` +
-        `\n--- Argo Rollouts controller log (${argo?.logFile ?? dir}), last lines ---\n${argo?.tail(80) ?? '(not started)'}\n` +
-        `--- Kanary controller log, last lines ---\n${kanary?.logs.slice(-40).join('\n') ?? '(not started)'}\n`,
+      `\n--- ${sc.id}: normalised objects at each stopping point: ${dir} ---` +
+        `\n--- ${sc.id}: Argo Rollouts controller log (${argo?.logFile ?? dir}), last lines ---\n${argo?.tail(80) ?? '(not started)'}\n` +
+        `--- ${sc.id}: Kanary controller log, last lines ---\n${kanary?.logs.slice(-40).join('\n') ?? '(not started)'}\n`,
     );
     throw err;
+  }
+}
+
+/** KANARY_PARITY=id,id runs only those scenarios (all by default). */
+const only = process.env.KANARY_PARITY?.split(',').filter(Boolean);
+
+describe('the same objects under the real Argo Rollouts and under Kanary', { concurrency: 2 }, () => {
+  for (const sc of SCENARIOS) {
+    if (only && !only.includes(sc.id)) continue;
+    it(`${sc.id} (${sc.rollout})`, (t) => runScenario(t, sc, readDeliberate(DOC)));
   }
 });

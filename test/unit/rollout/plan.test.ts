@@ -832,17 +832,39 @@ describe('dynamicStableScale', () => {
     sim.converge();
     assert.deepEqual([replicasOf(sim, V2), replicasOf(sim, V1), weight(sim)], [3, 1, '75']);
   });
-  it('on abort, scales the stable back up before moving traffic, then drops the canary at once', () => {
+  it('on abort, scales the stable back up before moving traffic, then drops the canary', () => {
     const sim = dynamic();
     sim.patchStatus({ pauseConditions: null });
     sim.converge();
     sim.patchStatus({ abort: true });
     const first = sim.step();
-    assert.equal(replicasOf(sim, V1), 4, 'stable first');
+    assert.equal(replicasOf(sim, V1), 3, 'stable first, to the pods of the previous setWeight (25)');
     assert.ok(!first.actions.some((a) => a.kind === 'patchIngress'), 'traffic waits for the stable pods');
     sim.converge();
     assert.deepEqual([replicasOf(sim, V2), replicasOf(sim, V1), weight(sim)], [0, 4, '0']);
     assert.equal(selectorHash(sim, 'tomozo-canary'), V1);
+  });
+  it('on abort, steps back through the setWeights in reverse, as the real Argo Rollouts does', () => {
+    // what Argo Rollouts v1.10.2 did in test/integration/compat/argo-parity.test.ts (scenario "dynamic"):
+    // stable 1→3, weight 75→25, canary 3→1, stable 3→4, weight 25→0, canary 1→0 (each weight
+    // change and the canary's scale-down it allows come in one pass, so they show as one state)
+    const sim = dynamic();
+    sim.patchStatus({ pauseConditions: null });
+    sim.converge();
+    sim.patchStatus({ abort: true });
+    const seen: string[] = [];
+    for (let i = 0; i < 50; i++) {
+      const now = `canary ${replicasOf(sim, V2)}, stable ${replicasOf(sim, V1)}, weight ${weight(sim)}`;
+      if (seen.at(-1) !== now) seen.push(now);
+      if (sim.step().actions.length === 0) break;
+    }
+    assert.deepEqual(seen, [
+      'canary 3, stable 1, weight 75',
+      'canary 3, stable 3, weight 75',
+      'canary 1, stable 3, weight 25',
+      'canary 1, stable 4, weight 25',
+      'canary 0, stable 4, weight 0',
+    ]);
   });
   it('scales the old stable to 0 right after promotion (no delay)', () => {
     const sim = dynamic();

@@ -149,3 +149,55 @@ describe('current step and weights', () => {
     assert.deepEqual(activeSetCanaryScale(r), { replicas: 2 });
   });
 });
+
+describe('desired canary weight when aborted with dynamicStableScale (GetDesiredCanaryWeight)', () => {
+  const dynamic = (status: RolloutStatus, dynamicStableScale = true): Rollout => ({
+    apiVersion: 'argoproj.io/v1alpha1',
+    kind: 'Rollout',
+    metadata: { name: 'r' },
+    spec: {
+      replicas: 4,
+      selector: { matchLabels: { app: 'r' } },
+      template: { metadata: { labels: { app: 'r' } }, spec: { containers: [{ name: 'c', image: 'i' }] } },
+      strategy: {
+        canary: {
+          dynamicStableScale,
+          steps: [{ setWeight: 25 }, { pause: {} }, { setWeight: 75 }, { pause: {} }],
+        },
+      },
+    },
+    status,
+  });
+  const aborted: RolloutStatus = { abort: true, currentStepIndex: 3, stableRS: 'a', currentPodHash: 'b' };
+  // [name, status, available pods (canary, stable), dynamicStableScale, weight]
+  const cases: [string, RolloutStatus, { canary: number; stable: number } | undefined, boolean, number][] = [
+    ['canary 3 pods: back to setWeight 25 (1 pod)', aborted, { canary: 3, stable: 1 }, true, 25],
+    ['stable lacks 3 pods although the canary has 1: still 25', aborted, { canary: 1, stable: 1 }, true, 25],
+    ['canary 1 pod: below every setWeight, 0', aborted, { canary: 1, stable: 3 }, true, 0],
+    ['canary 4 pods: 75 (3 pods)', aborted, { canary: 4, stable: 0 }, true, 75],
+    ['without both ReplicaSets: 0 at once', aborted, undefined, true, 0],
+    ['without dynamicStableScale: 0 at once', aborted, { canary: 3, stable: 1 }, false, 0],
+    [
+      'not aborted: the current setWeight',
+      { currentStepIndex: 3, stableRS: 'a', currentPodHash: 'b' },
+      { canary: 3, stable: 1 },
+      true,
+      75,
+    ],
+  ];
+  for (const [name, status, available, dss, want] of cases) {
+    it(name, () =>
+      assert.deepEqual(canaryReplicasOrWeight(dynamic(status, dss), available), { weight: want }),
+    );
+  }
+  it('with an explicit abortScaleDownDelaySeconds: 0 at once (the canary is held until its deadline)', () => {
+    const r = dynamic(aborted);
+    const canary = r.spec.strategy?.canary;
+    assert.ok(canary);
+    canary.trafficRouting = { nginx: { stableIngress: 'i' } };
+    canary.abortScaleDownDelaySeconds = 4;
+    assert.deepEqual(canaryReplicasOrWeight(r, { canary: 3, stable: 1 }), { weight: 0 });
+    canary.abortScaleDownDelaySeconds = 0; // 0 keeps the canary: Argo's steps
+    assert.deepEqual(canaryReplicasOrWeight(r, { canary: 3, stable: 1 }), { weight: 25 });
+  });
+});
