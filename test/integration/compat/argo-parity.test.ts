@@ -412,19 +412,24 @@ async function runScenario(t: TestContext, sc: Scenario, deliberate: Deliberate[
       s.recordedBefore = argo?.recorded.length ?? 0;
       Object.assign(hashes[s.name], hashesByRevision(o.replicaSets));
     });
-    // Kanary's CLI shows the real Argo's objects as Argo's plugin does
-    const [theirs, ours] = await Promise.all([
-      argoPluginOk(bins, argoNs.name, ['get', 'rollout', sc.rollout, '--no-color']),
-      kanaryCli(['get', 'rollout', sc.rollout, '-n', argoNs.name]),
-    ]);
-    if (
-      ours.code !== 0 ||
-      JSON.stringify(normaliseGet(ours.stdout)) !== JSON.stringify(normaliseGet(theirs))
-    ) {
-      cliDiffs.push(
-        `${point}:\n--- kubectl-argo-rollouts get rollout ---\n${theirs}--- kanary get rollout ---\n${ours.stdout}${ours.stderr}`,
-      );
+    // Kanary's CLI shows the real Argo's objects as Argo's plugin does. The two CLIs read the
+    // objects one after the other; while Argo still scales (an abort steps back), the second can see
+    // a newer state than the first. A rendering difference shows on every read, a read in between
+    // the two does not: so read both again, up to five times, and report only a difference that stays.
+    let cliDiff: string | undefined;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      if (attempt > 0) await sleep(500);
+      const [theirs, ours] = await Promise.all([
+        argoPluginOk(bins, argoNs.name, ['get', 'rollout', sc.rollout, '--no-color']),
+        kanaryCli(['get', 'rollout', sc.rollout, '-n', argoNs.name]),
+      ]);
+      cliDiff =
+        ours.code !== 0 || JSON.stringify(normaliseGet(ours.stdout)) !== JSON.stringify(normaliseGet(theirs))
+          ? `${point}:\n--- kubectl-argo-rollouts get rollout ---\n${theirs}--- kanary get rollout ---\n${ours.stdout}${ours.stderr}`
+          : undefined;
+      if (!cliDiff) break;
     }
+    if (cliDiff) cliDiffs.push(cliDiff);
     t.diagnostic(`${elapsed()} ${point}: compared`);
   }
 
