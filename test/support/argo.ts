@@ -15,7 +15,7 @@ import { freePort } from '../../src/cluster/ports.ts';
 import type { KubeClient } from '../../src/kube/client.ts';
 import { installCrds } from '../../src/kube/crds.ts';
 import { waitUntil } from './cluster.ts';
-import { parseEventLogLine, type Recorded } from './parity.ts';
+import { markRepeat, parseEventLogLine, type Recorded } from './parity.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const buildScript = join(root, 'hack', 'argo', 'build.sh');
@@ -139,7 +139,7 @@ export async function startArgoController(
     if (lines.length > 500) lines.shift();
     if (l.includes('Started controller')) started = true;
     const e = parseEventLogLine(l);
-    if (e && recorded.length < 10_000) recorded.push(e);
+    if (e && recorded.length < 10_000) recorded.push(markRepeat(recorded, e));
   };
   createInterface({ input: child.stdout! }).on('line', onLine);
   createInterface({ input: child.stderr! }).on('line', onLine);

@@ -65,6 +65,25 @@ export interface Recorded {
   kind: string;
   type: string;
   reason: string;
+  /** the Event's message, when it was read from a log line */
+  message?: string;
+  /**
+   * The same reason and message as the previous Event of that reason: Argo ran the same write
+   * again because its informer had not yet seen the first one (e.g. "canary ingress not found"
+   * twice, then CreatingCanaryIngress twice). Not a step of the rollout, so not counted.
+   */
+  repeat?: boolean;
+}
+
+/** Marks `e` as a repeat of the last Event of its reason in `earlier`, if it says the same. */
+export function markRepeat(earlier: Recorded[], e: Recorded): Recorded {
+  for (let i = earlier.length - 1; i >= 0; i--) {
+    const p = earlier[i]!;
+    if (p.kind === e.kind && p.type === e.type && p.reason === e.reason) {
+      return p.message !== undefined && p.message === e.message ? { ...e, repeat: true } : e;
+    }
+  }
+  return e;
 }
 
 export const HASH_LABEL = 'rollouts-pod-template-hash';
@@ -156,10 +175,11 @@ export function eventReasons(events: EventObj[], before: Map<string, number>): R
   return out;
 }
 
-/** Recorded Events as kind/type/reason → count. */
+/** Recorded Events as kind/type/reason → count, repeats (see Recorded) left out. */
 export function countReasons(events: Recorded[]): Record<string, number> {
   const out: Record<string, number> = {};
   for (const e of events) {
+    if (e.repeat) continue;
     const k = `${e.kind}/${e.type}/${e.reason}`;
     out[k] = (out[k] ?? 0) + 1;
   }
@@ -173,8 +193,10 @@ export function countReasons(events: Recorded[]): Record<string, number> {
  * (quotes backslash-escaped inside logrus' msg="...").
  */
 export function parseEventLogLine(line: string): Recorded | undefined {
-  const m = /Event\(v1\.ObjectReference\{Kind:\\?"(\w+)\\?".*?\}\): type: '(\w+)' reason: '(\w+)'/.exec(line);
-  return m ? { kind: m[1]!, type: m[2]!, reason: m[3]! } : undefined;
+  const m =
+    /Event\(v1\.ObjectReference\{Kind:\\?"(\w+)\\?".*?\}\): type: '(\w+)' reason: '(\w+)' ?(.*)$/.exec(line);
+  // the message runs to the end of logrus' msg="…" (the line's last quote, when quoted)
+  return m ? { kind: m[1]!, type: m[2]!, reason: m[3]!, message: m[4]!.replace(/"$/, '') } : undefined;
 }
 
 /** The comparable form of what one controller produced (see the module comment). */

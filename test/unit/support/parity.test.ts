@@ -12,11 +12,13 @@ import {
   hashDifferences,
   hashesByRevision,
   type KubeObj,
+  markRepeat,
   normalise,
   normaliseGet,
   type Observed,
   parseDeliberate,
   parseEventLogLine,
+  type Recorded,
   readDeliberate,
 } from '../../support/parity.ts';
 
@@ -148,12 +150,13 @@ describe('parity normalisation', () => {
       kind: 'Rollout',
       type: 'Normal',
       reason: 'ScalingReplicaSet',
+      message: 'Scaled down ReplicaSet tomozo-84fcfdb58f (revision 2) from 10 to 0',
     });
     assert.deepEqual(
       parseEventLogLine(
         `Event(v1.ObjectReference{Kind:"Rollout", Name:"x"}): type: 'Warning' reason: 'RolloutAborted' x`,
       ),
-      { kind: 'Rollout', type: 'Warning', reason: 'RolloutAborted' },
+      { kind: 'Rollout', type: 'Warning', reason: 'RolloutAborted', message: 'x' },
     );
     assert.equal(parseEventLogLine('time="x" level=info msg="Started syncing rollout"'), undefined);
     assert.deepEqual(
@@ -162,6 +165,34 @@ describe('parity normalisation', () => {
         { kind: 'Rollout', type: 'Normal', reason: 'A' },
       ]),
       { 'Rollout/Normal/A': 2 },
+    );
+  });
+
+  it("does not count Argo's repeat of the same write (same reason and message as the last of that reason)", () => {
+    const seen: Recorded[] = [];
+    const push = (reason: string, message: string) =>
+      seen.push(markRepeat(seen, { kind: 'Rollout', type: 'Normal', reason, message }));
+    push('CreatingCanaryIngress', 'Creating canary ingress `x` with weight `0`');
+    push('CreatingCanaryIngress', 'Creating canary ingress `x` with weight `0`'); // cache lag: the same write again
+    push('ScalingReplicaSet', 'Scaled up ReplicaSet a from 0 to 1');
+    push('ScalingReplicaSet', 'Scaled up ReplicaSet a from 1 to 2'); // a new step: counted
+    push('TrafficWeightUpdated', 'weight 0 -> 25');
+    push('ScalingReplicaSet', 'Scaled up ReplicaSet a from 1 to 2'); // the last ScalingReplicaSet said the same: a repeat, not counted
+    push('TrafficWeightUpdated', 'weight 25 -> 0');
+    push('TrafficWeightUpdated', 'weight 0 -> 25'); // says what an earlier one said, but not the last one: counted
+    assert.deepEqual(countReasons(seen), {
+      'Rollout/Normal/CreatingCanaryIngress': 1,
+      'Rollout/Normal/ScalingReplicaSet': 2,
+      'Rollout/Normal/TrafficWeightUpdated': 3,
+    });
+    // without messages (Kanary's side is counted from the cluster, never through here) nothing is a repeat
+    assert.equal(
+      markRepeat([{ kind: 'Rollout', type: 'Normal', reason: 'A' }], {
+        kind: 'Rollout',
+        type: 'Normal',
+        reason: 'A',
+      }).repeat,
+      undefined,
     );
   });
 
