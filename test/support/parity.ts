@@ -67,20 +67,36 @@ export interface Recorded {
   reason: string;
   /** the Event's message, when it was read from a log line */
   message?: string;
+  /** when it was logged (ms since the epoch; the log has whole seconds) */
+  at?: number;
   /**
-   * The same reason and message as the previous Event of that reason: Argo ran the same write
-   * again because its informer had not yet seen the first one (e.g. "canary ingress not found"
-   * twice, then CreatingCanaryIngress twice). Not a step of the rollout, so not counted.
+   * A canary Ingress write Event with the same message as the previous one of that reason, within
+   * a second: Argo ran the same write again because its informer had not yet seen the first one
+   * (e.g. "canary ingress not found" twice, then CreatingCanaryIngress twice). Not a step of the
+   * rollout, so not counted.
    */
   repeat?: boolean;
 }
 
-/** Marks `e` as a repeat of the last Event of its reason in `earlier`, if it says the same. */
+/** How far apart (in the log's whole seconds) a repeated write's two Events can be. */
+const REPEAT_WINDOW_MS = 1000;
+/**
+ * Events Argo records when it writes the canary Ingress because its cached copy differs from what
+ * it wants: said twice with the same message within a second, the second write found its own first
+ * one missing from the cache. Other reasons legitimately repeat the same message at once (e.g.
+ * TrafficWeightUpdated "Traffic weight updated " several times a second without steps).
+ */
+const CACHE_LAG_REASONS = new Set(['CreatingCanaryIngress', 'PatchingCanaryIngress']);
+
+/** Marks `e` as a repeat of the last Event of its reason in `earlier`, if it says the same at once. */
 export function markRepeat(earlier: Recorded[], e: Recorded): Recorded {
+  if (!CACHE_LAG_REASONS.has(e.reason)) return e;
   for (let i = earlier.length - 1; i >= 0; i--) {
     const p = earlier[i]!;
     if (p.kind === e.kind && p.type === e.type && p.reason === e.reason) {
-      return p.message !== undefined && p.message === e.message ? { ...e, repeat: true } : e;
+      const same = p.message !== undefined && p.message === e.message;
+      const soon = p.at !== undefined && e.at !== undefined && Math.abs(e.at - p.at) <= REPEAT_WINDOW_MS;
+      return same && soon ? { ...e, repeat: true } : e;
     }
   }
   return e;
@@ -195,8 +211,17 @@ export function countReasons(events: Recorded[]): Record<string, number> {
 export function parseEventLogLine(line: string): Recorded | undefined {
   const m =
     /Event\(v1\.ObjectReference\{Kind:\\?"(\w+)\\?".*?\}\): type: '(\w+)' reason: '(\w+)' ?(.*)$/.exec(line);
+  if (!m) return undefined;
+  const time = /^time="([^"]+)"/.exec(line);
+  const at = time ? Date.parse(time[1]!) : Number.NaN;
   // the message runs to the end of logrus' msg="…" (the line's last quote, when quoted)
-  return m ? { kind: m[1]!, type: m[2]!, reason: m[3]!, message: m[4]!.replace(/"$/, '') } : undefined;
+  return {
+    kind: m[1]!,
+    type: m[2]!,
+    reason: m[3]!,
+    message: m[4]!.replace(/"$/, ''),
+    ...(Number.isNaN(at) ? {} : { at }),
+  };
 }
 
 /** The comparable form of what one controller produced (see the module comment). */

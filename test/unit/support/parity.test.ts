@@ -151,6 +151,7 @@ describe('parity normalisation', () => {
       type: 'Normal',
       reason: 'ScalingReplicaSet',
       message: 'Scaled down ReplicaSet tomozo-84fcfdb58f (revision 2) from 10 to 0',
+      at: Date.parse('2026-12-02T16:50:39Z'),
     });
     assert.deepEqual(
       parseEventLogLine(
@@ -168,32 +169,26 @@ describe('parity normalisation', () => {
     );
   });
 
-  it("does not count Argo's repeat of the same write (same reason and message as the last of that reason)", () => {
+  it("does not count Argo's repeated canary Ingress write (same reason and message as the last of that reason, within a second)", () => {
     const seen: Recorded[] = [];
-    const push = (reason: string, message: string) =>
-      seen.push(markRepeat(seen, { kind: 'Rollout', type: 'Normal', reason, message }));
-    push('CreatingCanaryIngress', 'Creating canary ingress `x` with weight `0`');
-    push('CreatingCanaryIngress', 'Creating canary ingress `x` with weight `0`'); // cache lag: the same write again
-    push('ScalingReplicaSet', 'Scaled up ReplicaSet a from 0 to 1');
-    push('ScalingReplicaSet', 'Scaled up ReplicaSet a from 1 to 2'); // a new step: counted
-    push('TrafficWeightUpdated', 'weight 0 -> 25');
-    push('ScalingReplicaSet', 'Scaled up ReplicaSet a from 1 to 2'); // the last ScalingReplicaSet said the same: a repeat, not counted
-    push('TrafficWeightUpdated', 'weight 25 -> 0');
-    push('TrafficWeightUpdated', 'weight 0 -> 25'); // says what an earlier one said, but not the last one: counted
+    const push = (reason: string, message: string, at: number) =>
+      seen.push(markRepeat(seen, { kind: 'Rollout', type: 'Normal', reason, message, at }));
+    push('CreatingCanaryIngress', 'Creating canary ingress `x` with weight `0`', 0);
+    push('CreatingCanaryIngress', 'Creating canary ingress `x` with weight `0`', 0); // cache lag: the same write again
+    push('PatchingCanaryIngress', 'Updating Ingress `x` to desiredWeight 25', 1000);
+    push('PatchingCanaryIngress', 'Updating Ingress `x` to desiredWeight 25', 2000); // again, within a second
+    push('PatchingCanaryIngress', 'Updating Ingress `x` to desiredWeight 75', 3000); // a new weight: counted
+    push('PatchingCanaryIngress', 'Updating Ingress `x` to desiredWeight 75', 9000); // the same, later: counted
+    push('TrafficWeightUpdated', 'Traffic weight updated ', 9000);
+    push('TrafficWeightUpdated', 'Traffic weight updated ', 9000); // other reasons repeat for real: counted
     assert.deepEqual(countReasons(seen), {
       'Rollout/Normal/CreatingCanaryIngress': 1,
-      'Rollout/Normal/ScalingReplicaSet': 2,
-      'Rollout/Normal/TrafficWeightUpdated': 3,
+      'Rollout/Normal/PatchingCanaryIngress': 3,
+      'Rollout/Normal/TrafficWeightUpdated': 2,
     });
-    // without messages (Kanary's side is counted from the cluster, never through here) nothing is a repeat
-    assert.equal(
-      markRepeat([{ kind: 'Rollout', type: 'Normal', reason: 'A' }], {
-        kind: 'Rollout',
-        type: 'Normal',
-        reason: 'A',
-      }).repeat,
-      undefined,
-    );
+    // without messages or times nothing is a repeat
+    const bare = { kind: 'Rollout', type: 'Normal', reason: 'CreatingCanaryIngress' };
+    assert.equal(markRepeat([bare], bare).repeat, undefined);
   });
 
   it('checks that observedGeneration follows generation, whatever the numbers', () => {
