@@ -214,8 +214,16 @@ export async function setImage(
 
 /** The sum of the controller's metric lines matching `re` (one line, or all series of a metric). */
 export async function controllerMetric(controller: ControllerChild, re: RegExp): Promise<number> {
-  return (await (await fetch(`http://127.0.0.1:${controller.healthPort}/metrics`)).text())
+  return (await metricSum(controller.healthPort, re)) || 0;
+}
+
+/**
+ * The sum of the metric lines matching `re` at http://127.0.0.1:<port>/metrics
+ * (Kanary's or Argo's controller); NaN when no line matches.
+ */
+export async function metricSum(port: number, re: RegExp): Promise<number> {
+  const lines = (await (await fetch(`http://127.0.0.1:${port}/metrics`)).text())
     .split('\n')
-    .filter((l) => re.test(l))
-    .reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
+    .filter((l) => re.test(l));
+  return lines.length ? lines.reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0) : Number.NaN;
 }

@@ -23,7 +23,7 @@
  * controllers are stopped and both namespaces deleted. The bench cluster
  * (kanary-bench) is left running for the next run.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -46,6 +46,7 @@ import {
   deleteNamespace,
   healthyCount,
   machine,
+  metricSum,
   processUsage,
   setImage,
   startControllerProcess,
@@ -106,6 +107,10 @@ interface Side {
   ns: string;
   pid: number;
   rollouts: Informer<BenchRollout>;
+  metricsPort: number;
+  /** its runtime's heap: in use (V8's used heap / Go's heap_alloc) and held (V8's total / Go's heap_sys) */
+  heapUsed: RegExp;
+  heapHeld: RegExp;
   exited(): boolean;
   tail(): string;
   kill(): void;
@@ -131,10 +136,18 @@ export interface Result {
   sides: Record<
     Side['name'],
     {
+      /** RSS (MB) 3 s after it was ready, before any Rollout existed */
+      startRssMB: number;
       createdToHealthySeconds: number;
       idle: Window;
+      /** at the end of the idle window */
+      idleRssParts: { anonMB: number; fileMB: number };
+      /** at the end of the idle window */
+      idleHeap: { usedMB: number; heldMB: number };
       progress: Window;
       progressToHealthySeconds: number;
+      /** API requests from the patches until both sides were done */
+      progressRequests: number;
     }
   >;
 }
@@ -253,6 +266,9 @@ function kanarySide(c: ControllerChild): Side {
     ns,
     pid: c.pid,
     rollouts: new Informer<BenchRollout>(client!, RESOURCES.rollouts, { namespace: ns }),
+    metricsPort: c.healthPort,
+    heapUsed: /^nodejs_heap_size_used_bytes /,
+    heapHeld: /^nodejs_heap_size_total_bytes /,
     exited: () => c.child.exitCode !== null || c.child.signalCode !== null,
     tail: () => c.tail(30),
     kill: () => c.child.kill('SIGKILL'),
@@ -267,11 +283,33 @@ function argoSide(a: ArgoController): Side {
     ns,
     pid: a.child.pid!,
     rollouts: new Informer<BenchRollout>(client!, RESOURCES.rollouts, { namespace: ns }),
+    metricsPort: a.metricsPort,
+    heapUsed: /^go_memstats_heap_alloc_bytes /,
+    heapHeld: /^go_memstats_heap_sys_bytes /,
     exited: () => a.child.exitCode !== null || a.child.signalCode !== null,
     tail: () => a.tail(30),
     kill: () => a.child.kill('SIGKILL'),
     stop: () => stopBounded(a.stop, () => a.child.kill('SIGKILL')),
   };
+}
+
+/** API requests the controller made so far (both count them as controller_clientset_k8s_request_total). */
+const requests = (s: Side) => metricSum(s.metricsPort, /^controller_clientset_k8s_request_total\{/);
+
+async function heap(s: Side): Promise<{ usedMB: number; heldMB: number }> {
+  const [used, held] = await Promise.all([
+    metricSum(s.metricsPort, s.heapUsed),
+    metricSum(s.metricsPort, s.heapHeld),
+  ]);
+  return { usedMB: used / MB, heldMB: held / MB };
+}
+
+/** RSS split as /proc/<pid>/status has it: anonymous memory (heaps, stacks) and file pages (code). */
+function rssParts(pid: number): { anonMB: number; fileMB: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kB = (field: string) =>
+    Number(new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(status)?.[1] ?? Number.NaN);
+  return { anonMB: kB('RssAnon') / 1024, fileMB: (kB('RssFile') + kB('RssShmem')) / 1024 };
 }
 
 /** How many of `names` are Healthy on at least the generation their update produced. */
@@ -321,8 +359,13 @@ async function run(): Promise<Result> {
   ]);
   sides.push(kanarySide(kanary), argoSide(argo));
   await Promise.all(sides.map((s) => s.rollouts.start()));
-  process.stderr.write(`  Kanary pid ${kanary.pid}, Argo pid ${argo.child.pid} (log ${logFile})\n`);
+  const cmdline = readFileSync(`/proc/${kanary.pid}/cmdline`, 'utf8').split('\0').slice(1, 2).join(' ');
+  process.stderr.write(
+    `  Kanary pid ${kanary.pid} (re-executed: ${cmdline}), Argo pid ${argo.child.pid} (log ${logFile})\n`,
+  );
 
+  await sleep(3000);
+  const startRss = sides.map((s) => processUsage(s.pid).rss / MB);
   const counts = () =>
     sides.map((s) => `${s.name} ${healthyCount(s.rollouts, s.ns)}/${o.rollouts}`).join(', ');
   const t0 = performance.now();
@@ -340,6 +383,9 @@ async function run(): Promise<Result> {
   await sleep(5000);
   process.stderr.write(`  sampling ${o.idleSeconds} s idle\n`);
   const idle = await sampleBoth(o.idleSeconds);
+  const idleHeap = await Promise.all(sides.map(heap));
+  const idleParts = sides.map((s) => rssParts(s.pid));
+  const requestsBefore = await Promise.all(sides.map(requests));
 
   const names = Array.from({ length: o.progress }, (_, i) => `r${i}`);
   const t1 = performance.now();
@@ -360,11 +406,16 @@ async function run(): Promise<Result> {
     }),
   ]);
 
+  const requestsAfter = await Promise.all(sides.map(requests));
   const result = (i: number) => ({
+    startRssMB: startRss[i]!,
     createdToHealthySeconds: created[i]!,
     idle: idle[i]!,
+    idleRssParts: idleParts[i]!,
+    idleHeap: idleHeap[i]!,
     progress: busy![i]!,
     progressToHealthySeconds: progressed[i]!,
+    progressRequests: requestsAfter[i]! - requestsBefore[i]!,
   });
   return {
     machine: machine(),
@@ -383,8 +434,13 @@ function table(r: Result): string {
   const a = r.sides.Argo;
   const f = (x: number, d = 0) => x.toFixed(d);
   const rows: [string, number, number, number][] = [
+    ['RSS at start, no Rollouts (MB)', k.startRssMB, a.startRssMB, 0],
     [`created → all ${r.rollouts} Healthy (s)`, k.createdToHealthySeconds, a.createdToHealthySeconds, 1],
     [`idle RSS, mean of ${f(k.idle.seconds)} s (MB)`, k.idle.rssMeanMB, a.idle.rssMeanMB, 0],
+    ['  of it anonymous (heap, stacks; MB)', k.idleRssParts.anonMB, a.idleRssParts.anonMB, 0],
+    ['  of it file pages (code; MB)', k.idleRssParts.fileMB, a.idleRssParts.fileMB, 0],
+    ['heap in use at idle (MB; V8 used / Go heap_alloc)', k.idleHeap.usedMB, a.idleHeap.usedMB, 0],
+    ['heap held at idle (MB; V8 total / Go heap_sys)', k.idleHeap.heldMB, a.idleHeap.heldMB, 0],
     [
       'idle CPU (% of one core)',
       (k.idle.cpuSeconds / k.idle.seconds) * 100,
@@ -399,6 +455,7 @@ function table(r: Result): string {
       a.progress.cpuSeconds,
       2,
     ],
+    [`API requests for the ${r.progress} updates`, k.progressRequests, a.progressRequests, 0],
     [`${r.progress} updates → all Healthy (s)`, k.progressToHealthySeconds, a.progressToHealthySeconds, 1],
   ];
   const w = Math.max(...rows.map((x) => x[0].length));
@@ -410,7 +467,7 @@ function table(r: Result): string {
     `${''.padEnd(w)}  ${'Kanary'.padStart(8)}  ${'Argo'.padStart(8)}  Kanary/Argo`,
     ...rows.map(
       ([name, kv, av, d]) =>
-        `${name.padEnd(w)}  ${f(kv, d).padStart(8)}  ${f(av, d).padStart(8)}  ${(kv / av).toFixed(2).padStart(6)}×`,
+        `${name.padEnd(w)}  ${f(kv, d).padStart(8)}  ${f(av, d).padStart(8)}  ${(av > 0 ? `${(kv / av).toFixed(2)}×` : '–').padStart(7)}`,
     ),
   ];
   return lines.join('\n');

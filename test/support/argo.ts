@@ -88,6 +88,8 @@ export async function installArgoCrds(client: KubeClient, crdDir: string): Promi
 export interface ArgoController {
   child: ChildProcess;
   logFile: string;
+  /** its Prometheus endpoint: http://127.0.0.1:<metricsPort>/metrics */
+  metricsPort: number;
   /** every Event it recorded, in order (from its log: client-go logs each one before rate limiting) */
   recorded: Recorded[];
   /** the last log lines */
@@ -153,6 +155,7 @@ export async function spawnArgoController(
   const ctrl: ArgoController = {
     child,
     logFile,
+    metricsPort,
     recorded,
     tail: (n = 60) => lines.slice(-n).join('\n'),
     async stop() {
