@@ -483,7 +483,8 @@ try {
   }
 } catch (err) {
   exitCode = err instanceof Timeout ? 2 : 1;
-  process.stderr.write(`\nbench failed: ${(err as Error).message}\n`);
+  // after Ctrl-C the controllers vanish under the run; that is no failure to report
+  if (!cleaning) process.stderr.write(`\nbench failed: ${(err as Error).message}\n`);
 }
 await cleanup();
 process.exit(exitCode);
