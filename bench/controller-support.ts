@@ -62,6 +62,8 @@ export interface ControllerChild {
   child: ChildProcess;
   pid: number;
   healthPort: number;
+  /** its last log lines (up to 500) */
+  tail(n?: number): string;
   stop(): Promise<void>;
 }
 
@@ -87,20 +89,27 @@ export async function startControllerProcess(
   );
   const lines: string[] = [];
   for (const s of [child.stdout!, child.stderr!])
-    createInterface({ input: s }).on('line', (l) => lines.push(l));
+    createInterface({ input: s }).on('line', (l) => {
+      lines.push(l);
+      if (lines.length > 500) lines.shift();
+    });
   for (let i = 0; ; i++) {
     const ok = await fetch(`http://127.0.0.1:${healthPort}/readyz`).then(
       (r) => r.ok,
       () => false,
     );
     if (ok) break;
-    if (i > 300 || child.exitCode !== null) throw new Error(`controller not ready:\n${lines.join('\n')}`);
+    if (i > 300 || child.exitCode !== null) {
+      child.kill('SIGKILL');
+      throw new Error(`controller not ready:\n${lines.join('\n')}`);
+    }
     await sleep(100);
   }
   return {
     child,
     pid: child.pid!,
     healthPort,
+    tail: (n = 60) => lines.slice(-n).join('\n'),
     stop: async () => {
       child.kill('SIGTERM');
       await new Promise((r) => child.once('exit', r));
@@ -108,15 +117,19 @@ export async function startControllerProcess(
   };
 }
 
-/** Resident set size (bytes) and total CPU time (seconds) of a process, from /proc. */
+/**
+ * Resident set size (bytes: VmRSS of /proc/<pid>/status) and total CPU time
+ * (seconds: utime + stime of /proc/<pid>/stat) of a process.
+ */
 export function processUsage(pid: number): { rss: number; cpuSeconds: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const ticks = 100; // USER_HZ on Linux
   const utime = Number(f[11]);
   const stime = Number(f[12]);
-  const rssPages = Number(f[21]);
-  return { rss: rssPages * 4096, cpuSeconds: (utime + stime) / ticks };
+  const vmRss = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!vmRss) throw new Error(`no VmRSS in /proc/${pid}/status (a zombie process?)`);
+  return { rss: Number(vmRss[1]) * 1024, cpuSeconds: (utime + stime) / ticks };
 }
 
 export function percentile(xs: number[], p: number): number {
@@ -132,13 +145,13 @@ export function machine(): string {
 export type BenchRollout = KubeObject & { status?: { phase?: string; observedGeneration?: string } };
 
 /** Rollout `r<i>`: 3 replicas, a canary of one setWeight and a 2 s pause, so an update completes by itself. */
-export function benchRollout(i: number, image: string): Manifest {
+export function benchRollout(i: number, image: string, replicas = 3): Manifest {
   return {
     apiVersion: 'argoproj.io/v1alpha1',
     kind: 'Rollout',
     metadata: { name: `r${i}` },
     spec: {
-      replicas: 3,
+      replicas,
       selector: { matchLabels: { app: `r${i}` } },
       template: { metadata: { labels: { app: `r${i}` } }, spec: { containers: [{ name: 'app', image }] } },
       strategy: { canary: { steps: [{ setWeight: 34 }, { pause: { duration: '2s' } }] } },
@@ -152,11 +165,12 @@ export async function createRollouts(
   ns: string,
   total: number,
   image: string,
+  replicas = 3,
 ): Promise<void> {
   for (let i = 0; i < total; i += 25) {
     await Promise.all(
       Array.from({ length: Math.min(25, total - i) }, (_, k) =>
-        applyManifests(client, ns, [benchRollout(i + k, image)], 'bench'),
+        applyManifests(client, ns, [benchRollout(i + k, image, replicas)], 'bench'),
       ),
     );
   }
@@ -174,28 +188,42 @@ export function healthyCount(rollouts: Informer<BenchRollout>, ns: string, names
     ).length;
 }
 
-/** Starts an update of the named Rollouts at once: a new image for container `app`. */
+/**
+ * Starts an update of the named Rollouts at once: a new image for container
+ * `app`. Resolves to each Rollout's generation after its patch.
+ */
 export async function setImage(
   client: KubeClient,
   ns: string,
   names: Iterable<string>,
   image: string,
-): Promise<void> {
-  await Promise.all(
-    [...names].map((n) =>
-      client.patch(
-        resourcePath(RESOURCES.rollouts, ns, n),
-        { spec: { template: { spec: { containers: [{ name: 'app', image }] } } } },
-        MERGE_PATCH,
-      ),
+): Promise<Map<string, number>> {
+  return new Map(
+    await Promise.all(
+      [...names].map(async (n) => {
+        const r = await client.patch<KubeObject>(
+          resourcePath(RESOURCES.rollouts, ns, n),
+          { spec: { template: { spec: { containers: [{ name: 'app', image }] } } } },
+          MERGE_PATCH,
+        );
+        return [n, Number(r.metadata.generation)] as const;
+      }),
     ),
   );
 }
 
 /** The sum of the controller's metric lines matching `re` (one line, or all series of a metric). */
 export async function controllerMetric(controller: ControllerChild, re: RegExp): Promise<number> {
-  return (await (await fetch(`http://127.0.0.1:${controller.healthPort}/metrics`)).text())
+  return (await metricSum(controller.healthPort, re)) || 0;
+}
+
+/**
+ * The sum of the metric lines matching `re` at http://127.0.0.1:<port>/metrics
+ * (Kanary's or Argo's controller); NaN when no line matches.
+ */
+export async function metricSum(port: number, re: RegExp): Promise<number> {
+  const lines = (await (await fetch(`http://127.0.0.1:${port}/metrics`)).text())
     .split('\n')
-    .filter((l) => re.test(l))
-    .reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
+    .filter((l) => re.test(l));
+  return lines.length ? lines.reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0) : Number.NaN;
 }

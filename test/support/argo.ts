@@ -97,25 +97,36 @@ export interface ArgoController {
   stop(): Promise<void>;
 }
 
+export interface ArgoStartOptions {
+  /** default: the shared test cluster's */
+  kubeconfig?: string;
+  /** Argo's --loglevel (default info; the Events in `recorded` need info) */
+  logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  /** how long to wait for its informer caches to sync (default 60 s) */
+  timeoutMs?: number;
+  /** more flags, last (such as `--instance-id`) */
+  extra?: string[];
+}
+
 /**
  * Starts the real Argo Rollouts controller for one namespace (`--namespaced`,
  * no leader election, free metrics/health ports), its log in `logFile`.
- * Resolves once it logged "Started controller" (informer caches synced).
- * `extra` flags (such as `--instance-id`) come last.
+ * Resolves once it logged "Started controller" (info) or "Controller is
+ * running." (warning, right after it): its informer caches synced. If it does
+ * not get there, it is stopped and the error carries its last log lines.
  */
-export async function startArgoController(
-  t: TestContext,
+export async function spawnArgoController(
   bins: ArgoBinaries,
   namespace: string,
   logFile: string,
-  extra: string[] = [],
+  o: ArgoStartOptions = {},
 ): Promise<ArgoController> {
   const [metricsPort, healthzPort] = [await freePort(), await freePort()];
   const child = spawn(
     bins.controller,
     [
       '--kubeconfig',
-      files(clusterConfig()).kubeconfig,
+      o.kubeconfig ?? files(clusterConfig()).kubeconfig,
       '--namespaced',
       '--namespace',
       namespace,
@@ -123,8 +134,8 @@ export async function startArgoController(
       `--metricsPort=${metricsPort}`,
       `--healthzPort=${healthzPort}`,
       '--loglevel',
-      'info',
-      ...extra,
+      o.logLevel ?? 'info',
+      ...(o.extra ?? []),
     ],
     // its own namespace, where it would look for the notification ConfigMap
     { env: { ...process.env, POD_NAMESPACE: namespace }, stdio: ['ignore', 'pipe', 'pipe'] },
@@ -137,7 +148,7 @@ export async function startArgoController(
     out.write(`${l}\n`);
     lines.push(l);
     if (lines.length > 500) lines.shift();
-    if (l.includes('Started controller')) started = true;
+    if (l.includes('Started controller') || l.includes('Controller is running.')) started = true;
     const e = parseEventLogLine(l);
     if (e && recorded.length < 10_000) recorded.push(markRepeat(recorded, e));
   };
@@ -156,17 +167,30 @@ export async function startArgoController(
       await new Promise<void>((r) => out.end(r));
     },
   };
-  t.after(() => ctrl.stop());
   await waitUntil(
     'the Argo Rollouts controller to start',
     async () => {
       if (child.exitCode !== null) throw new Error(`rollouts-controller exited: ${ctrl.tail(20)}`);
       return started;
     },
-    60_000,
-  ).catch((err) => {
+    o.timeoutMs ?? 60_000,
+  ).catch(async (err) => {
+    await ctrl.stop();
     throw new Error(`${(err as Error).message}\nlog (${logFile}):\n${ctrl.tail(20)}`);
   });
+  return ctrl;
+}
+
+/** `spawnArgoController` against the shared cluster, stopped after the test. */
+export async function startArgoController(
+  t: TestContext,
+  bins: ArgoBinaries,
+  namespace: string,
+  logFile: string,
+  extra: string[] = [],
+): Promise<ArgoController> {
+  const ctrl = await spawnArgoController(bins, namespace, logFile, { extra });
+  t.after(() => ctrl.stop());
   return ctrl;
 }
 
