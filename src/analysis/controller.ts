@@ -71,16 +71,8 @@ export class AnalysisRunController {
   }
 
   /** After stop(): whether the passes under way finished within `timeoutMs`. */
-  async drain(timeoutMs: number): Promise<boolean> {
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<false>((r) => {
-      timer = setTimeout(() => r(false), timeoutMs);
-    });
-    try {
-      return await Promise.race([this.queue.idle().then(() => true), timedOut]);
-    } finally {
-      clearTimeout(timer);
-    }
+  drain(timeoutMs: number): Promise<boolean> {
+    return this.queue.idleWithin(timeoutMs);
   }
 
   async reconcile(key: string): Promise<{ requeueAfterMs?: number } | undefined> {

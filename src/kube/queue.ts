@@ -99,6 +99,19 @@ export class WorkQueue {
     return new Promise((r) => this.idleWaiters.push(r));
   }
 
+  /** Whether the queue went idle within `timeoutMs` (e.g. after shutdown(): the passes under way finished). */
+  async idleWithin(timeoutMs: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<false>((r) => {
+      timer = setTimeout(() => r(false), timeoutMs);
+    });
+    try {
+      return await Promise.race([this.idle().then(() => true), timedOut]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   shutdown(): void {
     this.stopped = true;
     for (const t of this.timers.values()) clearTimeout(t.timer);

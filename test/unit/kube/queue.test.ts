@@ -89,4 +89,23 @@ describe('WorkQueue', () => {
     assert.ok(t >= 18 && t < 150, `t ran at ${t}ms`);
     q.shutdown();
   });
+
+  it('idleWithin: false while a pass is still running past the timeout, true once it finished', async () => {
+    const q = new WorkQueue({ concurrency: 1 });
+    let release: () => void = () => {};
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    q.run(async () => {
+      await held;
+      return undefined;
+    });
+    q.add('k');
+    await sleep(5);
+    q.shutdown();
+    assert.equal(await q.idleWithin(30), false, 'the pass under way holds it');
+    const finished = q.idleWithin(5_000);
+    release();
+    assert.equal(await finished, true);
+  });
 });
