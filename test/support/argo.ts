@@ -8,13 +8,13 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
-import type { TestContext } from 'node:test';
+import { before, type TestContext } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import { clusterConfig, files } from '../../src/cluster/config.ts';
 import { freePort } from '../../src/cluster/ports.ts';
-import type { KubeClient } from '../../src/kube/client.ts';
+import { KubeClient } from '../../src/kube/client.ts';
 import { installCrds } from '../../src/kube/crds.ts';
-import { waitUntil } from './cluster.ts';
+import { testKubeConfig, waitUntil } from './cluster.ts';
 import { markRepeat, parseEventLogLine, type Recorded } from './parity.ts';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -73,6 +73,26 @@ export function argoBinaries(): Promise<ArgoBinaries> {
  * Rollout CRD stays Kanary's (deploy/crds), which the real controller has to
  * accept as it is.
  */
+/**
+ * For a test file that runs the real Argo Rollouts: a `before` hook builds (or finds) its binaries
+ * and installs Argo's CRDs into the shared cluster. The binaries are read through the returned
+ * function once the hook has run.
+ */
+export function argoBeforeAll(): () => ArgoBinaries {
+  let bins: ArgoBinaries | undefined;
+  before(
+    async () => {
+      bins = await argoBinaries();
+      await installArgoCrds(new KubeClient(testKubeConfig()), bins.crdDir);
+    },
+    { timeout: 60 * 60_000 }, // a cold build compiles Argo Rollouts (see docs/benchmarks.md)
+  );
+  return () => {
+    if (!bins) throw new Error('the Argo Rollouts binaries are read before the before() hook ran');
+    return bins;
+  };
+}
+
 export async function installArgoCrds(client: KubeClient, crdDir: string): Promise<void> {
   const crds = readdirSync(crdDir)
     .filter((f) => f.endsWith('.yaml') && !f.startsWith('rollout-'))

@@ -18,18 +18,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { before, describe, it, type TestContext } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeClient, RESOURCES, type ResourceType, resourcePath } from '../../../src/kube/client.ts';
-import {
-  type ArgoBinaries,
-  type ArgoController,
-  argoBinaries,
-  argoPluginOk,
-  installArgoCrds,
-  startArgoController,
-} from '../../support/argo.ts';
-import { type TestNamespace, testKubeConfig, testNamespace, waitUntil } from '../../support/cluster.ts';
+import { type ArgoController, argoBeforeAll, argoPluginOk, startArgoController } from '../../support/argo.ts';
+import { type TestNamespace, testNamespace, waitUntil } from '../../support/cluster.ts';
 import {
   albToNginx,
   type ControllerProcess,
@@ -63,15 +56,7 @@ import { kanary as kanaryCli } from '../cli/support.ts';
 const ROOT = join(import.meta.dirname, '..', '..', '..');
 const DOC = join(ROOT, 'docs', 'controller.md');
 
-let bins: ArgoBinaries;
-
-before(
-  async () => {
-    bins = await argoBinaries();
-    await installArgoCrds(new KubeClient(testKubeConfig()), bins.crdDir);
-  },
-  { timeout: 60 * 60_000 }, // a cold build compiles Argo Rollouts (see docs/benchmarks.md)
-);
+const argoBins = argoBeforeAll();
 
 interface Side {
   name: 'argo' | 'kanary';
@@ -420,7 +405,7 @@ async function runScenario(t: TestContext, sc: Scenario, deliberate: Deliberate[
     for (let attempt = 0; attempt < 5; attempt++) {
       if (attempt > 0) await sleep(500);
       const [theirs, ours] = await Promise.all([
-        argoPluginOk(bins, argoNs.name, ['get', 'rollout', sc.rollout, '--no-color']),
+        argoPluginOk(argoBins(), argoNs.name, ['get', 'rollout', sc.rollout, '--no-color']),
         kanaryCli(['get', 'rollout', sc.rollout, '-n', argoNs.name]),
       ]);
       cliDiff =
@@ -435,14 +420,14 @@ async function runScenario(t: TestContext, sc: Scenario, deliberate: Deliberate[
 
   const run: Run = {
     plugin: async (args) => {
-      await Promise.all(sides.map((s) => argoPluginOk(bins, s.ns.name, args)));
+      await Promise.all(sides.map((s) => argoPluginOk(argoBins(), s.ns.name, args)));
     },
     checkpoint,
   };
 
   try {
     [argo, kanary] = await Promise.all([
-      startArgoController(t, bins, argoNs.name, join(dir, 'argo-controller.log')),
+      startArgoController(t, argoBins(), argoNs.name, join(dir, 'argo-controller.log')),
       startController(t, kanaryNs.name),
     ]);
     const objs = sc.manifests();

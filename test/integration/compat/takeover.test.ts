@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { before, describe, it, type TestContext } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Watch } from '@kubernetes/client-node';
 import { INSTANCE_ID_LABEL } from '../../../src/api/constants.ts';
@@ -24,29 +24,15 @@ import {
   type ResourceType,
   resourcePath,
 } from '../../../src/kube/client.ts';
-import {
-  type ArgoBinaries,
-  argoBinaries,
-  argoPluginOk,
-  installArgoCrds,
-  startArgoController,
-} from '../../support/argo.ts';
-import { type TestNamespace, testKubeConfig, testNamespace, waitUntil } from '../../support/cluster.ts';
+import { argoBeforeAll, argoPluginOk, startArgoController } from '../../support/argo.ts';
+import { type TestNamespace, testNamespace, waitUntil } from '../../support/cluster.ts';
 import { editRollout, HASH_LABEL, REVISION_ANNOTATION, startController } from '../../support/controller.ts';
 import { applyAll, tomozoManifests } from '../../support/scenario.ts';
 
 const NAME = 'tomozo';
 const REPLICAS = 3;
 
-let bins: ArgoBinaries;
-
-before(
-  async () => {
-    bins = await argoBinaries();
-    await installArgoCrds(new KubeClient(testKubeConfig()), bins.crdDir);
-  },
-  { timeout: 60 * 60_000 }, // a cold build compiles Argo Rollouts (see docs/benchmarks.md)
-);
+const argoBins = argoBeforeAll();
 
 // --- the objects looked at --------------------------------------------------
 
@@ -112,7 +98,7 @@ async function env(t: TestContext, prefix: string): Promise<Env> {
     client,
     list: <T>(r: ResourceType) => client.get<List<T>>(resourcePath(r, ns.name)),
     rollout: () => client.get<RolloutObj>(resourcePath(RESOURCES.rollouts, ns.name, NAME)),
-    plugin: (args) => argoPluginOk(bins, ns.name, args),
+    plugin: (args) => argoPluginOk(argoBins(), ns.name, args),
   };
 }
 
@@ -286,7 +272,7 @@ async function reconcileCount(port: number, namespace: string): Promise<number> 
 async function argo(t: TestContext, e: Env, dir: string, instanceId?: string): Promise<Controller> {
   const extra = instanceId ? ['--instance-id', instanceId] : [];
   const log = join(dir, `argo-${Date.now()}.log`);
-  const c = await startArgoController(t, bins, e.ns.name, log, extra);
+  const c = await startArgoController(t, argoBins(), e.ns.name, log, extra);
   return {
     name: 'Argo',
     reconciles: (ns) => reconcileCount(c.metricsPort, ns),
