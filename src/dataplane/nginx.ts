@@ -122,6 +122,8 @@ export class NginxProcess {
   private workerPids = new Set<number>();
   private workerWatch: NodeJS.Timeout | undefined;
   reloads = 0;
+  /** true from the SIGHUP until the old workers stopped accepting (or the reload failed) */
+  reloading = false;
   lastReloadOk = true;
   lastReloadAt = 0;
 
@@ -297,6 +299,7 @@ export class NginxProcess {
     await this.recordWorkers();
     const oldWorkers = [...this.workerPids];
     this.writeConfig(config);
+    this.reloading = true;
     process.kill(child.pid, 'SIGHUP');
     this.lastReloadAt = Date.now();
     try {
@@ -312,6 +315,8 @@ export class NginxProcess {
       this.lastReloadOk = false;
       if (previous !== undefined) this.writeConfig(previous);
       return { ok: false, error: `nginx did not load the new configuration: ${await this.lastErrorLines()}` };
+    } finally {
+      this.reloading = false;
     }
   }
 

@@ -226,7 +226,11 @@ export async function waitForCanary(
   );
 }
 
-/** Waits until a request is answered with the given status (and version, when given). */
+/**
+ * Waits until a request is answered with the given status (and version, when given) by a settled
+ * configuration: while a reload is under way, new workers and old ones both accept connections, so
+ * one answer from a new worker does not mean the next request gets the same.
+ */
 export async function waitForRoute(
   dp: DataPlane,
   host: string,
@@ -238,8 +242,11 @@ export async function waitForRoute(
   await waitUntil(
     `${host}${path} → ${status} ${version ?? ''}`,
     async () => {
+      const reloadsBefore = dp.nginx.reloads;
+      const settledBefore = !dp.nginx.reloading;
       const r = await get(dp.httpPort, host, path, headers);
-      return r.status === status && (version === undefined || r.version === version);
+      const settled = settledBefore && !dp.nginx.reloading && dp.nginx.reloads === reloadsBefore;
+      return settled && r.status === status && (version === undefined || r.version === version);
     },
     30_000,
     50,
