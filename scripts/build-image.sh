@@ -15,7 +15,8 @@
 #   2. Node 24: the `node` npm package's binary (the one the dev setup uses),
 #      without debug symbols.
 #   3. Kanary: bin/, src/ and deploy/crds/ as in this checkout (files git
-#      tracks or would track), production dependencies only (`npm ci
+#      tracks or would track), src/ compiled to JavaScript by tsc
+#      (tsconfig.build.json), production dependencies only (`npm ci
 #      --omit=dev`, without type declarations and source maps).
 #
 # The image is named localhost/kanary:<version>-<content hash>: the hash covers
@@ -68,7 +69,7 @@ app_files() {
 content_hash() {
   {
     app_files | xargs -0 sha256sum
-    sha256sum deploy/image/Containerfile scripts/build-image.sh
+    sha256sum deploy/image/Containerfile scripts/build-image.sh tsconfig.json tsconfig.build.json
     echo "base $BASE_VERSION $BASE_PACKAGES"
     "$node_bin" --version
   } | sha256sum | cut -c1-12
@@ -137,6 +138,11 @@ EOF
   step "Kanary $version: bin/ src/ deploy/crds/ as in this checkout, production dependencies (npm ci --omit=dev)"
   mkdir -p "$ctx/app"
   app_files | xargs -0 cp --parents -t "$ctx/app"
+  # src/ as JavaScript (tsc, tsconfig.build.json): no type stripping at run time, ~25 MB less RSS
+  step "compiling src/ to JavaScript (tsconfig.build.json)"
+  node_modules/.bin/tsc -p tsconfig.build.json --outDir "$ctx/app/src" >&2 || die "tsc failed"
+  find "$ctx/app/src" -name '*.ts' -delete
+  rm -rf "$ctx/app/src/api/gen"
   # `kanary` on PATH inside the image (/opt/kanary/bin), as `npm install -g` would name it
   ln -s kanary.js "$ctx/app/bin/kanary"
   (cd "$ctx/app" && PATH="$(dirname "$node_bin"):$PATH" npm ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error) >&2

@@ -116,7 +116,13 @@ describe('the container image', { skip: why }, () => {
       t,
       `kanary-version-${process.pid}`,
       [],
-      ['sh', '-c', 'id -u; command -v kanary; kanary --version; nginx -v 2>&1; node --version'],
+      [
+        'sh',
+        '-c',
+        'id -u; command -v kanary; kanary --version; nginx -v 2>&1; node --version; ' +
+          // src/ compiled to JavaScript (no type stripping at run time), nothing of the TypeScript left
+          'find /opt/kanary/src -name "*.ts" | wc -l; find /opt/kanary/src -name "*.js" | wc -l',
+      ],
     );
     await ctr.exited;
     assert.equal(ctr.child.exitCode, 0, ctr.logs.join('\n'));
@@ -124,6 +130,8 @@ describe('the container image', { skip: why }, () => {
     assert.deepEqual(ctr.logs.slice(0, 3), ['10001', '/opt/kanary/bin/kanary', version]);
     assert.match(ctr.logs[3] ?? '', /^nginx version: nginx\//);
     assert.match(ctr.logs[4] ?? '', /^v24\./);
+    assert.equal(ctr.logs[5], '0', 'no .ts file in the image');
+    assert.ok(Number(ctr.logs[6]) > 100, `compiled .js files: ${ctr.logs[6]}`);
   });
 
   it("carries the seed scenario with the image's controller and data plane", {
