@@ -99,3 +99,11 @@ describe('kwok stages', () => {
     assert.doesNotMatch(running.spec.next.statusTemplate, /status: "True", type: Ready/);
   });
 });
+
+describe('KANARY_CLUSTER', () => {
+  it('names the cluster used when none is given', () => {
+    assert.equal(clusterConfig(undefined, env).name, 'kanary');
+    assert.equal(clusterConfig(undefined, { ...env, KANARY_CLUSTER: 'kanary-aj' }).name, 'kanary-aj');
+    assert.equal(clusterConfig('other', { ...env, KANARY_CLUSTER: 'kanary-aj' }).name, 'other');
+  });
+});
