@@ -15,7 +15,7 @@ import { WorkQueue } from '../kube/queue.ts';
 import { createMergePatch } from '../rollout/json.ts';
 import { ArgsError, resolveMetricArgs } from './args.ts';
 import { type MeasureContext, providerFor } from './providers/provider.ts';
-import { complete, invalidRun, type Outcome, prepare, type Taken, type Task } from './run.ts';
+import { complete, invalidRun, isTerminating, type Outcome, prepare, type Taken, type Task } from './run.ts';
 import { type AnalysisRun, type Argument, isCompleted, type Measurement, metaTime } from './types.ts';
 
 type RunObject = AnalysisRun & KubeObject;
@@ -141,7 +141,8 @@ export class AnalysisRunController {
     args: Argument[],
     secrets: string[],
   ): Promise<Taken[] | ArgsError> {
-    const ctx: MeasureContext = { now: () => Date.now(), env: this.opts.env };
+    const ctx: MeasureContext = { now: () => Date.now(), env: this.opts.env, client: this.opts.client, run };
+    const terminating = isTerminating(run);
     const resolved = [];
     for (const t of tasks) {
       const metric = resolveMetricArgs(t.metric, args);
@@ -160,8 +161,9 @@ export class AnalysisRunController {
             message: provider.message,
           };
         } else if (task.incomplete) {
-          // Kanary's providers finish every measurement at once; an in-flight one is kept as it is (Argo's Resume)
-          measurement = task.incomplete;
+          // an in-flight measurement (job): stopped when the run terminates, else looked at again
+          const step = terminating ? provider.terminate : provider.resume;
+          measurement = step ? await step.call(provider, metric, task.incomplete, ctx) : task.incomplete;
         } else {
           measurement = await provider.run(metric, ctx);
         }
