@@ -16,7 +16,14 @@ import { createMergePatch } from '../rollout/json.ts';
 import { ArgsError, resolveMetricArgs } from './args.ts';
 import { type MeasureContext, providerFor } from './providers/provider.ts';
 import { complete, invalidRun, isTerminating, type Outcome, prepare, type Taken, type Task } from './run.ts';
-import { type AnalysisRun, type Argument, isCompleted, type Measurement, metaTime } from './types.ts';
+import {
+  type AnalysisRun,
+  type Argument,
+  isCompleted,
+  type Measurement,
+  type Metric,
+  metaTime,
+} from './types.ts';
 
 type RunObject = AnalysisRun & KubeObject;
 
@@ -102,6 +109,8 @@ export class AnalysisRunController {
       }
     }
     await this.writeStatus(key, current, outcome);
+    if (outcome.trimmed && p.kind === 'measure')
+      await this.collectGarbage(current, p.metrics, outcome.trimmed);
     return outcome.requeueAfterMs !== undefined ? { requeueAfterMs: outcome.requeueAfterMs } : undefined;
   }
 
@@ -184,6 +193,28 @@ export class AnalysisRunController {
         };
       }),
     );
+  }
+
+  /** Argo's garbageCollectMeasurements: providers remove what trimmed measurements left (old Jobs). */
+  private async collectGarbage(
+    run: RunObject,
+    metrics: readonly Metric[],
+    trimmed: { name: string; limit: number }[],
+  ): Promise<void> {
+    const ctx: MeasureContext = { now: () => Date.now(), env: this.opts.env, client: this.opts.client, run };
+    for (const t of trimmed) {
+      const metric = metrics.find((m) => m.name === t.name);
+      const provider = metric ? providerFor(metric) : undefined;
+      if (!metric || !provider || provider instanceof Error || !provider.garbageCollect) continue;
+      await provider
+        .garbageCollect(metric, t.limit, ctx)
+        .catch((err) =>
+          this.opts.log.warn(
+            { analysisrun: keyOf(run), metric: t.name, err: errorText(err) },
+            'garbage collection of old measurements failed',
+          ),
+        );
+    }
   }
 
   private async writeStatus(key: string, run: RunObject, outcome: Outcome): Promise<void> {

@@ -7,7 +7,8 @@
  * delay, √(2·elapsed) seconds, as Argo); `terminate` deletes it (the
  * measurement becomes Inconclusive, as Argo). Jobs are owned by the
  * AnalysisRun (controller reference), so the garbage collector deletes them
- * with the run.
+ * with the run; when old measurements are trimmed, the Jobs beyond the
+ * retention limit go too (Argo's GarbageCollect).
  *
  * Names, labels and annotations as Argo writes them: the Job is
  * `<run uid>.<metric name>.<n>` (n = measurements taken + errors + 1; the
@@ -207,7 +208,32 @@ export const jobProvider: Provider = {
     }
     return { ...measurement, phase: 'Inconclusive', finishedAt: metaTime(ctx.now()) };
   },
+
+  garbageCollect,
 };
+
+/** Argo's GarbageCollect: the run's Jobs (by uid label) beyond the newest `limit` are deleted. */
+async function garbageCollect(_metric: Metric, limit: number, ctx: MeasureContext): Promise<void> {
+  const n = needs(ctx);
+  if (n instanceof Error) throw n;
+  const list = await n.client.get<{ items: (JobObject & { metadata: { creationTimestamp?: string } })[] }>(
+    resourcePath(JOBS, n.run.metadata.namespace ?? ''),
+    { labelSelector: `${RUN_UID_LABEL}=${n.run.metadata.uid ?? ''}` },
+  );
+  for (const job of jobsToCollect(list.items, limit))
+    await deleteJob(n.client, job.metadata.namespace ?? n.run.metadata.namespace ?? '', job.metadata.name);
+}
+
+/** The oldest Jobs beyond `limit` (by creationTimestamp, as Argo sorts them). */
+export function jobsToCollect<J extends { metadata: { creationTimestamp?: string } }>(
+  jobs: J[],
+  limit: number,
+): J[] {
+  const sorted = [...jobs].sort((a, b) =>
+    String(a.metadata.creationTimestamp ?? '').localeCompare(String(b.metadata.creationTimestamp ?? '')),
+  );
+  return sorted.slice(0, Math.max(0, sorted.length - limit));
+}
 
 /** Foreground deletion, as Argo's deleteJob: the Job goes once its pods are gone. Not found is fine. */
 export async function deleteJob(client: KubeClient, namespace: string, name: string): Promise<void> {

@@ -2,8 +2,8 @@
  * A metric provider: takes one measurement of a metric whose args are already
  * substituted. Most finish a measurement in one call (`run`); asynchronous
  * ones (job) return a Running measurement and implement `resume` and
- * `terminate`, as Argo's Provider interface (metricproviders/provider.go).
- * Argo's GarbageCollect is not part of it: Kanary's Jobs go with their run.
+ * `terminate`, as Argo's Provider interface (metricproviders/provider.go);
+ * `garbageCollect` removes what old measurements left behind.
  */
 import type { KubeClient } from '../../kube/client.ts';
 import { type AnalysisRun, type Measurement, type Metric, metaTime } from '../types.ts';
@@ -36,6 +36,8 @@ export interface Provider {
   resume?(metric: Metric, measurement: Measurement, ctx: MeasureContext): Promise<Measurement>;
   /** stops an in-flight measurement when the run terminates (Argo's Terminate) */
   terminate?(metric: Metric, measurement: Measurement, ctx: MeasureContext): Promise<Measurement>;
+  /** keeps the objects of the newest `limit` measurements when older ones were trimmed (Argo's GarbageCollect) */
+  garbageCollect?(metric: Metric, limit: number, ctx: MeasureContext): Promise<void>;
 }
 
 /** The provider for a metric, or why there is none. */

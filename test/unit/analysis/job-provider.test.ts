@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import {
   jobName,
   jobProvider,
+  jobsToCollect,
   jobVerdict,
   metricJob,
   resumeDelayMs,
@@ -152,5 +153,23 @@ describe('the job provider without a client', () => {
     );
     assert.equal(m.phase, 'Error');
     assert.equal(m.message, 'job metadata reference missing');
+  });
+});
+
+describe('jobsToCollect (Argo GarbageCollect)', () => {
+  const job = (name: string, at: string) => ({ metadata: { name, creationTimestamp: at } });
+  it('keeps the newest `limit` Jobs and collects the older ones, oldest first', () => {
+    const jobs = [
+      job('c', '2026-01-01T00:00:03Z'),
+      job('a', '2026-01-01T00:00:01Z'),
+      job('d', '2026-01-01T00:00:04Z'),
+      job('b', '2026-01-01T00:00:02Z'),
+    ];
+    assert.deepEqual(
+      jobsToCollect(jobs, 2).map((j) => j.metadata.name),
+      ['a', 'b'],
+    );
+    assert.deepEqual(jobsToCollect(jobs, 4), []);
+    assert.deepEqual(jobsToCollect(jobs, 10), []);
   });
 });
