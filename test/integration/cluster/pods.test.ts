@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { it } from 'node:test';
+import { clusterConfig } from '../../../src/cluster/config.ts';
 import { testNamespace, waitUntil } from '../../support/cluster.ts';
+
+/** an address of the cluster's pod range that no node hands out */
+const SPARE_IP = `${clusterConfig().podPrefix}.250.7`;
 
 function get(ip: string, port: number, path: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -51,7 +55,9 @@ it('runs a Deployment: Running+Ready pods with pod IPs, an EndpointSlice, and HT
     return ready.length === 3 ? ready : undefined;
   });
   const ips = pods.map((p) => p.status!.podIP!);
-  for (const ip of ips) assert.match(ip, /^10\.244\.\d{1,3}\.\d{1,3}$/);
+  // the cluster's pod range: 10.244.0.0/16 for "kanary", another /16 for a KANARY_CLUSTER
+  const prefix = clusterConfig().podPrefix.replaceAll('.', '\\.');
+  for (const ip of ips) assert.match(ip, new RegExp(`^${prefix}\\.\\d{1,3}\\.\\d{1,3}$`));
   assert.equal(new Set(ips).size, 3, 'pod IPs are distinct');
 
   const sliceIps = await waitUntil('an EndpointSlice listing the 3 pod IPs as ready', async () => {
@@ -115,10 +121,9 @@ it('stops serving a pod after it is deleted', async (t) => {
 it('hands an address still held by a deleted pod to the pod that now owns it', async () => {
   // kwok gives a freed IP to the next pod at once, while the old emulated container
   // still finishes requests on it; drive the pod server the way the runtime does,
-  // on an address of the pod range no node hands out (10.244.250.0/24)
+  // on an address of the pod range no node hands out (<prefix>.250.0/24)
   const { spawn } = await import('node:child_process');
   const { createInterface } = await import('node:readline');
-  const { clusterConfig } = await import('../../../src/cluster/config.ts');
   const script = new URL('../../../src/cluster/podserver.ts', import.meta.url).pathname;
   const child = spawn('ip', ['netns', 'exec', clusterConfig().netns, process.execPath, script], {
     stdio: ['pipe', 'pipe', 'inherit'],
@@ -136,7 +141,7 @@ it('hands an address still held by a deleted pod to the pod that now owns it', a
     container: 'c',
     image: `demo/${name}:1`,
     version: '1',
-    ip: '10.244.250.7',
+    ip: SPARE_IP,
     ports: [8080],
   });
   try {
@@ -144,13 +149,13 @@ it('hands an address still held by a deleted pod to the pod that now owns it', a
       key: 'old',
       ok: true,
     });
-    assert.equal(JSON.parse((await get('10.244.250.7', 8080, '/')).body).pod, 'old');
+    assert.equal(JSON.parse((await get(SPARE_IP, 8080, '/')).body).pod, 'old');
     // deleted: it would keep the address for 60 s of grace
     await send({ op: 'stop', key: 'old', lingerMs: 60_000 });
-    assert.equal(JSON.parse((await get('10.244.250.7', 8080, '/')).body).pod, 'old');
+    assert.equal(JSON.parse((await get(SPARE_IP, 8080, '/')).body).pod, 'old');
     const started = await send({ op: 'start', key: 'new', containers: [pod('new')] });
     assert.deepEqual(started, { key: 'new', ok: true });
-    assert.equal(JSON.parse((await get('10.244.250.7', 8080, '/')).body).pod, 'new');
+    assert.equal(JSON.parse((await get(SPARE_IP, 8080, '/')).body).pod, 'new');
   } finally {
     child.stdin!.end();
     await new Promise((r) => child.once('exit', r));
