@@ -135,8 +135,12 @@ export async function startPrometheus(
   throw new UserError(`Prometheus did not become ready in 30 s:\n${tailFile(rec.log, 15)}`);
 }
 
-/** Makes the bad image fail 20% of requests in the local cluster (the pod runtime reads this at each pod start). */
-export async function configureBadImage(c: ClusterConfig): Promise<void> {
+/**
+ * Makes the bad image fail 20% of requests in the local cluster (the pod runtime reads this at
+ * each pod start). Returns the undo, which puts back what the image had before (tests of the
+ * same cluster use tomozo:0.0.3 as a healthy image).
+ */
+export async function configureBadImage(c: ClusterConfig): Promise<() => void> {
   const res = await fetch(`http://127.0.0.1:${c.ports.runtime}/behaviours`).catch(() => undefined);
   const fields = res?.ok ? ((await res.json()) as { fields?: string[] }).fields : undefined;
   if (!fields?.includes('errorRate')) {
@@ -148,14 +152,22 @@ export async function configureBadImage(c: ClusterConfig): Promise<void> {
     );
   }
   const path = files(c).imageBehaviours;
-  let current: Record<string, unknown> = {};
-  try {
-    current = JSON.parse(readFileSync(path, 'utf8'));
-  } catch {
-    /* none yet */
-  }
-  current[ANALYSIS_BAD_IMAGE] = { errorRate: ANALYSIS_ERROR_RATE };
-  writeFileSync(path, `${JSON.stringify(current, null, 2)}\n`);
+  const read = (): Record<string, unknown> => {
+    try {
+      return JSON.parse(readFileSync(path, 'utf8'));
+    } catch {
+      return {};
+    }
+  };
+  const before = read()[ANALYSIS_BAD_IMAGE];
+  const write = (value: unknown) => {
+    const current = read();
+    if (value === undefined) delete current[ANALYSIS_BAD_IMAGE];
+    else current[ANALYSIS_BAD_IMAGE] = value;
+    writeFileSync(path, `${JSON.stringify(current, null, 2)}\n`);
+  };
+  write({ errorRate: ANALYSIS_ERROR_RATE });
+  return () => write(before);
 }
 
 interface RunLike {
@@ -175,14 +187,19 @@ export async function stepRun(client: KubeClient, ns: string, hash: string): Pro
   return list.items[0];
 }
 
+/** a measurement's value without the vector's brackets, numbers to one decimal ("[81.847]" → "81.8") */
+function valueText(m: { phase: string; value?: string }): string {
+  if (m.value === undefined) return m.phase;
+  const bare = m.value.replace(/^\[|\]$/g, '');
+  const n = Number(bare);
+  return bare !== '' && Number.isFinite(n) ? String(Math.round(n * 10) / 10) : bare;
+}
+
 /** "canary-success-rate: 100, 100 (Successful)" */
 export function measuredText(run: RunLike | undefined): string {
   if (!run) return 'no AnalysisRun';
   return (run.status?.metricResults ?? [])
-    .map(
-      (m) =>
-        `${m.name}: ${(m.measurements ?? []).map((x) => (x.value ?? x.phase).replace(/^\[|\]$/g, '')).join(', ')} (${m.phase})`,
-    )
+    .map((m) => `${m.name}: ${(m.measurements ?? []).map(valueText).join(', ')} (${m.phase})`)
     .join('; ');
 }
 

@@ -210,6 +210,7 @@ export async function runPlayground(o: PlaygroundOptions): Promise<{ results: St
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  let restoreImage = () => {};
   try {
     const controllerPort = await freePort();
     procs.push(
@@ -279,7 +280,7 @@ export async function runPlayground(o: PlaygroundOptions): Promise<{ results: St
     }
 
     if (analysis) {
-      await configureBadImage(c);
+      restoreImage = await configureBadImage(c);
       const prometheus = await startPrometheus(logDir, metricsPort, procs);
       info(
         `Prometheus ${prometheus} scraping the data plane's /metrics every second (logs: ${join(logDir, 'prometheus.log')})`,
@@ -505,7 +506,11 @@ export async function runPlayground(o: PlaygroundOptions): Promise<{ results: St
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    if (!keepRunning) await stopAll();
+    if (!keepRunning) {
+      await stopAll();
+      // with --keep the 0.0.3 pods may be recreated and must still fail
+      restoreImage();
+    }
   }
   if (!o.keep) {
     // without a controller its Rollout would sit there unmanaged; --keep leaves everything

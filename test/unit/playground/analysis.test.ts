@@ -44,7 +44,7 @@ describe('the analysis scenario of the playground', () => {
     analysisManifests(before, 'ns', 'tomozo', 'http://x');
     assert.deepEqual(before, tomozoManifests());
   });
-  it('prints measured values without the vector brackets', () => {
+  it('prints measured values without the vector brackets, to one decimal', () => {
     const run = {
       metadata: { name: 'r' },
       status: {
@@ -52,12 +52,16 @@ describe('the analysis scenario of the playground', () => {
           {
             name: 'canary-success-rate',
             phase: 'Failed',
-            measurements: [{ phase: 'Failed', value: '[80.5]' }, { phase: 'Error' }],
+            measurements: [
+              { phase: 'Failed', value: '[81.84703193275921]' },
+              { phase: 'Successful', value: '[100]' },
+              { phase: 'Error' },
+            ],
           },
         ],
       },
     };
-    assert.equal(measuredText(run), 'canary-success-rate: 80.5, Error (Failed)');
+    assert.equal(measuredText(run), 'canary-success-rate: 81.8, 100, Error (Failed)');
     assert.equal(measuredText(undefined), 'no AnalysisRun');
   });
 });
