@@ -118,6 +118,8 @@ async function main(): Promise<void> {
 
   /** pods that run to completion: the timer that ends each, by key */
   const finishing = new Map<string, NodeJS.Timeout>();
+  /** when this runtime first saw each pod that runs to completion Running */
+  const firstSeen = new Map<string, number>();
   const finish = async (key: string) => {
     finishing.delete(key);
     const [ns, name] = key.split('/');
@@ -150,7 +152,12 @@ async function main(): Promise<void> {
     if (!plan) return false;
     const runMs = podRunMs(plan);
     if (!Number.isFinite(runMs) || finishing.has(key)) return false;
-    const started = pod.status?.startTime ? new Date(pod.status.startTime).getTime() : Date.now();
+    // startTime has whole seconds: when this runtime saw the pod start, count from then (a
+    // restarted runtime counts from startTime, so a run never waits for the runtime's downtime)
+    const startTime = pod.status?.startTime ? new Date(pod.status.startTime).getTime() : Date.now();
+    if (!firstSeen.has(key)) firstSeen.set(key, Date.now());
+    const seen = firstSeen.get(key)!;
+    const started = seen >= startTime && seen - startTime < 1000 ? seen : startTime;
     const left = started + runMs - Date.now();
     if (left <= 0) {
       void finish(key);
@@ -162,6 +169,7 @@ async function main(): Promise<void> {
   const forget = (key: string) => {
     clearTimeout(finishing.get(key));
     finishing.delete(key);
+    firstSeen.delete(key);
   };
 
   const reconcile = async (pod: V1Pod) => {

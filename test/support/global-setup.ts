@@ -43,13 +43,15 @@ export async function runtimeBehaviourFields(port: number): Promise<Set<string>>
  * pod start): `kanary-test/notready:*` never becomes Ready (a failing readiness
  * probe); `kanary-test/error:*` answers every request with HTTP 500;
  * `kanary-test/flaky:*` answers 20% of requests (drawn per request) with HTTP
- * 500; `kanary-test/job-fail:*` runs 1 s and exits 1, `kanary-test/job-ok:*`
+ * 500; `kanary-test/slow:*` waits a log-normal time (median 40 ms, p99
+ * 200 ms) before each answer; `kanary-test/job-fail:*` runs 1 s and exits 1, `kanary-test/job-ok:*`
  * runs 1 s and exits 0 (as the containers of Jobs).
  */
 export const TEST_IMAGE_BEHAVIOURS: Record<string, Record<string, unknown>> = {
   'kanary-test/notready:*': { ready: false },
   'kanary-test/error:*': { status: 500 },
   'kanary-test/flaky:*': { errorRate: 0.2 },
+  'kanary-test/slow:*': { latency: { medianMs: 40, p99Ms: 200 } },
   'kanary-test/job-fail:*': { exitCode: 1, runMs: 1000 },
   'kanary-test/job-ok:*': { exitCode: 0, runMs: 1000 },
 };

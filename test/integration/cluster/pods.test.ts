@@ -161,3 +161,72 @@ it('hands an address still held by a deleted pod to the pod that now owns it', a
     await new Promise((r) => child.once('exit', r));
   }
 });
+
+/** A bare pod (no Deployment) of `image`; resolves with its IP once it is Ready. */
+async function readyPod(ns: Awaited<ReturnType<typeof testNamespace>>, name: string, image: string) {
+  await ns.core.createNamespacedPod({
+    namespace: ns.name,
+    body: { metadata: { name }, spec: { containers: [{ name: 'c', image }] } },
+  });
+  return waitUntil(`pod ${name} Ready`, async () => {
+    const p = await ns.core.readNamespacedPod({ namespace: ns.name, name });
+    return p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')
+      ? p.status.podIP
+      : undefined;
+  });
+}
+
+it('image behaviours: errorRate fails that share of requests, latency delays them (log-normal)', async (t) => {
+  const ns = await testNamespace(t, 'podfail');
+  // kanary-test/flaky:*: {"errorRate": 0.2}; kanary-test/slow:*: latency median 40 ms, p99 200 ms
+  const [flaky, slow] = await Promise.all([
+    readyPod(ns, 'flaky', 'kanary-test/flaky:1'),
+    readyPod(ns, 'slow', 'kanary-test/slow:1'),
+  ]);
+  const n = 400;
+  let errors = 0;
+  for (let i = 0; i < n; i++) if ((await get(flaky!, 80, '/')).status === 500) errors++;
+  // binomial(400, 0.2): mean 80, σ 8; 4σ either side
+  assert.ok(errors > 48 && errors < 112, `${errors} of ${n} answered 500`);
+  const times: number[] = [];
+  for (let i = 0; i < 60; i++) {
+    const started = performance.now();
+    assert.equal((await get(slow!, 80, '/')).status, 200);
+    times.push(performance.now() - started);
+  }
+  times.sort((a, b) => a - b);
+  const median = times[30]!;
+  // the median of 60 draws of a log-normal with median 40 ms (σ ≈ 0.69) lies within about ±25%;
+  // the round trip adds a few milliseconds
+  assert.ok(median > 28 && median < 70, `median ${median.toFixed(1)} ms`);
+  assert.ok(times[0]! > 5, `fastest ${times[0]!.toFixed(1)} ms: every answer waits`);
+});
+
+it('a pod with restartPolicy Never and an image that exits 1 ends Failed, its container terminated with 1', async (t) => {
+  const ns = await testNamespace(t, 'podexit');
+  // kanary-test/job-fail:*: {"exitCode": 1, "runMs": 1000}
+  const created = Date.now();
+  await ns.core.createNamespacedPod({
+    namespace: ns.name,
+    body: {
+      metadata: { name: 'once' },
+      spec: { restartPolicy: 'Never', containers: [{ name: 'c', image: 'kanary-test/job-fail:1' }] },
+    },
+  });
+  const pod = await waitUntil(
+    'the pod to finish',
+    async () => {
+      const p = await ns.core.readNamespacedPod({ namespace: ns.name, name: 'once' });
+      return p.status?.phase === 'Failed' || p.status?.phase === 'Succeeded' ? p : undefined;
+    },
+    30_000,
+  );
+  assert.ok(Date.now() - created >= 1000, `finished ${Date.now() - created} ms after creation: it runs 1 s`);
+  assert.equal(pod.status?.phase, 'Failed');
+  const term = pod.status?.containerStatuses?.[0]?.state?.terminated;
+  assert.equal(term?.exitCode, 1);
+  assert.equal(term?.reason, 'Error');
+  const ran = (new Date(term!.finishedAt!).getTime() - new Date(term!.startedAt!).getTime()) / 1000;
+  assert.ok(ran >= 0.9 && ran <= 2, `ran ${ran}s`);
+  assert.equal(pod.status?.conditions?.find((c) => c.type === 'Ready')?.status, 'False');
+});
