@@ -3,6 +3,16 @@ import { request } from 'node:http';
 import { it } from 'node:test';
 import { clusterConfig } from '../../../src/cluster/config.ts';
 import { testNamespace, waitUntil } from '../../support/cluster.ts';
+import { runtimeBehaviourFields } from '../../support/global-setup.ts';
+
+/** Fails with the reason when the cluster's pod runtime predates a behaviour field. */
+async function needsBehaviour(field: string): Promise<void> {
+  const fields = await runtimeBehaviourFields(clusterConfig().ports.runtime);
+  assert.ok(
+    fields.has(field),
+    `the pod runtime of cluster "${clusterConfig().name}" has no ${field} (it predates it): restart the cluster, or choose one with KANARY_CLUSTER`,
+  );
+}
 
 /** an address of the cluster's pod range that no node hands out */
 const SPARE_IP = `${clusterConfig().podPrefix}.250.7`;
@@ -177,6 +187,7 @@ async function readyPod(ns: Awaited<ReturnType<typeof testNamespace>>, name: str
 }
 
 it('image behaviours: errorRate fails that share of requests, latency delays them (log-normal)', async (t) => {
+  await needsBehaviour('latency');
   const ns = await testNamespace(t, 'podfail');
   // kanary-test/flaky:*: {"errorRate": 0.2}; kanary-test/slow:*: latency median 40 ms, p99 200 ms
   const [flaky, slow] = await Promise.all([
@@ -203,6 +214,7 @@ it('image behaviours: errorRate fails that share of requests, latency delays the
 });
 
 it('a pod with restartPolicy Never and an image that exits 1 ends Failed, its container terminated with 1', async (t) => {
+  await needsBehaviour('exitCode');
   const ns = await testNamespace(t, 'podexit');
   // kanary-test/job-fail:*: {"exitCode": 1, "runMs": 1000}
   const created = Date.now();
