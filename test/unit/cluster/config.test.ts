@@ -65,6 +65,11 @@ describe('control-plane command lines', () => {
     assert.equal(arg('kube-apiserver', '--endpoint-reconciler-type'), 'none');
     assert.equal(arg('kube-apiserver', '--etcd-servers'), `http://127.0.0.1:${c.ports.etcd}`);
   });
+  it("runs kube-controller-manager's default controllers, among them job and garbage collector", () => {
+    // the job provider needs both: Jobs marked Complete/Failed, and Jobs deleted with their AnalysisRun
+    const controllers = arg('kube-controller-manager', '--controllers');
+    assert.ok(controllers === undefined || controllers.split(',').includes('*'), controllers);
+  });
   it('hands kwok the pod range', () => {
     assert.equal(arg('kwok', '--cidr'), '10.244.0.0/16');
   });
