@@ -171,6 +171,31 @@ describe('the job provider', { concurrency: true }, () => {
     assert.equal(job.status?.failed, 1, 'backoffLimit 0: one pod, no retry');
   });
 
+  it('measurementRetention limit 1: a new measurement trims the old one, and its Job goes too', async (t) => {
+    const { api } = await setup(t);
+    const run = fixture((c) => (c.image = 'kanary-test/job-ok:1')); // runs 1 s, exits 0
+    run.spec.metrics[0]!.count = 3;
+    run.spec.metrics[0]!.interval = '1s';
+    run.spec.measurementRetention = [{ metricName: 'test', limit: 1 }];
+    const created = await api.create(run);
+    const done = await api.waitFor(
+      created.metadata.name,
+      'Successful',
+      (r) => r.status?.phase === 'Successful',
+    );
+    assert.equal(done.status?.metricResults?.[0]?.count, 3);
+    assert.equal(done.status?.metricResults?.[0]?.measurements?.length, 1);
+    const jobs = await waitUntil(
+      'only the newest Job left',
+      async () => {
+        const live = (await api.jobs()).filter((j) => !j.metadata.deletionTimestamp);
+        return live.length === 1 ? live : undefined;
+      },
+      30_000,
+    );
+    assert.equal(jobs[0]?.metadata.name, `${created.metadata.uid}.test.3`);
+  });
+
   it('terminating the run deletes the running Job; the measurement is Inconclusive', async (t) => {
     const { api } = await setup(t);
     // `sleep 6000`, as upstream's long-running job templates
