@@ -178,14 +178,15 @@ export class AnalysisRunController {
         }
         if (measurement.message)
           for (const s of secrets) if (s) measurement.message = measurement.message.replaceAll(s, '*****');
-        this.opts.log.info(
-          {
-            analysisrun: `${run.metadata.namespace}/${run.metadata.name}`,
-            metric: metric.name,
-            phase: measurement.phase,
-          },
-          `Measurement Completed. Result: ${measurement.phase}`,
-        );
+        const fields = {
+          analysisrun: `${run.metadata.namespace}/${run.metadata.name}`,
+          metric: metric.name,
+          phase: measurement.phase,
+        };
+        // an asynchronous measurement (job) is looked at many times before it completes
+        if (measurement.finishedAt)
+          this.opts.log.info(fields, `Measurement Completed. Result: ${measurement.phase}`);
+        else this.opts.log.debug(fields, 'Measurement in progress');
         return {
           name: metric.name,
           measurement,
