@@ -42,7 +42,7 @@ export interface Observed {
   replicaSets: V1ReplicaSet[];
   /** pods matching spec.selector (for restartAt, and to patch ephemeral metadata into in place) */
   pods: V1Pod[];
-  /** by name: every Service the spec names (stable/canary); undefined = missing */
+  /** by name: every Service the spec names (stable/canary or active/preview); undefined = missing */
   services: Record<string, V1Service | undefined>;
   /** by name: stable ingress(es) AND the canary ingress name(s) the router derives */
   ingresses: Record<string, V1Ingress | undefined>;

@@ -16,6 +16,7 @@ import type { BlueGreenStrategy, Rollout } from '../../../src/api/types.ts';
 import { lintText } from '../../../src/cli/commands/lint.ts';
 import { plan } from '../../../src/rollout/plan.ts';
 import { routerFor } from '../../../src/traffic/router.ts';
+import { rolloutHealth } from '../../support/argocd-lua.ts';
 import { upstreamPath } from '../../support/upstream.ts';
 import { service } from './fixtures.ts';
 import { Sim } from './sim.ts';
@@ -475,4 +476,26 @@ describe('blue-green: upstream manifests', () => {
       assert.deepEqual(lintText(text).problems, []);
     });
   }
+});
+
+describe('blue-green: Argo CD health of the statuses the planner writes', () => {
+  it('Healthy, Suspended at the BlueGreenPause, Degraded after an abort, Healthy once promoted', () => {
+    const sim = deployed({ autoPromotionEnabled: false });
+    assert.deepEqual(rolloutHealth(sim.rollout), { status: 'Healthy', message: '' });
+    update(sim);
+    sim.converge();
+    assert.deepEqual(rolloutHealth(sim.rollout), { status: 'Suspended', message: 'BlueGreenPause' });
+    sim.patchStatus({ abort: true });
+    sim.converge();
+    assert.deepEqual(rolloutHealth(sim.rollout), {
+      status: 'Degraded',
+      message: 'RolloutAborted: Rollout aborted update to revision 2',
+    });
+    sim.patchStatus({ abort: false });
+    sim.converge();
+    assert.deepEqual(rolloutHealth(sim.rollout), { status: 'Suspended', message: 'BlueGreenPause' });
+    sim.patchStatus({ pauseConditions: null });
+    sim.converge();
+    assert.deepEqual(rolloutHealth(sim.rollout), { status: 'Healthy', message: '' });
+  });
 });
