@@ -499,3 +499,20 @@ describe('blue-green: Argo CD health of the statuses the planner writes', () => 
     assert.deepEqual(rolloutHealth(sim.rollout), { status: 'Healthy', message: '' });
   });
 });
+
+describe('blue-green: a scaling event (spec.replicas changed)', () => {
+  it('rescales the stable and the preview while paused, and keeps the pause', () => {
+    const sim = deployed({ autoPromotionEnabled: false });
+    const blue = sim.status.stableRS;
+    update(sim);
+    sim.converge();
+    const green = sim.status.currentPodHash;
+    sim.patchSpec({ replicas: 4 });
+    sim.converge();
+    assert.equal(replicasOf(sim, blue), 4);
+    assert.equal(replicasOf(sim, green), 4);
+    assert.equal(sim.status.message, 'BlueGreenPause');
+    assert.equal(sim.status.HPAReplicas, 4, 'the active ReplicaSet');
+    assert.equal(selector(sim, 'bg-active'), blue);
+  });
+});
