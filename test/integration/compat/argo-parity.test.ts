@@ -358,6 +358,31 @@ const SCENARIOS: Scenario[] = [
       await run.checkpoint('promoted-full', at.healthy('3'));
     },
   },
+  {
+    // examples/rollout-bluegreen.yaml, edited: 3 replicas, previewReplicaCount 1, autoPromotionSeconds 10
+    // instead of the manual gate, scaleDownDelaySeconds 5: the preview runs 1 pod during the pause, grows
+    // to 3 (scaleUpPreviewCheckPoint) once the pause ends by itself, then active switches
+    id: 'bluegreen-auto',
+    rollout: 'rollout-bluegreen',
+    replicas: 3,
+    manifests: () =>
+      editRollout(upstreamFixture('examples/rollout-bluegreen.yaml'), (ro) => {
+        ro.spec.replicas = 3;
+        const bg = (ro.spec.strategy as unknown as { blueGreen: Record<string, unknown> }).blueGreen;
+        delete bg.autoPromotionEnabled;
+        Object.assign(bg, { previewReplicaCount: 1, autoPromotionSeconds: 10, scaleDownDelaySeconds: 5 });
+      }),
+    async script(run, at) {
+      const name = this.rollout;
+      await run.checkpoint('healthy', at.healthy('1'));
+      await run.plugin(['set', 'image', name, 'rollouts-demo=argoproj/rollouts-demo:green']);
+      const onePreviewPod = (o: Observed) =>
+        (rsOfRevision(o, '2')?.status as { availableReplicas?: number } | undefined)?.availableReplicas === 1;
+      await run.checkpoint('paused', (o) => at.blueGreenPaused('2')(o) && onePreviewPod(o));
+      await run.checkpoint('promoted', at.healthy('2')); // by itself, after autoPromotionSeconds
+      await run.checkpoint('old-scaled-down', at.scaledDown('1'));
+    },
+  },
 ];
 
 /** Runs one scenario under both controllers and fails with every difference the docs table does not excuse. */
