@@ -215,7 +215,6 @@ const UPSTREAM_REFUSED: [file: string, field: string][] = [
   ['examples/rollout-background-analysis.yaml', 'spec.strategy.canary.analysis'],
   ['examples/rollout-experiment-step.yaml', 'spec.strategy.canary.steps[1].experiment'],
   ['examples/rollout-baseline-vs-canary.yaml', 'spec.strategy.canary.steps[0].experiment'],
-  ['examples/rollout-bluegreen.yaml', 'spec.strategy.blueGreen'],
 ];
 
 function upstreamObjects(file: string) {
