@@ -110,6 +110,10 @@ describe('blue-green', { concurrency: true }, () => {
     const switchedAt = Date.now();
     assert.deepEqual(blueGreenOf(promoted), { activeSelector: green, previewSelector: green });
     assert.equal(await env.selectorHash(ACTIVE), green);
+    // the sampler reads every 100 ms (under load a read takes longer): let it see the switch too
+    await waitUntil('the sampler to see active on green', async () =>
+      activeSeen.seen.some((s) => s.hash === green),
+    );
     const seen = await activeSeen.stop();
     assert.deepEqual(
       [...new Set(seen.map((s) => s.hash))],
