@@ -5,7 +5,7 @@ import { styleText } from 'node:util';
 import { UserError } from '../cli/errors.ts';
 import { Cluster } from '../cli/kube.ts';
 import { renderRollout } from '../cli/render/rollout.ts';
-import { rolloutInfo } from '../cli/render/rollout-info.ts';
+import { rolloutInfo } from '../client/rollout-info.ts';
 import { clusterConfig, files } from '../cluster/config.ts';
 import { adoptProcesses, binariesPresent, clusterUp } from '../cluster/lifecycle.ts';
 import { repoRoot } from '../cluster/paths.ts';

@@ -5,8 +5,8 @@
  * CD's actions can drive the same Rollout interchangeably. Pure functions; the
  * commands send what these return.
  */
-import { canarySteps, POD_TEMPLATE_HASH_LABEL, REVISION_ANNOTATION } from '../render/rollout-info.ts';
-import type { Container, PodTemplateSpec, ReplicaSet, Rollout } from '../render/types.ts';
+import { canarySteps, POD_TEMPLATE_HASH_LABEL, REVISION_ANNOTATION } from './rollout-info.ts';
+import type { Container, PodTemplateSpec, ReplicaSet, Rollout } from './types.ts';
 
 /**
  * Patches for one command. `status` goes to the status subresource first; if

@@ -4,7 +4,7 @@
  * field is optional because the CLI must cope with half-reconciled and invalid
  * objects, and with objects written by other controllers.
  */
-import type * as api from '../../api/types.ts';
+import type * as api from '../api/types.ts';
 
 export interface OwnerReference {
   apiVersion?: string;

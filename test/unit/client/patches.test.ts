@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { applyPlan, type RolloutApi } from '../../../src/client/actions.ts';
 import {
   abortPlan,
   derivativeEqual,
@@ -11,10 +12,8 @@ import {
   revisionToRestore,
   undoPlan,
   withImage,
-} from '../../../src/cli/commands/rollout-patches.ts';
-import { applyPlan } from '../../../src/cli/commands/rollouts.ts';
-import type { Cluster } from '../../../src/cli/kube.ts';
-import type { ReplicaSet, Rollout } from '../../../src/cli/render/types.ts';
+} from '../../../src/client/patches.ts';
+import type { ReplicaSet, Rollout } from '../../../src/client/types.ts';
 
 const steps = [{ setWeight: 20 }, { pause: {} }, { setWeight: 50 }];
 function canary(status: Rollout['status'], spec: Partial<NonNullable<Rollout['spec']>> = {}): Rollout {
@@ -272,7 +271,7 @@ describe('applyPlan', () => {
         return { metadata: {} } as Rollout;
       },
     };
-    return { cluster: cluster as unknown as Cluster, calls };
+    return { cluster: cluster as unknown as RolloutApi, calls };
   }
   const plan = promotePlan(canary({ pauseConditions: [{ reason: 'CanaryPauseStep' }] }, { paused: true }));
 
