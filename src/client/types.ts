@@ -139,6 +139,9 @@ export interface Pod {
 
 export interface Measurement {
   phase?: string;
+  /** the metric's value as the provider returned it (a number, or a JSON list of numbers, as text) */
+  value?: string;
+  message?: string;
   startedAt?: string;
   finishedAt?: string;
   metadata?: Record<string, string>;

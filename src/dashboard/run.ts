@@ -1,0 +1,121 @@
+/**
+ * `kanary dashboard` once its flags are read: check the security settings,
+ * load the page, start the watches, serve until the signal aborts.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { KubeClient } from '../kube/client.ts';
+import { loadAssets } from './assets.ts';
+import { type AuthMode, bindRefusal } from './security.ts';
+import { DashboardServer } from './server.ts';
+import { RolloutStore } from './store.ts';
+
+/** A setting the user has to change: printed as one line, exit code 1 (the CLI maps it to its UserError). */
+export class DashboardConfigError extends Error {
+  override name = 'DashboardConfigError';
+}
+
+export interface DashboardOptions {
+  kc: KubeConfig;
+  /** undefined: all namespaces */
+  namespaces: string[] | undefined;
+  host: string;
+  port: number;
+  auth: 'none' | 'token';
+  tokenFile?: string;
+  readOnly: boolean;
+  as?: string;
+  version: string;
+  env?: NodeJS.ProcessEnv;
+  /** where the start-up lines go */
+  out: (line: string) => void;
+  signal: AbortSignal;
+}
+
+export const TOKEN_ENV = 'KANARY_DASHBOARD_TOKEN';
+
+/** The bearer token: from --token-file, else $KANARY_DASHBOARD_TOKEN, else a new random one. */
+export function resolveToken(
+  tokenFile: string | undefined,
+  env: NodeJS.ProcessEnv,
+): { token: string; from: 'file' | 'env' | 'generated' } {
+  if (tokenFile) {
+    let text: string;
+    try {
+      text = readFileSync(tokenFile, 'utf8').trim();
+    } catch (err) {
+      throw new DashboardConfigError(`cannot read --token-file ${tokenFile}: ${(err as Error).message}`);
+    }
+    if (text.length < 16 || /\s/.test(text))
+      throw new DashboardConfigError(
+        `--token-file ${tokenFile}: the token must be one word of at least 16 characters`,
+      );
+    return { token: text, from: 'file' };
+  }
+  const fromEnv = env[TOKEN_ENV]?.trim();
+  if (fromEnv) {
+    if (fromEnv.length < 16 || /\s/.test(fromEnv))
+      throw new DashboardConfigError(`$${TOKEN_ENV}: the token must be one word of at least 16 characters`);
+    return { token: fromEnv, from: 'env' };
+  }
+  return { token: randomBytes(24).toString('base64url'), from: 'generated' };
+}
+
+export function urlHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+export async function runDashboard(o: DashboardOptions): Promise<void> {
+  const env = o.env ?? process.env;
+  if (o.auth === 'none' && o.tokenFile)
+    throw new DashboardConfigError('--token-file needs --auth token (the default)');
+  const token = o.auth === 'token' ? resolveToken(o.tokenFile, env) : undefined;
+  const auth: AuthMode = token ? { mode: 'token', token: token.token } : { mode: 'none' };
+  const refusal = bindRefusal({ host: o.host, auth, readOnly: o.readOnly });
+  if (refusal) throw new DashboardConfigError(refusal);
+
+  const user = o.kc.getCurrentUser();
+  if (o.as && user) (user as { impersonateUser?: string }).impersonateUser = o.as;
+  const identity = o.as ? `as ${o.as}` : `kubeconfig user ${user?.name ?? 'unknown'}`;
+  const client = new KubeClient(o.kc);
+  const assets = await loadAssets();
+  const store = new RolloutStore(client, { namespaces: o.namespaces });
+  await store.start((msg, fields) =>
+    process.stderr.write(`warning: ${msg} ${JSON.stringify(fields ?? {})}\n`),
+  );
+  const server = new DashboardServer(
+    { host: o.host, port: o.port, auth, readOnly: o.readOnly, identity, version: o.version },
+    store,
+    client,
+    assets,
+  );
+  let address: { port: number };
+  try {
+    address = await server.listen();
+  } catch (err) {
+    store.stop();
+    const code = (err as { code?: string }).code;
+    if (code === 'EADDRINUSE')
+      throw new DashboardConfigError(`${o.host}:${o.port} is in use: pick another --port`);
+    if (code === 'EADDRNOTAVAIL' || code === 'EACCES')
+      throw new DashboardConfigError(`cannot listen on ${o.host}:${o.port} (${code})`);
+    throw err;
+  }
+  const base = `http://${urlHost(o.host)}:${address.port}/`;
+  const scope = o.namespaces
+    ? `namespace${o.namespaces.length > 1 ? 's' : ''} ${o.namespaces.join(', ')}`
+    : 'all namespaces';
+  o.out(`kanary dashboard: watching ${scope}${o.readOnly ? ', read-only' : ''}`);
+  if (token?.from === 'generated') o.out(`kanary dashboard: open ${base}#token=${token.token}`);
+  else o.out(`kanary dashboard: open ${base}`);
+  if (token && token.from !== 'generated')
+    o.out(`kanary dashboard: token from ${token.from === 'file' ? o.tokenFile : `$${TOKEN_ENV}`}`);
+  if (!token) o.out('kanary dashboard: no token (--auth none): anyone on this machine may act on rollouts');
+  await new Promise<void>((resolve) => {
+    if (o.signal.aborted) resolve();
+    else o.signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+  await server.close();
+  store.stop();
+}
