@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { KubeClient } from '../kube/client.ts';
 import { loadAssets } from './assets.ts';
-import { type AuthMode, bindRefusal } from './security.ts';
+import { type AuthMode, bindRefusal, isLoopback } from './security.ts';
 import { DashboardServer } from './server.ts';
 import { RolloutStore } from './store.ts';
 
@@ -17,12 +17,12 @@ export class DashboardConfigError extends Error {
 }
 
 export interface DashboardOptions {
-  kc: KubeConfig;
-  /** undefined: all namespaces */
-  namespaces: string[] | undefined;
+  /** the kubeconfig and the namespaces to watch (undefined: all), loaded after the security settings are checked */
+  connect: () => { kc: KubeConfig; namespaces: string[] | undefined };
   host: string;
   port: number;
-  auth: 'none' | 'token';
+  /** undefined: not given, which means `token` on loopback and a refusal elsewhere (unless read-only) */
+  auth: 'none' | 'token' | undefined;
   tokenFile?: string;
   readOnly: boolean;
   as?: string;
@@ -68,19 +68,25 @@ export function urlHost(host: string): string {
 
 export async function runDashboard(o: DashboardOptions): Promise<void> {
   const env = o.env ?? process.env;
-  if (o.auth === 'none' && o.tokenFile)
-    throw new DashboardConfigError('--token-file needs --auth token (the default)');
-  const token = o.auth === 'token' ? resolveToken(o.tokenFile, env) : undefined;
+  if (o.auth === 'none' && o.tokenFile) throw new DashboardConfigError('--token-file needs --auth token');
+  // bound elsewhere than loopback, authentication has to be asked for explicitly (or read-only)
+  const mode = o.auth ?? (isLoopback(o.host) || o.tokenFile ? 'token' : o.readOnly ? 'none' : undefined);
+  if (mode === undefined)
+    throw new DashboardConfigError(
+      bindRefusal({ host: o.host, auth: { mode: 'none' }, readOnly: false }) ?? '',
+    );
+  const token = mode === 'token' ? resolveToken(o.tokenFile, env) : undefined;
   const auth: AuthMode = token ? { mode: 'token', token: token.token } : { mode: 'none' };
   const refusal = bindRefusal({ host: o.host, auth, readOnly: o.readOnly });
   if (refusal) throw new DashboardConfigError(refusal);
 
-  const user = o.kc.getCurrentUser();
+  const { kc, namespaces } = o.connect();
+  const user = kc.getCurrentUser();
   if (o.as && user) (user as { impersonateUser?: string }).impersonateUser = o.as;
   const identity = o.as ? `as ${o.as}` : `kubeconfig user ${user?.name ?? 'unknown'}`;
-  const client = new KubeClient(o.kc);
+  const client = new KubeClient(kc);
   const assets = await loadAssets();
-  const store = new RolloutStore(client, { namespaces: o.namespaces });
+  const store = new RolloutStore(client, { namespaces });
   await store.start((msg, fields) =>
     process.stderr.write(`warning: ${msg} ${JSON.stringify(fields ?? {})}\n`),
   );
@@ -103,8 +109,8 @@ export async function runDashboard(o: DashboardOptions): Promise<void> {
     throw err;
   }
   const base = `http://${urlHost(o.host)}:${address.port}/`;
-  const scope = o.namespaces
-    ? `namespace${o.namespaces.length > 1 ? 's' : ''} ${o.namespaces.join(', ')}`
+  const scope = namespaces
+    ? `namespace${namespaces.length > 1 ? 's' : ''} ${namespaces.join(', ')}`
     : 'all namespaces';
   o.out(`kanary dashboard: watching ${scope}${o.readOnly ? ', read-only' : ''}`);
   if (token?.from === 'generated') o.out(`kanary dashboard: open ${base}#token=${token.token}`);

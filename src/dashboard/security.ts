@@ -36,8 +36,8 @@ export function bindRefusal(cfg: SecurityConfig): string | undefined {
   if (cfg.auth.mode === 'token' || cfg.readOnly) return undefined;
   return (
     `refusing to serve the dashboard on ${cfg.host} without authentication: anyone who can reach it could ` +
-    'promote or abort rollouts with your credentials. Use --auth token (a generated token, or one from ' +
-    '--token-file / $KANARY_DASHBOARD_TOKEN), or --read-only, or bind to 127.0.0.1'
+    'promote or abort rollouts with your credentials. Add --auth token (a generated token, or one from ' +
+    '--token-file / $KANARY_DASHBOARD_TOKEN) or --read-only, or bind to 127.0.0.1'
   );
 }
 

@@ -1,4 +1,5 @@
-import { mkdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { styleText } from 'node:util';
@@ -451,6 +452,9 @@ export async function runPlayground(o: PlaygroundOptions): Promise<{ results: St
       });
     }
     keepRunning = o.keep;
+    const dashboardUrl = o.keep
+      ? await startDashboard(o.namespace, kubeArgs, logDir, procs, info)
+      : undefined;
     if (o.keep && !external) adoptProcesses(c, procs);
     if (o.keep) {
       live.done();
@@ -464,6 +468,7 @@ export async function runPlayground(o: PlaygroundOptions): Promise<{ results: St
         headerValue,
         procs,
         external,
+        dashboardUrl,
       });
     }
   } finally {
@@ -556,6 +561,44 @@ async function recreateNamespace(client: KubeClient, ns: string, info: (m: strin
       await sleep(100);
     }
   }
+}
+
+/**
+ * `kanary dashboard` for the playground's namespace, on 3100 when free: a
+ * daemon like the controller, with a token of its own (in a file only root
+ * reads). Returns the URL to open, token included.
+ */
+async function startDashboard(
+  namespace: string,
+  kubeArgs: string[],
+  logDir: string,
+  procs: ProcessRecord[],
+  info: (line: string) => void,
+): Promise<string> {
+  const port = (await portFree(3100)) ? 3100 : await freePort();
+  const token = randomBytes(24).toString('base64url');
+  const tokenFile = join(logDir, 'dashboard.token');
+  writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
+  const rec = spawnDaemon(
+    'playground-dashboard',
+    process.execPath,
+    [
+      join(repoRoot, 'bin', 'kanary.js'),
+      'dashboard',
+      ...kubeArgs,
+      '-n',
+      namespace,
+      '--port',
+      String(port),
+      '--token-file',
+      tokenFile,
+    ],
+    join(logDir, 'dashboard.log'),
+  );
+  procs.push(rec);
+  await waitHttp(`http://127.0.0.1:${port}/`, 'the dashboard', rec);
+  info(`dashboard running (logs: ${join(logDir, 'dashboard.log')})`);
+  return `http://127.0.0.1:${port}/#token=${token}`;
 }
 
 async function waitHttp(url: string, what: string, rec: ProcessRecord): Promise<void> {
@@ -659,6 +702,7 @@ function printKeepInstructions(
     headerValue: string;
     procs: ProcessRecord[];
     external: boolean;
+    dashboardUrl?: string;
   },
 ): void {
   const ns = o.namespace;
@@ -674,6 +718,7 @@ function printKeepInstructions(
       : []),
     `  npm run -s kanary -- set image ${x.name} -n ${ns} ${x.name}=<new image>`,
     `  npm run -s kanary -- promote ${x.name} -n ${ns}      # or: abort ${x.name} -n ${ns}`,
+    ...(x.dashboardUrl ? [`Watch it and act on it in the dashboard: ${x.dashboardUrl}`] : []),
     x.external
       ? `Stop the playground's processes with: kill ${x.procs.map((p) => p.pid).join(' ')}`
       : 'Stop everything with: npm run -s kanary -- cluster down',

@@ -14,7 +14,7 @@ interface DashboardFlags {
   allNamespaces?: boolean;
   address: string;
   port: string;
-  auth: string;
+  auth?: string;
   tokenFile?: string;
   readOnly?: boolean;
   as?: string;
@@ -41,8 +41,7 @@ export function registerDashboardCommand(program: Command): void {
     .option('-p, --port <port>', 'port to listen on (0: any free port)', '3100')
     .option(
       '--auth <mode>',
-      'token: every API request needs the bearer token (generated and printed, or --token-file, or $KANARY_DASHBOARD_TOKEN); none: no token (loopback only)',
-      'token',
+      'token: every API request needs the bearer token (generated and printed, or --token-file, or $KANARY_DASHBOARD_TOKEN); none: no token (loopback only). Default: token on loopback; required elsewhere',
     )
     .option('--token-file <path>', 'read the bearer token from this file')
     .option('--read-only', 'show rollouts, refuse every action (the API answers 403)')
@@ -50,27 +49,28 @@ export function registerDashboardCommand(program: Command): void {
     .action(async (o: DashboardFlags) => {
       if (!/^\d+$/.test(o.port) || Number(o.port) > 65535)
         throw new UserError(`invalid --port "${o.port}": use a number from 0 to 65535`);
-      if (o.auth !== 'token' && o.auth !== 'none')
+      if (o.auth !== undefined && o.auth !== 'token' && o.auth !== 'none')
         throw new UserError(`invalid --auth "${o.auth}": use token or none`);
       if (o.allNamespaces && o.namespace) throw new UserError('use either -n or -A, not both');
       const { loadKubeConfig, currentNamespace } = await import('../../kube/config.ts');
       const { runDashboard, DashboardConfigError } = await import('../../dashboard/run.ts');
-      const kc = loadKubeConfig({ kubeconfig: o.kubeconfig, context: o.context });
-      const namespaces = o.allNamespaces
-        ? undefined
-        : (o.namespace ?? currentNamespace(kc))
-            .split(',')
-            .map((s) => s.trim())
-            .filter(Boolean);
-      if (namespaces?.length === 0) throw new UserError('-n needs at least one namespace');
       const { signal, dispose } = interruptSignal();
       try {
         await runDashboard({
-          kc,
-          namespaces,
+          connect: () => {
+            const kc = loadKubeConfig({ kubeconfig: o.kubeconfig, context: o.context });
+            const namespaces = o.allNamespaces
+              ? undefined
+              : (o.namespace ?? currentNamespace(kc))
+                  .split(',')
+                  .map((s) => s.trim())
+                  .filter(Boolean);
+            if (namespaces?.length === 0) throw new UserError('-n needs at least one namespace');
+            return { kc, namespaces };
+          },
           host: o.address,
           port: Number(o.port),
-          auth: o.auth,
+          auth: o.auth as 'token' | 'none' | undefined,
           tokenFile: o.tokenFile,
           readOnly: o.readOnly === true,
           as: o.as,

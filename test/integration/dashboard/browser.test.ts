@@ -1,0 +1,205 @@
+/**
+ * `kanary dashboard` as a real process against the local cluster and a real
+ * `kanary controller`, its page driven in real headless Chromium: the seed
+ * scenario (examples/tomozo) paused at its first step, promote, abort, retry
+ * and undo clicked in the page, a change made with the API (as kubectl)
+ * showing within a second, a lost connection, and the API's refusals.
+ */
+import assert from 'node:assert/strict';
+import type { TestContext } from 'node:test';
+import { it } from 'node:test';
+import type { Page } from 'playwright-core';
+import { clusterConfig, files } from '../../../src/cluster/config.ts';
+import { launchBrowser, screenshot } from '../../support/browser.ts';
+import { waitUntil } from '../../support/cluster.ts';
+import { editRollout, rolloutEnv } from '../../support/controller.ts';
+import { type KanaryProcess, spawnKanary } from '../../support/kanary-process.ts';
+import { tomozoManifests } from '../../support/scenario.ts';
+
+const kubeconfig = () => files(clusterConfig()).kubeconfig;
+const TOKEN = 'dashboard-test-token-0123456789';
+
+interface Dashboard extends KanaryProcess {
+  base: string;
+}
+
+/** `kanary dashboard` on a free port; resolves once it printed its URL. */
+async function startDashboard(
+  t: TestContext,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<Dashboard> {
+  const k = await spawnKanary(t, 'direct', ['dashboard', '--kubeconfig', kubeconfig(), ...args], {
+    ...process.env,
+    ...env,
+  });
+  const line = await waitUntil(
+    'the dashboard to print its URL',
+    async () => {
+      if (k.child.exitCode !== null) throw new Error(`dashboard exited:\n${k.logs.join('\n')}`);
+      return k.logs.find((l) => l.includes('kanary dashboard: open http'));
+    },
+    60_000,
+    50,
+  );
+  const base = /open (http:\/\/[^/]+)\//.exec(line)?.[1] ?? '';
+  return { ...k, base };
+}
+
+const phaseOf = (page: Page) => page.locator('#ro-title .phase').innerText();
+
+it('the seed scenario in the page: paused at 10%, promote, abort, retry, undo, live updates, refusals', async (t) => {
+  const env = await rolloutEnv(t, 'dash');
+  const ns = env.ns.name;
+  await env.apply(editRollout(tomozoManifests(), (ro) => (ro.spec.replicas = 2)));
+  await env.waitFor('tomozo', 'Healthy', (r) => r.status?.phase === 'Healthy');
+  const setImage = (image: string) =>
+    env.ros.patch('tomozo', { spec: { template: { spec: { containers: [{ name: 'tomozo', image }] } } } });
+  await setImage('tomozo-repo/tomozo:0.0.2');
+  await env.waitFor(
+    'tomozo',
+    'paused at step 1',
+    (r) => r.status?.phase === 'Paused' && r.status?.currentStepIndex === 1,
+  );
+
+  const port = String(await import('../../../src/cluster/ports.ts').then((m) => m.freePort()));
+  let dash = await startDashboard(t, ['-n', ns, '--port', port], { KANARY_DASHBOARD_TOKEN: TOKEN });
+  const browser = await launchBrowser(t);
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  await page.goto(`${dash.base}/#token=${TOKEN}`);
+
+  // the list: the paused canary at weight 10
+  const row = page.locator(`tr[data-rollout="${ns}/tomozo"]`);
+  await row.locator('.phase', { hasText: 'Paused' }).waitFor({ timeout: 10_000 });
+  assert.equal(await row.locator('td.weight').innerText(), '10%');
+  await screenshot(page, 'list-paused');
+
+  // the rollout page: step 1/2 marked, weight 10 asked and set on the router
+  await row.getByRole('link', { name: 'tomozo' }).click();
+  await page.getByTestId('set-weight').waitFor();
+  assert.equal(await page.getByTestId('step').innerText(), '1/2');
+  assert.equal(await page.getByTestId('set-weight').innerText(), '10%');
+  assert.equal(await page.getByTestId('actual-weight').innerText(), '10%');
+  assert.equal(await page.locator('ol.steps li[aria-current="step"]').innerText(), 'pause (current)');
+  assert.equal(await phaseOf(page), 'Paused');
+  await screenshot(page, 'rollout-paused-canary');
+
+  // promote: confirm, result shown, Healthy in the page without a reload
+  await page.evaluate(() => {
+    (window as unknown as { marker: number }).marker = 42;
+  });
+  const act = async (button: string, result: RegExp) => {
+    await page.getByRole('button', { name: button, exact: true }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Confirm' }).click();
+    await page.locator('.result').filter({ hasText: result }).waitFor({ timeout: 10_000 });
+  };
+  await act('Promote', /^rollout 'tomozo' promoted$/);
+  await page.locator('#ro-title .phase', { hasText: 'Healthy' }).waitFor({ timeout: 90_000 });
+  assert.equal(await page.evaluate(() => (window as unknown as { marker?: number }).marker), 42, 'no reload');
+  const promoted = await env.ros.get('tomozo');
+  assert.equal(promoted.status?.stableRS, promoted.status?.currentPodHash);
+  const audit = (await env.events('tomozo')).find((e) => e.reason === 'DashboardPromote');
+  assert.ok(audit, 'the promote is recorded as an Event on the Rollout');
+  assert.match(
+    audit.message,
+    /^promote from kanary dashboard \(kubeconfig user [^)]+\): rollout 'tomozo' promoted$/,
+  );
+
+  // a new release, changed with the API as kubectl would: the page follows; abort, then retry
+  await setImage('tomozo-repo/tomozo:0.0.3');
+  await page.locator('#ro-title .phase', { hasText: 'Paused' }).waitFor({ timeout: 60_000 });
+  await act('Abort', /^rollout 'tomozo' aborted$/);
+  await page.locator('#ro-title .phase', { hasText: 'Degraded' }).waitFor({ timeout: 60_000 });
+  assert.equal((await env.ros.get('tomozo')).status?.abort, true);
+  await screenshot(page, 'rollout-aborted');
+  await act('Retry', /^rollout 'tomozo' retried$/);
+  await page.locator('#ro-title .phase', { hasText: 'Paused' }).waitFor({ timeout: 60_000 });
+
+  // undo to revision 1: its template (0.0.1) is back on the Rollout
+  await page.getByLabel('Undo to revision').selectOption('1');
+  await act('Undo', /^rollout 'tomozo' undo to revision 1$/);
+  const undone = await env.ros.get('tomozo');
+  assert.equal(
+    (undone.spec as { template: { spec: { containers: { image: string }[] } } }).template.spec.containers[0]
+      ?.image,
+    'tomozo-repo/tomozo:0.0.1',
+  );
+
+  // a change made outside the page shows in the list within a second
+  await page.goto(`${dash.base}/#/`);
+  await row.waitFor();
+  const before = Date.now();
+  await setImage('tomozo-repo/tomozo:0.0.9');
+  const patched = Date.now();
+  await row.locator('td.images', { hasText: 'tomozo-repo/tomozo:0.0.9' }).waitFor({ timeout: 1000 });
+  const shownAfter = Date.now() - patched;
+  assert.ok(shownAfter < 1000, `shown ${shownAfter} ms after the patch (${patched - before} ms to patch)`);
+
+  // a lost connection shows a banner; the page reconnects when the dashboard is back
+  dash.child.kill('SIGKILL');
+  await dash.exited;
+  await page
+    .getByRole('alert')
+    .filter({ hasText: /Connection to the dashboard lost/ })
+    .waitFor({ timeout: 10_000 });
+  dash = await startDashboard(t, ['-n', ns, '--port', port], { KANARY_DASHBOARD_TOKEN: TOKEN });
+  await page.locator('.conn', { hasText: 'Live' }).waitFor({ timeout: 15_000 });
+  assert.equal(
+    await page
+      .getByRole('alert')
+      .filter({ hasText: /Connection/ })
+      .count(),
+    0,
+  );
+
+  // refusals, straight at the API
+  const promote = `${dash.base}/api/v1/rollouts/${ns}/tomozo/promote`;
+  const noToken = await fetch(promote, { method: 'PUT' });
+  assert.equal(noToken.status, 401);
+  assert.match(((await noToken.json()) as { error: string }).error, /missing bearer token/);
+  const wrong = await fetch(promote, { method: 'PUT', headers: { authorization: 'Bearer not-the-token' } });
+  assert.equal(wrong.status, 401);
+  const crossSite = await fetch(promote, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${TOKEN}`, origin: 'http://evil.example' },
+  });
+  assert.equal(crossSite.status, 403);
+  const readNoToken = await fetch(`${dash.base}/api/v1/rollouts/${ns}/info`);
+  assert.equal(readNoToken.status, 401);
+  const missing = await fetch(`${dash.base}/api/v1/rollouts/${ns}/nope/abort`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${TOKEN}` },
+  });
+  assert.deepEqual(
+    [missing.status, await missing.json()],
+    [404, { error: `rollout "nope" not found in namespace "${ns}"` }],
+  );
+
+  // read-only: a forged promote is refused by the API, and nothing changes
+  const ro = await startDashboard(t, ['-n', ns, '--port', '0', '--read-only']);
+  const forged = await fetch(`${ro.base}/api/v1/rollouts/${ns}/tomozo/promote`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+    body: '{"full":true}',
+  });
+  assert.equal(forged.status, 403);
+  assert.match(((await forged.json()) as { error: string }).error, /read-only/);
+  // it never reached the cluster: every action that goes through is recorded as an Event
+  assert.equal((await env.events('tomozo')).filter((e) => e.reason === 'DashboardPromoteFull').length, 0);
+});
+
+it('bound to a non-loopback address without --auth it refuses to start, saying why', async (t) => {
+  const k = await spawnKanary(t, 'direct', [
+    'dashboard',
+    '--address',
+    '0.0.0.0',
+    '--kubeconfig',
+    kubeconfig(),
+  ]);
+  const exit = await k.exited;
+  assert.equal(exit.code, 1);
+  assert.match(
+    k.logs.join('\n'),
+    /^error: refusing to serve the dashboard on 0\.0\.0\.0 without authentication: .*Add --auth token .* or --read-only, or bind to 127\.0\.0\.1$/m,
+  );
+});
