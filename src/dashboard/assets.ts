@@ -34,6 +34,7 @@ function newest(dir: string): number {
 export function buildOptions() {
   return {
     entryPoints: [ENTRY],
+    entryNames: 'app',
     bundle: true,
     format: 'esm' as const,
     platform: 'browser' as const,

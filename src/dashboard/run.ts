@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { ClusterAccess, findAccess, loadClusterAccess } from '../kube/access.ts';
 import { KubeClient } from '../kube/client.ts';
 import { loadAssets } from './assets.ts';
 import { type AuthMode, bindRefusal, isLoopback } from './security.ts';
@@ -17,8 +18,8 @@ export class DashboardConfigError extends Error {
 }
 
 export interface DashboardOptions {
-  /** the kubeconfig and the namespaces to watch (undefined: all), loaded after the security settings are checked */
-  connect: () => { kc: KubeConfig; namespaces: string[] | undefined };
+  /** the kubeconfig's connection and the namespaces to watch (undefined: all), loaded after the security settings are checked */
+  connect: () => Promise<{ source: ClusterAccess | KubeConfig; namespaces: string[] | undefined }>;
   host: string;
   port: number;
   /** undefined: not given, which means `token` on loopback and a refusal elsewhere (unless read-only) */
@@ -26,6 +27,8 @@ export interface DashboardOptions {
   tokenFile?: string;
   readOnly: boolean;
   as?: string;
+  /** `kanary ingress`'s metrics URL (http://127.0.0.1:10254/metrics) for the served split */
+  ingressMetrics?: string;
   version: string;
   env?: NodeJS.ProcessEnv;
   /** where the start-up lines go */
@@ -66,6 +69,28 @@ export function urlHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
+/**
+ * The connection as a long-running process makes it (src/kube/access.ts):
+ * without client-node, about 80 MB less, unless an exec plugin or auth
+ * provider needs it. `as` adds impersonation.
+ */
+export async function dashboardConnection(o: {
+  kubeconfig?: string;
+  context?: string;
+  as?: string;
+}): Promise<{ source: ClusterAccess | KubeConfig; namespace: string }> {
+  const spec = findAccess({ kubeconfig: o.kubeconfig, context: o.context });
+  if (o.as) spec.impersonate = { user: o.as };
+  const namespace = spec.namespace ?? 'default';
+  if (!spec.needsClientNode) return { source: new ClusterAccess(spec), namespace };
+  const source = await loadClusterAccess({ kubeconfig: o.kubeconfig, context: o.context });
+  if (o.as && !(source instanceof ClusterAccess)) {
+    const user = source.getCurrentUser();
+    if (user) (user as { impersonateUser?: string }).impersonateUser = o.as;
+  }
+  return { source, namespace };
+}
+
 export async function runDashboard(o: DashboardOptions): Promise<void> {
   const env = o.env ?? process.env;
   if (o.auth === 'none' && o.tokenFile) throw new DashboardConfigError('--token-file needs --auth token');
@@ -80,18 +105,25 @@ export async function runDashboard(o: DashboardOptions): Promise<void> {
   const refusal = bindRefusal({ host: o.host, auth, readOnly: o.readOnly });
   if (refusal) throw new DashboardConfigError(refusal);
 
-  const { kc, namespaces } = o.connect();
-  const user = kc.getCurrentUser();
-  if (o.as && user) (user as { impersonateUser?: string }).impersonateUser = o.as;
-  const identity = o.as ? `as ${o.as}` : `kubeconfig user ${user?.name ?? 'unknown'}`;
-  const client = new KubeClient(kc);
+  const { source, namespaces } = await o.connect();
+  const context = source instanceof ClusterAccess ? source.context : source.getCurrentContext();
+  const identity = o.as ? `as ${o.as}` : `context ${context}`;
+  const client = new KubeClient(source);
   const assets = await loadAssets();
   const store = new RolloutStore(client, { namespaces });
   await store.start((msg, fields) =>
     process.stderr.write(`warning: ${msg} ${JSON.stringify(fields ?? {})}\n`),
   );
   const server = new DashboardServer(
-    { host: o.host, port: o.port, auth, readOnly: o.readOnly, identity, version: o.version },
+    {
+      host: o.host,
+      port: o.port,
+      auth,
+      readOnly: o.readOnly,
+      identity,
+      version: o.version,
+      ingressMetrics: o.ingressMetrics,
+    },
     store,
     client,
     assets,

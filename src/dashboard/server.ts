@@ -11,6 +11,7 @@ import { type DashboardAction, HttpError, runAction } from './actions.ts';
 import { type Assets, indexHtml } from './assets.ts';
 import { checkRequest, type SecurityConfig } from './security.ts';
 import type { Change, RolloutStore } from './store.ts';
+import { TrafficTracker } from './traffic.ts';
 import { detailOf, type RolloutSummary, rolloutKey, summaryOf } from './view.ts';
 
 export interface DashboardConfig extends SecurityConfig {
@@ -18,11 +19,14 @@ export interface DashboardConfig extends SecurityConfig {
   /** who the mutations are made as, for the audit Event: the kubeconfig user or --as */
   identity: string;
   version: string;
+  /** `kanary ingress`'s metrics URL, read every second for the served split */
+  ingressMetrics?: string;
 }
 
 /** how long changes are gathered before one push (a scale-up touches pods, ReplicaSets and the Rollout at once) */
 export const PUSH_DELAY_MS = 100;
 const KEEPALIVE_MS = 15_000;
+const SCRAPE_MS = 1000;
 const MAX_BODY = 4096;
 
 const SIMPLE_ACTIONS = new Set(['promote', 'abort', 'retry', 'restart', 'pause', 'resume']);
@@ -124,12 +128,15 @@ export class DashboardServer {
   private readonly store: RolloutStore;
   private readonly client: KubeClient;
   private readonly assets: Assets;
+  private readonly traffic: TrafficTracker | undefined;
+  private scraper: NodeJS.Timeout | undefined;
 
   constructor(cfg: DashboardConfig, store: RolloutStore, client: KubeClient, assets: Assets) {
     this.cfg = cfg;
     this.store = store;
     this.client = client;
     this.assets = assets;
+    this.traffic = cfg.ingressMetrics ? new TrafficTracker(cfg.ingressMetrics) : undefined;
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
         const e = err instanceof HttpError ? err : new HttpError(500, (err as Error)?.message ?? String(err));
@@ -144,6 +151,32 @@ export class DashboardServer {
     this.keepalive = setInterval(() => {
       for (const s of this.streams) s.res.write(': keepalive\n\n');
     }, KEEPALIVE_MS);
+    if (this.traffic) {
+      const traffic = this.traffic;
+      let busy = false;
+      this.scraper = setInterval(() => {
+        if (busy) return;
+        busy = true;
+        traffic
+          .scrape()
+          .then((samples) => {
+            traffic.lastError = undefined;
+            this.trafficChanged(traffic.update(Date.now(), this.store.rollouts(), samples));
+          })
+          .catch((err: unknown) => {
+            const message = `cannot read the data plane's metrics at ${traffic.source}: ${(err as Error).message}`;
+            const changed = traffic.lastError !== message;
+            traffic.lastError = message;
+            if (changed)
+              this.trafficChanged(
+                this.store.rollouts().map((r) => rolloutKey(r.metadata.namespace, r.metadata.name)),
+              );
+          })
+          .finally(() => {
+            busy = false;
+          });
+      }, SCRAPE_MS);
+    }
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
       this.server.listen(this.cfg.port, this.cfg.host, () => {
@@ -158,6 +191,7 @@ export class DashboardServer {
     this.unsubscribe?.();
     if (this.keepalive) clearInterval(this.keepalive);
     if (this.flushTimer) clearTimeout(this.flushTimer);
+    if (this.scraper) clearInterval(this.scraper);
     for (const s of this.streams) s.res.end();
     this.streams.clear();
     this.server.closeAllConnections();
@@ -198,9 +232,27 @@ export class DashboardServer {
     }
   }
 
+  /** New data plane figures: only the rollout pages show them. */
+  private trafficChanged(keys: string[]): void {
+    const set = new Set(keys);
+    for (const s of this.streams) {
+      if (s.name !== undefined && set.has(rolloutKey(s.namespace, s.name))) this.writeDetail(s);
+    }
+  }
+
+  private detail(namespace: string, name: string) {
+    const found = this.store.objects(namespace, name);
+    if (!found) return undefined;
+    const key = rolloutKey(namespace, name);
+    return detailOf(found.objects, found.events, {
+      served: this.traffic?.view(key),
+      error: this.traffic?.lastError,
+    });
+  }
+
   private writeDetail(s: Stream): void {
-    const found = this.store.objects(s.namespace ?? '', s.name ?? '');
-    if (found) s.res.write(sseFrame('detail', detailOf(found.objects, found.events)));
+    const detail = this.detail(s.namespace ?? '', s.name ?? '');
+    if (detail) s.res.write(sseFrame('detail', detail));
     else s.res.write(sseFrame('deleted', { key: rolloutKey(s.namespace, s.name) }));
   }
 
@@ -261,9 +313,9 @@ export class DashboardServer {
       case 'list':
         return send(res, 200, { rollouts: this.summaries(m.namespace) });
       case 'detail': {
-        const found = this.store.objects(m.namespace ?? '', m.name ?? '');
-        if (!found) throw new HttpError(404, `rollout "${m.name}" not found in namespace "${m.namespace}"`);
-        return send(res, 200, detailOf(found.objects, found.events));
+        const detail = this.detail(m.namespace ?? '', m.name ?? '');
+        if (!detail) throw new HttpError(404, `rollout "${m.name}" not found in namespace "${m.namespace}"`);
+        return send(res, 200, detail);
       }
       case 'list-watch':
       case 'detail-watch':

@@ -14,6 +14,7 @@ import {
 } from '../client/rollout-info.ts';
 import type { AnalysisRun, Condition, Rollout, RolloutObjects } from '../client/types.ts';
 import { currentSetWeight, stepString } from '../rollout/steps.ts';
+import type { ServedView } from './traffic.ts';
 
 export interface RolloutSummary {
   /** `namespace/name` */
@@ -244,9 +245,17 @@ export interface RolloutDetail {
   containers: string[];
   /** pause conditions, as the controller wrote them */
   pauseReasons: string[];
+  /** what the data plane serves (with --ingress-metrics, for a Rollout with NGINX traffic routing) */
+  served?: ServedView;
+  /** why the data plane's metrics could not be read */
+  servedError?: string;
 }
 
-export function detailOf(objects: RolloutObjects, events: KubeEvent[]): RolloutDetail {
+export function detailOf(
+  objects: RolloutObjects,
+  events: KubeEvent[],
+  traffic: { served?: ServedView; error?: string } = {},
+): RolloutDetail {
   const ro = objects.rollout;
   const { icon: _icon, ...info } = rolloutInfo(objects);
   const revisions = [...new Set(info.replicaSets.map((rs) => rs.revision))]
@@ -262,5 +271,7 @@ export function detailOf(objects: RolloutObjects, events: KubeEvent[]): RolloutD
     revisions,
     containers: (ro.spec?.template?.spec?.containers ?? []).map((c) => c.name ?? ''),
     pauseReasons: (ro.status?.pauseConditions ?? []).map((p) => p?.reason ?? ''),
+    ...(traffic.served ? { served: traffic.served } : {}),
+    ...(traffic.error ? { servedError: traffic.error } : {}),
   };
 }

@@ -26,10 +26,14 @@ export async function launchBrowser(t: TestContext): Promise<Browser> {
   return browser;
 }
 
-/** Saves a full-page screenshot as test-results/dashboard/NAME.png and returns its path. */
-export async function screenshot(page: Page, name: string): Promise<string> {
+/** Saves a screenshot (the full page unless told) as test-results/dashboard/NAME.png and returns its path. */
+export async function screenshot(
+  page: Page,
+  name: string,
+  opts: { fullPage?: boolean } = {},
+): Promise<string> {
   mkdirSync(ARTIFACTS, { recursive: true });
   const path = join(ARTIFACTS, `${name}.png`);
-  await page.screenshot({ path, fullPage: true });
+  await page.screenshot({ path, fullPage: opts.fullPage ?? true });
   return path;
 }

@@ -18,6 +18,7 @@ interface DashboardFlags {
   tokenFile?: string;
   readOnly?: boolean;
   as?: string;
+  ingressMetrics?: string;
 }
 
 export function registerDashboardCommand(program: Command): void {
@@ -46,27 +47,34 @@ export function registerDashboardCommand(program: Command): void {
     .option('--token-file <path>', 'read the bearer token from this file')
     .option('--read-only', 'show rollouts, refuse every action (the API answers 403)')
     .option('--as <user>', 'make the changes as this user (Kubernetes impersonation)')
+    .option(
+      '--ingress-metrics <url>',
+      "the data plane's metrics (kanary ingress --metrics-port), e.g. http://127.0.0.1:10254/metrics: shows the weight and requests per second it really serves per version",
+    )
     .action(async (o: DashboardFlags) => {
       if (!/^\d+$/.test(o.port) || Number(o.port) > 65535)
         throw new UserError(`invalid --port "${o.port}": use a number from 0 to 65535`);
       if (o.auth !== undefined && o.auth !== 'token' && o.auth !== 'none')
         throw new UserError(`invalid --auth "${o.auth}": use token or none`);
+      if (o.ingressMetrics !== undefined && !/^https?:\/\/[^/]/.test(o.ingressMetrics))
+        throw new UserError(`invalid --ingress-metrics "${o.ingressMetrics}": use an http(s) URL`);
       if (o.allNamespaces && o.namespace) throw new UserError('use either -n or -A, not both');
-      const { loadKubeConfig, currentNamespace } = await import('../../kube/config.ts');
-      const { runDashboard, DashboardConfigError } = await import('../../dashboard/run.ts');
+      const { runDashboard, dashboardConnection, DashboardConfigError } = await import(
+        '../../dashboard/run.ts'
+      );
       const { signal, dispose } = interruptSignal();
       try {
         await runDashboard({
-          connect: () => {
-            const kc = loadKubeConfig({ kubeconfig: o.kubeconfig, context: o.context });
+          connect: async () => {
+            const { source, namespace } = await dashboardConnection(o);
             const namespaces = o.allNamespaces
               ? undefined
-              : (o.namespace ?? currentNamespace(kc))
+              : (o.namespace ?? namespace)
                   .split(',')
                   .map((s) => s.trim())
                   .filter(Boolean);
             if (namespaces?.length === 0) throw new UserError('-n needs at least one namespace');
-            return { kc, namespaces };
+            return { source, namespaces };
           },
           host: o.address,
           port: Number(o.port),
@@ -74,6 +82,7 @@ export function registerDashboardCommand(program: Command): void {
           tokenFile: o.tokenFile,
           readOnly: o.readOnly === true,
           as: o.as,
+          ingressMetrics: o.ingressMetrics,
           version: kanaryVersion(),
           out: (line) => process.stdout.write(`${line}\n`),
           signal,

@@ -490,6 +490,47 @@ function RolloutPage({
           </dd>
         </dl>
       </section>
+      {(detail.served || detail.servedError) && (
+        <section aria-labelledby="served-title">
+          <h3 id="served-title">Traffic the data plane serves</h3>
+          {detail.servedError && (
+            <p class="result error" role="alert">
+              {detail.servedError}
+            </p>
+          )}
+          {detail.served && (
+            <>
+              <dl class="summary">
+                <dt>Served canary weight</dt>
+                <dd data-testid="served-weight">
+                  {detail.served.now.weight === undefined
+                    ? 'no canary Ingress served'
+                    : `${detail.served.now.weight}%`}
+                </dd>
+                <dt>Canary</dt>
+                <dd data-testid="served-canary">{detail.served.now.canaryRps} req/s</dd>
+                <dt>Stable</dt>
+                <dd data-testid="served-stable">{detail.served.now.stableRps} req/s</dd>
+                <dt>Canary share of requests</dt>
+                <dd data-testid="served-share">
+                  {detail.served.canaryShare === undefined ? 'no requests' : `${detail.served.canaryShare}%`}
+                </dd>
+              </dl>
+              <p class="muted">Canary requests per second, last minute</p>
+              <Chart
+                label="canary requests per second"
+                values={detail.served.history.map((p) => p.canaryRps)}
+              />
+              <p class="muted">Stable requests per second, last minute</p>
+              <Chart
+                label="stable requests per second"
+                values={detail.served.history.map((p) => p.stableRps)}
+              />
+              <p class="muted">from {detail.served.source}</p>
+            </>
+          )}
+        </section>
+      )}
       {detail.steps.length > 0 && (
         <section aria-labelledby="steps-title">
           <h3 id="steps-title">Steps</h3>

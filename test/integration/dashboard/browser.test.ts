@@ -10,10 +10,12 @@ import type { TestContext } from 'node:test';
 import { it } from 'node:test';
 import type { Page } from 'playwright-core';
 import { clusterConfig, files } from '../../../src/cluster/config.ts';
+import { freePort } from '../../../src/cluster/ports.ts';
+import { burst } from '../../../src/playground/traffic.ts';
 import { launchBrowser, screenshot } from '../../support/browser.ts';
 import { waitUntil } from '../../support/cluster.ts';
 import { editRollout, rolloutEnv } from '../../support/controller.ts';
-import { type KanaryProcess, spawnKanary } from '../../support/kanary-process.ts';
+import { type KanaryProcess, spawnKanary, startIngressProcess } from '../../support/kanary-process.ts';
 import { tomozoManifests } from '../../support/scenario.ts';
 
 const kubeconfig = () => files(clusterConfig()).kubeconfig;
@@ -46,7 +48,7 @@ async function startDashboard(
   return { ...k, base };
 }
 
-const phaseOf = (page: Page) => page.locator('#ro-title .phase').innerText();
+const phaseOf = (page: Page) => page.locator('#ro-title .phase').textContent();
 
 it('the seed scenario in the page: paused at 10%, promote, abort, retry, undo, live updates, refusals', async (t) => {
   const env = await rolloutEnv(t, 'dash');
@@ -62,27 +64,67 @@ it('the seed scenario in the page: paused at 10%, promote, abort, retry, undo, l
     (r) => r.status?.phase === 'Paused' && r.status?.currentStepIndex === 1,
   );
 
-  const port = String(await import('../../../src/cluster/ports.ts').then((m) => m.freePort()));
-  let dash = await startDashboard(t, ['-n', ns, '--port', port], { KANARY_DASHBOARD_TOKEN: TOKEN });
+  // the data plane, whose metrics the dashboard reads for the served split
+  const ingress = await startIngressProcess(t, 'direct', ns);
+  const metrics = `http://127.0.0.1:${ingress.metricsPort}/metrics`;
+  const port = String(await freePort());
+  const dashArgs = ['-n', ns, '--port', port, '--ingress-metrics', metrics];
+  let dash = await startDashboard(t, dashArgs, { KANARY_DASHBOARD_TOKEN: TOKEN });
   const browser = await launchBrowser(t);
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
   await page.goto(`${dash.base}/#token=${TOKEN}`);
 
   // the list: the paused canary at weight 10
   const row = page.locator(`tr[data-rollout="${ns}/tomozo"]`);
   await row.locator('.phase', { hasText: 'Paused' }).waitFor({ timeout: 10_000 });
-  assert.equal(await row.locator('td.weight').innerText(), '10%');
+  assert.equal(await row.locator('td.weight').textContent(), '10%');
   await screenshot(page, 'list-paused');
 
   // the rollout page: step 1/2 marked, weight 10 asked and set on the router
   await row.getByRole('link', { name: 'tomozo' }).click();
   await page.getByTestId('set-weight').waitFor();
-  assert.equal(await page.getByTestId('step').innerText(), '1/2');
-  assert.equal(await page.getByTestId('set-weight').innerText(), '10%');
-  assert.equal(await page.getByTestId('actual-weight').innerText(), '10%');
-  assert.equal(await page.locator('ol.steps li[aria-current="step"]').innerText(), 'pause (current)');
+  assert.equal(await page.getByTestId('step').textContent(), '1/2');
+  assert.equal(await page.getByTestId('set-weight').textContent(), '10%');
+  assert.equal(await page.getByTestId('actual-weight').textContent(), '10%');
+  assert.equal(await page.locator('ol.steps li[aria-current="step"]').textContent(), 'pause (current)');
   assert.equal(await phaseOf(page), 'Paused');
-  await screenshot(page, 'rollout-paused-canary');
+
+  // the served split: real requests through the data plane while the page watches
+  let sending = true;
+  const sent = { canary: 0, stable: 0 };
+  const traffic = (async () => {
+    while (sending) {
+      const r = await burst({
+        url: `http://127.0.0.1:${ingress.httpPort}`,
+        host: 'tomozo.tokyo',
+        path: '/v1/tomozo/hello',
+        requests: 40,
+        concurrency: 4,
+      });
+      sent.canary += r.byVersion['0.0.2'] ?? 0;
+      sent.stable += r.byVersion['0.0.1'] ?? 0;
+    }
+  })();
+  try {
+    await page.getByTestId('served-weight').filter({ hasText: /^10%$/ }).waitFor({ timeout: 30_000 });
+    const rps = async (id: string) =>
+      Number(/^([\d.]+) req\/s$/.exec((await page.getByTestId(id).textContent()) ?? '')?.[1]);
+    await waitUntil(
+      'both versions serving in the page',
+      async () => (await rps('served-canary')) > 0 && (await rps('served-stable')) > 0,
+      30_000,
+      100,
+    );
+    const share = Number(
+      /^([\d.]+)%$/.exec((await page.getByTestId('served-share').textContent()) ?? '')?.[1],
+    );
+    assert.ok(share > 0 && share < 50, `canary share ${share}% at weight 10`);
+    await screenshot(page, 'rollout-paused-canary', { fullPage: false });
+  } finally {
+    sending = false;
+    await traffic;
+  }
+  assert.ok(sent.canary > 0 && sent.stable > sent.canary, `the data plane answered ${JSON.stringify(sent)}`);
 
   // promote: confirm, result shown, Healthy in the page without a reload
   await page.evaluate(() => {
@@ -100,10 +142,7 @@ it('the seed scenario in the page: paused at 10%, promote, abort, retry, undo, l
   assert.equal(promoted.status?.stableRS, promoted.status?.currentPodHash);
   const audit = (await env.events('tomozo')).find((e) => e.reason === 'DashboardPromote');
   assert.ok(audit, 'the promote is recorded as an Event on the Rollout');
-  assert.match(
-    audit.message,
-    /^promote from kanary dashboard \(kubeconfig user [^)]+\): rollout 'tomozo' promoted$/,
-  );
+  assert.match(audit.message, /^promote from kanary dashboard \(context [^)]+\): rollout 'tomozo' promoted$/);
 
   // a new release, changed with the API as kubectl would: the page follows; abort, then retry
   await setImage('tomozo-repo/tomozo:0.0.3');
@@ -142,7 +181,7 @@ it('the seed scenario in the page: paused at 10%, promote, abort, retry, undo, l
     .getByRole('alert')
     .filter({ hasText: /Connection to the dashboard lost/ })
     .waitFor({ timeout: 10_000 });
-  dash = await startDashboard(t, ['-n', ns, '--port', port], { KANARY_DASHBOARD_TOKEN: TOKEN });
+  dash = await startDashboard(t, dashArgs, { KANARY_DASHBOARD_TOKEN: TOKEN });
   await page.locator('.conn', { hasText: 'Live' }).waitFor({ timeout: 15_000 });
   assert.equal(
     await page
