@@ -224,6 +224,7 @@ export async function runPlayground(o: PlaygroundOptions): Promise<{ results: St
     await waitHttp(`http://127.0.0.1:${controllerPort}/readyz`, 'the Rollout controller', procs[0]!);
     info(`Rollout controller running (logs: ${join(logDir, 'controller.log')})`);
     let ingressUrl = o.ingressUrl;
+    let ingressMetrics: string | undefined;
     if (!external) {
       let ingressPort = await choosePort(o.ingressPort, info);
       for (let attempt = 1; ; attempt++) {
@@ -252,6 +253,7 @@ export async function runPlayground(o: PlaygroundOptions): Promise<{ results: St
         procs.push(rec);
         try {
           await waitHttp(`http://127.0.0.1:${metricsPort}/healthz`, 'the NGINX data plane', rec);
+          ingressMetrics = `http://127.0.0.1:${metricsPort}/metrics`;
           break;
         } catch (err) {
           // a port found free can be taken before nginx binds it (another playground, say):
@@ -453,7 +455,7 @@ export async function runPlayground(o: PlaygroundOptions): Promise<{ results: St
     }
     keepRunning = o.keep;
     const dashboardUrl = o.keep
-      ? await startDashboard(o.namespace, kubeArgs, logDir, procs, info)
+      ? await startDashboard(o.namespace, kubeArgs, ingressMetrics, logDir, procs, info)
       : undefined;
     if (o.keep && !external) adoptProcesses(c, procs);
     if (o.keep) {
@@ -571,6 +573,7 @@ async function recreateNamespace(client: KubeClient, ns: string, info: (m: strin
 async function startDashboard(
   namespace: string,
   kubeArgs: string[],
+  ingressMetrics: string | undefined,
   logDir: string,
   procs: ProcessRecord[],
   info: (line: string) => void,
@@ -592,6 +595,7 @@ async function startDashboard(
       String(port),
       '--token-file',
       tokenFile,
+      ...(ingressMetrics ? ['--ingress-metrics', ingressMetrics] : []),
     ],
     join(logDir, 'dashboard.log'),
   );
