@@ -10,7 +10,7 @@ import { KubeClient } from '../kube/client.ts';
 import { loadAssets } from './assets.ts';
 import { type AuthMode, bindRefusal, isLoopback } from './security.ts';
 import { DashboardServer } from './server.ts';
-import { RolloutStore } from './store.ts';
+import { RolloutStore, StoreAccessError } from './store.ts';
 
 /** A setting the user has to change: printed as one line, exit code 1 (the CLI maps it to its UserError). */
 export class DashboardConfigError extends Error {
@@ -111,9 +111,15 @@ export async function runDashboard(o: DashboardOptions): Promise<void> {
   const client = new KubeClient(source);
   const assets = await loadAssets();
   const store = new RolloutStore(client, { namespaces });
-  await store.start((msg, fields) =>
-    process.stderr.write(`warning: ${msg} ${JSON.stringify(fields ?? {})}\n`),
-  );
+  try {
+    await store.start((msg, fields) =>
+      process.stderr.write(`warning: ${msg} ${JSON.stringify(fields ?? {})}\n`),
+    );
+  } catch (err) {
+    store.stop();
+    if (err instanceof StoreAccessError) throw new DashboardConfigError(err.message);
+    throw err;
+  }
   const server = new DashboardServer(
     {
       host: o.host,

@@ -28,6 +28,11 @@ export interface StoreOptions {
 /** What changed: a Rollout (key `ns/name`), or a deleted one. */
 export type Change = { key: string; deleted: boolean };
 
+/** The dashboard cannot watch what it was asked to (permissions, missing CRD, unreachable server). */
+export class StoreAccessError extends Error {
+  override name = 'StoreAccessError';
+}
+
 export class RolloutStore {
   private readonly client: KubeClient;
   private readonly namespaces: (string | undefined)[];
@@ -61,8 +66,35 @@ export class RolloutStore {
     }
   }
 
+  /**
+   * Whether the dashboard may list Rollouts where it watches: an informer would
+   * retry a refused list forever, so a missing permission or CRD is said at start.
+   */
+  private async checkAccess(): Promise<void> {
+    for (const namespace of this.namespaces) {
+      try {
+        await this.client.request(resourcePath(RESOURCES.rollouts, namespace), { query: { limit: 1 } });
+      } catch (err) {
+        const code = (err as { code?: number }).code;
+        const where = namespace ? `in namespace "${namespace}"` : 'in all namespaces';
+        const said = (err as { body?: { message?: string } }).body?.message ?? (err as Error).message;
+        if (code === 403) throw new StoreAccessError(`forbidden: cannot list rollouts ${where}: ${said}`);
+        if (code === 404)
+          throw new StoreAccessError(
+            'the cluster does not know the Rollout resource (rollouts.argoproj.io): install the CRD (deploy/crds/rollout.yaml)',
+          );
+        if (code === 401)
+          throw new StoreAccessError(
+            `unauthorized: the API server rejected the kubeconfig's credentials: ${said}`,
+          );
+        throw new StoreAccessError(`cannot list rollouts ${where}: ${(err as Error).message}`);
+      }
+    }
+  }
+
   /** Starts every informer; resolves when the first lists are in. */
   async start(log?: InformerLog): Promise<void> {
+    await this.checkAccess();
     const starts: Promise<void>[] = [];
     for (const namespace of this.namespaces) {
       const make = (
