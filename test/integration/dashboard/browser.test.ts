@@ -164,6 +164,35 @@ it('the seed scenario in the page: paused at 10%, promote, abort, retry, undo, l
     'tomozo-repo/tomozo:0.0.1',
   );
 
+  // set image from the page, driven from the keyboard; Escape cancels a confirmation
+  await page.getByLabel('New image').fill('tomozo-repo/tomozo:0.0.4');
+  await page.getByRole('button', { name: 'Set image' }).focus();
+  await page.keyboard.press('Enter');
+  await page.getByRole('dialog').waitFor();
+  await page.keyboard.press('Escape');
+  await page.getByRole('dialog').waitFor({ state: 'hidden' });
+  assert.equal(
+    (undone.spec as { template: { spec: { containers: { image: string }[] } } }).template.spec.containers[0]
+      ?.image,
+    ((await env.ros.get('tomozo')).spec as { template: { spec: { containers: { image: string }[] } } })
+      .template.spec.containers[0]?.image,
+    'cancelled: nothing sent',
+  );
+  await page.getByRole('button', { name: 'Set image' }).focus();
+  await page.keyboard.press('Enter');
+  await page.getByRole('dialog').getByRole('button', { name: 'Confirm' }).focus();
+  await page.keyboard.press('Enter');
+  await page
+    .locator('.result')
+    .filter({ hasText: /^rollout "tomozo" image updated$/ })
+    .waitFor({ timeout: 10_000 });
+  const withImage = await env.ros.get('tomozo');
+  assert.equal(
+    (withImage.spec as { template: { spec: { containers: { image: string }[] } } }).template.spec
+      .containers[0]?.image,
+    'tomozo-repo/tomozo:0.0.4',
+  );
+
   // a change made outside the page shows in the list within a second
   await page.goto(`${dash.base}/#/`);
   await row.waitFor();
@@ -213,6 +242,62 @@ it('the seed scenario in the page: paused at 10%, promote, abort, retry, undo, l
     [missing.status, await missing.json()],
     [404, { error: `rollout "nope" not found in namespace "${ns}"` }],
   );
+
+  // without the token the page asks for it, and works once given
+  const fresh = await browser.newPage();
+  await fresh.goto(`${dash.base}/`);
+  await fresh
+    .getByRole('alert')
+    .filter({ hasText: /missing bearer token/ })
+    .waitFor({ timeout: 10_000 });
+  await fresh.getByLabel('Token').fill(TOKEN);
+  await fresh.getByRole('button', { name: 'Use token' }).click();
+  await fresh.locator(`tr[data-rollout="${ns}/tomozo"]`).waitFor({ timeout: 10_000 });
+  await fresh.close();
+
+  // changes are made as the dashboard's identity (--as): one RBAC lets read but not patch gets the API server's 403, shown in the page
+  const rbac = '/apis/rbac.authorization.k8s.io/v1/namespaces/' + ns;
+  await env.client.create(`${rbac}/roles`, {
+    metadata: { name: 'viewer' },
+    rules: [
+      {
+        apiGroups: ['argoproj.io'],
+        resources: ['rollouts', 'analysisruns', 'experiments'],
+        verbs: ['get', 'list', 'watch'],
+      },
+      { apiGroups: ['apps'], resources: ['replicasets'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: [''], resources: ['pods', 'events'], verbs: ['get', 'list', 'watch'] },
+    ],
+  });
+  await env.client.create(`${rbac}/rolebindings`, {
+    metadata: { name: 'viewer' },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'viewer' },
+    subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'dash-viewer' }],
+  });
+  const viewer = await startDashboard(t, ['-n', ns, '--port', '0', '--as', 'dash-viewer'], {
+    KANARY_DASHBOARD_TOKEN: TOKEN,
+  });
+  const viewerPage = await browser.newPage();
+  await viewerPage.goto(`${viewer.base}/#token=${TOKEN}`);
+  // the page takes the token from the URL when its script runs: only then go on
+  await viewerPage.locator(`tr[data-rollout="${ns}/tomozo"]`).getByRole('link', { name: 'tomozo' }).click();
+  await viewerPage
+    .getByRole('button', { name: 'Abort', exact: true })
+    .click({ timeout: 15_000 })
+    .catch(async (err) => {
+      throw new Error(
+        `${err.message}\npage: ${await viewerPage.locator('body').textContent()}\nlogs: ${viewer.logs.join('\n')}`,
+      );
+    });
+  await viewerPage.getByRole('dialog').getByRole('button', { name: 'Confirm' }).click();
+  const refused = viewerPage.locator('.result.error');
+  await refused.waitFor({ timeout: 10_000 });
+  assert.match(
+    (await refused.textContent()) ?? '',
+    /^the Kubernetes API server answered 403: rollouts\.argoproj\.io "tomozo" is forbidden: User "dash-viewer" cannot patch resource "rollouts\/status"/,
+  );
+  await screenshot(viewerPage, 'rollout-action-refused', { fullPage: false });
+  await viewerPage.close();
 
   // read-only: a forged promote is refused by the API, and nothing changes
   const ro = await startDashboard(t, ['-n', ns, '--port', '0', '--read-only']);
