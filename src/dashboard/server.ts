@@ -28,6 +28,8 @@ export const PUSH_DELAY_MS = 100;
 const KEEPALIVE_MS = 15_000;
 const SCRAPE_MS = 1000;
 const MAX_BODY = 4096;
+/** bytes a stream may have queued for a slow reader before it is closed */
+const MAX_STREAM_BACKLOG = 8 * 1024 * 1024;
 
 const SIMPLE_ACTIONS = new Set(['promote', 'abort', 'retry', 'restart', 'pause', 'resume']);
 
@@ -149,7 +151,7 @@ export class DashboardServer {
   async listen(): Promise<AddressInfo> {
     this.unsubscribe = this.store.onChange((c) => this.changed(c));
     this.keepalive = setInterval(() => {
-      for (const s of this.streams) s.res.write(': keepalive\n\n');
+      for (const s of this.streams) this.write(s, ': keepalive\n\n');
     }, KEEPALIVE_MS);
     if (this.traffic) {
       const traffic = this.traffic;
@@ -221,15 +223,29 @@ export class DashboardServer {
     for (const s of this.streams) {
       if (s.name !== undefined) {
         const key = rolloutKey(s.namespace, s.name);
-        if (deletes.has(key)) s.res.write(sseFrame('deleted', { key }));
+        if (deletes.has(key)) this.write(s, sseFrame('deleted', { key }));
         else if (upserts.has(key)) this.writeDetail(s);
         continue;
       }
       const inScope = (k: string) => s.namespace === undefined || k.startsWith(`${s.namespace}/`);
       const up = [...upserts.entries()].filter(([k]) => inScope(k)).map(([, v]) => v);
       const del = [...deletes].filter(inScope);
-      if (up.length > 0 || del.length > 0) s.res.write(sseFrame('changes', { upserts: up, deletes: del }));
+      if (up.length > 0 || del.length > 0) this.write(s, sseFrame('changes', { upserts: up, deletes: del }));
     }
+  }
+
+  /**
+   * Writes to a stream, unless its reader stopped reading: a page that does
+   * not keep up (a suspended tab) is cut off rather than buffered without
+   * bound; it reconnects and starts again from a snapshot.
+   */
+  private write(s: Stream, text: string): void {
+    if (s.res.writableLength > MAX_STREAM_BACKLOG) {
+      this.streams.delete(s);
+      s.res.destroy();
+      return;
+    }
+    s.res.write(text);
   }
 
   /** New data plane figures: only the rollout pages show them. */
@@ -252,8 +268,8 @@ export class DashboardServer {
 
   private writeDetail(s: Stream): void {
     const detail = this.detail(s.namespace ?? '', s.name ?? '');
-    if (detail) s.res.write(sseFrame('detail', detail));
-    else s.res.write(sseFrame('deleted', { key: rolloutKey(s.namespace, s.name) }));
+    if (detail) this.write(s, sseFrame('detail', detail));
+    else this.write(s, sseFrame('deleted', { key: rolloutKey(s.namespace, s.name) }));
   }
 
   private summaries(namespace: string | undefined): RolloutSummary[] {
