@@ -397,6 +397,12 @@ export class DashboardServer {
       return;
     }
     if (path.startsWith('/assets/')) throw new HttpError(404, `no such asset: ${path}`);
+    if (path === '/healthz') {
+      // for probes: the server listens only once its watches have synced; no data, no token
+      res.writeHead(200, { ...security, 'content-type': 'text/plain; charset=utf-8' });
+      res.end(method === 'HEAD' ? undefined : 'ok\n');
+      return;
+    }
     res.writeHead(200, {
       ...security,
       'content-type': 'text/html; charset=utf-8',

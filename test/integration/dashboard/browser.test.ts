@@ -234,6 +234,8 @@ it('the seed scenario in the page: paused at 10%, promote, abort, retry, undo, l
   assert.equal(crossSite.status, 403);
   const readNoToken = await fetch(`${dash.base}/api/v1/rollouts/${ns}/info`);
   assert.equal(readNoToken.status, 401);
+  const health = await fetch(`${dash.base}/healthz`);
+  assert.deepEqual([health.status, await health.text()], [200, 'ok\n']);
   const missing = await fetch(`${dash.base}/api/v1/rollouts/${ns}/nope/abort`, {
     method: 'PUT',
     headers: { authorization: `Bearer ${TOKEN}` },
