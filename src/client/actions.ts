@@ -16,6 +16,7 @@ import {
   pausePlan,
   promotePlan,
   restartPlan,
+  resumePlan,
   retryPlan,
   undoPlan,
   withImage,
@@ -62,11 +63,6 @@ export async function applyPlan(api: RolloutApi, name: string, plan: PatchPlan):
   if (main) await api.patchRollout(name, main);
 }
 
-/** `resume`: clear a manual pause (spec.paused), what `pause` set; pause steps stay for promote. */
-export function resumePlan(): PatchPlan {
-  return { main: { spec: { paused: false } } };
-}
-
 export async function promote(api: RolloutApi, name: string, mode: PromoteMode = 'step'): Promise<void> {
   const ro = await api.getRollout(name);
   await applyPlan(api, name, promotePlan(ro, mode));
@@ -79,7 +75,7 @@ export async function simpleAction(
   action: 'abort' | 'retry' | 'pause' | 'resume' | 'restart',
   opts: { now?: number; delayMs?: number } = {},
 ): Promise<void> {
-  await api.getRollout(name);
+  const ro = await api.getRollout(name);
   const plan =
     action === 'abort'
       ? abortPlan()
@@ -88,7 +84,7 @@ export async function simpleAction(
         : action === 'pause'
           ? pausePlan()
           : action === 'resume'
-            ? resumePlan()
+            ? resumePlan(ro)
             : restartPlan(opts.now ?? Date.now(), opts.delayMs ?? 0);
   await applyPlan(api, name, plan);
 }

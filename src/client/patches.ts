@@ -83,6 +83,25 @@ export function pausePlan(): PatchPlan {
   return { main: { spec: { paused: true } } };
 }
 
+/**
+ * `resume`, as Argo CD's resume action: clear the pause conditions (status
+ * subresource) when there are any, and spec.paused when set; nothing when
+ * neither is. The controller takes a cleared CanaryPauseStep as the step done.
+ */
+export function resumePlan(ro: Rollout): PatchPlan {
+  const conditions = (ro.status?.pauseConditions ?? []).length > 0;
+  const paused = ro.spec?.paused === true;
+  const plan: PatchPlan = {};
+  if (conditions) plan.status = { status: { pauseConditions: null } };
+  if (paused) plan.main = UNPAUSE;
+  if (conditions || paused)
+    plan.unified = {
+      ...(paused ? UNPAUSE : {}),
+      ...(conditions ? { status: { pauseConditions: null } } : {}),
+    };
+  return plan;
+}
+
 export function abortPlan(): PatchPlan {
   const patch = { status: { abort: true } };
   return { status: patch, unified: patch };

@@ -36,8 +36,13 @@ export interface RolloutSummary {
   available: number;
   /** the Rollout's template images */
   images: string[];
+  /** spec.paused set, or pause conditions */
   paused: boolean;
+  /** spec.paused (a manual pause) */
+  manualPause: boolean;
   aborted: boolean;
+  /** the current pod template is the stable one (both unset counts as equal, as Argo CD reads it) */
+  fullyPromoted: boolean;
   resourceVersion: string;
 }
 
@@ -70,7 +75,9 @@ export function summaryOf(ro: Rollout): RolloutSummary {
     available: status.availableReplicas ?? 0,
     images: templateImages(ro),
     paused: ro.spec?.paused === true || (status.pauseConditions ?? []).length > 0,
+    manualPause: ro.spec?.paused === true,
     aborted: status.abort === true,
+    fullyPromoted: (status.currentPodHash ?? '') === (status.stableRS ?? ''),
     resourceVersion: ro.metadata.resourceVersion ?? '',
   };
 }

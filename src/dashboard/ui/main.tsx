@@ -10,6 +10,7 @@ import type { RolloutDetail, RolloutSummary } from '../view.ts';
 import {
   applyListMessage,
   chartPoints,
+  enabledActions,
   filterRollouts,
   type ListMessage,
   PHASES,
@@ -354,6 +355,7 @@ function RolloutPage({
     setPending({ label, path: `${base}/${path}`, body });
   };
   const canary = s.strategy === 'Canary';
+  const enabled = enabledActions(s);
   const selectedContainer = container || detail.containers[0] || '';
   return (
     <article aria-labelledby="ro-title">
@@ -371,28 +373,34 @@ function RolloutPage({
       {s.message && <p class="message">{s.message}</p>}
       <fieldset class="actions">
         <legend>Actions</legend>
-        <button type="button" class="primary" onClick={() => ask('Promote', 'promote')}>
+        <button
+          type="button"
+          class="primary"
+          disabled={!enabled.promote}
+          onClick={() => ask('Promote', 'promote')}
+        >
           Promote
         </button>
         <button
           type="button"
+          disabled={!enabled['promote-full']}
           onClick={() => ask('Promote fully (skip all steps and analysis)', 'promote', { full: true })}
         >
           Promote full
         </button>
-        <button type="button" onClick={() => ask('Pause', 'pause')}>
+        <button type="button" disabled={!enabled.pause} onClick={() => ask('Pause', 'pause')}>
           Pause
         </button>
-        <button type="button" onClick={() => ask('Resume', 'resume')}>
+        <button type="button" disabled={!enabled.resume} onClick={() => ask('Resume', 'resume')}>
           Resume
         </button>
-        <button type="button" class="danger" onClick={() => ask('Abort', 'abort')}>
+        <button type="button" class="danger" disabled={!enabled.abort} onClick={() => ask('Abort', 'abort')}>
           Abort
         </button>
-        <button type="button" onClick={() => ask('Retry', 'retry')}>
+        <button type="button" disabled={!enabled.retry} onClick={() => ask('Retry', 'retry')}>
           Retry
         </button>
-        <button type="button" onClick={() => ask('Restart pods', 'restart')}>
+        <button type="button" disabled={!enabled.restart} onClick={() => ask('Restart pods', 'restart')}>
           Restart
         </button>
       </fieldset>

@@ -120,3 +120,22 @@ export function chartPoints(values: number[], width: number, height: number): { 
     y: Math.round((height - ((v - min) / span) * height) * 10) / 10,
   }));
 }
+
+export type ActionKey = 'promote' | 'promote-full' | 'pause' | 'resume' | 'abort' | 'retry' | 'restart';
+
+/**
+ * Which actions make sense now, by the rules of Argo CD's Rollout actions
+ * (actions/discovery.lua): the buttons of the others are disabled. The API
+ * does not rely on this; it runs what it is sent, as the CLI does.
+ */
+export function enabledActions(s: RolloutSummary): Record<ActionKey, boolean> {
+  return {
+    promote: true,
+    'promote-full': !s.fullyPromoted,
+    pause: !s.fullyPromoted && !s.aborted && !s.manualPause,
+    resume: s.paused,
+    abort: !s.fullyPromoted && !s.aborted,
+    retry: !s.fullyPromoted && s.aborted,
+    restart: true,
+  };
+}

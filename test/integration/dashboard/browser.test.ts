@@ -322,7 +322,7 @@ it('the seed scenario in the page: paused at 10%, promote, abort, retry, undo, l
   // the page takes the token from the URL when its script runs: only then go on
   await viewerPage.locator(`tr[data-rollout="${ns}/tomozo"]`).getByRole('link', { name: 'tomozo' }).click();
   await viewerPage
-    .getByRole('button', { name: 'Abort', exact: true })
+    .getByRole('button', { name: 'Restart', exact: true })
     .click({ timeout: 15_000 })
     .catch(async (err) => {
       throw new Error(
@@ -334,7 +334,7 @@ it('the seed scenario in the page: paused at 10%, promote, abort, retry, undo, l
   await refused.waitFor({ timeout: 10_000 });
   assert.match(
     (await refused.textContent()) ?? '',
-    /^the Kubernetes API server answered 403: rollouts\.argoproj\.io "tomozo" is forbidden: User "dash-viewer" cannot patch resource "rollouts\/status"/,
+    /^the Kubernetes API server answered 403: rollouts\.argoproj\.io "tomozo" is forbidden: User "dash-viewer" cannot patch resource "rollouts" in API group "argoproj\.io"/,
   );
   await screenshot(viewerPage, 'rollout-action-refused', { fullPage: false });
   await viewerPage.close();

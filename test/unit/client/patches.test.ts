@@ -8,6 +8,7 @@ import {
   pausePlan,
   promotePlan,
   restartPlan,
+  resumePlan,
   retryPlan,
   revisionToRestore,
   undoPlan,
@@ -148,6 +149,33 @@ describe('simple plans', () => {
     const now = Date.parse('2026-01-15T12:00:00.750Z');
     assert.deepEqual(restartPlan(now), { main: { spec: { restartAt: '2026-01-15T12:00:00Z' } } });
     assert.deepEqual(restartPlan(now, 90_000), { main: { spec: { restartAt: '2026-01-15T12:01:30Z' } } });
+  });
+});
+
+// the patches Argo CD's resume action leads to (reference: Argo CD resource actions, typescript-and-argo-cd.md §6.2)
+describe('resume plan', () => {
+  const cond = [{ reason: 'CanaryPauseStep' }];
+  it('pause conditions: cleared on the status subresource', () => {
+    assert.deepEqual(resumePlan(canary({ pauseConditions: cond })), {
+      status: { status: { pauseConditions: null } },
+      unified: { status: { pauseConditions: null } },
+    });
+  });
+  it('a manual pause: spec.paused back to false', () => {
+    assert.deepEqual(resumePlan(canary({}, { paused: true })), {
+      main: { spec: { paused: false } },
+      unified: { spec: { paused: false } },
+    });
+  });
+  it('both', () => {
+    assert.deepEqual(resumePlan(canary({ pauseConditions: cond }, { paused: true })), {
+      status: { status: { pauseConditions: null } },
+      main: { spec: { paused: false } },
+      unified: { spec: { paused: false }, status: { pauseConditions: null } },
+    });
+  });
+  it('nothing paused: nothing sent', () => {
+    assert.deepEqual(resumePlan(canary({ pauseConditions: [] })), {});
   });
 });
 

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import {
   applyListMessage,
   chartPoints,
+  enabledActions,
   filterRollouts,
   parseRoute,
   parseSse,
@@ -29,7 +30,9 @@ function row(namespace: string, name: string, phase = 'Healthy', images = ['app:
     available: 1,
     images,
     paused: false,
+    manualPause: false,
     aborted: false,
+    fullyPromoted: true,
     resourceVersion: '1',
   };
 }
@@ -126,4 +129,38 @@ describe('chart points', () => {
     assert.deepEqual(chartPoints([5], 100, 50), [{ x: 0, y: 50 }]);
     assert.deepEqual(chartPoints([], 100, 50), []);
   });
+});
+
+// Argo CD's rules for which Rollout actions it offers (reference: typescript-and-argo-cd.md §6.2, discovery.lua)
+describe('enabled actions', () => {
+  const on = (over: Partial<RolloutSummary>) =>
+    Object.entries(enabledActions({ ...row('a', 'b'), ...over }))
+      .filter(([, v]) => v)
+      .map(([k]) => k)
+      .sort();
+  it('fully promoted: promote, restart', () => assert.deepEqual(on({}), ['promote', 'restart']));
+  it('paused at a step of a new release', () =>
+    assert.deepEqual(on({ fullyPromoted: false, paused: true }), [
+      'abort',
+      'pause',
+      'promote',
+      'promote-full',
+      'restart',
+      'resume',
+    ]));
+  it('paused by hand: no second pause', () =>
+    assert.deepEqual(on({ fullyPromoted: false, paused: true, manualPause: true }), [
+      'abort',
+      'promote',
+      'promote-full',
+      'restart',
+      'resume',
+    ]));
+  it('aborted: retry instead of abort and pause', () =>
+    assert.deepEqual(on({ fullyPromoted: false, aborted: true }), [
+      'promote',
+      'promote-full',
+      'restart',
+      'retry',
+    ]));
 });

@@ -21,6 +21,8 @@ const paused: Rollout = {
     message: 'CanaryPauseStep',
     currentStepIndex: 1,
     pauseConditions: [{ reason: 'CanaryPauseStep', startTime: '2026-12-03T10:00:00Z' }],
+    currentPodHash: 'b',
+    stableRS: 'a',
     replicas: 5,
     readyReplicas: 5,
     availableReplicas: 5,
@@ -49,7 +51,9 @@ describe('rollout summary', () => {
       available: 5,
       images: ['shop:2'],
       paused: true,
+      manualPause: false,
       aborted: false,
+      fullyPromoted: false,
       resourceVersion: '7',
     });
   });
