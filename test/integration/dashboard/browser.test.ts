@@ -295,8 +295,8 @@ it('the seed scenario in the page: paused at 10%, promote, abort, retry, undo, l
   await fresh.locator(`tr[data-rollout="${ns}/tomozo"]`).waitFor({ timeout: 10_000 });
   await fresh.close();
 
-  // changes are made as the dashboard's identity (--as): one RBAC lets read but not patch gets the API server's 403, shown in the page
-  const rbac = '/apis/rbac.authorization.k8s.io/v1/namespaces/' + ns;
+  // changes are made as the dashboard's identity (--as): a user RBAC lets read but not patch gets the API server's 403, shown in the page
+  const rbac = `/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}`;
   await env.client.create(`${rbac}/roles`, {
     metadata: { name: 'viewer' },
     rules: [
