@@ -36,7 +36,7 @@ export interface RolloutSummary {
   available: number;
   /** the Rollout's template images */
   images: string[];
-  /** spec.paused set, or pause conditions */
+  /** there are pause conditions (or, before the controller wrote any list, spec.paused is set) */
   paused: boolean;
   /** spec.paused (a manual pause) */
   manualPause: boolean;
@@ -74,7 +74,8 @@ export function summaryOf(ro: Rollout): RolloutSummary {
     updated: status.updatedReplicas ?? 0,
     available: status.availableReplicas ?? 0,
     images: templateImages(ro),
-    paused: ro.spec?.paused === true || (status.pauseConditions ?? []).length > 0,
+    // as Argo CD reads it: the pause conditions when the controller wrote the list, else spec.paused
+    paused: status.pauseConditions ? status.pauseConditions.length > 0 : ro.spec?.paused === true,
     manualPause: ro.spec?.paused === true,
     aborted: status.abort === true,
     fullyPromoted: (status.currentPodHash ?? '') === (status.stableRS ?? ''),
