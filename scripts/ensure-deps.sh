@@ -3,7 +3,8 @@
 # from Debian: iproute2 (pod network namespace), nginx with its Lua module and
 # lua-cjson (the data plane), lua5.1 (the tests run Argo CD's Rollout Lua scripts
 # with it), openssl (default certificate), curl, prometheus (the analysis tests
-# measure against a real one). Run before
+# measure against a real one), chromium (the dashboard tests drive the page in
+# a real headless browser through playwright-core). Run before
 # `npm test` and `npm run playground` (npm's pre-scripts) and by .ci/run.
 # Installs what is missing when run as root with apt-get; otherwise prints the
 # command to run. A no-op when everything is there.
@@ -15,6 +16,7 @@ command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v lua5.1 >/dev/null 2>&1 || need+=(lua5.1)
 command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
+command -v chromium >/dev/null 2>&1 || need+=(chromium fonts-dejavu-core)
 if command -v dpkg >/dev/null 2>&1; then
   dpkg -s libnginx-mod-http-lua >/dev/null 2>&1 || need+=(libnginx-mod-http-lua)
   dpkg -s lua-cjson >/dev/null 2>&1 || need+=(lua-cjson)

@@ -5,6 +5,8 @@
  * which server).
  */
 import { type KubeConfig, Watch } from '@kubernetes/client-node';
+import type { RolloutApi } from '../client/actions.ts';
+import type { AnalysisRun, Experiment, Pod, ReplicaSet, Rollout, RolloutObjects } from '../client/types.ts';
 import {
   JSON_PATCH,
   KubeApiError,
@@ -17,7 +19,6 @@ import {
 import { currentNamespace, loadKubeConfig } from '../kube/config.ts';
 import { UserError } from './errors.ts';
 import { ANALYSIS_RUNS, EXPERIMENTS, type KubeFlags, ROLLOUTS } from './kube-flags.ts';
-import type { AnalysisRun, Experiment, Pod, ReplicaSet, Rollout, RolloutObjects } from './render/types.ts';
 
 export { addKubeFlags, type KubeFlags, ROLLOUTS, WATCHED_FOR_GET, WORKLOADS } from './kube-flags.ts';
 
@@ -150,8 +151,8 @@ export function closeNames(wanted: string, names: string[]): string[] {
 
 type ListOf<T> = { items: T[]; metadata?: { resourceVersion?: string } };
 
-/** A cluster connection for one CLI invocation. */
-export class Cluster {
+/** A cluster connection for one CLI invocation; the rollout actions (src/client/actions.ts) run over it. */
+export class Cluster implements RolloutApi {
   readonly kc: KubeConfig;
   readonly client: KubeClient;
   readonly namespace: string;
@@ -279,6 +280,11 @@ export class Cluster {
       resourcePath(resource, this.namespace, name),
       { method: 'PATCH', body: ops, contentType: JSON_PATCH },
     );
+  }
+
+  /** replace() turned a 409 into this UserError (translateError) */
+  isConflict(err: unknown): boolean {
+    return err instanceof UserError && err.message.startsWith('conflict');
   }
 
   async listReplicaSets(namespace = this.namespace, labelSelector?: string): Promise<ReplicaSet[]> {

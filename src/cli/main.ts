@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerClusterCommands } from './commands/cluster.ts';
 import { registerControllerCommand } from './commands/controller.ts';
+import { registerDashboardCommand } from './commands/dashboard.ts';
 import { registerIngressCommand } from './commands/ingress.ts';
 import { registerPlaygroundCommand } from './commands/playground.ts';
 import { registerRolloutCommands } from './commands/rollouts.ts';
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
   registerVersionCommand(program);
   registerClusterCommands(program);
   registerControllerCommand(program);
+  registerDashboardCommand(program);
   registerIngressCommand(program);
   registerPlaygroundCommand(program);
   registerRolloutCommands(program);

@@ -1,11 +1,12 @@
-import { mkdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { styleText } from 'node:util';
 import { UserError } from '../cli/errors.ts';
 import { Cluster } from '../cli/kube.ts';
 import { renderRollout } from '../cli/render/rollout.ts';
-import { rolloutInfo } from '../cli/render/rollout-info.ts';
+import { rolloutInfo } from '../client/rollout-info.ts';
 import { clusterConfig, files } from '../cluster/config.ts';
 import { adoptProcesses, binariesPresent, clusterUp } from '../cluster/lifecycle.ts';
 import { repoRoot } from '../cluster/paths.ts';
@@ -234,6 +235,7 @@ export async function runPlayground(o: PlaygroundOptions): Promise<{ results: St
     info(`Rollout controller running (logs: ${join(logDir, 'controller.log')})`);
     let ingressUrl = o.ingressUrl;
     let metricsPort = 0;
+    let ingressMetrics: string | undefined;
     if (!external) {
       let ingressPort = await choosePort(o.ingressPort, info);
       for (let attempt = 1; ; attempt++) {
@@ -262,6 +264,7 @@ export async function runPlayground(o: PlaygroundOptions): Promise<{ results: St
         procs.push(rec);
         try {
           await waitHttp(`http://127.0.0.1:${metricsPort}/healthz`, 'the NGINX data plane', rec);
+          ingressMetrics = `http://127.0.0.1:${metricsPort}/metrics`;
           break;
         } catch (err) {
           // a port found free can be taken before nginx binds it (another playground, say):
@@ -488,6 +491,9 @@ export async function runPlayground(o: PlaygroundOptions): Promise<{ results: St
       }
     }
     keepRunning = o.keep;
+    const dashboardUrl = o.keep
+      ? await startDashboard(o.namespace, kubeArgs, ingressMetrics, logDir, procs, info)
+      : undefined;
     if (o.keep && !external) adoptProcesses(c, procs);
     if (o.keep) {
       live.done();
@@ -501,6 +507,7 @@ export async function runPlayground(o: PlaygroundOptions): Promise<{ results: St
         headerValue,
         procs,
         external,
+        dashboardUrl,
       });
     }
   } finally {
@@ -597,6 +604,46 @@ async function recreateNamespace(client: KubeClient, ns: string, info: (m: strin
       await sleep(100);
     }
   }
+}
+
+/**
+ * `kanary dashboard` for the playground's namespace, on 3100 when free: a
+ * daemon like the controller, with a token of its own (in a file only root
+ * reads). Returns the URL to open, token included.
+ */
+async function startDashboard(
+  namespace: string,
+  kubeArgs: string[],
+  ingressMetrics: string | undefined,
+  logDir: string,
+  procs: ProcessRecord[],
+  info: (line: string) => void,
+): Promise<string> {
+  const port = (await portFree(3100)) ? 3100 : await freePort();
+  const token = randomBytes(24).toString('base64url');
+  const tokenFile = join(logDir, 'dashboard.token');
+  writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
+  const rec = spawnDaemon(
+    'playground-dashboard',
+    process.execPath,
+    [
+      join(repoRoot, 'bin', 'kanary.js'),
+      'dashboard',
+      ...kubeArgs,
+      '-n',
+      namespace,
+      '--port',
+      String(port),
+      '--token-file',
+      tokenFile,
+      ...(ingressMetrics ? ['--ingress-metrics', ingressMetrics] : []),
+    ],
+    join(logDir, 'dashboard.log'),
+  );
+  procs.push(rec);
+  await waitHttp(`http://127.0.0.1:${port}/`, 'the dashboard', rec);
+  info(`dashboard running (logs: ${join(logDir, 'dashboard.log')})`);
+  return `http://127.0.0.1:${port}/#token=${token}`;
 }
 
 async function waitHttp(url: string, what: string, rec: ProcessRecord): Promise<void> {
@@ -700,6 +747,7 @@ function printKeepInstructions(
     headerValue: string;
     procs: ProcessRecord[];
     external: boolean;
+    dashboardUrl?: string;
   },
 ): void {
   const ns = o.namespace;
@@ -715,6 +763,7 @@ function printKeepInstructions(
       : []),
     `  npm run -s kanary -- set image ${x.name} -n ${ns} ${x.name}=<new image>`,
     `  npm run -s kanary -- promote ${x.name} -n ${ns}      # or: abort ${x.name} -n ${ns}`,
+    ...(x.dashboardUrl ? [`Watch it and act on it in the dashboard: ${x.dashboardUrl}`] : []),
     x.external
       ? `Stop the playground's processes with: kill ${x.procs.map((p) => p.pid).join(' ')}`
       : 'Stop everything with: npm run -s kanary -- cluster down',

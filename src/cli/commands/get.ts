@@ -5,9 +5,11 @@
  */
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
+import { colourEnabled } from '../../client/icons.ts';
+import { type RolloutInfo, rolloutInfo } from '../../client/rollout-info.ts';
+import type { Rollout, RolloutObjects } from '../../client/types.ts';
 import { UserError } from '../errors.ts';
 import { addKubeFlags, connect, type KubeFlags, ROLLOUTS, WATCHED_FOR_GET } from '../kube-flags.ts';
-import { colourEnabled } from '../render/icons.ts';
 import {
   type ListOptions,
   type RolloutRow,
@@ -17,8 +19,6 @@ import {
   sameRow,
 } from '../render/list.ts';
 import { renderRollout } from '../render/rollout.ts';
-import { type RolloutInfo, rolloutInfo } from '../render/rollout-info.ts';
-import type { Rollout, RolloutObjects } from '../render/types.ts';
 
 /** An AbortSignal that fires on Ctrl-C / SIGTERM (and after `timeoutSeconds`, if positive). */
 export function interruptSignal(timeoutSeconds = 0): { signal: AbortSignal; dispose: () => void } {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
+import { parseDuration } from '../../client/format.ts';
 import { UserError } from '../errors.ts';
-import { parseDuration } from '../render/format.ts';
 
 interface IngressFlags {
   ingressClass: string;

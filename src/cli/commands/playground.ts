@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
+import { colourEnabled } from '../../client/icons.ts';
 import { UserError } from '../errors.ts';
-import { colourEnabled } from '../render/icons.ts';
 
 const positiveInt = (flag: string) => (v: string) => {
   if (!/^\d+$/.test(v) || Number(v) < 1)

@@ -5,47 +5,22 @@
  * main.ts needs one line for the whole family.
  */
 import type { Command } from 'commander';
+import { promote, RevisionRestoreError, setImage, simpleAction, undo } from '../../client/actions.ts';
+import { parseDuration } from '../../client/format.ts';
+import { PlanError, type PromoteMode, parseImageAssignment } from '../../client/patches.ts';
 import { UserError } from '../errors.ts';
-import type { Cluster } from '../kube.ts';
-import { addKubeFlags, connect, type KubeFlags, ROLLOUTS, WORKLOADS } from '../kube-flags.ts';
-import { parseDuration } from '../render/format.ts';
-import type { PodTemplateSpec, Rollout } from '../render/types.ts';
+import { addKubeFlags, connect, type KubeFlags } from '../kube-flags.ts';
 import { registerCompletionCommands } from './completion.ts';
 import { registerGetCommands, registerListCommands } from './get.ts';
 import { registerLintCommand } from './lint.ts';
-import {
-  abortPlan,
-  type PatchPlan,
-  PlanError,
-  type PromoteMode,
-  parseImageAssignment,
-  pausePlan,
-  promotePlan,
-  restartPlan,
-  retryPlan,
-  undoPlan,
-  withImage,
-} from './rollout-patches.ts';
 import { registerStatusCommand } from './status.ts';
 
 export function registerRolloutCommands(program: Command): void {
   registerGetCommands(program);
   registerListCommands(program);
   registerPromote(program);
-  registerSimple(
-    program,
-    'abort',
-    'abort a rollout: traffic back to stable, canary scaled down',
-    abortPlan,
-    'aborted',
-  );
-  registerSimple(
-    program,
-    'pause',
-    'pause a rollout (spec.paused); resume with `promote`',
-    pausePlan,
-    'paused',
-  );
+  registerSimple(program, 'abort', 'abort a rollout: traffic back to stable, canary scaled down', 'aborted');
+  registerSimple(program, 'pause', 'pause a rollout (spec.paused); resume with `promote`', 'paused');
   registerRetry(program);
   registerRestart(program);
   registerUndo(program);
@@ -55,23 +30,18 @@ export function registerRolloutCommands(program: Command): void {
   registerCompletionCommands(program);
 }
 
-/** Runs a plan on a Rollout: status subresource first, main resource after, upstream's fallback on 404. */
-export async function applyPlan(cluster: Cluster, name: string, plan: PatchPlan): Promise<void> {
-  let main = plan.main;
-  if (plan.status) {
-    const patched = await cluster.patchRolloutStatus(name, plan.status);
-    if (!patched) main = plan.unified;
-  }
-  if (main) await cluster.patchRollout(name, main);
-}
-
-function planned<T>(fn: () => T): T {
-  try {
-    return fn();
-  } catch (err) {
+function planned<T>(fn: () => Promise<T>): Promise<T> {
+  return fn().catch((err: unknown) => {
     if (err instanceof PlanError) throw new UserError(err.message);
+    if (err instanceof RevisionRestoreError) {
+      if (err.cause instanceof UserError)
+        throw new UserError(`failed restoring revision ${err.revision}: ${err.cause.message}`, {
+          hint: err.cause.hint,
+        });
+      throw err.cause;
+    }
     throw err;
-  }
+  });
 }
 
 type Opts<T> = T & KubeFlags;
@@ -101,30 +71,18 @@ function registerPromote(program: Command): void {
             ? 'full'
             : 'step';
       const cluster = await connect(o);
-      const ro = await cluster.getRollout(name);
-      await applyPlan(
-        cluster,
-        name,
-        planned(() => promotePlan(ro, mode)),
-      );
+      await planned(() => promote(cluster, name, mode));
       process.stdout.write(`rollout '${name}' ${o.full ? 'fully promoted' : 'promoted'}\n`);
     },
   );
 }
 
-function registerSimple(
-  program: Command,
-  verb: string,
-  description: string,
-  plan: () => PatchPlan,
-  done: string,
-) {
+function registerSimple(program: Command, verb: 'abort' | 'pause', description: string, done: string) {
   addKubeFlags(
     program.command(verb).description(description).argument('<rollout>', 'name of the Rollout'),
   ).action(async (name: string, o: KubeFlags) => {
     const cluster = await connect(o);
-    await cluster.getRollout(name);
-    await applyPlan(cluster, name, plan());
+    await planned(() => simpleAction(cluster, name, verb));
     process.stdout.write(`rollout '${name}' ${done}\n`);
   });
 }
@@ -139,8 +97,7 @@ function registerRetry(program: Command): void {
       .argument('<rollout>', 'name of the Rollout'),
   ).action(async (name: string, o: KubeFlags) => {
     const cluster = await connect(o);
-    await cluster.getRollout(name);
-    await applyPlan(cluster, name, retryPlan());
+    await planned(() => simpleAction(cluster, name, 'retry'));
     process.stdout.write(`rollout '${name}' retried\n`);
   });
 }
@@ -160,15 +117,9 @@ function registerRestart(program: Command): void {
       throw new UserError(`invalid --in "${o.in}": use a duration like 30s, 5m or 1h`);
     }
     const cluster = await connect(o);
-    await cluster.getRollout(name);
-    await applyPlan(cluster, name, restartPlan(Date.now(), delay));
+    await planned(() => simpleAction(cluster, name, 'restart', { now: Date.now(), delayMs: delay }));
     process.stdout.write(`rollout '${name}' restarts in ${o.in ?? '0s'}\n`);
   });
-}
-
-/** Where a workload keeps its pod template, for undo's JSON patch. */
-function templatePathOf(kind: string): string {
-  return kind === 'PodTemplate' ? '/template' : '/spec/template';
 }
 
 function registerUndo(program: Command): void {
@@ -184,42 +135,16 @@ function registerUndo(program: Command): void {
     }
     const toRevision = Number(o.toRevision);
     const cluster = await connect(o);
-    const ro = await cluster.getRollout(name);
-    const replicaSets = await cluster.listReplicaSets();
-    const ref = ro.spec?.workloadRef;
-    let current: PodTemplateSpec | undefined = ro.spec?.template;
-    let workload: { kind: string; name: string } | undefined;
-    if (ref?.name) {
-      const kind = ref.kind ?? '';
-      const resource = WORKLOADS[kind];
-      if (!resource) throw new UserError(`workload of type ${kind} is not supported`);
-      const obj = await cluster.get<{ spec?: { template?: PodTemplateSpec }; template?: PodTemplateSpec }>(
-        resource,
-        ref.name,
+    const result = await planned(() => undo(cluster, name, toRevision));
+    if (result.kind === 'skipped') {
+      process.stdout.write(
+        `skipped rollback (current template already matches revision ${result.revision})\n`,
       );
-      current = kind === 'PodTemplate' ? obj.template : obj.spec?.template;
-      workload = { kind, name: ref.name };
-    }
-    const plan = planned(() =>
-      undoPlan(ro, current, replicaSets, toRevision, templatePathOf(workload?.kind ?? 'Rollout')),
-    );
-    if (plan.kind === 'skip') {
-      process.stdout.write(`skipped rollback (current template already matches revision ${plan.revision})\n`);
       return;
-    }
-    try {
-      if (workload) await cluster.jsonPatch(WORKLOADS[workload.kind] ?? ROLLOUTS, workload.name, plan.ops);
-      else await cluster.jsonPatch(ROLLOUTS, name, plan.ops);
-    } catch (err) {
-      if (err instanceof UserError)
-        throw new UserError(`failed restoring revision ${plan.revision}: ${err.message}`, { hint: err.hint });
-      throw err;
     }
     process.stdout.write(`rollout '${name}' undo\n`);
   });
 }
-
-const SET_IMAGE_ATTEMPTS = 5;
 
 function registerSetImage(program: Command): void {
   const set = program.command('set').description('update fields of a rollout');
@@ -237,37 +162,7 @@ function registerSetImage(program: Command): void {
       });
     }
     const cluster = await connect(o);
-    // read-modify-write with the resourceVersion, retried when someone else wrote in between
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const ro = await cluster.getRollout(name);
-        const ref = ro.spec?.workloadRef;
-        let kind = 'rollout';
-        if (ref?.name) {
-          const deployments = WORKLOADS.Deployment;
-          if (!deployments) throw new Error('unreachable: Deployment resource missing');
-          const deploy = await cluster.get<{
-            metadata: { name?: string };
-            spec?: { template?: PodTemplateSpec };
-          }>(deployments, ref.name);
-          await cluster.replace(
-            deployments,
-            planned(() => withImage(deploy, parsed.container, parsed.image)),
-          );
-          kind = 'deployment';
-          process.stdout.write(`${kind} "${ref.name}" image updated\n`);
-          return;
-        }
-        await cluster.replace<Rollout>(
-          ROLLOUTS,
-          planned(() => withImage(ro, parsed.container, parsed.image)),
-        );
-        process.stdout.write(`${kind} "${name}" image updated\n`);
-        return;
-      } catch (err) {
-        const conflict = err instanceof UserError && err.message.startsWith('conflict');
-        if (!conflict || attempt >= SET_IMAGE_ATTEMPTS) throw err;
-      }
-    }
+    const updated = await planned(() => setImage(cluster, name, parsed.container, parsed.image));
+    process.stdout.write(`${updated.kind} "${updated.name}" image updated\n`);
   });
 }

@@ -5,17 +5,17 @@
  * a spinner line on stderr shows that it is still waiting.
  */
 import type { Command } from 'commander';
-import { UserError } from '../errors.ts';
-import { addKubeFlags, connect, type KubeFlags, ROLLOUTS } from '../kube-flags.ts';
-import { parseDuration } from '../render/format.ts';
+import { parseDuration } from '../../client/format.ts';
 import {
   currentSetWeight,
   type PhaseAndMessage,
   rolloutPhase,
   stepText,
   strategyName,
-} from '../render/rollout-info.ts';
-import type { Rollout } from '../render/types.ts';
+} from '../../client/rollout-info.ts';
+import type { Rollout } from '../../client/types.ts';
+import { UserError } from '../errors.ts';
+import { addKubeFlags, connect, type KubeFlags, ROLLOUTS } from '../kube-flags.ts';
 import { interruptSignal, untilAborted } from './get.ts';
 
 export const EXIT_DEGRADED = 1;

@@ -2,9 +2,9 @@
  * Text of `kanary list rollouts`: one row per Rollout with the columns of
  * `kubectl argo rollouts list rollouts`.
  */
-import { alignColumns } from './format.ts';
-import { currentSetWeight, rolloutPhase, stepText, strategyName } from './rollout-info.ts';
-import type { Rollout } from './types.ts';
+import { alignColumns } from '../../client/format.ts';
+import { currentSetWeight, rolloutPhase, stepText, strategyName } from '../../client/rollout-info.ts';
+import type { Rollout } from '../../client/types.ts';
 
 export interface RolloutRow {
   namespace: string;

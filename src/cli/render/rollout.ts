@@ -3,8 +3,8 @@
  * ReplicaSets / Experiments / AnalysisRuns → Pods / Jobs, laid out like
  * `kubectl argo rollouts get rollout` so both read the same.
  */
-import { age, alignColumns } from './format.ts';
-import { Icon, KindIcon, paint, Tag } from './icons.ts';
+import { age, alignColumns } from '../../client/format.ts';
+import { Icon, KindIcon, paint, Tag } from '../../client/icons.ts';
 import {
   type AnalysisRunInfo,
   type ExperimentInfo,
@@ -13,7 +13,7 @@ import {
   type RolloutInfo,
   revisions,
   scaleDownDelay,
-} from './rollout-info.ts';
+} from '../../client/rollout-info.ts';
 
 export interface RenderOptions {
   /** epoch milliseconds that ages are measured against */

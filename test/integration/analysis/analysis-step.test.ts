@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { before, describe, it, type TestContext } from 'node:test';
-import { promotePlan } from '../../../src/cli/commands/rollout-patches.ts';
+import { promotePlan } from '../../../src/client/patches.ts';
 import { isNotFound, KubeClient, RESOURCES } from '../../../src/kube/client.ts';
 import { installCrds, kanaryCrds } from '../../../src/kube/crds.ts';
 import { testKubeConfig, waitUntil } from '../../support/cluster.ts';

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { before, describe, it, type TestContext } from 'node:test';
-import type { ReplicaSet, Rollout } from '../../../src/cli/render/types.ts';
+import type { ReplicaSet, Rollout } from '../../../src/client/types.ts';
 import { RESOURCES, resourcePath } from '../../../src/kube/client.ts';
 import { actionPatches } from '../../support/argocd-lua.ts';
 import { testNamespace } from '../../support/cluster.ts';

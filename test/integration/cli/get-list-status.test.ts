@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { before, describe, it, type TestContext } from 'node:test';
 import { stripVTControlCharacters } from 'node:util';
-import type { Pod, ReplicaSet, Rollout } from '../../../src/cli/render/types.ts';
+import type { Pod, ReplicaSet, Rollout } from '../../../src/client/types.ts';
 import { RESOURCES, resourcePath } from '../../../src/kube/client.ts';
 import { testNamespace, waitUntil } from '../../support/cluster.ts';
 import {

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import type { Rollout } from '../../../src/cli/render/types.ts';
+import type { Rollout } from '../../../src/client/types.ts';
 import { clusterConfig, files } from '../../../src/cluster/config.ts';
 import {
   APPLY_PATCH,

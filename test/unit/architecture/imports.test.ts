@@ -1,6 +1,7 @@
 /**
  * The dependency direction of src/ (README "Layout"): api ← rollout ← traffic
- * ← controller/dataplane/dashboard ← cli; kube is a library that imports no
+ * ← client ← controller/dataplane/dashboard ← cli (client: what the CLI and the
+ * dashboard share: the rollout actions and view model); kube is a library that imports no
  * command code; cluster is test infrastructure. Each rule names the import
  * that breaks it.
  */
@@ -64,6 +65,17 @@ const RULES: Rule[] = [
     // traffic implements the planner's router interface (src/rollout/router.ts); the planner is given routers
     name: 'src/rollout does not import src/traffic (traffic depends on rollout, not both ways)',
     breaks: (i) => topOf(i.from) === 'rollout' && topOf(i.to) === 'traffic',
+  },
+  {
+    // the CLI and the dashboard share the rollout actions and view model there; neither may be below it
+    name: 'src/client imports nothing from cli, dashboard, controller, dataplane or cluster',
+    breaks: (i) =>
+      topOf(i.from) === 'client' &&
+      ['cli', 'dashboard', 'controller', 'dataplane', 'cluster'].includes(topOf(i.to)),
+  },
+  {
+    name: 'src/dashboard imports nothing from cli (cli starts the dashboard, not the other way)',
+    breaks: (i) => topOf(i.from) === 'dashboard' && topOf(i.to) === 'cli',
   },
   {
     name: 'src/api imports only src/api',

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { renderRollout } from '../../../src/cli/render/rollout.ts';
-import { rolloutInfo } from '../../../src/cli/render/rollout-info.ts';
-import type { RolloutObjects } from '../../../src/cli/render/types.ts';
+import { rolloutInfo } from '../../../src/client/rollout-info.ts';
+import type { RolloutObjects } from '../../../src/client/types.ts';
 import { assertGolden, type FixtureSet, loadInfoFixtures, NOW, objectsFor } from './support.ts';
 
 const plain = { now: NOW, colour: false };

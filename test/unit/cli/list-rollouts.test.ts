@@ -6,7 +6,7 @@ import {
   rolloutRow,
   sameRow,
 } from '../../../src/cli/render/list.ts';
-import type { Rollout } from '../../../src/cli/render/types.ts';
+import type { Rollout } from '../../../src/client/types.ts';
 import { assertGolden, loadInfoFixtures } from './support.ts';
 
 // The two rollouts of upstream's list tests (cmd/list/list_test.go), rebuilt here.

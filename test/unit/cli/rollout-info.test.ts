@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { alignColumns, humanDuration, parseDuration, visibleWidth } from '../../../src/cli/render/format.ts';
-import { colourEnabled } from '../../../src/cli/render/icons.ts';
+import { alignColumns, humanDuration, parseDuration, visibleWidth } from '../../../src/client/format.ts';
+import { colourEnabled } from '../../../src/client/icons.ts';
 import {
   currentSetWeight,
   podInfo,
   rolloutInfo,
   rolloutPhase,
   scaleDownDelay,
-} from '../../../src/cli/render/rollout-info.ts';
-import type { Pod, Rollout } from '../../../src/cli/render/types.ts';
+} from '../../../src/client/rollout-info.ts';
+import type { Pod, Rollout } from '../../../src/client/types.ts';
 
 const S = 1000;
 const M = 60 * S;

@@ -9,7 +9,7 @@ import type {
   ReplicaSet,
   Rollout,
   RolloutObjects,
-} from '../../../src/cli/render/types.ts';
+} from '../../../src/client/types.ts';
 import { upstreamPath } from '../../support/upstream.ts';
 
 /** Argo Rollouts' CLI fixtures (pkg/kubectl-argo-rollouts), read in place from the pinned module. */

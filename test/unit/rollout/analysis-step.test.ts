@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { CanaryStep, Rollout } from '../../../src/api/types.ts';
-import { promotePlan } from '../../../src/cli/commands/rollout-patches.ts';
+import { promotePlan } from '../../../src/client/patches.ts';
 import type { AnalysisTemplateObject, ObservedRun } from '../../../src/rollout/analysis.ts';
 import { service, tomozoIngress, tomozoRollout } from './fixtures.ts';
 import { Sim } from './sim.ts';

@@ -4,8 +4,8 @@
  * no clock except the `now` passed in). The rules follow the upstream CLI so the
  * two tools agree on what they show (argo-rollouts.md §9, §11.3).
  */
-import { calculatePhase } from '../../rollout/status.ts';
-import { currentSetWeight } from '../../rollout/steps.ts';
+import { calculatePhase } from '../rollout/status.ts';
+import { currentSetWeight } from '../rollout/steps.ts';
 import { humanDuration } from './format.ts';
 import { Icon, Tag } from './icons.ts';
 import type {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { applyPlan, type RolloutApi } from '../../../src/client/actions.ts';
 import {
   abortPlan,
   derivativeEqual,
@@ -7,14 +8,13 @@ import {
   pausePlan,
   promotePlan,
   restartPlan,
+  resumePlan,
   retryPlan,
   revisionToRestore,
   undoPlan,
   withImage,
-} from '../../../src/cli/commands/rollout-patches.ts';
-import { applyPlan } from '../../../src/cli/commands/rollouts.ts';
-import type { Cluster } from '../../../src/cli/kube.ts';
-import type { ReplicaSet, Rollout } from '../../../src/cli/render/types.ts';
+} from '../../../src/client/patches.ts';
+import type { ReplicaSet, Rollout } from '../../../src/client/types.ts';
 
 const steps = [{ setWeight: 20 }, { pause: {} }, { setWeight: 50 }];
 function canary(status: Rollout['status'], spec: Partial<NonNullable<Rollout['spec']>> = {}): Rollout {
@@ -152,6 +152,33 @@ describe('simple plans', () => {
   });
 });
 
+// the patches Argo CD's resume action leads to (reference: Argo CD resource actions, typescript-and-argo-cd.md §6.2)
+describe('resume plan', () => {
+  const cond = [{ reason: 'CanaryPauseStep' }];
+  it('pause conditions: cleared on the status subresource', () => {
+    assert.deepEqual(resumePlan(canary({ pauseConditions: cond })), {
+      status: { status: { pauseConditions: null } },
+      unified: { status: { pauseConditions: null } },
+    });
+  });
+  it('a manual pause: spec.paused back to false', () => {
+    assert.deepEqual(resumePlan(canary({}, { paused: true })), {
+      main: { spec: { paused: false } },
+      unified: { spec: { paused: false } },
+    });
+  });
+  it('both', () => {
+    assert.deepEqual(resumePlan(canary({ pauseConditions: cond }, { paused: true })), {
+      status: { status: { pauseConditions: null } },
+      main: { spec: { paused: false } },
+      unified: { spec: { paused: false }, status: { pauseConditions: null } },
+    });
+  });
+  it('nothing paused: nothing sent', () => {
+    assert.deepEqual(resumePlan(canary({ pauseConditions: [] })), {});
+  });
+});
+
 describe('set image', () => {
   const ro: Rollout = {
     metadata: { name: 'r' },
@@ -272,7 +299,7 @@ describe('applyPlan', () => {
         return { metadata: {} } as Rollout;
       },
     };
-    return { cluster: cluster as unknown as Cluster, calls };
+    return { cluster: cluster as unknown as RolloutApi, calls };
   }
   const plan = promotePlan(canary({ pauseConditions: [{ reason: 'CanaryPauseStep' }] }, { paused: true }));
 

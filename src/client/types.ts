@@ -4,7 +4,7 @@
  * field is optional because the CLI must cope with half-reconciled and invalid
  * objects, and with objects written by other controllers.
  */
-import type * as api from '../../api/types.ts';
+import type * as api from '../api/types.ts';
 
 export interface OwnerReference {
   apiVersion?: string;
@@ -139,6 +139,9 @@ export interface Pod {
 
 export interface Measurement {
   phase?: string;
+  /** the metric's value as the provider returned it (a number, or a JSON list of numbers, as text) */
+  value?: string;
+  message?: string;
   startedAt?: string;
   finishedAt?: string;
   metadata?: Record<string, string>;

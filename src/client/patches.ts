@@ -5,8 +5,8 @@
  * CD's actions can drive the same Rollout interchangeably. Pure functions; the
  * commands send what these return.
  */
-import { canarySteps, POD_TEMPLATE_HASH_LABEL, REVISION_ANNOTATION } from '../render/rollout-info.ts';
-import type { Container, PodTemplateSpec, ReplicaSet, Rollout } from '../render/types.ts';
+import { canarySteps, POD_TEMPLATE_HASH_LABEL, REVISION_ANNOTATION } from './rollout-info.ts';
+import type { Container, PodTemplateSpec, ReplicaSet, Rollout } from './types.ts';
 
 /**
  * Patches for one command. `status` goes to the status subresource first; if
@@ -81,6 +81,25 @@ export function promotePlan(ro: Rollout, mode: PromoteMode = 'step'): PatchPlan 
 
 export function pausePlan(): PatchPlan {
   return { main: { spec: { paused: true } } };
+}
+
+/**
+ * `resume`, as Argo CD's resume action: clear the pause conditions (status
+ * subresource) when there are any, and spec.paused when set; nothing when
+ * neither is. The controller takes a cleared CanaryPauseStep as the step done.
+ */
+export function resumePlan(ro: Rollout): PatchPlan {
+  const conditions = (ro.status?.pauseConditions ?? []).length > 0;
+  const paused = ro.spec?.paused === true;
+  const plan: PatchPlan = {};
+  if (conditions) plan.status = { status: { pauseConditions: null } };
+  if (paused) plan.main = UNPAUSE;
+  if (conditions || paused)
+    plan.unified = {
+      ...(paused ? UNPAUSE : {}),
+      ...(conditions ? { status: { pauseConditions: null } } : {}),
+    };
+  return plan;
 }
 
 export function abortPlan(): PatchPlan {
