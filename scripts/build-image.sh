@@ -17,7 +17,8 @@
 #   3. Kanary: bin/, src/ and deploy/crds/ as in this checkout (files git
 #      tracks or would track), src/ compiled to JavaScript by tsc
 #      (tsconfig.build.json), production dependencies only (`npm ci
-#      --omit=dev`, without type declarations and source maps).
+#      --omit=dev`, without type declarations and source maps), and the
+#      dashboard's page bundled by esbuild (dist/dashboard).
 #
 # The image is named localhost/kanary:<version>-<content hash>: the hash covers
 # everything that goes into it, so a changed checkout gets a new image and an
@@ -142,6 +143,12 @@ EOF
   step "compiling src/ to JavaScript (tsconfig.build.json)"
   node_modules/.bin/tsc -p tsconfig.build.json --outDir "$ctx/app/src" >&2 || die "tsc failed"
   find "$ctx/app/src" -name '*.ts' -delete
+  # the dashboard's page, bundled by esbuild (a dev dependency) into dist/dashboard, which
+  # `kanary dashboard` serves; its sources are browser code the image does not run
+  step "bundling the dashboard page (scripts/build-dashboard.ts)"
+  node_modules/.bin/node scripts/build-dashboard.ts >&2 || die "the dashboard page did not build"
+  mkdir -p "$ctx/app/dist" && cp -r dist/dashboard "$ctx/app/dist/dashboard"
+  rm -rf "$ctx/app/src/dashboard/ui"
   rm -rf "$ctx/app/src/api/gen"
   # `kanary` on PATH inside the image (/opt/kanary/bin), as `npm install -g` would name it
   ln -s kanary.js "$ctx/app/bin/kanary"

@@ -1,7 +1,7 @@
 /**
  * The container image, run: `scripts/build-image.sh` builds it (or finds it
  * built from this checkout), then its own files — not the checkout's — run
- * `kanary --version`, `kanary controller` and `kanary ingress` with
+ * `kanary --version`, `kanary controller`, `kanary ingress` and `kanary dashboard` with
  * `buildah run --isolation chroot --network host` against the local cluster,
  * as the non-root user of the image, and carry the seed scenario (tomozo) from
  * create to promoted with real traffic through the image's nginx.
@@ -30,6 +30,7 @@ const why =
       : undefined;
 
 let image = '';
+const DASHBOARD_TOKEN = 'image-smoke-test-token-0123456789';
 
 /** The container's processes, stopped after the test (buildah run passes SIGTERM on to them). */
 function buildahRun(t: TestContext, name: string, mounts: string[], argv: string[]) {
@@ -91,6 +92,7 @@ function readableKubeconfig(t: TestContext): string {
   const ca = readFileSync(caFile).toString('base64');
   const out = src.replace(/certificate-authority: .*/, `certificate-authority-data: ${ca}`);
   writeFileSync(join(dir, 'kubeconfig'), out, { mode: 0o644 });
+  writeFileSync(join(dir, 'dashboard-token'), `${DASHBOARD_TOKEN}\n`, { mode: 0o644 });
   return dir;
 }
 
@@ -134,7 +136,7 @@ describe('the container image', { skip: why }, () => {
     assert.ok(Number(ctr.logs[6]) > 100, `compiled .js files: ${ctr.logs[6]}`);
   });
 
-  it("carries the seed scenario with the image's controller and data plane", {
+  it("carries the seed scenario with the image's controller and data plane, and serves its dashboard", {
     timeout: 10 * 60_000,
   }, async (t) => {
     const ns = await testNamespace(t, 'image');
@@ -143,7 +145,8 @@ describe('the container image', { skip: why }, () => {
     const kube = readableKubeconfig(t);
     const mount = `${kube}:/etc/kanary:ro`;
     const cfg = '/etc/kanary/kubeconfig';
-    const [healthPort, httpPort, httpsPort, metricsPort] = [
+    const [healthPort, httpPort, httpsPort, metricsPort, dashboardPort] = [
+      await freePort(),
       await freePort(),
       await freePort(),
       await freePort(),
@@ -189,6 +192,23 @@ describe('the container image', { skip: why }, () => {
         '100ms',
       ],
     );
+    const dash = buildahRun(
+      t,
+      `kanary-dash-${process.pid}`,
+      [mount],
+      [
+        'kanary',
+        'dashboard',
+        '--kubeconfig',
+        cfg,
+        '--namespace',
+        ns.name,
+        '--port',
+        String(dashboardPort),
+        '--token-file',
+        '/etc/kanary/dashboard-token',
+      ],
+    );
     const alive = (p: typeof ctrl, what: string) => {
       if (p.child.exitCode !== null || p.child.signalCode !== null)
         throw new Error(`${what} in the image exited:\n${p.logs.slice(-20).join('\n')}`);
@@ -201,6 +221,11 @@ describe('the container image', { skip: why }, () => {
     await waitUntil('the data plane in the image to be healthy', async () => {
       alive(ing, 'kanary ingress');
       return ok(`http://127.0.0.1:${metricsPort}/healthz`);
+    });
+
+    await waitUntil('the dashboard in the image to be healthy', async () => {
+      alive(dash, 'kanary dashboard');
+      return ok(`http://127.0.0.1:${dashboardPort}/healthz`);
     });
 
     const manifests = tomozoManifests().map((m) =>
@@ -250,6 +275,22 @@ describe('the container image', { skip: why }, () => {
       120_000,
     );
     assert.notEqual(promoted.status?.stableRS, healthy.status?.stableRS);
+
+    // the image's dashboard serves its bundled page and lists the Rollout it watches
+    const dashUrl = `http://127.0.0.1:${dashboardPort}`;
+    const page = await fetch(`${dashUrl}/`);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /<script type="module" src="\/assets\/app.js">/);
+    const bundle = await fetch(`${dashUrl}/assets/app.js`);
+    assert.equal(bundle.status, 200);
+    assert.ok((await bundle.text()).length > 10_000, 'the bundled page script');
+    assert.equal((await fetch(`${dashUrl}/api/v1/rollouts/${ns.name}/info`)).status, 401);
+    const list = await fetch(`${dashUrl}/api/v1/rollouts/${ns.name}/info`, {
+      headers: { authorization: `Bearer ${DASHBOARD_TOKEN}` },
+    });
+    assert.equal(list.status, 200);
+    const body = JSON.stringify(await list.json());
+    assert.match(body, /"tomozo"/);
     await waitUntil('all traffic on 0.0.2', async () => (await versions(20))['0.0.2'] === 20);
     const canaryIng = await client.get<{ metadata: { annotations?: Record<string, string> } }>(
       resourcePath(RESOURCES.ingresses, ns.name, 'tomozo-tomozo-canary'),
@@ -257,6 +298,7 @@ describe('the container image', { skip: why }, () => {
     assert.equal(canaryIng.metadata.annotations?.['nginx.ingress.kubernetes.io/canary-weight'], '0');
     alive(ctrl, 'kanary controller');
     alive(ing, 'kanary ingress');
+    alive(dash, 'kanary dashboard');
     // as the non-root user nginx -t must work too (its regex check once failed on /run/nginx.pid)
     assert.deepEqual(
       ing.logs.filter((l) => /"level":(40|50|60)/.test(l)),
