@@ -75,14 +75,6 @@ export function unsupportedFeatures(r: Rollout): FieldError[] {
   }
   const canary = isObject(strategy.canary) ? strategy.canary : undefined;
   if (!canary) return errs;
-  if (present(canary.analysis)) {
-    errs.push(
-      forbidden(
-        `${CANARY}.analysis`,
-        'background analysis is not supported by Kanary yet; the Rollout is not progressed so that it is not promoted unchecked',
-      ),
-    );
-  }
   if (present(canary.pingPong)) {
     errs.push(
       forbidden(
