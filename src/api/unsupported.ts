@@ -8,8 +8,7 @@
  *
  * Fields that Kanary ignores but that can only make it stricter than Argo
  * (e.g. `replicaProgressThreshold`, which lets Argo call a step done before
- * every pod is available) or that only limit history (`spec.analysis`) are
- * not refused.
+ * every pod is available) are not refused.
  */
 import { type FieldError, forbidden } from './field-error.ts';
 import type { Rollout } from './types.ts';
