@@ -610,8 +610,8 @@ const semanticSpec = (s: ObservedRun['spec'] | AnalysisRunManifest['spec'] | und
 
 /**
  * CreateWithCollisionCounter, decided on the cache: a run of the same name
- * that is ours, still running and the same is taken as already created;
- * otherwise the name gets `.1`, `.2`, ….
+ * that is ours, still running (not being terminated) and the same is taken
+ * as already created; otherwise the name gets `.1`, `.2`, ….
  */
 function createRun(ctx: Ctx, manifest: AnalysisRunManifest): ObservedRun {
   const base = manifest.metadata.name;
@@ -627,8 +627,12 @@ function createRun(ctx: Ctx, manifest: AnalysisRunManifest): ObservedRun {
       return created;
     }
     const ours = existing.metadata.ownerReferences?.some((o) => o.controller && o.uid === uid);
+    // Argo would also take a run that is being terminated (spec.terminate set, phase not yet
+    // final, e.g. an abort and a retry within a pass of the run controller): its verdict would be
+    // `Run Terminated`, which measures nothing, so Kanary takes the next name instead
     if (
       ours &&
+      !existing.spec?.terminate &&
       !isCompleted(existing.status?.phase) &&
       deepEqual(semanticSpec(existing.spec), semanticSpec(manifest.spec))
     ) {

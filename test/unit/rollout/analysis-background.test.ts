@@ -462,6 +462,28 @@ describe('background analysis: crash safety in the plan', () => {
   });
 });
 
+describe('background analysis: a run being terminated is never taken over', () => {
+  it('abort, then retry before the run controller ended the terminated run: a new .1 run measures', () => {
+    const { sim, run } = updating();
+    const name = run.metadata.name;
+    sim.setRunPhase(name, 'Running');
+    sim.converge();
+    sim.patchStatus({ abort: true });
+    sim.converge();
+    assert.equal(sim.analysisRuns.get(name)?.spec?.terminate, true);
+    assert.equal(
+      sim.analysisRuns.get(name)?.status?.phase,
+      'Running',
+      'the run controller has not ended it yet',
+    );
+    sim.patchStatus({ abort: false }); // kubectl argo rollouts retry
+    sim.converge();
+    assert.deepEqual([...sim.analysisRuns.keys()], [name, `${name}.1`]);
+    assert.deepEqual(background(sim), { name: `${name}.1`, status: '' });
+    assert.equal(sim.analysisRuns.get(`${name}.1`)?.spec?.terminate, undefined);
+  });
+});
+
 describe('background analysis: references', () => {
   it("a missing AnalysisTemplate is InvalidSpec with Argo's message at spec.strategy.canary.analysis.templates", () => {
     const r: Rollout = tomozoRollout();
