@@ -241,3 +241,42 @@ spec:
     );
   });
 });
+
+describe('lint: background analysis against the AnalysisTemplates in the same file', () => {
+  const manifest = (templates: string) => `apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {name: r}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: r}}
+  template:
+    metadata: {labels: {app: r}}
+    spec: {containers: [{name: r, image: nginx}]}
+  strategy:
+    canary:
+      analysis: {templates: [{templateName: a}, {templateName: b}], startingStep: 1}
+      steps:
+      - setWeight: 10
+      - pause: {}
+${templates}`;
+  const template = (name: string, metric: string) => `---
+apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata: {name: ${name}}
+spec:
+  metrics:
+  - name: ${metric}
+    interval: 1s
+    successCondition: result == true
+    provider: {web: {url: 'http://127.0.0.1/'}}
+`;
+  it('runs without a count are fine in the background; a metric name in two templates is the controller message', () => {
+    assert.deepEqual(lintText(manifest(template('a', 'm1') + template('b', 'm2'))).problems, []);
+    assert.deepEqual(
+      lintText(manifest(template('a', 'm') + template('b', 'm'))).problems.map((p) => p.message),
+      [
+        `spec.strategy.canary.analysis.templates: Invalid value: "templateNames: [a b]": two metrics have the same name 'm'`,
+      ],
+    );
+  });
+});
