@@ -232,6 +232,32 @@ function mergeArgs(incoming: Argument[], fromTemplates: Argument[]): Argument[] 
   return merged;
 }
 
+/**
+ * A template's metric as Argo writes it into a run (the metric goes through
+ * Go's types): the web and prometheus providers' `authentication` is a
+ * struct, not a pointer, so it is always there, with its `sigv4` and
+ * `oauth2` structs, `{}` when not set.
+ */
+function asGoWritesIt(m: Metric): Metric {
+  const provider = m?.provider;
+  if (!isObject(provider)) return m;
+  const out: Record<string, unknown> = { ...provider };
+  for (const kind of ['web', 'prometheus'] as const) {
+    const p = provider[kind];
+    if (!isObject(p)) continue;
+    const auth = isObject(p.authentication) ? p.authentication : {};
+    out[kind] = {
+      ...p,
+      authentication: {
+        ...auth,
+        sigv4: isObject(auth.sigv4) ? auth.sigv4 : {},
+        oauth2: isObject(auth.oauth2) ? auth.oauth2 : {},
+      },
+    };
+  }
+  return { ...m, provider: out as Metric['provider'] };
+}
+
 /** NewAnalysisRunFromTemplates' spec: metrics, args, dryRun and measurementRetention merged. */
 export function mergeTemplates(
   templates: AnalysisTemplateObject[],
@@ -245,7 +271,7 @@ export function mergeTemplates(
     all.flatMap((t) => t.spec?.metrics ?? []),
     (m) => m.name,
     'metrics',
-  );
+  ).map(asGoWritesIt);
   const tmplDryRun = uniqueBy(
     all.flatMap((t) => t.spec?.dryRun ?? []),
     (d) => d.metricName,

@@ -151,6 +151,8 @@ describe('background analysis: the AnalysisRun it creates', () => {
       { name: 'name', value: 'tomozo' },
       { name: 'replicas', value: '1' },
     ]);
+    // as Argo writes it into the run: the Go zero value of the web provider's authentication struct
+    assert.deepEqual(run?.spec?.metrics?.[0]?.provider.web?.authentication, { sigv4: {}, oauth2: {} });
     assert.deepEqual(background(sim), { name: run?.metadata.name, status: '' });
     assert.equal(sim.status.canary?.currentStepAnalysisRunStatus, undefined);
     assert.equal(sim.status.currentStepIndex, 1, 'the steps go on beside it: at the first pause');
