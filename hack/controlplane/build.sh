@@ -23,6 +23,16 @@ export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod
 start=$(date +%s)
 step() { printf '[build %4ds] %s\n' "$(( $(date +%s) - start ))" "$*"; }
 
+# One build at a time: `npm test`'s global setup, `kanary cluster up` and CI may
+# all ask for it on a cold cache. Two builds at once used to race on the same
+# temporary file (one renamed it away from under the other, which then failed).
+# The others wait here, then find each binary cached.
+exec 9>"$bin/../.build.lock"
+if ! flock -n 9; then
+  step "another build of the control plane is running; waiting for it"
+  flock 9
+fi
+
 k8s_minor=$(echo "$K8S_VERSION" | cut -d. -f2)
 ldf="-s -w"
 for p in k8s.io/client-go/pkg/version k8s.io/component-base/version; do

@@ -15,8 +15,15 @@ import { WorkQueue } from '../kube/queue.ts';
 import { createMergePatch } from '../rollout/json.ts';
 import { ArgsError, resolveMetricArgs } from './args.ts';
 import { type MeasureContext, providerFor } from './providers/provider.ts';
-import { complete, invalidRun, type Outcome, prepare, type Taken, type Task } from './run.ts';
-import { type AnalysisRun, type Argument, isCompleted, type Measurement, metaTime } from './types.ts';
+import { complete, invalidRun, isTerminating, type Outcome, prepare, type Taken, type Task } from './run.ts';
+import {
+  type AnalysisRun,
+  type Argument,
+  isCompleted,
+  type Measurement,
+  type Metric,
+  metaTime,
+} from './types.ts';
 
 type RunObject = AnalysisRun & KubeObject;
 
@@ -102,6 +109,8 @@ export class AnalysisRunController {
       }
     }
     await this.writeStatus(key, current, outcome);
+    if (outcome.trimmed && p.kind === 'measure')
+      await this.collectGarbage(current, p.metrics, outcome.trimmed);
     return outcome.requeueAfterMs !== undefined ? { requeueAfterMs: outcome.requeueAfterMs } : undefined;
   }
 
@@ -141,7 +150,8 @@ export class AnalysisRunController {
     args: Argument[],
     secrets: string[],
   ): Promise<Taken[] | ArgsError> {
-    const ctx: MeasureContext = { now: () => Date.now(), env: this.opts.env };
+    const ctx: MeasureContext = { now: () => Date.now(), env: this.opts.env, client: this.opts.client, run };
+    const terminating = isTerminating(run);
     const resolved = [];
     for (const t of tasks) {
       const metric = resolveMetricArgs(t.metric, args);
@@ -160,21 +170,23 @@ export class AnalysisRunController {
             message: provider.message,
           };
         } else if (task.incomplete) {
-          // Kanary's providers finish every measurement at once; an in-flight one is kept as it is (Argo's Resume)
-          measurement = task.incomplete;
+          // an in-flight measurement (job): stopped when the run terminates, else looked at again
+          const step = terminating ? provider.terminate : provider.resume;
+          measurement = step ? await step.call(provider, metric, task.incomplete, ctx) : task.incomplete;
         } else {
           measurement = await provider.run(metric, ctx);
         }
         if (measurement.message)
           for (const s of secrets) if (s) measurement.message = measurement.message.replaceAll(s, '*****');
-        this.opts.log.info(
-          {
-            analysisrun: `${run.metadata.namespace}/${run.metadata.name}`,
-            metric: metric.name,
-            phase: measurement.phase,
-          },
-          `Measurement Completed. Result: ${measurement.phase}`,
-        );
+        const fields = {
+          analysisrun: `${run.metadata.namespace}/${run.metadata.name}`,
+          metric: metric.name,
+          phase: measurement.phase,
+        };
+        // an asynchronous measurement (job) is looked at many times before it completes
+        if (measurement.finishedAt)
+          this.opts.log.info(fields, `Measurement Completed. Result: ${measurement.phase}`);
+        else this.opts.log.debug(fields, 'Measurement in progress');
         return {
           name: metric.name,
           measurement,
@@ -182,6 +194,28 @@ export class AnalysisRunController {
         };
       }),
     );
+  }
+
+  /** Argo's garbageCollectMeasurements: providers remove what trimmed measurements left (old Jobs). */
+  private async collectGarbage(
+    run: RunObject,
+    metrics: readonly Metric[],
+    trimmed: { name: string; limit: number }[],
+  ): Promise<void> {
+    const ctx: MeasureContext = { now: () => Date.now(), env: this.opts.env, client: this.opts.client, run };
+    for (const t of trimmed) {
+      const metric = metrics.find((m) => m.name === t.name);
+      const provider = metric ? providerFor(metric) : undefined;
+      if (!metric || !provider || provider instanceof Error || !provider.garbageCollect) continue;
+      await provider
+        .garbageCollect(metric, t.limit, ctx)
+        .catch((err) =>
+          this.opts.log.warn(
+            { analysisrun: keyOf(run), metric: t.name, err: errorText(err) },
+            'garbage collection of old measurements failed',
+          ),
+        );
+    }
   }
 
   private async writeStatus(key: string, run: RunObject, outcome: Outcome): Promise<void> {

@@ -69,6 +69,8 @@ export interface Outcome {
   events: RunEvent[];
   /** when to look again (Argo's calculateNextReconcileTime), undefined: only on a change */
   requeueAfterMs?: number;
+  /** metrics whose measurements were trimmed to `limit`: their providers may collect garbage (Argo's GarbageCollect) */
+  trimmed?: { name: string; limit: number }[];
 }
 
 /** Step 1: whether the run is done or invalid, and otherwise which metrics to measure now. */
@@ -124,16 +126,21 @@ export function complete(
       status.completedAt ??= metaTime(now);
     }
   }
+  const trimmed: { name: string; limit: number }[] = [];
   for (const r of results) {
     const limit = p.retention.get(r.name);
     const keep = limit && limit > 0 ? limit : DEFAULT_MEASUREMENT_HISTORY_LIMIT;
-    if (r.measurements && r.measurements.length > keep) r.measurements = r.measurements.slice(-keep);
+    if (r.measurements && r.measurements.length > keep) {
+      r.measurements = r.measurements.slice(-keep);
+      trimmed.push({ name: r.name, limit: keep });
+    }
   }
   const next = nextReconcile({ ...run, status }, p.metrics, now);
   return {
     status: normalize(status),
     events,
     requeueAfterMs: next === undefined ? undefined : Math.max(0, next - now),
+    ...(trimmed.length ? { trimmed } : {}),
   };
 }
 

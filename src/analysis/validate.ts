@@ -48,7 +48,7 @@ export const PROVIDER_FIELDS = [
 ] as const;
 
 /** The providers Kanary implements. */
-export const SUPPORTED_PROVIDERS: ReadonlySet<string> = new Set(['prometheus', 'web']);
+export const SUPPORTED_PROVIDERS: ReadonlySet<string> = new Set(['prometheus', 'web', 'job']);
 
 /** The provider fields a metric sets (a plugin counts once per entry, as in Argo). */
 export function providersOf(m: Metric): string[] {

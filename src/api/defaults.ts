@@ -25,12 +25,16 @@ export const progressDeadlineSecondsOf = (r: Rollout): number =>
 export const maxSurgeOf = (r: Rollout): IntOrString => r.spec.strategy?.canary?.maxSurge ?? DEFAULT_MAX_SURGE;
 
 export const maxUnavailableOf = (r: Rollout): IntOrString =>
-  r.spec.strategy?.canary?.maxUnavailable ?? DEFAULT_MAX_UNAVAILABLE;
+  r.spec.strategy?.blueGreen?.maxUnavailable ??
+  r.spec.strategy?.canary?.maxUnavailable ??
+  DEFAULT_MAX_UNAVAILABLE;
 
 export const hasTrafficRouting = (r: Rollout): boolean => r.spec.strategy?.canary?.trafficRouting != null;
 
-/** scaleDownDelaySeconds only applies to traffic-routed canaries; 0 without a router. */
+/** scaleDownDelaySeconds applies to blue-green and to traffic-routed canaries; 0 for a canary without a router. */
 export function scaleDownDelaySecondsOf(r: Rollout): number {
+  const blueGreen = r.spec.strategy?.blueGreen;
+  if (blueGreen) return blueGreen.scaleDownDelaySeconds ?? DEFAULT_SCALE_DOWN_DELAY_SECONDS;
   const canary = r.spec.strategy?.canary;
   if (!canary?.trafficRouting) return 0;
   return canary.scaleDownDelaySeconds ?? DEFAULT_SCALE_DOWN_DELAY_SECONDS;
@@ -43,8 +47,9 @@ export function scaleDownDelaySecondsOf(r: Rollout): number {
  */
 export function abortScaleDownDelayOf(r: Rollout): { seconds: number | undefined; explicit: boolean } {
   const canary = r.spec.strategy?.canary;
-  if (!canary?.trafficRouting) return { seconds: 0, explicit: false };
-  const set = canary.abortScaleDownDelaySeconds;
+  const blueGreen = r.spec.strategy?.blueGreen;
+  if (!blueGreen && !canary?.trafficRouting) return { seconds: 0, explicit: false };
+  const set = blueGreen ? blueGreen.abortScaleDownDelaySeconds : canary?.abortScaleDownDelaySeconds;
   if (set === undefined || set === null)
     return { seconds: DEFAULT_ABORT_SCALE_DOWN_DELAY_SECONDS, explicit: false };
   if (set === 0) return { seconds: undefined, explicit: true };
@@ -53,7 +58,13 @@ export function abortScaleDownDelayOf(r: Rollout): { seconds: number | undefined
 
 /** How many old ReplicaSets may wait in their scale-down delay at once. */
 export const scaleDownDelayRevisionLimitOf = (r: Rollout): number =>
-  r.spec.strategy?.canary?.scaleDownDelayRevisionLimit ?? Number.MAX_SAFE_INTEGER;
+  r.spec.strategy?.blueGreen?.scaleDownDelayRevisionLimit ??
+  r.spec.strategy?.canary?.scaleDownDelayRevisionLimit ??
+  Number.MAX_SAFE_INTEGER;
+
+/** autoPromotionEnabled: true unless set to false. */
+export const autoPromotionEnabledOf = (r: Rollout): boolean =>
+  r.spec.strategy?.blueGreen?.autoPromotionEnabled !== false;
 
 export const maxTrafficWeightOf = (r: Rollout): number =>
   r.spec.strategy?.canary?.trafficRouting?.maxTrafficWeight ?? DEFAULT_MAX_TRAFFIC_WEIGHT;

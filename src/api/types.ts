@@ -40,7 +40,6 @@ export interface RolloutSpec {
 }
 
 export interface RolloutStrategy {
-  /** not run by Kanary (refused as unsupported); typed for the CLI, which shows Argo-run blue-green Rollouts */
   blueGreen?: BlueGreenStrategy;
   canary?: CanaryStrategy;
 }
@@ -48,6 +47,18 @@ export interface RolloutStrategy {
 export interface BlueGreenStrategy {
   activeService?: string;
   previewService?: string;
+  autoPromotionEnabled?: boolean;
+  autoPromotionSeconds?: number;
+  previewReplicaCount?: number;
+  scaleDownDelaySeconds?: number;
+  scaleDownDelayRevisionLimit?: number;
+  abortScaleDownDelaySeconds?: number;
+  maxUnavailable?: IntOrString;
+  antiAffinity?: AntiAffinity;
+  activeMetadata?: PodTemplateMetadata;
+  previewMetadata?: PodTemplateMetadata;
+  prePromotionAnalysis?: unknown;
+  postPromotionAnalysis?: unknown;
   [field: string]: unknown;
 }
 
@@ -174,10 +185,13 @@ export interface PauseCondition {
   startTime: string;
 }
 
-/** written by Argo for blue-green Rollouts (Kanary's controller does not run them) */
+/** status.blueGreen (Argo's BlueGreenStatus) */
 export interface BlueGreenStatus {
   activeSelector?: string;
   previewSelector?: string;
+  scaleUpPreviewCheckPoint?: boolean;
+  prePromotionAnalysisRunStatus?: AnalysisRunStatusRef;
+  postPromotionAnalysisRunStatus?: AnalysisRunStatusRef;
   [field: string]: unknown;
 }
 

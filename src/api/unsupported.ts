@@ -69,8 +69,15 @@ export function unsupportedFeatures(r: Rollout): FieldError[] {
     );
   }
   const strategy = isObject(spec.strategy) ? spec.strategy : {};
-  if (present(strategy.blueGreen)) {
-    errs.push(forbidden('spec.strategy.blueGreen', 'the blue-green strategy is not supported by Kanary'));
+  const blueGreen = isObject(strategy.blueGreen) ? strategy.blueGreen : undefined;
+  for (const hook of ['prePromotionAnalysis', 'postPromotionAnalysis'] as const) {
+    if (!blueGreen || !present(blueGreen[hook])) continue;
+    errs.push(
+      forbidden(
+        `spec.strategy.blueGreen.${hook}`,
+        `${hook} is not supported by Kanary yet; the Rollout is not progressed so that it is not promoted unchecked`,
+      ),
+    );
   }
   const canary = isObject(strategy.canary) ? strategy.canary : undefined;
   if (!canary) return errs;

@@ -811,9 +811,17 @@ export interface ReferenceOptions {
   missingIsError?: boolean;
 }
 
-type ServiceRole = 'StableService' | 'CanaryService' | 'PingService' | 'PongService';
+type ServiceRole =
+  | 'StableService'
+  | 'CanaryService'
+  | 'PingService'
+  | 'PongService'
+  | 'ActiveService'
+  | 'PreviewService';
 
 const SERVICE_FIELD: Record<ServiceRole, string> = {
+  ActiveService: 'spec.strategy.blueGreen.activeService',
+  PreviewService: 'spec.strategy.blueGreen.previewService',
   StableService: 'spec.strategy.canary.stableService',
   CanaryService: 'spec.strategy.canary.canaryService',
   PingService: 'spec.strategy.canary.pingPong.pingService',
@@ -850,6 +858,7 @@ export function validateRolloutReferences(
   opts: ReferenceOptions = { missingIsError: true },
 ): ValidationResult {
   const r: Rollout = { ...rollout, spec: rollout.spec ?? {} };
+  if (r.spec.strategy?.blueGreen) return validateBlueGreenReferences(r, refs, opts);
   const canary = r.spec.strategy?.canary;
   if (!canary) return { ok: true };
   const missingIsError = opts.missingIsError ?? true;
@@ -938,6 +947,39 @@ export function validateRolloutReferences(
       }
     }
   }
+  return result(errs);
+}
+
+/**
+ * The Services a blue-green Rollout references, in Argo's order: the active
+ * and preview lookups (a missing one is `service "x" not found`), then each
+ * Service's selector and managed-by annotation.
+ */
+function validateBlueGreenReferences(
+  r: Rollout,
+  refs: ReferencedObjects,
+  opts: ReferenceOptions,
+): ValidationResult {
+  const bg = r.spec.strategy?.blueGreen ?? {};
+  const services = refs.services ?? {};
+  const missingIsError = opts.missingIsError ?? true;
+  const found: [ServiceRole, V1Service][] = [];
+  const roles: [ServiceRole, string | undefined][] = [
+    ['ActiveService', bg.activeService],
+    ['PreviewService', bg.previewService],
+  ];
+  for (const [role, name] of roles) {
+    if (!name) continue;
+    const svc = services[name];
+    if (!svc) {
+      if (missingIsError)
+        return result([invalid(SERVICE_FIELD[role], goQuote(name), `service ${goQuote(name)} not found`)]);
+      continue;
+    }
+    found.push([role, svc]);
+  }
+  const errs: FieldError[] = [];
+  for (const [role, svc] of found) errs.push(...validateService(r, role, svc));
   return result(errs);
 }
 

@@ -39,6 +39,15 @@ export interface ClusterConfig {
 export const DEFAULT_CLUSTER_NAME = 'kanary';
 
 /**
+ * The cluster used when none is named: `KANARY_CLUSTER` if set, else "kanary".
+ * Lets the tests (and `kanary cluster` without `--name`) run against a second
+ * local cluster, e.g. one started from another checkout.
+ */
+export function defaultClusterName(env: NodeJS.ProcessEnv = process.env): string {
+  return env.KANARY_CLUSTER || DEFAULT_CLUSTER_NAME;
+}
+
+/**
  * Several local clusters can run side by side (the tests start a second one to
  * check `down`); each gets its own port range and private address ranges. The
  * default cluster uses index 0 (pods in 10.244.0.0/16); others a slot derived
@@ -51,10 +60,8 @@ export function networkIndex(name: string): number {
   return 1 + (h % 8);
 }
 
-export function clusterConfig(
-  name = DEFAULT_CLUSTER_NAME,
-  env: NodeJS.ProcessEnv = process.env,
-): ClusterConfig {
+export function clusterConfig(name?: string, env: NodeJS.ProcessEnv = process.env): ClusterConfig {
+  name ??= defaultClusterName(env);
   if (!/^[a-z][a-z0-9-]{0,11}$/.test(name)) {
     // interface names are limited to 15 characters and we add a 2-character suffix
     throw new Error(`invalid cluster name "${name}": use 1-12 lowercase letters, digits or dashes`);

@@ -6,6 +6,17 @@ export interface ImageBehaviour {
   delayMs?: number;
   /** when false the pod is never marked Ready (like a failing readiness probe) */
   ready?: boolean;
+  /** fraction of requests (0..1, drawn independently per request) answered with HTTP 500 */
+  errorRate?: number;
+  /**
+   * added latency per request drawn from a log-normal distribution with this median and 99th
+   * percentile, in milliseconds (added to `delayMs`)
+   */
+  latency?: { medianMs: number; p99Ms: number };
+  /** the container runs to completion and exits with this code (a Job's pod, a batch container) */
+  exitCode?: number;
+  /** how long a container that runs to completion runs, in milliseconds */
+  runMs?: number;
 }
 
 export interface ServedPod {

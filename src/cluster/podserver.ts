@@ -7,6 +7,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import { createInterface } from 'node:readline';
+import { responseFor } from './images.ts';
 import type { PodServerReply, PodServerRequest, ServedPod } from './podserver-protocol.ts';
 
 const running = new Map<string, Server[]>();
@@ -20,7 +21,8 @@ function closeNow(server: Server): void {
 
 function handler(pod: ServedPod, port: number) {
   return (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => {
-    const b = pod.behaviour;
+    // drawn per request: errorRate and the latency distribution (images.ts)
+    const { status, delayMs } = responseFor(pod.behaviour, Math.random);
     const reply = () => {
       const body = `${JSON.stringify({
         pod: pod.pod,
@@ -35,7 +37,7 @@ function handler(pod: ServedPod, port: number) {
         path: req.url,
         headers: req.headers,
       })}\n`;
-      res.writeHead(b?.status ?? 200, {
+      res.writeHead(status, {
         'content-type': 'application/json',
         'x-kanary-pod': pod.pod,
         'x-kanary-version': pod.version,
@@ -45,7 +47,7 @@ function handler(pod: ServedPod, port: number) {
     // drain the request body before answering, so keep-alive connections stay usable
     req.resume();
     req.on('end', () => {
-      if (b?.delayMs) setTimeout(reply, b.delayMs);
+      if (delayMs > 0) setTimeout(reply, delayMs);
       else reply();
     });
   };

@@ -3,6 +3,10 @@
  * nodes. It watches pods (host side, where the API server is reachable), asks
  * the pod server inside the pod network namespace to serve each Running pod,
  * and marks the pod Ready once it really serves, like a readiness probe.
+ * Pods that run to completion (a Job's pods, see completion.ts) end with the
+ * exit codes their run says, at startTime + run time, as a kubelet would
+ * report them; the timer is derived from the pod's startTime, so a restarted
+ * runtime finishes them on time.
  *
  * Started detached by `kanary cluster up`:
  *   node src/cluster/runtime.ts <cluster-name>
@@ -21,8 +25,14 @@ import {
   type V1Pod,
 } from '@kubernetes/client-node';
 import { loadKubeConfig } from '../kube/config.ts';
+import { completedPodStatus, completionPlan, MAX_RUN_MS, podRunMs } from './completion.ts';
 import { type ClusterConfig, clusterConfig, files } from './config.ts';
-import { type ImageBehaviours, servedContainers, validateImageBehaviours } from './images.ts';
+import {
+  BEHAVIOUR_FIELDS,
+  type ImageBehaviours,
+  servedContainers,
+  validateImageBehaviours,
+} from './images.ts';
 import type { PodServerReply, PodServerRequest } from './podserver-protocol.ts';
 
 const LINGER_MS = 3000;
@@ -106,15 +116,75 @@ async function main(): Promise<void> {
     );
   };
 
+  /** pods that run to completion: the timer that ends each, by key */
+  const finishing = new Map<string, NodeJS.Timeout>();
+  /** when this runtime first saw each pod that runs to completion Running */
+  const firstSeen = new Map<string, number>();
+  const finish = async (key: string) => {
+    finishing.delete(key);
+    const [ns, name] = key.split('/');
+    const pod = informer.get(name!, ns);
+    if (!pod || keyOf(pod) !== key || pod.status?.phase !== 'Running' || pod.metadata?.deletionTimestamp)
+      return;
+    const plan = completionPlan(pod, readBehaviours(c));
+    if (!plan) return;
+    if (starting.has(key)) {
+      // its start (and Ready patch) is under way: end it after that, never before
+      finishing.set(key, setTimeout(() => void finish(key), 100).unref());
+      return;
+    }
+    const status = completedPodStatus(pod, plan, new Date());
+    try {
+      await core.patchNamespacedPodStatus(
+        { name: name!, namespace: ns!, body: { status } },
+        setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+      );
+      log('pod completed', { pod: key, phase: status.phase });
+    } catch (err) {
+      log('pod completion failed; retrying', { pod: key, error: String(err) });
+      finishing.set(key, setTimeout(() => void finish(key), 1000).unref());
+    }
+  };
+  /** schedules the end of a pod that runs to completion; true when it is already due */
+  const scheduleFinish = (pod: V1Pod, behaviours: ImageBehaviours): boolean => {
+    const key = keyOf(pod);
+    const plan = completionPlan(pod, behaviours);
+    if (!plan) return false;
+    const runMs = podRunMs(plan);
+    if (!Number.isFinite(runMs) || finishing.has(key)) return false;
+    // startTime has whole seconds: when this runtime saw the pod start, count from then (a
+    // restarted runtime counts from startTime, so a run never waits for the runtime's downtime)
+    const startTime = pod.status?.startTime ? new Date(pod.status.startTime).getTime() : Date.now();
+    if (!firstSeen.has(key)) firstSeen.set(key, Date.now());
+    const seen = firstSeen.get(key)!;
+    const started = seen >= startTime && seen - startTime < 1000 ? seen : startTime;
+    const left = started + runMs - Date.now();
+    if (left <= 0) {
+      void finish(key);
+      return true;
+    }
+    finishing.set(key, setTimeout(() => void finish(key), Math.min(left, MAX_RUN_MS)).unref());
+    return false;
+  };
+  const forget = (key: string) => {
+    clearTimeout(finishing.get(key));
+    finishing.delete(key);
+    firstSeen.delete(key);
+  };
+
   const reconcile = async (pod: V1Pod) => {
     const key = keyOf(pod);
     const wanted = pod.status?.phase === 'Running' && !!pod.status.podIP && !pod.metadata?.deletionTimestamp;
     if (!wanted) {
+      forget(key);
       if (served.delete(key)) await server.send({ op: 'stop', key, lingerMs: LINGER_MS });
       return;
     }
     if (starting.has(key)) return;
-    const containers = servedContainers(pod, readBehaviours(c));
+    const behaviours = readBehaviours(c);
+    // a run already over (runMs 0, or the runtime was down) ends without serving first
+    if (scheduleFinish(pod, behaviours)) return;
+    const containers = servedContainers(pod, behaviours);
     const ready = pod.status?.conditions?.find((x) => x.type === 'Ready')?.status === 'True';
     const shouldBeReady = containers.every((x) => x.behaviour?.ready !== false);
     if (served.has(key)) {
@@ -161,6 +231,7 @@ async function main(): Promise<void> {
   informer.on('delete', (p) => {
     const key = keyOf(p);
     retries.delete(key);
+    forget(key);
     if (served.delete(key)) void server.send({ op: 'stop', key, lingerMs: LINGER_MS });
   });
   informer.on('connect', () => {
@@ -174,6 +245,12 @@ async function main(): Promise<void> {
 
   createServer((req, res) => {
     const ok = connected && server.alive;
+    if (req.url === '/behaviours') {
+      // which image behaviour fields this runtime understands (tests check before relying on one)
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ fields: BEHAVIOUR_FIELDS }));
+      return;
+    }
     if (req.url === '/pods') {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify([...served]));

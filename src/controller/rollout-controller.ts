@@ -210,10 +210,11 @@ export class RolloutController {
     const name = obj.metadata.name;
     for (const ro of this.rollouts.list(ns)) {
       const c = ro.spec.strategy?.canary;
+      const bg = ro.spec.strategy?.blueGreen;
       const nginx = c?.trafficRouting?.nginx;
       const refs =
         kind === 'service'
-          ? [c?.stableService, c?.canaryService]
+          ? [c?.stableService, c?.canaryService, bg?.activeService, bg?.previewService]
           : [nginx?.stableIngress, ...(nginx?.stableIngresses ?? [])];
       const owned = obj.metadata.ownerReferences?.some(
         (r) => r.kind === 'Rollout' && r.uid === ro.metadata.uid,

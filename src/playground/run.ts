@@ -15,11 +15,14 @@ import { applyManifests, loadManifests, type Manifest } from '../kube/apply.ts';
 import { isNotFound, KubeClient, MERGE_PATCH, RESOURCES, resourcePath } from '../kube/client.ts';
 import { loadKubeConfig } from '../kube/config.ts';
 import { installCrds } from '../kube/crds.ts';
+import { analysisManifests, configureBadImage, runAnalysisSteps, startPrometheus } from './analysis.ts';
 import { type LiveOutput, progressBar } from './live.ts';
 import { wilsonInterval } from './stats.ts';
 import { type BurstResult, burst } from './traffic.ts';
 
 export interface PlaygroundOptions {
+  /** "default": the canary promoted (or aborted) by hand; "analysis": decided by a success-rate analysis */
+  scenario?: 'default' | 'analysis';
   requests: number;
   replicas: number;
   keep: boolean;
@@ -118,13 +121,19 @@ export async function runPlayground(o: PlaygroundOptions): Promise<{ results: St
   };
   const info = (m: string) => live.log(mark(`• ${m}`, 'dim', o.colour));
   const external = Boolean(o.kubeconfig || o.context);
+  const analysis = o.scenario === 'analysis';
+  if (analysis && (external || o.dir || o.image || o.abort)) {
+    throw new UserError(
+      '--scenario analysis runs the built-in tomozo scenario on the local cluster: it takes none of --kubeconfig, --context, -f, --image, --abort',
+    );
+  }
   if (external && !o.ingressUrl) {
     throw new UserError('with --kubeconfig/--context the playground uses your cluster and its data plane', {
       hint: 'pass --ingress-url http://<address of your ingress controller> (it must serve the Ingress classes in the manifests)',
     });
   }
   const dir = o.dir ?? BUILTIN_DIR;
-  const manifests = loadManifests(dir);
+  let manifests = loadManifests(dir);
   const rolloutManifest = manifests.find((m) => m.kind === 'Rollout') as RolloutLike | undefined;
   if (!rolloutManifest) throw new UserError(`no Rollout found in ${dir}`);
   const newImage = o.image ?? (o.dir ? undefined : BUILTIN_NEW_IMAGE);
@@ -201,6 +210,7 @@ export async function runPlayground(o: PlaygroundOptions): Promise<{ results: St
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  let restoreImage = () => {};
   try {
     const controllerPort = await freePort();
     procs.push(
@@ -223,10 +233,11 @@ export async function runPlayground(o: PlaygroundOptions): Promise<{ results: St
     await waitHttp(`http://127.0.0.1:${controllerPort}/readyz`, 'the Rollout controller', procs[0]!);
     info(`Rollout controller running (logs: ${join(logDir, 'controller.log')})`);
     let ingressUrl = o.ingressUrl;
+    let metricsPort = 0;
     if (!external) {
       let ingressPort = await choosePort(o.ingressPort, info);
       for (let attempt = 1; ; attempt++) {
-        const metricsPort = await freePort();
+        metricsPort = await freePort();
         const httpsPort = await freePort();
         const rec = spawnDaemon(
           'playground-ingress',
@@ -268,6 +279,15 @@ export async function runPlayground(o: PlaygroundOptions): Promise<{ results: St
       info(`NGINX data plane serving on ${ingressUrl} (logs: ${join(logDir, 'ingress.log')})`);
     }
 
+    if (analysis) {
+      restoreImage = await configureBadImage(c);
+      const prometheus = await startPrometheus(logDir, metricsPort, procs);
+      info(
+        `Prometheus ${prometheus} scraping the data plane's /metrics every second (logs: ${join(logDir, 'prometheus.log')})`,
+      );
+      manifests = analysisManifests(manifests, o.namespace, stableIngressName ?? '', prometheus);
+    }
+
     // 4. the scenario
     await applyManifests(client, o.namespace, manifests, 'kanary-playground');
     info(
@@ -285,170 +305,187 @@ export async function runPlayground(o: PlaygroundOptions): Promise<{ results: St
       pass: healthy.status?.phase === 'Healthy',
     });
 
-    const fresh = (await cluster.getRollout(name)) as unknown as RolloutLike;
-    const containers = fresh.spec.template.spec.containers.map((x) =>
-      x.name === container.name ? { ...x, image: newImage } : x,
-    );
-    await client.patch(
-      resourcePath(RESOURCES.rollouts, o.namespace, name),
-      { spec: { template: { spec: { containers } } } },
-      MERGE_PATCH,
-    );
-    info(`set image ${container.name}=${newImage}`);
-    const paused = await watch(
-      'the canary step to pause',
-      (r) => r.status?.phase === 'Paused' || r.status?.phase === 'Degraded',
-    );
-    const expectedWeight = setWeightAt(paused);
-    const actualWeight = paused.status?.canary?.weights?.canary?.weight;
-    record({
-      step: `2. update to ${newVersion}`,
-      expected: `Paused at setWeight ${expectedWeight}`,
-      measured: `${paused.status?.phase} at step ${paused.status?.currentStepIndex}, canary weight ${actualWeight ?? '?'}`,
-      pass: paused.status?.phase === 'Paused' && actualWeight === expectedWeight,
-    });
-
-    const send = async (label: string, n: number, headers?: Record<string, string>) => {
-      const res = await burst({
-        url: ingressUrl!,
+    if (analysis) {
+      await runAnalysisSteps({
+        client,
+        namespace: o.namespace,
+        name,
+        container: container.name,
+        ingressUrl: ingressUrl!,
         host,
         path,
-        requests: n,
-        headers,
-        onProgress: (d, t) => live.update(`${label} ${progressBar(d, t)}`),
-      });
-      live.update('');
-      return res;
-    };
-    const failuresText = (r: BurstResult) => {
-      const f = Object.entries(r.failures);
-      return f.length ? `; failures: ${f.map(([k, v]) => `${v}× ${k}`).join(', ')}` : '';
-    };
-    const failed = (r: BurstResult) => Object.values(r.failures).reduce((a, b) => a + b, 0);
-    /**
-     * The status changes first; the data plane follows a moment later (the canary Ingress's new
-     * weight, the Service switch and its EndpointSlices). Measuring the next step's traffic before
-     * then would count the tail of the previous one, so wait until 50 requests in a row get
-     * `version` (at most 20 s) and say how long that took.
-     */
-    const settle = async (label: string, version: string): Promise<string> => {
-      const started = Date.now();
-      for (let tries = 1; ; tries++) {
-        const r = await burst({ url: ingressUrl!, host, path, requests: 50, concurrency: 1 });
-        if ((r.byVersion[version] ?? 0) === 50) {
-          return tries === 1
-            ? `the data plane already serves only ${version} (50 requests in a row)`
-            : `the data plane serves only ${version} after ${Date.now() - started} ms`;
-        }
-        if (Date.now() - started > 20_000)
-          return `traffic did not settle on ${version} within 20 s: ${shares(r)}`;
-        live.update(`${label}: waiting for the data plane to follow`);
-        await sleep(100);
-      }
-    };
-
-    const weighted = await send(`3. ${o.requests} requests to ${host}${path}`, o.requests);
-    const canaryHits = weighted.byVersion[newVersion] ?? 0;
-    const answered = o.requests - failed(weighted);
-    const ci = wilsonInterval(canaryHits, answered, o.confidence);
-    const expectedShare = expectedWeight / 100;
-    record({
-      step: `3. traffic at weight ${expectedWeight} (${o.requests} requests)`,
-      expected: `${pct(expectedShare)} on ${newVersion}, no failures`,
-      measured: `${pct(answered ? canaryHits / answered : 0)} on ${newVersion} (${confidenceText(o.confidence)} interval ${pct(ci.low)}–${pct(ci.high)}), ${shares(weighted)}${failuresText(weighted)}`,
-      pass: failed(weighted) === 0 && ci.low <= expectedShare && expectedShare <= ci.high,
-    });
-    if (headerName) {
-      const n = Math.min(200, o.requests);
-      const r = await send(`3b. ${n} requests with ${headerName}: ${headerValue}`, n, {
-        [headerName]: headerValue,
-      });
-      const hits = r.byVersion[newVersion] ?? 0;
-      record({
-        step: `3b. header ${headerName}: ${headerValue} (${n} requests)`,
-        expected: `100% on ${newVersion}`,
-        measured: `${pct(hits / n)} on ${newVersion}${failuresText(r)}`,
-        pass: hits === n,
-      });
-    }
-
-    const canaryHash = paused.status?.currentPodHash ?? '';
-    if (o.abort) {
-      await client.patch(
-        resourcePath(RESOURCES.rollouts, o.namespace, name, 'status'),
-        { status: { abort: true } },
-        MERGE_PATCH,
-      );
-      info('aborted (status.abort=true, as `kanary abort` does)');
-      const aborted = await watch(
-        'the abort to complete',
-        (r) => r.status?.abort === true && r.status?.phase === 'Degraded',
-      );
-      record({
-        step: '4. abort',
-        expected: 'Degraded (RolloutAborted), stable unchanged',
-        measured: `${aborted.status?.phase}: ${aborted.status?.message}`,
-        pass: aborted.status?.phase === 'Degraded' && aborted.status.stableRS === stableHash,
-      });
-      info(await settle('5.', oldVersion));
-      const after = await send(`5. ${o.requests} requests after abort`, o.requests);
-      record({
-        step: `5. traffic after abort (${o.requests} requests)`,
-        expected: `100% on ${oldVersion}`,
-        measured: `${shares(after)}${failuresText(after)}`,
-        pass: (after.byVersion[oldVersion] ?? 0) === o.requests,
-      });
-      const scaled = await waitScaledDown(
-        client,
-        o.namespace,
-        name,
-        canaryHash,
-        o.timeoutSeconds + 60,
-        live,
+        oldVersion,
+        stableHash,
+        watch,
+        record,
         info,
-      );
-      record({
-        step: '6. canary ReplicaSet scaled down',
-        expected: '0 replicas',
-        measured: scaled,
-        pass: scaled === '0 replicas',
       });
     } else {
-      await cluster.patchRollout(name, { status: { pauseConditions: null } }, { status: true });
-      info('promoted (status.pauseConditions=null, as `kanary promote` does)');
-      const done = await watch(
-        `Healthy on ${newVersion}`,
-        (r) => r.status?.phase === 'Healthy' && r.status.stableRS === canaryHash,
+      const fresh = (await cluster.getRollout(name)) as unknown as RolloutLike;
+      const containers = fresh.spec.template.spec.containers.map((x) =>
+        x.name === container.name ? { ...x, image: newImage } : x,
       );
-      record({
-        step: '4. promote',
-        expected: `Healthy, stable = ${newVersion}`,
-        measured: `${done.status?.phase} (stable ReplicaSet ${name}-${done.status?.stableRS})`,
-        pass: done.status?.phase === 'Healthy' && done.status.stableRS === canaryHash,
-      });
-      info(await settle('5.', newVersion));
-      const after = await send(`5. ${o.requests} requests after promotion`, o.requests);
-      record({
-        step: `5. traffic after promotion (${o.requests} requests)`,
-        expected: `100% on ${newVersion}`,
-        measured: `${shares(after)}${failuresText(after)}`,
-        pass: (after.byVersion[newVersion] ?? 0) === o.requests,
-      });
-      const scaled = await waitScaledDown(
-        client,
-        o.namespace,
-        name,
-        stableHash,
-        o.timeoutSeconds + 60,
-        live,
-        info,
+      await client.patch(
+        resourcePath(RESOURCES.rollouts, o.namespace, name),
+        { spec: { template: { spec: { containers } } } },
+        MERGE_PATCH,
       );
+      info(`set image ${container.name}=${newImage}`);
+      const paused = await watch(
+        'the canary step to pause',
+        (r) => r.status?.phase === 'Paused' || r.status?.phase === 'Degraded',
+      );
+      const expectedWeight = setWeightAt(paused);
+      const actualWeight = paused.status?.canary?.weights?.canary?.weight;
       record({
-        step: `6. old ReplicaSet (${oldVersion}) scaled down`,
-        expected: '0 replicas',
-        measured: scaled,
-        pass: scaled === '0 replicas',
+        step: `2. update to ${newVersion}`,
+        expected: `Paused at setWeight ${expectedWeight}`,
+        measured: `${paused.status?.phase} at step ${paused.status?.currentStepIndex}, canary weight ${actualWeight ?? '?'}`,
+        pass: paused.status?.phase === 'Paused' && actualWeight === expectedWeight,
       });
+
+      const send = async (label: string, n: number, headers?: Record<string, string>) => {
+        const res = await burst({
+          url: ingressUrl!,
+          host,
+          path,
+          requests: n,
+          headers,
+          onProgress: (d, t) => live.update(`${label} ${progressBar(d, t)}`),
+        });
+        live.update('');
+        return res;
+      };
+      const failuresText = (r: BurstResult) => {
+        const f = Object.entries(r.failures);
+        return f.length ? `; failures: ${f.map(([k, v]) => `${v}× ${k}`).join(', ')}` : '';
+      };
+      const failed = (r: BurstResult) => Object.values(r.failures).reduce((a, b) => a + b, 0);
+      /**
+       * The status changes first; the data plane follows a moment later (the canary Ingress's new
+       * weight, the Service switch and its EndpointSlices). Measuring the next step's traffic before
+       * then would count the tail of the previous one, so wait until 50 requests in a row get
+       * `version` (at most 20 s) and say how long that took.
+       */
+      const settle = async (label: string, version: string): Promise<string> => {
+        const started = Date.now();
+        for (let tries = 1; ; tries++) {
+          const r = await burst({ url: ingressUrl!, host, path, requests: 50, concurrency: 1 });
+          if ((r.byVersion[version] ?? 0) === 50) {
+            return tries === 1
+              ? `the data plane already serves only ${version} (50 requests in a row)`
+              : `the data plane serves only ${version} after ${Date.now() - started} ms`;
+          }
+          if (Date.now() - started > 20_000)
+            return `traffic did not settle on ${version} within 20 s: ${shares(r)}`;
+          live.update(`${label}: waiting for the data plane to follow`);
+          await sleep(100);
+        }
+      };
+
+      const weighted = await send(`3. ${o.requests} requests to ${host}${path}`, o.requests);
+      const canaryHits = weighted.byVersion[newVersion] ?? 0;
+      const answered = o.requests - failed(weighted);
+      const ci = wilsonInterval(canaryHits, answered, o.confidence);
+      const expectedShare = expectedWeight / 100;
+      record({
+        step: `3. traffic at weight ${expectedWeight} (${o.requests} requests)`,
+        expected: `${pct(expectedShare)} on ${newVersion}, no failures`,
+        measured: `${pct(answered ? canaryHits / answered : 0)} on ${newVersion} (${confidenceText(o.confidence)} interval ${pct(ci.low)}–${pct(ci.high)}), ${shares(weighted)}${failuresText(weighted)}`,
+        pass: failed(weighted) === 0 && ci.low <= expectedShare && expectedShare <= ci.high,
+      });
+      if (headerName) {
+        const n = Math.min(200, o.requests);
+        const r = await send(`3b. ${n} requests with ${headerName}: ${headerValue}`, n, {
+          [headerName]: headerValue,
+        });
+        const hits = r.byVersion[newVersion] ?? 0;
+        record({
+          step: `3b. header ${headerName}: ${headerValue} (${n} requests)`,
+          expected: `100% on ${newVersion}`,
+          measured: `${pct(hits / n)} on ${newVersion}${failuresText(r)}`,
+          pass: hits === n,
+        });
+      }
+
+      const canaryHash = paused.status?.currentPodHash ?? '';
+      if (o.abort) {
+        await client.patch(
+          resourcePath(RESOURCES.rollouts, o.namespace, name, 'status'),
+          { status: { abort: true } },
+          MERGE_PATCH,
+        );
+        info('aborted (status.abort=true, as `kanary abort` does)');
+        const aborted = await watch(
+          'the abort to complete',
+          (r) => r.status?.abort === true && r.status?.phase === 'Degraded',
+        );
+        record({
+          step: '4. abort',
+          expected: 'Degraded (RolloutAborted), stable unchanged',
+          measured: `${aborted.status?.phase}: ${aborted.status?.message}`,
+          pass: aborted.status?.phase === 'Degraded' && aborted.status.stableRS === stableHash,
+        });
+        info(await settle('5.', oldVersion));
+        const after = await send(`5. ${o.requests} requests after abort`, o.requests);
+        record({
+          step: `5. traffic after abort (${o.requests} requests)`,
+          expected: `100% on ${oldVersion}`,
+          measured: `${shares(after)}${failuresText(after)}`,
+          pass: (after.byVersion[oldVersion] ?? 0) === o.requests,
+        });
+        const scaled = await waitScaledDown(
+          client,
+          o.namespace,
+          name,
+          canaryHash,
+          o.timeoutSeconds + 60,
+          live,
+          info,
+        );
+        record({
+          step: '6. canary ReplicaSet scaled down',
+          expected: '0 replicas',
+          measured: scaled,
+          pass: scaled === '0 replicas',
+        });
+      } else {
+        await cluster.patchRollout(name, { status: { pauseConditions: null } }, { status: true });
+        info('promoted (status.pauseConditions=null, as `kanary promote` does)');
+        const done = await watch(
+          `Healthy on ${newVersion}`,
+          (r) => r.status?.phase === 'Healthy' && r.status.stableRS === canaryHash,
+        );
+        record({
+          step: '4. promote',
+          expected: `Healthy, stable = ${newVersion}`,
+          measured: `${done.status?.phase} (stable ReplicaSet ${name}-${done.status?.stableRS})`,
+          pass: done.status?.phase === 'Healthy' && done.status.stableRS === canaryHash,
+        });
+        info(await settle('5.', newVersion));
+        const after = await send(`5. ${o.requests} requests after promotion`, o.requests);
+        record({
+          step: `5. traffic after promotion (${o.requests} requests)`,
+          expected: `100% on ${newVersion}`,
+          measured: `${shares(after)}${failuresText(after)}`,
+          pass: (after.byVersion[newVersion] ?? 0) === o.requests,
+        });
+        const scaled = await waitScaledDown(
+          client,
+          o.namespace,
+          name,
+          stableHash,
+          o.timeoutSeconds + 60,
+          live,
+          info,
+        );
+        record({
+          step: `6. old ReplicaSet (${oldVersion}) scaled down`,
+          expected: '0 replicas',
+          measured: scaled,
+          pass: scaled === '0 replicas',
+        });
+      }
     }
     keepRunning = o.keep;
     if (o.keep && !external) adoptProcesses(c, procs);
@@ -469,7 +506,11 @@ export async function runPlayground(o: PlaygroundOptions): Promise<{ results: St
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    if (!keepRunning) await stopAll();
+    if (!keepRunning) {
+      await stopAll();
+      // with --keep the 0.0.3 pods may be recreated and must still fail
+      restoreImage();
+    }
   }
   if (!o.keep) {
     // without a controller its Rollout would sit there unmanaged; --keep leaves everything

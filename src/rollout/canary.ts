@@ -3,7 +3,7 @@
  * ReplicaSet, restarts, history, Services, traffic, scaling, pause, status.
  */
 import type { V1ReplicaSet } from '@kubernetes/client-node';
-import { MANAGED_BY_ANNOTATION, Message, POD_TEMPLATE_HASH_LABEL, Reason } from '../api/constants.ts';
+import { Message, POD_TEMPLATE_HASH_LABEL, Reason } from '../api/constants.ts';
 import { maxTrafficWeightOf, replicasOf } from '../api/defaults.ts';
 import { pauseDurationSeconds } from '../api/duration.ts';
 import { computeStepHash } from '../api/hash.ts';
@@ -26,6 +26,7 @@ import {
   statusReplicas,
   sum,
 } from './replicasets.ts';
+import { isManagedService, switchServiceSelector } from './services.ts';
 import {
   calculateConditions,
   composeStatus,
@@ -115,27 +116,10 @@ function ensureServiceTargets(
   const current = svc.spec?.selector?.[POD_TEMPLATE_HASH_LABEL] ?? '';
   const desired = hashOf(rs);
   if (current === desired) return;
-  const managed = svc.metadata?.annotations?.[MANAGED_BY_ANNOTATION] !== undefined;
+  const managed = isManagedService(svc);
   if (!managed && checkAvailability && !fullyAvailable(rs)) return;
   if (checkAvailability && availableReplicas(rs) === 0) return;
-  const patch: { metadata?: object; spec: object } = {
-    spec: { selector: { [POD_TEMPLATE_HASH_LABEL]: desired } },
-  };
-  if (!managed) patch.metadata = { annotations: { [MANAGED_BY_ANNOTATION]: ctx.r.metadata.name } };
-  ctx.actions.push({ kind: 'patchService', name, patch });
-  event(ctx, Reason.SwitchService, Message.switchService(name, current, desired));
-  ctx.services[name] = {
-    ...svc,
-    metadata: {
-      ...svc.metadata,
-      annotations: {
-        ...svc.metadata?.annotations,
-        [MANAGED_BY_ANNOTATION]:
-          svc.metadata?.annotations?.[MANAGED_BY_ANNOTATION] ?? ctx.r.metadata.name ?? '',
-      },
-    },
-    spec: { ...svc.spec, selector: { ...svc.spec?.selector, [POD_TEMPLATE_HASH_LABEL]: desired } },
-  };
+  switchServiceSelector(ctx, name, desired);
 }
 
 /**
@@ -398,7 +382,7 @@ function fastRollback(ctx: Ctx): boolean {
 }
 
 /** rollbackWindow: going back to one of the last N revisions skips the steps. */
-function rollbackWithinWindow(ctx: Ctx): boolean {
+export function rollbackWithinWindow(ctx: Ctx): boolean {
   const { newRS, stableRS } = ctx;
   const revisions = ctx.r.spec.rollbackWindow?.revisions ?? 0;
   if (!newRS || !stableRS || revisions <= 0) return false;

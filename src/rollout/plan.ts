@@ -15,6 +15,7 @@ import { unsupportedFeatures } from '../api/unsupported.ts';
 import { validateRollout, validateRolloutReferences } from '../api/validation.ts';
 import type { Action, PlanEvent } from './actions.ts';
 import { type AnalysisObjects, stepAnalysisChecks } from './analysis.ts';
+import { rolloutBlueGreen, syncReplicasOnlyBlueGreen } from './bluegreen.ts';
 import { rolloutCanary, syncReplicasOnly } from './canary.ts';
 import { getCondition, newCondition, removeCondition, setCondition } from './conditions.ts';
 import { type Ctx, event, makeCtx, PassError, statusOf } from './context.ts';
@@ -41,7 +42,7 @@ export interface Observed {
   replicaSets: V1ReplicaSet[];
   /** pods matching spec.selector (for restartAt, and to patch ephemeral metadata into in place) */
   pods: V1Pod[];
-  /** by name: every Service the spec names (stable/canary); undefined = missing */
+  /** by name: every Service the spec names (stable/canary or active/preview); undefined = missing */
   services: Record<string, V1Service | undefined>;
   /** by name: stable ingress(es) AND the canary ingress name(s) the router derives */
   ingresses: Record<string, V1Ingress | undefined>;
@@ -147,7 +148,14 @@ function planPass(observed: Observed, routerFor: RouterLookup): Plan {
     classifyReplicaSets(ctx);
     checkPausedConditions(ctx);
     syncReplicaSetRevision(ctx);
-    const status = isScalingEvent(ctx) ? syncReplicasOnly(ctx) : rolloutCanary(ctx);
+    const blueGreen = Boolean(ctx.r.spec.strategy?.blueGreen);
+    const status = isScalingEvent(ctx)
+      ? blueGreen
+        ? syncReplicasOnlyBlueGreen(ctx)
+        : syncReplicasOnly(ctx)
+      : blueGreen
+        ? rolloutBlueGreen(ctx)
+        : rolloutCanary(ctx);
     return finish(ctx, status);
   } catch (e) {
     const message = e instanceof PassError ? e.message : `internal error: ${(e as Error)?.stack ?? e}`;

@@ -9,10 +9,13 @@ import { canaryIngressNames } from '../api/ingress-names.ts';
 import type { Rollout } from '../api/types.ts';
 import { nginxStableIngressNames } from '../api/validation.ts';
 
-/** The Services and Ingresses (stable and the canary ones the router makes) a Rollout reads, by name. */
+/** The Services (active/preview or stable/canary) and Ingresses (stable and the canary ones the router makes) a Rollout reads, by name. */
 export function referencedObjectNames(r: Rollout): { services: string[]; ingresses: string[] } {
   const canary = r.spec?.strategy?.canary;
+  const blueGreen = r.spec?.strategy?.blueGreen;
   const services = [
+    blueGreen?.activeService,
+    blueGreen?.previewService,
     canary?.stableService,
     canary?.canaryService,
     canary?.pingPong?.pingService,

@@ -6,7 +6,7 @@
 import type { V1ReplicaSet } from '@kubernetes/client-node';
 import { maxSurgeReplicas, maxTrafficWeightOf, maxUnavailableReplicas, replicasOf } from '../api/defaults.ts';
 import type { Rollout, TrafficWeights } from '../api/types.ts';
-import { availableReplicas, sameRS, specReplicas, statusReplicas, sum } from './replicasets.ts';
+import { availableReplicas, hashOf, sameRS, specReplicas, statusReplicas, sum } from './replicasets.ts';
 import { type AvailablePods, canaryReplicasOrWeight } from './steps.ts';
 
 export interface ReplicaCounts {
@@ -238,4 +238,25 @@ export function atDesiredReplicaCounts(
   }
   if (!tr && sum(otherRSs, availableReplicas) !== 0) return false;
   return true;
+}
+
+/**
+ * NewRSNewReplicas for blue-green: spec.replicas, except that with
+ * previewReplicaCount a new ReplicaSet that is not active yet runs that many
+ * pods until promotion (a full promotion, or the resumed pause having passed
+ * the scale-up checkpoint, lifts it to spec.replicas before the switch).
+ */
+export function blueGreenNewReplicas(r: Rollout, allRSs: V1ReplicaSet[], newRS: V1ReplicaSet): number {
+  const replicas = replicasOf(r);
+  const preview = r.spec.strategy?.blueGreen?.previewReplicaCount;
+  if (preview === undefined || preview === null) return replicas;
+  const s = r.status ?? {};
+  const activeHash = s.blueGreen?.activeSelector ?? '';
+  const activeRS = activeHash ? allRSs.find((rs) => hashOf(rs) === activeHash) : undefined;
+  if (!activeRS || sameRS(activeRS, newRS)) return replicas;
+  if (s.promoteFull) return replicas;
+  if (hashOf(newRS) !== (s.currentPodHash ?? '')) return preview;
+  const notPaused = !r.spec.paused && (s.pauseConditions?.length ?? 0) === 0;
+  if (notPaused && s.blueGreen?.scaleUpPreviewCheckPoint) return replicas;
+  return preview;
 }

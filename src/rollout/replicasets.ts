@@ -7,6 +7,7 @@ import type {
   V1ReplicaSet,
 } from '@kubernetes/client-node';
 import {
+  DESIRED_REPLICAS_ANNOTATION,
   EPHEMERAL_METADATA_ANNOTATION,
   POD_TEMPLATE_HASH_LABEL,
   REVISION_ANNOTATION,
@@ -31,6 +32,23 @@ export const sum = (rss: (V1ReplicaSet | undefined)[], f: (rs: V1ReplicaSet | un
   rss.reduce((n, rs) => n + (rs ? f(rs) : 0), 0);
 
 export const isActive = (rs: V1ReplicaSet | undefined): boolean => specReplicas(rs) > 0;
+
+/**
+ * IsSaturated: the ReplicaSet runs spec.replicas pods, all available, and was
+ * sized for the current spec.replicas (its desired-replicas annotation).
+ */
+export function isSaturated(r: Rollout, rs: V1ReplicaSet | undefined): boolean {
+  if (!rs) return false;
+  const desired = rs.metadata?.annotations?.[DESIRED_REPLICAS_ANNOTATION];
+  const replicas = r.spec.replicas ?? 1;
+  return (
+    desired !== undefined &&
+    /^[+-]?\d+$/.test(desired) &&
+    Number(desired) === replicas &&
+    specReplicas(rs) === replicas &&
+    availableReplicas(rs) === replicas
+  );
+}
 
 export const sameRS = (a: V1ReplicaSet | undefined, b: V1ReplicaSet | undefined): boolean =>
   a !== undefined && b !== undefined && a.metadata?.name === b.metadata?.name;

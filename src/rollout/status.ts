@@ -18,7 +18,15 @@ import type {
 import { getCondition, newCondition, removeCondition, setCondition } from './conditions.ts';
 import { type Ctx, event, isAborted, requeueAfter, statusOf } from './context.ts';
 import { createMergePatch, deepClone, deepEqual, isPlainObject } from './json.ts';
-import { availableReplicas, hasScaleDownDeadline, revisionOf, sameRS, sum } from './replicasets.ts';
+import {
+  availableReplicas,
+  hashOf,
+  hasScaleDownDeadline,
+  isSaturated,
+  revisionOf,
+  sameRS,
+  sum,
+} from './replicasets.ts';
 import { currentStep, stepsOf } from './steps.ts';
 import { parseTime } from './time.ts';
 
@@ -52,7 +60,11 @@ export function normalizeStatus(s: RolloutStatus): RolloutStatus {
     canary.weights = weights;
   }
   out.canary = canary;
-  out.blueGreen = isPlainObject(s.blueGreen) ? s.blueGreen : {};
+  const blueGreen: Record<string, unknown> = isPlainObject(s.blueGreen) ? { ...s.blueGreen } : {};
+  for (const [k, v] of Object.entries(blueGreen)) {
+    if (v === undefined || v === null || v === '' || v === false) delete blueGreen[k];
+  }
+  out.blueGreen = blueGreen;
   return out as RolloutStatus;
 }
 
@@ -84,8 +96,7 @@ export interface PhaseStatus {
  * CalculateRolloutPhase: phase and message, first match wins. The controller
  * writes it into status.phase/message; the CLI shows it for Rollouts whose
  * controller never wrote a phase, as kubectl-argo-rollouts does with the same
- * function. The blue-green rules serve only that display: the controller
- * refuses blue-green (InvalidSpec, so Degraded, before they are reached).
+ * function.
  */
 export function calculatePhase(
   spec: PhaseSpec,
@@ -155,6 +166,11 @@ function rolloutProgressing(r: Rollout, next: RolloutStatus): boolean {
   const old = r.status ?? {};
   const n = (v: number | undefined) => v ?? 0;
   let strategyProgress = false;
+  if (r.spec.strategy?.blueGreen) {
+    strategyProgress =
+      (old.blueGreen?.activeSelector ?? '') !== (next.blueGreen?.activeSelector ?? '') ||
+      (old.blueGreen?.previewSelector ?? '') !== (next.blueGreen?.previewSelector ?? '');
+  }
   if (r.spec.strategy?.canary) {
     const stepMoved =
       next.currentStepIndex !== undefined &&
@@ -178,6 +194,13 @@ function rolloutProgressing(r: Rollout, next: RolloutStatus): boolean {
 export function rolloutHealthy(r: Rollout, next: RolloutStatus): boolean {
   const replicas = replicasOf(r);
   let completed = true;
+  const blueGreen = r.spec.strategy?.blueGreen;
+  if (blueGreen) {
+    const current = next.currentPodHash ?? '';
+    const active = (next.blueGreen?.activeSelector ?? '') === current;
+    const preview = !blueGreen.previewService || (next.blueGreen?.previewSelector ?? '') === current;
+    completed = active && preview;
+  }
   if (r.spec.strategy?.canary) {
     const count = stepsOf(r).length;
     const allSteps =
@@ -288,7 +311,11 @@ export function calculateConditions(ctx: Ctx, next: RolloutStatus): RolloutStatu
     }
   }
 
-  const available = sum(ctx.allRSs, availableReplicas) >= replicasOf(r);
+  const activeHash = s.blueGreen?.activeSelector ?? '';
+  const activeRS = activeHash ? ctx.allRSs.find((rs) => hashOf(rs) === activeHash) : undefined;
+  const available = r.spec.strategy?.blueGreen
+    ? isSaturated(r, activeRS)
+    : sum(ctx.allRSs, availableReplicas) >= replicasOf(r);
   setCondition(
     s,
     available

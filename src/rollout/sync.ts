@@ -27,7 +27,7 @@ import { getCondition, newCondition, setCondition } from './conditions.ts';
 import { type Ctx, event, isAborted, PassError, replaceRS, requeueAfter, statusOf } from './context.ts';
 import { creationMetadata, replicaSetEphemeralPatch } from './ephemeral.ts';
 import { createMergePatch, deepClone } from './json.ts';
-import { basicCanaryCounts, trafficRoutedCounts } from './replicas.ts';
+import { basicCanaryCounts, blueGreenNewReplicas, trafficRoutedCounts } from './replicas.ts';
 import {
   availableReplicas,
   byCreation,
@@ -287,6 +287,7 @@ export function removeScaleDownDeadlines(ctx: Ctx): void {
 /** Argo's NewRSNewReplicas for a canary. */
 export function desiredNewReplicas(ctx: Ctx, newRS: V1ReplicaSet): number {
   const r = ctx.r;
+  if (r.spec.strategy?.blueGreen) return blueGreenNewReplicas(r, ctx.allRSs, newRS);
   if (r.spec.strategy?.canary?.trafficRouting)
     return trafficRoutedCounts(r, ctx.newStatus.weights, newRS, ctx.stableRS).canary;
   const stable = statusOf(ctx).stableRS
@@ -328,19 +329,24 @@ export function reconcileNewReplicaSet(ctx: Ctx): boolean {
 
 /**
  * isReplicaSetReferenced: still named by the status (stable, current, recorded
- * weights) or selected by the stable or canary Service, so it may receive
- * traffic and must keep its pods.
+ * weights, active and preview selectors) or selected by one of the Rollout's
+ * Services (stable/canary or active/preview), so it may receive traffic and
+ * must keep its pods.
  */
 export function isReplicaSetReferenced(ctx: Ctx, rs: V1ReplicaSet): boolean {
   const hash = hashOf(rs);
   if (hash === '') return false;
   const s = statusOf(ctx);
-  const refs = [s.stableRS, s.currentPodHash];
+  const refs = [s.stableRS, s.currentPodHash, s.blueGreen?.activeSelector, s.blueGreen?.previewSelector];
   if (s.canary?.weights)
     refs.push(s.canary.weights.canary.podTemplateHash, s.canary.weights.stable.podTemplateHash);
   if (refs.includes(hash)) return true;
   const canary = ctx.r.spec.strategy?.canary;
-  for (const name of [canary?.canaryService, canary?.stableService]) {
+  const blueGreen = ctx.r.spec.strategy?.blueGreen;
+  const names = blueGreen
+    ? [blueGreen.activeService, blueGreen.previewService]
+    : [canary?.canaryService, canary?.stableService];
+  for (const name of names) {
     if (!name) continue;
     const svc = ctx.services[name];
     if (svc?.spec?.selector?.[POD_TEMPLATE_HASH_LABEL] === hash) return true;
@@ -358,6 +364,7 @@ export function isReplicaSetReferenced(ctx: Ctx, rs: V1ReplicaSet): boolean {
 export function reconcileOtherReplicaSets(ctx: Ctx): boolean {
   const active = ctx.otherRSs.filter((rs) => specReplicas(rs) > 0);
   if (sum(active, specReplicas) === 0) return false;
+  if (ctx.r.spec.strategy?.blueGreen) return scaleDownOldForBlueGreen(ctx, active);
   const tr = Boolean(ctx.r.spec.strategy?.canary?.trafficRouting);
 
   // unhealthy pods go first: they only block progress
@@ -398,6 +405,32 @@ export function reconcileOtherReplicaSets(ctx: Ctx): boolean {
     scaledDown += down;
   }
   return scaledDown > 0;
+}
+
+/**
+ * scaleDownOldReplicaSetsForBlueGreen: newest revision first, every old
+ * ReplicaSet no Service or status field references keeps its pods until its
+ * scale-down deadline (scaleDownDelaySeconds; at most
+ * scaleDownDelayRevisionLimit waiting at once) and then goes to 0. Nothing
+ * goes while an inconclusive analysis holds the rollout.
+ */
+function scaleDownOldForBlueGreen(ctx: Ctx, olds: V1ReplicaSet[]): boolean {
+  if (statusOf(ctx).pauseConditions?.some((c) => c.reason === 'InconclusiveAnalysisRun')) return false;
+  const sorted = [...olds].sort((a, b) => byRevision(b, a));
+  const limit = scaleDownDelayRevisionLimitOf(ctx.r);
+  let annotated = 0;
+  let scaled = false;
+  for (const rs of sorted) {
+    if (isReplicaSetReferenced(ctx, rs)) continue;
+    const replicas = specReplicas(rs);
+    if (replicas === 0) continue;
+    const held = scaleDownDelay(ctx, rs, replicas, annotated, limit);
+    annotated = held.annotated;
+    if (held.desired === replicas) continue;
+    scaleReplicaSet(ctx, rs, held.desired);
+    scaled = true;
+  }
+  return scaled;
 }
 
 /**

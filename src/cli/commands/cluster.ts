@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { clusterConfig, DEFAULT_CLUSTER_NAME, files } from '../../cluster/config.ts';
+import { clusterConfig, DEFAULT_CLUSTER_NAME, defaultClusterName, files } from '../../cluster/config.ts';
 import { UserError } from '../errors.ts';
 import { progressPrinter } from '../progress.ts';
 
@@ -16,7 +16,11 @@ export function registerClusterCommands(program: Command): void {
     .description(
       'a real local Kubernetes control plane (etcd, apiserver, controller-manager, scheduler, kwok)',
     )
-    .option('--name <name>', 'cluster name (state folder, network namespace)', DEFAULT_CLUSTER_NAME);
+    .option(
+      '--name <name>',
+      'cluster name (state folder, network namespace); default $KANARY_CLUSTER or "kanary"',
+      defaultClusterName(),
+    );
 
   const opts = (cmd: Command) => cmd.optsWithGlobals<ClusterOpts>();
 
@@ -34,7 +38,8 @@ export function registerClusterCommands(program: Command): void {
       if (!alreadyRunning || process.stdout.isTTY) {
         process.stdout.write(
           `\nUse it with:\n  export KUBECONFIG=${files(c).kubeconfig}\n  kubectl get nodes\n` +
-            `Stop it with:\n  kanary cluster down\n`,
+            // named explicitly unless it is "kanary": KANARY_CLUSTER may not be set in the next shell
+            `Stop it with:\n  kanary cluster down${c.name === DEFAULT_CLUSTER_NAME ? '' : ` --name ${c.name}`}\n`,
         );
       }
     });

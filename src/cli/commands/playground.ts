@@ -14,6 +14,16 @@ export function registerPlaygroundCommand(program: Command): void {
     .description(
       'the canary end to end: local cluster, controller and data plane; deploy 0.0.1, release 0.0.2 at 10%, measure real traffic, promote',
     )
+    .option(
+      '--scenario <name>',
+      'default: promote (or --abort) by hand; analysis: a success-rate analysis against a real Prometheus promotes 0.0.2 and aborts 0.0.3 (fails 20% of requests)',
+      (v: string) => {
+        if (v !== 'default' && v !== 'analysis')
+          throw new UserError(`--scenario must be "default" or "analysis", got "${v}"`);
+        return v;
+      },
+      'default',
+    )
     .option('--requests <n>', 'requests per traffic burst', positiveInt('--requests'), 1000)
     .option('--replicas <n>', 'replicas of the Rollout', positiveInt('--replicas'), 10)
     .option('--abort', 'abort the canary instead of promoting it', false)
@@ -60,6 +70,7 @@ export function registerPlaygroundCommand(program: Command): void {
       const live = new LiveOutput(process.stdout);
       const colour = colourEnabled(process.stdout, { noColor: !o.color });
       const { results, ok } = await runPlayground({
+        scenario: o.scenario,
         requests: o.requests,
         replicas: o.replicas,
         keep: o.keep,

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { type Manifest, rolloutEnv } from '../../support/controller.ts';
+import { type Manifest, rolloutEnv, upstreamFixture } from '../../support/controller.ts';
 import { kanary } from './support.ts';
 
 function rollout(name: string): Manifest {
@@ -76,4 +76,43 @@ it('set image, a controller pause, promote, abort, retry and status against the 
   const final = await env.ros.get('web');
   assert.equal(final.status?.currentStepIndex, 2);
   assert.equal(final.status?.stableRS, final.status?.currentPodHash);
+});
+
+it('blue-green (upstream example): get rollout shows stable/active and preview, promote switches, abort goes back', async (t) => {
+  const env = await rolloutEnv(t, 'clibg');
+  const ns = env.ns.name;
+  const name = 'rollout-bluegreen';
+  await env.apply(upstreamFixture('examples/rollout-bluegreen.yaml'));
+  await env.waitFor(name, 'Healthy', (r) => r.status?.phase === 'Healthy');
+
+  const list = await kanary(['list', 'rollouts', '-n', ns]);
+  assert.match(list.stdout, /^rollout-bluegreen +BlueGreen +Healthy /m);
+
+  await kanary(['set', 'image', name, 'rollouts-demo=argoproj/rollouts-demo:green', '-n', ns]);
+  await env.waitFor(name, 'BlueGreenPause', (r) => r.status?.message === 'BlueGreenPause');
+  const view = await kanary(['get', 'rollout', name, '-n', ns]);
+  assert.match(view.stdout, /^Status: +॥ Paused\nMessage: +BlueGreenPause\nStrategy: +BlueGreen\n/m);
+  assert.match(
+    view.stdout,
+    /^Images: +argoproj\/rollouts-demo:blue \(stable, active\)\n +argoproj\/rollouts-demo:green \(preview\)\n/m,
+  );
+  assert.match(view.stdout, /ReplicaSet +✔ Healthy +\S+ +preview\n/);
+  assert.match(view.stdout, /ReplicaSet +✔ Healthy +\S+ +stable,active\n/);
+
+  assert.equal((await kanary(['abort', name, '-n', ns])).stdout, `rollout '${name}' aborted\n`);
+  const aborted = await env.waitFor(name, 'Degraded', (r) => r.status?.phase === 'Degraded');
+  assert.equal(await env.selectorHash('rollout-bluegreen-active'), aborted.status?.stableRS);
+  assert.equal((await kanary(['retry', 'rollout', name, '-n', ns])).stdout, `rollout '${name}' retried\n`);
+  await env.waitFor(name, 'paused again', (r) => r.status?.message === 'BlueGreenPause');
+
+  assert.equal((await kanary(['promote', name, '-n', ns])).stdout, `rollout '${name}' promoted\n`);
+  const done = await kanary(['status', name, '-n', ns, '--timeout', '90s']);
+  assert.equal(done.stdout.trim().split('\n').at(-1), 'Healthy');
+  const final = await env.ros.get(name);
+  assert.equal(await env.selectorHash('rollout-bluegreen-active'), final.status?.currentPodHash);
+  const after = await kanary(['get', 'rollout', name, '-n', ns]);
+  assert.match(
+    after.stdout,
+    /^Images: +argoproj\/rollouts-demo:blue\n +argoproj\/rollouts-demo:green \(stable, active\)\n/m,
+  );
 });

@@ -131,6 +131,13 @@ function stops(replicas: number) {
         const rs = rsOfRevision(o, rev)?.status as { availableReplicas?: number } | undefined;
         return revisionOf(o) === rev && s.stableRS === s.currentPodHash && rs?.availableReplicas === replicas;
       },
+    /** blue-green: held by the BlueGreenPause on revision `rev` */
+    blueGreenPaused:
+      (rev: string): Ready =>
+      (o) => {
+        const s = statusOf(o) as Status & { message?: string };
+        return s.phase === 'Paused' && s.message === 'BlueGreenPause' && revisionOf(o) === rev && !s.abort;
+      },
     aborted: ((o) => statusOf(o).phase === 'Degraded' && statusOf(o).abort === true) as Ready,
     /** the ReplicaSet of `rev` scaled to 0, with `also` holding */
     scaledDown:
@@ -410,6 +417,58 @@ const SCENARIOS: Scenario[] = [
       web.ok = false;
       await run.plugin(['set', 'image', name, `${name}=tomozo-repo/tomozo:0.0.3`]);
       await run.checkpoint('aborted', (o) => at.aborted(o) && runPhase(o, '3', 'Background') === 'Failed');
+    },
+  },
+  {
+    // examples/rollout-bluegreen.yaml: preview and active Services, autoPromotionEnabled: false;
+    // promote, the default 30 s scaleDownDelaySeconds, abort (30 s abortScaleDownDelaySeconds), retry, promote --full
+    id: 'bluegreen',
+    rollout: 'rollout-bluegreen',
+    replicas: 2,
+    manifests: () => upstreamFixture('examples/rollout-bluegreen.yaml'),
+    async script(run, at) {
+      const name = this.rollout;
+      const image = (color: string) =>
+        run.plugin(['set', 'image', name, `rollouts-demo=argoproj/rollouts-demo:${color}`]);
+      await run.checkpoint('healthy', at.healthy('1'));
+      await image('green');
+      await run.checkpoint('paused', at.blueGreenPaused('2'));
+      await run.plugin(['promote', name]);
+      await run.checkpoint('promoted', at.healthy('2'));
+      await run.checkpoint('old-scaled-down', at.scaledDown('1'));
+      await image('yellow');
+      await run.checkpoint('paused-again', at.blueGreenPaused('3'));
+      await run.plugin(['abort', name]);
+      await run.checkpoint('aborted', at.scaledDown('3', at.aborted));
+      await run.plugin(['retry', 'rollout', name]);
+      await run.checkpoint('retried', at.blueGreenPaused('3'));
+      await run.plugin(['promote', name, '--full']);
+      await run.checkpoint('promoted-full', at.healthy('3'));
+    },
+  },
+  {
+    // examples/rollout-bluegreen.yaml, edited: 3 replicas, previewReplicaCount 1, autoPromotionSeconds 10
+    // instead of the manual gate, scaleDownDelaySeconds 5: the preview runs 1 pod during the pause, grows
+    // to 3 (scaleUpPreviewCheckPoint) once the pause ends by itself, then active switches
+    id: 'bluegreen-auto',
+    rollout: 'rollout-bluegreen',
+    replicas: 3,
+    manifests: () =>
+      editRollout(upstreamFixture('examples/rollout-bluegreen.yaml'), (ro) => {
+        ro.spec.replicas = 3;
+        const bg = (ro.spec.strategy as unknown as { blueGreen: Record<string, unknown> }).blueGreen;
+        delete bg.autoPromotionEnabled;
+        Object.assign(bg, { previewReplicaCount: 1, autoPromotionSeconds: 10, scaleDownDelaySeconds: 5 });
+      }),
+    async script(run, at) {
+      const name = this.rollout;
+      await run.checkpoint('healthy', at.healthy('1'));
+      await run.plugin(['set', 'image', name, 'rollouts-demo=argoproj/rollouts-demo:green']);
+      const onePreviewPod = (o: Observed) =>
+        (rsOfRevision(o, '2')?.status as { availableReplicas?: number } | undefined)?.availableReplicas === 1;
+      await run.checkpoint('paused', (o) => at.blueGreenPaused('2')(o) && onePreviewPod(o));
+      await run.checkpoint('promoted', at.healthy('2')); // by itself, after autoPromotionSeconds
+      await run.checkpoint('old-scaled-down', at.scaledDown('1'));
     },
   },
 ];

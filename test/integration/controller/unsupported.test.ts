@@ -1,8 +1,9 @@
 /**
  * Fail safe on the real cluster for analysis steps: a step whose
  * AnalysisTemplate uses a provider Kanary cannot run (upstream's e2e
- * rollout-inline-analysis.yaml with its job AnalysisTemplate, unchanged) never
- * passes: its AnalysisRun is Error and the Rollout aborts. A healthy Rollout
+ * rollout-inline-analysis.yaml, unchanged, with its sleep-job AnalysisTemplate
+ * given a datadog provider instead of the job one) never passes: its
+ * AnalysisRun is Error and the Rollout aborts. A healthy Rollout
  * updated to a new image together with an analysis step whose template does
  * not exist is InvalidSpec and keeps its ReplicaSets, Services and canary
  * weight until the step is gone.
@@ -24,11 +25,15 @@ import { tomozoManifests } from '../../support/scenario.ts';
 const MISSING_TEMPLATE = `Invalid value: "sleep-job": AnalysisTemplate 'sleep-job' not found`;
 
 describe('analysis steps Kanary cannot measure never pass', { concurrency: 2 }, () => {
-  it("upstream's rollout-inline-analysis (job provider): the step's run is Error and the update aborts", async (t) => {
+  it("upstream's rollout-inline-analysis (a datadog provider): the step's run is Error and the update aborts", async (t) => {
     const name = 'rollout-inline-analysis';
     const env = await rolloutEnv(t, 'analysis-step');
+    const [template, ...rest] = upstreamFixture('test/e2e/functional/analysistemplate-sleep-job.yaml');
+    const spec = (template as unknown as { spec: { metrics: { provider: unknown }[] } }).spec;
+    for (const m of spec.metrics) m.provider = { datadog: { query: 'avg:kubernetes.cpu.user.total{*}' } };
     const objects: Manifest[] = [
-      ...upstreamFixture('test/e2e/functional/analysistemplate-sleep-job.yaml'),
+      template!,
+      ...rest,
       ...upstreamFixture('test/e2e/functional/rollout-inline-analysis.yaml'),
     ];
     await env.apply(objects);
@@ -42,7 +47,7 @@ describe('analysis steps Kanary cannot measure never pass', { concurrency: 2 }, 
     assert.equal(runs.length, 1, JSON.stringify(runs.map((r) => r.metadata.name)));
     const run = runs[0];
     assert.equal(run?.status?.phase, 'Error');
-    assert.match(run?.status?.message ?? '', /metric provider job is not supported by Kanary/);
+    assert.match(run?.status?.message ?? '', /metric provider datadog is not supported by Kanary/);
     assert.equal(
       aborted.status?.message,
       `RolloutAborted: Rollout aborted update to revision 2: Step-based analysis phase error/failed: ${run?.status?.message}`,

@@ -90,6 +90,30 @@ describe('kanary playground', { concurrency: true }, () => {
     assert.match(res.stdout, /canary ReplicaSet scaled down: 0 replicas/);
   });
 
+  it('--scenario analysis: Prometheus measures, the controller promotes 0.0.2 and aborts 0.0.3 by itself', async () => {
+    const res = await playground('--scenario', 'analysis', '--replicas', '2', '-n', 'pg-analysis');
+    assert.equal(res.code, 0, `exit ${res.code}\n${res.stdout}\n${res.stderr}`);
+    assert.deepEqual(
+      [...summary(res.stdout)],
+      [
+        ['1', 'pass'],
+        ['2', 'pass'],
+        ['3', 'pass'],
+      ],
+    );
+    assert.match(
+      res.stdout,
+      /AnalysisRun tomozo-\w+-2-1: Successful; measured canary-success-rate: 100, 100/,
+    );
+    const bad = /AnalysisRun tomozo-\w+-3-1: Failed; measured canary-success-rate: ([\d.]+) \(Failed\)/.exec(
+      res.stdout,
+    );
+    assert.ok(bad, res.stdout);
+    // 20% of the canary's answers are HTTP 500: about 80
+    assert.ok(Number(bad[1]) > 60 && Number(bad[1]) < 92, `measured ${bad[1]}`);
+    assert.match(res.stdout, /decision: RolloutAborted: Rollout aborted update to revision 3/);
+  });
+
   it('rejects bad flags with a clear message', async () => {
     const res = await playground('--requests', 'lots');
     assert.notEqual(res.code, 0);
@@ -97,5 +121,11 @@ describe('kanary playground', { concurrency: true }, () => {
     const ext = await playground('--kubeconfig', '/dev/null');
     assert.notEqual(ext.code, 0);
     assert.match(ext.stderr, /--ingress-url/);
+    const scenario = await playground('--scenario', 'chaos');
+    assert.notEqual(scenario.code, 0);
+    assert.match(scenario.stderr, /--scenario must be "default" or "analysis", got "chaos"/);
+    const mixed = await playground('--scenario', 'analysis', '--abort');
+    assert.notEqual(mixed.code, 0);
+    assert.match(mixed.stderr, /--scenario analysis runs the built-in tomozo scenario on the local cluster/);
   });
 });

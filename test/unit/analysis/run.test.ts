@@ -371,6 +371,25 @@ describe('dryRun and measurementRetention', () => {
       assert.equal(r.measurements!.at(-1)!.finishedAt, metaTime(T0 + 14 * 2_000));
     });
   }
+
+  it('says which metrics were trimmed, and to how many, so providers can collect garbage', () => {
+    const run = runOf([{ interval: '1s' }], { measurementRetention: [{ metricName: '.*', limit: 3 }] });
+    const trims: unknown[] = [];
+    let now = T0;
+    for (let i = 0; i < 5; i++) {
+      const { outcome } = pass(run, now);
+      trims.push(outcome?.trimmed);
+      now += 2_000;
+    }
+    // the 4th and 5th measurements push the oldest out
+    assert.deepEqual(trims, [
+      undefined,
+      undefined,
+      undefined,
+      [{ name: 'm0', limit: 3 }],
+      [{ name: 'm0', limit: 3 }],
+    ]);
+  });
 });
 
 describe('invalid specs and args (phase Error at once)', () => {

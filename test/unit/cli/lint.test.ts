@@ -96,9 +96,7 @@ const KANARY: Record<string, string[]> = {
   ],
   'valid.yml': [],
   'valid-alb-canary.yml': [ROUTER('alb'), EXPERIMENT],
-  'valid-blue-green.yml': [
-    'spec.strategy.blueGreen: Forbidden: the blue-green strategy is not supported by Kanary',
-  ],
+  'valid-blue-green.yml': [],
   'valid-ingress-smi.yml': [ROUTER('smi'), EXPERIMENT],
   'valid-ingress-smi-multi.yml': [ROUTER('smi'), EXPERIMENT],
   'valid-istio-v1alpha3.yml': [ROUTER('istio'), EXPERIMENT],
@@ -129,9 +127,9 @@ describe("lint with upstream lint-testdata: Kanary's refusals too", () => {
   it('the command exits 1 on a Rollout Kanary cannot run, 0 on one it can', () => {
     const run = (...args: string[]) =>
       spawnSync(process.execPath, [join(ROOT, 'bin', 'kanary.js'), 'lint', ...args], { encoding: 'utf8' });
-    const refused = run('-f', join(LINT, 'valid-blue-green.yml'));
+    const refused = run('-f', join(LINT, 'valid-workload-ref.yaml'));
     assert.equal(refused.status, 1);
-    assert.equal(refused.stderr, `error: ${KANARY['valid-blue-green.yml']?.[0]}\n`);
+    assert.equal(refused.stderr, `error: ${KANARY['valid-workload-ref.yaml']?.[0]}\n`);
     const good = run('-f', join(LINT, 'valid-nginx-canary.yml'));
     assert.deepEqual([good.status, good.stdout, good.stderr], [0, '', '']);
   });

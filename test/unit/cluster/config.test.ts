@@ -65,6 +65,11 @@ describe('control-plane command lines', () => {
     assert.equal(arg('kube-apiserver', '--endpoint-reconciler-type'), 'none');
     assert.equal(arg('kube-apiserver', '--etcd-servers'), `http://127.0.0.1:${c.ports.etcd}`);
   });
+  it("runs kube-controller-manager's default controllers, among them job and garbage collector", () => {
+    // the job provider needs both: Jobs marked Complete/Failed, and Jobs deleted with their AnalysisRun
+    const controllers = arg('kube-controller-manager', '--controllers');
+    assert.ok(controllers === undefined || controllers.split(',').includes('*'), controllers);
+  });
   it('hands kwok the pod range', () => {
     assert.equal(arg('kwok', '--cidr'), '10.244.0.0/16');
   });
@@ -97,5 +102,13 @@ describe('kwok stages', () => {
     const running = docs.find((d) => d.metadata.name === 'kanary-pod-running');
     assert.match(running.spec.next.statusTemplate, /status: "False", type: Ready/);
     assert.doesNotMatch(running.spec.next.statusTemplate, /status: "True", type: Ready/);
+  });
+});
+
+describe('KANARY_CLUSTER', () => {
+  it('names the cluster used when none is given', () => {
+    assert.equal(clusterConfig(undefined, env).name, 'kanary');
+    assert.equal(clusterConfig(undefined, { ...env, KANARY_CLUSTER: 'kanary-aj' }).name, 'kanary-aj');
+    assert.equal(clusterConfig('other', { ...env, KANARY_CLUSTER: 'kanary-aj' }).name, 'other');
   });
 });

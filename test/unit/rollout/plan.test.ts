@@ -697,12 +697,14 @@ describe('invalid specs: InvalidSpec condition, phase Degraded, nothing touched,
       'InvalidSpec: The Rollout "tomozo" is invalid: spec.strategy.steps[0].setWeight: Invalid value: 200: SetWeight needs to be between 0 and 100',
     );
   });
-  it('blue-green is reported, not run', () => {
+  it('blue-green with a pre-promotion analysis is reported, not run', () => {
     const r = tomozoRollout();
-    r.spec.strategy = { blueGreen: { activeService: 'tomozo-stable' } };
+    r.spec.strategy = {
+      blueGreen: { activeService: 'tomozo-stable', prePromotionAnalysis: { templates: [] } },
+    };
     const p = plan({ ...new Sim(r).observed() }, routerFor);
     assert.deepEqual(p.actions, []);
-    assert.match(p.status.message ?? '', /blue-green strategy is not supported by Kanary/);
+    assert.match(p.status.message ?? '', /spec.strategy.blueGreen.prePromotionAnalysis: Forbidden: /);
   });
 });
 

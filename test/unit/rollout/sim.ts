@@ -60,8 +60,15 @@ export class Sim {
 
   observed(): Observed {
     const canary = this.rollout.spec.strategy?.canary;
+    const blueGreen = this.rollout.spec.strategy?.blueGreen;
     const services: Record<string, V1Service | undefined> = {};
-    for (const name of [canary?.stableService, canary?.canaryService]) {
+    const names = [
+      canary?.stableService,
+      canary?.canaryService,
+      blueGreen?.activeService,
+      blueGreen?.previewService,
+    ];
+    for (const name of names) {
       if (name) services[name] = deepClone(this.services.get(name));
     }
     return {

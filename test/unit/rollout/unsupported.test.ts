@@ -210,7 +210,6 @@ const UPSTREAM_REFUSED: [file: string, field: string][] = [
   ['test/e2e/apisix/rollout-apisix-canary-set-header.yaml', 'spec.strategy.canary.trafficRouting.apisix'],
   ['examples/rollout-experiment-step.yaml', 'spec.strategy.canary.steps[1].experiment'],
   ['examples/rollout-baseline-vs-canary.yaml', 'spec.strategy.canary.steps[0].experiment'],
-  ['examples/rollout-bluegreen.yaml', 'spec.strategy.blueGreen'],
 ];
 
 function upstreamObjects(file: string) {
