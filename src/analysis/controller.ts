@@ -8,6 +8,7 @@
  * a restarted controller continues where the status says.
  */
 import type { Logger } from 'pino';
+import { INSTANCE_ID_LABEL } from '../api/constants.ts';
 import { EventRecorder } from '../controller/events.ts';
 import { isNotFound, type KubeClient, MERGE_PATCH, RESOURCES, resourcePath } from '../kube/client.ts';
 import { Informer, type KubeObject, keyOf, splitKey } from '../kube/informer.ts';
@@ -31,6 +32,12 @@ export interface AnalysisRunControllerOptions {
   client: KubeClient;
   log: Logger;
   namespace?: string;
+  /**
+   * `--instance-id`: only runs with that instance-id label are measured (without one, only runs
+   * without the label), as Argo's analysis controller selects them; two controllers with
+   * different instance ids never measure the same run
+   */
+  instanceId?: string;
   workers?: number;
   /** environment for the providers (ARGO_ROLLOUTS_PROMETHEUS_ADDRESS); default process.env */
   env?: Record<string, string | undefined>;
@@ -48,6 +55,7 @@ export class AnalysisRunController {
     this.opts = opts;
     this.runs = new Informer<RunObject>(opts.client, RESOURCES.analysisruns, {
       namespace: opts.namespace,
+      labelSelector: opts.instanceId ? `${INSTANCE_ID_LABEL}=${opts.instanceId}` : `!${INSTANCE_ID_LABEL}`,
       log: (msg, fields) => opts.log.warn({ ...fields, resource: 'analysisruns' }, msg),
     });
     this.queue = new WorkQueue({ concurrency: opts.workers ?? 8 });

@@ -131,6 +131,22 @@ export interface AnalysisRun {
 }
 
 /** Completed phases (Argo's AnalysisPhase.Completed()). */
+/**
+ * Whether an `authentication` block asks for anything. Argo writes the Go
+ * zero value `{sigv4: {}, oauth2: {}}` into every web and prometheus metric
+ * of the runs it creates (the struct fields have no pointer), which asks for
+ * nothing.
+ */
+export function hasAuthentication(a: unknown): boolean {
+  if (typeof a !== 'object' || a === null) return false;
+  return Object.values(a).some((v) => {
+    if (v === undefined || v === null || v === '' || v === false) return false;
+    if (Array.isArray(v)) return v.length > 0;
+    if (typeof v === 'object') return hasAuthentication(v);
+    return true;
+  });
+}
+
 export function isCompleted(phase: string | undefined): boolean {
   return phase === 'Successful' || phase === 'Failed' || phase === 'Error' || phase === 'Inconclusive';
 }

@@ -8,8 +8,7 @@
  *
  * Fields that Kanary ignores but that can only make it stricter than Argo
  * (e.g. `replicaProgressThreshold`, which lets Argo call a step done before
- * every pod is available) or that only limit history (`spec.analysis`) are
- * not refused.
+ * every pod is available) are not refused.
  */
 import { type FieldError, forbidden } from './field-error.ts';
 import type { Rollout } from './types.ts';
@@ -82,14 +81,6 @@ export function unsupportedFeatures(r: Rollout): FieldError[] {
   }
   const canary = isObject(strategy.canary) ? strategy.canary : undefined;
   if (!canary) return errs;
-  if (present(canary.analysis)) {
-    errs.push(
-      forbidden(
-        `${CANARY}.analysis`,
-        'background analysis is not supported by Kanary yet; the Rollout is not progressed so that it is not promoted unchecked',
-      ),
-    );
-  }
   if (present(canary.pingPong)) {
     errs.push(
       forbidden(

@@ -95,6 +95,10 @@ export async function applyAction(
       return client
         .patch(resourcePath(RESOURCES.analysisruns, namespace, a.name), a.patch, MERGE_PATCH)
         .then(written('analysisruns', a.name), ignore(isNotFound));
+    case 'deleteAnalysisRun':
+      return client
+        .delete(resourcePath(RESOURCES.analysisruns, namespace, a.name))
+        .then(written('analysisruns', a.name, true), ignore(isNotFound));
     default: {
       const never: never = a;
       throw new Error(`unknown action ${JSON.stringify(never)}`);

@@ -364,12 +364,12 @@ export class RolloutController {
     // a Rollout with an analysis step is planned on filled analysis caches only: an empty one would
     // report its templates missing or create a run that exists
     // (also one that still records a step run, which may have to be terminated)
+    const recorded = ro.status?.canary as
+      | { currentStepAnalysisRunStatus?: unknown; currentBackgroundAnalysisRunStatus?: unknown }
+      | undefined;
     const usesAnalysis =
       analysisTemplateRefs(ro).length > 0 ||
-      Boolean(
-        (ro.status?.canary as { currentStepAnalysisRunStatus?: unknown } | undefined)
-          ?.currentStepAnalysisRunStatus,
-      );
+      Boolean(recorded?.currentStepAnalysisRunStatus || recorded?.currentBackgroundAnalysisRunStatus);
     if (usesAnalysis && !this.analysisSynced) return { requeueAfterMs: 500 };
     const end = this.opts.metrics.reconcile.startTimer({ namespace, name });
     const writes: Written[] = [];
@@ -510,12 +510,12 @@ export function slimAnalysisRun(run: KubeObject): KubeObject {
   } as KubeObject;
 }
 
-/** The templates a Rollout's analysis steps name (malformed specs yield what can be read). */
+/** The templates a Rollout's analysis steps and background analysis name (malformed specs yield what can be read). */
 function analysisTemplateRefs(ro: RolloutObject): { name: string; cluster: boolean }[] {
-  const steps = (ro.spec?.strategy?.canary as { steps?: unknown } | undefined)?.steps;
-  if (!Array.isArray(steps)) return [];
+  const canary = ro.spec?.strategy?.canary as { steps?: unknown; analysis?: unknown } | undefined;
+  const analyses = [...(Array.isArray(canary?.steps) ? canary.steps : []), { analysis: canary?.analysis }];
   const refs: { name: string; cluster: boolean }[] = [];
-  for (const step of steps) {
+  for (const step of analyses) {
     const templates = (step as { analysis?: { templates?: unknown } } | null)?.analysis?.templates;
     if (!Array.isArray(templates)) continue;
     for (const t of templates) {

@@ -68,7 +68,13 @@ export async function runController(o: ControllerOptions): Promise<RunningContro
     instanceId: o.instanceId,
     workers: o.workers,
   });
-  const analysis = new AnalysisRunController({ client, log, namespace: o.namespace, workers: o.workers });
+  const analysis = new AnalysisRunController({
+    client,
+    log,
+    namespace: o.namespace,
+    instanceId: o.instanceId,
+    workers: o.workers,
+  });
 
   // built before anything listens, so bad lease settings fail the start cleanly
   // Lease renewals get their own client without the rate limit: queued behind a burst of reconcile

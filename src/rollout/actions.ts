@@ -20,10 +20,12 @@ export type Action =
   | { kind: 'patchPod'; name: string; patch: object }
   /** JSON merge patch on the Rollout itself (spec.replicas default, revision annotation) */
   | { kind: 'patchRollout'; patch: object }
-  /** an analysis step's run */
+  /** an analysis step's or the background analysis' run */
   | { kind: 'createAnalysisRun'; run: AnalysisRunManifest }
   /** JSON merge patch (`spec.terminate: true`) */
-  | { kind: 'patchAnalysisRun'; name: string; patch: object };
+  | { kind: 'patchAnalysisRun'; name: string; patch: object }
+  /** run history limits (successfulRunHistoryLimit / unsuccessfulRunHistoryLimit) */
+  | { kind: 'deleteAnalysisRun'; name: string };
 
 export interface PlanEvent {
   type: 'Normal' | 'Warning';

@@ -7,8 +7,11 @@
  * Failed/Error: abort; Inconclusive: pause). Pure: the shell observes the
  * runs and templates and carries out the create/terminate actions.
  *
- * Background analysis (`strategy.canary.analysis`) is not run here; the
- * Rollout is refused for it (src/api/unsupported.ts).
+ * Background analysis (`strategy.canary.analysis`, reconcileBackgroundAnalysisRun)
+ * runs beside the steps from `startingStep` until the Rollout is fully
+ * promoted; and runs no longer current are garbage-collected as Argo does
+ * (FilterAnalysisRunsToDelete: `spec.analysis.successfulRunHistoryLimit` /
+ * `unsuccessfulRunHistoryLimit`, 5 each by default).
  */
 import type { V1ReplicaSet } from '@kubernetes/client-node';
 import { resolveMetricArgs } from '../analysis/args.ts';
@@ -30,6 +33,9 @@ import { currentStep, stepsOf } from './steps.ts';
 export const ROLLOUT_TYPE_LABEL = 'rollout-type';
 export const STEP_INDEX_LABEL = 'step-index';
 export const INCONCLUSIVE_PAUSE = 'InconclusiveAnalysisRun';
+/** Argo's defaults for spec.analysis.{successful,unsuccessful}RunHistoryLimit */
+export const DEFAULT_SUCCESSFUL_RUN_HISTORY_LIMIT = 5;
+export const DEFAULT_UNSUCCESSFUL_RUN_HISTORY_LIMIT = 5;
 
 /** The fields of an AnalysisRun the planner reads (the shell's cache keeps only these). */
 export interface ObservedRun {
@@ -128,6 +134,16 @@ const isObject = (v: unknown): v is Record<string, unknown> =>
 export const stepAnalysisOf = (step: unknown): RolloutAnalysis | undefined =>
   isObject(step) && isObject(step.analysis) ? (step.analysis as RolloutAnalysis) : undefined;
 
+/** `strategy.canary.analysis` (Argo's RolloutAnalysisBackground): a RolloutAnalysis and `startingStep`. */
+export type BackgroundAnalysis = RolloutAnalysis & { startingStep?: number };
+
+export const backgroundAnalysisOf = (r: Rollout): BackgroundAnalysis | undefined => {
+  const a = (r?.spec?.strategy?.canary as { analysis?: unknown } | undefined)?.analysis;
+  return isObject(a) ? (a as BackgroundAnalysis) : undefined;
+};
+
+export const BACKGROUND_TEMPLATES_PATH = 'spec.strategy.canary.analysis.templates';
+
 // ---- templates ----
 
 export class AnalysisError extends Error {
@@ -216,6 +232,32 @@ function mergeArgs(incoming: Argument[], fromTemplates: Argument[]): Argument[] 
   return merged;
 }
 
+/**
+ * A template's metric as Argo writes it into a run (the metric goes through
+ * Go's types): the web and prometheus providers' `authentication` is a
+ * struct, not a pointer, so it is always there, with its `sigv4` and
+ * `oauth2` structs, `{}` when not set.
+ */
+function asGoWritesIt(m: Metric): Metric {
+  const provider = m?.provider;
+  if (!isObject(provider)) return m;
+  const out: Record<string, unknown> = { ...provider };
+  for (const kind of ['web', 'prometheus'] as const) {
+    const p = provider[kind];
+    if (!isObject(p)) continue;
+    const auth = isObject(p.authentication) ? p.authentication : {};
+    out[kind] = {
+      ...p,
+      authentication: {
+        ...auth,
+        sigv4: isObject(auth.sigv4) ? auth.sigv4 : {},
+        oauth2: isObject(auth.oauth2) ? auth.oauth2 : {},
+      },
+    };
+  }
+  return { ...m, provider: out as Metric['provider'] };
+}
+
 /** NewAnalysisRunFromTemplates' spec: metrics, args, dryRun and measurementRetention merged. */
 export function mergeTemplates(
   templates: AnalysisTemplateObject[],
@@ -229,7 +271,7 @@ export function mergeTemplates(
     all.flatMap((t) => t.spec?.metrics ?? []),
     (m) => m.name,
     'metrics',
-  );
+  ).map(asGoWritesIt);
   const tmplDryRun = uniqueBy(
     all.flatMap((t) => t.spec?.dryRun ?? []),
     (d) => d.metricName,
@@ -318,29 +360,36 @@ export function buildRunArguments(
 
 // ---- validation (the controller's InvalidSpec, and lint) ----
 
+/** Every RolloutAnalysis of the Rollout with its field path, in Argo's order: the steps, then background. */
+function analysesOf(r: Rollout): { analysis: RolloutAnalysis; path: string; background: boolean }[] {
+  const out: { analysis: RolloutAnalysis; path: string; background: boolean }[] = [];
+  const steps = stepsOf(r);
+  for (let i = 0; i < steps.length; i++) {
+    const analysis = stepAnalysisOf(steps[i]);
+    if (analysis)
+      out.push({ analysis, path: `spec.strategy.canary.steps[${i}].analysis.templates`, background: false });
+  }
+  const background = backgroundAnalysisOf(r);
+  if (background) out.push({ analysis: background, path: BACKGROUND_TEMPLATES_PATH, background: true });
+  return out;
+}
+
 /**
- * ValidateAnalysisTemplatesWithType for every analysis step: the templates
- * exist (`AnalysisTemplate 'x' not found`), merge, and measure a bounded
- * number of times (a step waits for the run to complete). The first error,
- * or undefined.
+ * The first analysis template (of a step or the background analysis) that
+ * does not exist (`AnalysisTemplate 'x' not found`).
  */
-/** The first analysis step template that does not exist (`AnalysisTemplate 'x' not found`). */
 export function missingStepTemplate(
   r: Rollout,
   objects: Pick<AnalysisObjects, 'templates' | 'clusterTemplates'>,
 ): FieldError | undefined {
-  const steps = stepsOf(r);
-  for (let i = 0; i < steps.length; i++) {
-    const analysis = stepAnalysisOf(steps[i]);
-    if (!analysis) continue;
-    const path = `spec.strategy.canary.steps[${i}].analysis.templates`;
+  for (const { analysis, path } of analysesOf(r)) {
     const found = resolveTemplateRefs(analysis.templates ?? [], objects, path);
     if (!('templates' in found)) return found;
   }
   return undefined;
 }
 
-/** The checks of the analysis steps' templates, in the shape validateRolloutReferences takes. */
+/** The checks of the analysis templates, in the shape validateRolloutReferences takes. */
 export function stepAnalysisChecks(
   r: Rollout,
   objects: Pick<AnalysisObjects, 'templates' | 'clusterTemplates'>,
@@ -353,17 +402,19 @@ export function stepAnalysisChecks(
   };
 }
 
+/**
+ * ValidateAnalysisTemplatesWithType for every analysis step and the
+ * background analysis: the templates exist, merge, and (for a step, which
+ * waits for the run to complete) measure a bounded number of times. The
+ * first error, or undefined.
+ */
 export function validateStepAnalysisReferences(
   r: Rollout,
   objects: Pick<AnalysisObjects, 'templates' | 'clusterTemplates'>,
   opts: { missingIsError?: boolean } = {},
 ): FieldError | undefined {
   const missingIsError = opts.missingIsError ?? true;
-  const steps = stepsOf(r);
-  for (let i = 0; i < steps.length; i++) {
-    const analysis = stepAnalysisOf(steps[i]);
-    if (!analysis) continue;
-    const path = `spec.strategy.canary.steps[${i}].analysis.templates`;
+  for (const { analysis, path, background } of analysesOf(r)) {
     const refs = analysis.templates ?? [];
     const found = resolveTemplateRefs(refs, objects, path, 0, missingIsError);
     if (!('templates' in found)) return found;
@@ -395,6 +446,8 @@ export function validateStepAnalysisReferences(
       } catch (e) {
         return invalid(path, goQuote(value), (e as Error).message);
       }
+    // a background run may measure indefinitely: it is terminated when the Rollout is promoted
+    if (background) continue;
     for (const t of [...found.templates, ...found.clusterTemplates]) {
       const err = templateRunsBounded(t, path);
       if (err) return err;
@@ -433,17 +486,35 @@ function templateRunsBounded(t: AnalysisTemplateObject, path: string): FieldErro
   return undefined;
 }
 
-// ---- the step's run ----
+// ---- the runs ----
 
-/** The run this pass treats as the step's (status.canary.currentStepAnalysisRunStatus), and the other runs we own. */
-function ownedRuns(ctx: Ctx): { current?: ObservedRun; others: ObservedRun[] } {
+interface CurrentRuns {
+  step?: ObservedRun;
+  background?: ObservedRun;
+}
+
+/**
+ * FilterCurrentRolloutAnalysisRuns: of the runs we own, those the status
+ * names (status.canary.currentStepAnalysisRunStatus /
+ * currentBackgroundAnalysisRunStatus) are current, the rest are others.
+ */
+function ownedRuns(ctx: Ctx): { current: CurrentRuns; others: ObservedRun[] } {
   const uid = ctx.r.metadata.uid;
   const owned = ctx.analysis.runs.filter((run) =>
     run.metadata.ownerReferences?.some((o) => o.controller && o.uid === uid),
   );
-  const ref = statusOf(ctx).canary?.currentStepAnalysisRunStatus as RunStatusRef | undefined;
-  const current = ref?.name ? owned.find((run) => run.metadata.name === ref.name) : undefined;
-  return { current, others: owned.filter((run) => run !== current) };
+  const canary = statusOf(ctx).canary;
+  const stepRef = canary?.currentStepAnalysisRunStatus as RunStatusRef | undefined;
+  const bgRef = canary?.currentBackgroundAnalysisRunStatus as RunStatusRef | undefined;
+  const current: CurrentRuns = {};
+  const others: ObservedRun[] = [];
+  for (const run of owned) {
+    const name = run.metadata.name;
+    if (stepRef?.name && name === stepRef.name) current.step = run;
+    else if (bgRef?.name && name === bgRef.name) current.background = run;
+    else others.push(run);
+  }
+  return { current, others };
 }
 
 function terminate(ctx: Ctx, run: ObservedRun | undefined): void {
@@ -479,6 +550,42 @@ export function stepAnalysisRun(
   analysis: RolloutAnalysis,
   index: number,
 ): AnalysisRunManifest {
+  return analysisRunFromRollout(
+    ctx,
+    analysis,
+    String(index),
+    { [ROLLOUT_TYPE_LABEL]: 'Step', [STEP_INDEX_LABEL]: String(index) },
+    `spec.strategy.canary.steps[${index}].analysis.templates`,
+  );
+}
+
+/** The background AnalysisRun (BackgroundLabels, no infix): `<rollout>-<hash>-<revision>`. */
+export function backgroundAnalysisRun(
+  ctx: Pick<Ctx, 'r' | 'stableRS' | 'newRS' | 'analysis'>,
+  analysis: RolloutAnalysis,
+): AnalysisRunManifest {
+  return analysisRunFromRollout(
+    ctx,
+    analysis,
+    '',
+    { [ROLLOUT_TYPE_LABEL]: 'Background' },
+    BACKGROUND_TEMPLATES_PATH,
+  );
+}
+
+/**
+ * createAnalysisRun + newAnalysisRunFromRollout: args built, templates
+ * merged, name `<rollout>-<hash>-<revision>[-<infix>]`, labels (the pod hash,
+ * the type's, the instance id, analysisRunMetadata, the Rollout's selector),
+ * the revision annotation, the Rollout as controller.
+ */
+function analysisRunFromRollout(
+  ctx: Pick<Ctx, 'r' | 'stableRS' | 'newRS' | 'analysis'>,
+  analysis: RolloutAnalysis,
+  infix: string,
+  typeLabels: Record<string, string>,
+  path: string,
+): AnalysisRunManifest {
   const r = ctx.r;
   // GetInstanceID: the Rollout's own label
   const instanceId = r.metadata.labels?.[INSTANCE_ID_LABEL];
@@ -489,28 +596,22 @@ export function stepAnalysisRun(
       `Latest ReplicaSet '${ctx.newRS?.metadata?.name ?? ''}' has no pod hash in the labels`,
     );
   const revision = r.metadata.annotations?.[REVISION_ANNOTATION] ?? '';
-  const found = resolveTemplateRefs(
-    analysis.templates ?? [],
-    ctx.analysis,
-    `spec.strategy.canary.steps[${index}].analysis.templates`,
-  );
+  const found = resolveTemplateRefs(analysis.templates ?? [], ctx.analysis, path);
   if (!('templates' in found)) throw new AnalysisError(found.detail);
-  const labels: Record<string, string> = {
-    [POD_TEMPLATE_HASH_LABEL]: podHash,
-    [ROLLOUT_TYPE_LABEL]: 'Step',
-    [STEP_INDEX_LABEL]: String(index),
-  };
+  const labels: Record<string, string> = { [POD_TEMPLATE_HASH_LABEL]: podHash, ...typeLabels };
   if (instanceId) labels[INSTANCE_ID_LABEL] = instanceId;
   Object.assign(labels, analysis.analysisRunMetadata?.labels ?? {}, r.spec.selector?.matchLabels ?? {});
   const annotations: Record<string, string> = {
     [REVISION_ANNOTATION]: revision,
     ...(analysis.analysisRunMetadata?.annotations ?? {}),
   };
+  const nameParts = [r.metadata.name ?? '', podHash, revision];
+  if (infix !== '') nameParts.push(infix);
   return {
     apiVersion: 'argoproj.io/v1alpha1',
     kind: 'AnalysisRun',
     metadata: {
-      name: [r.metadata.name ?? '', podHash, revision, String(index)].join('-'),
+      name: nameParts.join('-'),
       namespace: r.metadata.namespace,
       labels,
       annotations,
@@ -535,8 +636,8 @@ const semanticSpec = (s: ObservedRun['spec'] | AnalysisRunManifest['spec'] | und
 
 /**
  * CreateWithCollisionCounter, decided on the cache: a run of the same name
- * that is ours, still running and the same is taken as already created;
- * otherwise the name gets `.1`, `.2`, ….
+ * that is ours, still running (not being terminated) and the same is taken
+ * as already created; otherwise the name gets `.1`, `.2`, ….
  */
 function createRun(ctx: Ctx, manifest: AnalysisRunManifest): ObservedRun {
   const base = manifest.metadata.name;
@@ -552,8 +653,12 @@ function createRun(ctx: Ctx, manifest: AnalysisRunManifest): ObservedRun {
       return created;
     }
     const ours = existing.metadata.ownerReferences?.some((o) => o.controller && o.uid === uid);
+    // Argo would also take a run that is being terminated (spec.terminate set, phase not yet
+    // final, e.g. an abort and a retry within a pass of the run controller): its verdict would be
+    // `Run Terminated`, which measures nothing, so Kanary takes the next name instead
     if (
       ours &&
+      !existing.spec?.terminate &&
       !isCompleted(existing.status?.phase) &&
       deepEqual(semanticSpec(existing.spec), semanticSpec(manifest.spec))
     ) {
@@ -585,55 +690,182 @@ function reconcileStepRun(ctx: Ctx, current: ObservedRun | undefined): ObservedR
     }
   }
   const run = current as ObservedRun;
+  pauseOrAbort(ctx, run, 'Step-based analysis phase error/failed');
+  return run;
+}
+
+/** What a current run's phase does to the Rollout: Inconclusive pauses, Failed/Error aborts. */
+function pauseOrAbort(ctx: Ctx, run: ObservedRun, abortPrefix: string): void {
   switch (run.status?.phase) {
     case 'Inconclusive':
-      ctx.pause.addReasons.push(INCONCLUSIVE_PAUSE);
+      if (!ctx.pause.addReasons.includes(INCONCLUSIVE_PAUSE)) ctx.pause.addReasons.push(INCONCLUSIVE_PAUSE);
       break;
     case 'Error':
     case 'Failed': {
-      let message = 'Step-based analysis phase error/failed';
+      let message = abortPrefix;
       if (run.status?.message) message += `: ${run.status.message}`;
       ctx.pause.addAbort = true;
       ctx.pause.abortMessage = message;
       break;
     }
   }
+}
+
+/** BeforeStartingStep: the current step is before `startingStep`. */
+function beforeStartingStep(r: Rollout, background: BackgroundAnalysis): boolean {
+  const starting = background.startingStep;
+  if (typeof starting !== 'number') return false;
+  const { index } = currentStep(r);
+  if (index === undefined) return false;
+  return index < starting;
+}
+
+/**
+ * reconcileBackgroundAnalysisRun: from `startingStep` on, while the Rollout
+ * is not fully promoted, one run of the background templates; it is not held
+ * by a pause (a Failed run aborts in the middle of one). After an
+ * Inconclusive pause is cleared (promote), a new run is created.
+ */
+function reconcileBackgroundRun(ctx: Ctx, current: ObservedRun | undefined): ObservedRun | undefined {
+  const background = backgroundAnalysisOf(ctx.r);
+  if (!background || !(background.templates?.length ?? 0)) {
+    terminate(ctx, current);
+    return undefined;
+  }
+  const s = statusOf(ctx);
+  const fullyPromoted = (s.stableRS ?? '') === (s.currentPodHash ?? '');
+  if (fullyPromoted || !s.stableRS || !s.currentPodHash || beforeStartingStep(ctx.r, background)) {
+    return undefined;
+  }
+  if (pauseConditionOf(ctx, INCONCLUSIVE_PAUSE)) return current;
+  if (needsNewRun(ctx, current)) {
+    try {
+      return createRun(ctx, backgroundAnalysisRun(ctx, background));
+    } catch (e) {
+      throw new PassError((e as Error).message);
+    }
+  }
+  const run = current as ObservedRun;
+  pauseOrAbort(ctx, run, 'Background analysis phase error/failed');
   return run;
 }
 
-/** emitAnalysisRunStatusChanges for the step run */
-function emitStatusChange(ctx: Ctx, prev: RunStatusRef | undefined, run: ObservedRun | undefined): void {
+/** emitAnalysisRunStatusChanges for one type of run */
+function emitStatusChange(
+  ctx: Ctx,
+  prev: RunStatusRef | undefined,
+  run: ObservedRun | undefined,
+  type: 'Step' | 'Background',
+): void {
   const phase = run?.status?.phase ?? '';
   if (!run || phase === '') return;
   if (prev && !(prev.name === run.metadata.name && prev.status !== phase)) return;
-  const type = phase === 'Failed' || phase === 'Error' ? 'Warning' : 'Normal';
   event(
     ctx,
     `AnalysisRun${phase}`,
-    `Step Analysis Run '${run.metadata.name}' Status New: '${phase}' Previous: '${prev ? prev.status : 'NoPreviousStatus'}'`,
-    type,
+    `${type} Analysis Run '${run.metadata.name}' Status New: '${phase}' Previous: '${prev ? prev.status : 'NoPreviousStatus'}'`,
+    phase === 'Failed' || phase === 'Error' ? 'Warning' : 'Normal',
   );
 }
 
 /**
- * reconcileAnalysisRuns for the canary step run: cancel everything once
- * there is nothing to analyse (promoted, aborted, promote-full, fast
- * rollback, first deploy), otherwise create or read the step's run; every
- * other run we own is terminated. Records the run for the status and the
- * step's completion.
+ * reconcileAnalysisRuns for a canary: cancel the current runs once there is
+ * nothing to analyse (promoted, aborted, promote-full, fast rollback, first
+ * deploy), otherwise create or read the step's run and the background run;
+ * every other run we own is terminated, and the others beyond the history
+ * limits are deleted. Records the runs for the status and the step's
+ * completion.
  */
-export function reconcileStepAnalysis(ctx: Ctx, fastRollback: boolean): void {
+export function reconcileAnalysisRuns(ctx: Ctx, fastRollback: boolean): void {
   const s = statusOf(ctx);
   const { current, others } = ownedRuns(ctx);
   const fullyPromoted = (s.stableRS ?? '') === (s.currentPodHash ?? '');
   const cancel = fullyPromoted || isAborted(ctx) || Boolean(s.promoteFull) || fastRollback || !s.stableRS;
   let stepRun: ObservedRun | undefined;
-  if (cancel) terminate(ctx, current);
-  else stepRun = reconcileStepRun(ctx, current);
+  let backgroundRun: ObservedRun | undefined;
+  if (cancel) {
+    terminate(ctx, current.step);
+    terminate(ctx, current.background);
+  } else {
+    stepRun = reconcileStepRun(ctx, current.step);
+    backgroundRun = reconcileBackgroundRun(ctx, current.background);
+  }
   ctx.stepRun = stepRun;
-  for (const run of others) if (run.metadata.name !== stepRun?.metadata.name) terminate(ctx, run);
-  emitStatusChange(ctx, s.canary?.currentStepAnalysisRunStatus as RunStatusRef | undefined, stepRun);
+  // a run just created or taken over under its name (the status did not record it yet) is rescued
+  const rescued = new Set([stepRun?.metadata.name, backgroundRun?.metadata.name]);
+  const otherRuns = others.filter((run) => !rescued.has(run.metadata.name));
+  for (const run of otherRuns) terminate(ctx, run);
+  for (const run of runsToDelete(ctx.r, otherRuns, ctx.allRSs)) {
+    ctx.actions.push({ kind: 'deleteAnalysisRun', name: run.metadata.name });
+  }
+  const canary = s.canary;
+  emitStatusChange(ctx, canary?.currentStepAnalysisRunStatus as RunStatusRef | undefined, stepRun, 'Step');
+  emitStatusChange(
+    ctx,
+    canary?.currentBackgroundAnalysisRunStatus as RunStatusRef | undefined,
+    backgroundRun,
+    'Background',
+  );
   ctx.newStatus.stepAnalysisRun = stepRun ? runStatusRef(stepRun) : undefined;
+  ctx.newStatus.backgroundAnalysisRun = backgroundRun ? runStatusRef(backgroundRun) : undefined;
+}
+
+/** spec.analysis.{successful,unsuccessful}RunHistoryLimit, or Argo's default (5). */
+export function runHistoryLimits(r: Rollout): { successful: number; unsuccessful: number } {
+  const a = isObject(r?.spec?.analysis) ? r.spec.analysis : {};
+  const limit = (v: unknown, d: number) => (typeof v === 'number' && Number.isInteger(v) ? v : d);
+  return {
+    successful: limit(a.successfulRunHistoryLimit, DEFAULT_SUCCESSFUL_RUN_HISTORY_LIMIT),
+    unsuccessful: limit(a.unsuccessfulRunHistoryLimit, DEFAULT_UNSUCCESSFUL_RUN_HISTORY_LIMIT),
+  };
+}
+
+const UNSUCCESSFUL = new Set(['Failed', 'Error', 'Inconclusive']);
+
+/**
+ * FilterAnalysisRunsToDelete over the runs that are not current: newest
+ * first (by creationTimestamp; the name breaks a tie), a run goes when it has
+ * no pod-hash label, when no ReplicaSet of the Rollout has its hash or that
+ * ReplicaSet is being deleted, or when it is Successful beyond the
+ * successful limit or Failed/Error/Inconclusive beyond the unsuccessful
+ * limit. A run still running is kept. Runs being deleted are left alone.
+ */
+export function runsToDelete(
+  r: Rollout,
+  others: readonly ObservedRun[],
+  allRSs: readonly V1ReplicaSet[],
+): ObservedRun[] {
+  const { successful, unsuccessful } = runHistoryLimits(r);
+  const rsDeleting = new Map<string, boolean>();
+  for (const rs of allRSs) {
+    const hash = rs?.metadata?.labels?.[POD_TEMPLATE_HASH_LABEL];
+    if (hash !== undefined) rsDeleting.set(hash, Boolean(rs.metadata?.deletionTimestamp));
+  }
+  const newestFirst = [...others].sort((a, b) => {
+    const ta = a.metadata.creationTimestamp ?? '';
+    const tb = b.metadata.creationTimestamp ?? '';
+    if (ta !== tb) return ta < tb ? 1 : -1;
+    return a.metadata.name < b.metadata.name ? 1 : a.metadata.name > b.metadata.name ? -1 : 0;
+  });
+  let keptSuccessful = 0;
+  let keptUnsuccessful = 0;
+  const out: ObservedRun[] = [];
+  for (const run of newestFirst) {
+    const hash = run.metadata.labels?.[POD_TEMPLATE_HASH_LABEL];
+    if (hash === undefined || !rsDeleting.has(hash) || rsDeleting.get(hash)) {
+      out.push(run);
+      continue;
+    }
+    const phase = run.status?.phase ?? '';
+    if (phase === 'Successful') {
+      if (keptSuccessful < successful) keptSuccessful++;
+      else out.push(run);
+    } else if (UNSUCCESSFUL.has(phase)) {
+      if (keptUnsuccessful < unsuccessful) keptUnsuccessful++;
+      else out.push(run);
+    }
+  }
+  return out.filter((run) => !run.metadata.deletionTimestamp);
 }
 
 export function runStatusRef(run: ObservedRun): RunStatusRef {

@@ -9,7 +9,7 @@ import { pauseDurationSeconds } from '../api/duration.ts';
 import { computeStepHash } from '../api/hash.ts';
 import { formatLabelSelector } from '../api/selector.ts';
 import type { RolloutStatus, TrafficWeights } from '../api/types.ts';
-import { reconcileStepAnalysis, stepAnalysisSucceeded } from './analysis.ts';
+import { reconcileAnalysisRuns, stepAnalysisSucceeded } from './analysis.ts';
 import { removeCondition } from './conditions.ts';
 import { type Ctx, event, isAborted, PassError, requeueAfter, statusOf } from './context.ts';
 import { reconcileEphemeralMetadata } from './ephemeral.ts';
@@ -75,7 +75,7 @@ export function rolloutCanary(ctx: Ctx): RolloutStatus {
   reconcileRevisionHistoryLimit(ctx);
   reconcileServices(ctx);
   reconcileTrafficRouting(ctx);
-  reconcileStepAnalysis(ctx, fastRollback(ctx));
+  reconcileAnalysisRuns(ctx, fastRollback(ctx));
   // an inconclusive run pauses: nothing else moves this pass (Argo's HasAddPause)
   if (ctx.pause.addReasons.length > 0) return syncStatus(ctx);
   const scaled = reconcileCanaryReplicaSets(ctx);
@@ -437,7 +437,11 @@ function baseStatus(ctx: Ctx): RolloutStatus {
     conditions: prev.conditions,
     restartedAt: ctx.newStatus.restartedAt,
     promoteFull: Boolean(prev.promoteFull),
-    canary: { weights: ctx.newStatus.weights, currentStepAnalysisRunStatus: ctx.newStatus.stepAnalysisRun },
+    canary: {
+      weights: ctx.newStatus.weights,
+      currentStepAnalysisRunStatus: ctx.newStatus.stepAnalysisRun,
+      currentBackgroundAnalysisRunStatus: ctx.newStatus.backgroundAnalysisRun,
+    },
   };
   // the spec is valid by now, so an old InvalidSpec condition goes
   if (next.conditions?.some((c) => c.type === 'InvalidSpec')) removeCondition(next, 'InvalidSpec');

@@ -50,7 +50,12 @@ export interface Ctx {
   /** the traffic routers, given to plan() by the shell */
   routerFor: RouterLookup;
   /** fields of the next status decided before it is assembled (Argo's c.newStatus) */
-  newStatus: { restartedAt?: string; weights?: TrafficWeights; stepAnalysisRun?: RunStatusRef };
+  newStatus: {
+    restartedAt?: string;
+    weights?: TrafficWeights;
+    stepAnalysisRun?: RunStatusRef;
+    backgroundAnalysisRun?: RunStatusRef;
+  };
   /** AnalysisRuns and templates observed (analysis steps) */
   analysis: AnalysisObjects;
   /** the current step's AnalysisRun this pass (Argo's currentArs.CanaryStep) */

@@ -13,6 +13,8 @@
  *   name, label, selector and message that contains it;
  * - Services keep only selector, labels and annotations (cluster IPs are
  *   allocated by the API server);
+ * - AnalysisRuns (when a scenario has them) keep labels, annotations, owners,
+ *   spec and status; their measurements' times become `<time>` like any other;
  * - Events count by (kind, type, reason) since the previous stopping point,
  *   as each controller recorded them: Kanary's from the cluster (it writes
  *   every Event), Argo's from its log, because client-go's recorder drops
@@ -58,6 +60,8 @@ export interface Observed {
   replicaSets: KubeObj[];
   services: KubeObj[];
   ingresses: KubeObj[];
+  /** the AnalysisRuns of the namespace (each side's own AnalysisRun controller measured them) */
+  analysisRuns?: KubeObj[];
 }
 
 /** One Event as a controller recorded it. */
@@ -265,6 +269,18 @@ export function normalise(o: Observed, events: Record<string, number>): Flat {
     flatten(
       { metadata: meta(ing, ['labels', 'annotations', 'ownerReferences']), spec: ing.spec },
       `Ingress/${ing.metadata.name}`,
+      hashes,
+      out,
+    );
+  }
+  for (const run of o.analysisRuns ?? []) {
+    flatten(
+      {
+        metadata: meta(run, ['labels', 'annotations', 'ownerReferences']),
+        spec: run.spec,
+        status: run.status,
+      },
+      `AnalysisRun/${symbolise(run.metadata.name, hashes)}`,
       hashes,
       out,
     );

@@ -6,7 +6,7 @@
  * supported yet: rangeQuery and authentication (sigv4, oauth2, basicAuth).
  */
 import { evaluateResult } from '../evaluate.ts';
-import { type Measurement, type Metric, metaTime } from '../types.ts';
+import { hasAuthentication, type Measurement, type Metric, metaTime } from '../types.ts';
 import { send } from './http.ts';
 import type { Provider } from './provider.ts';
 import { errorMeasurement } from './provider.ts';
@@ -40,7 +40,7 @@ export const prometheusProvider: Provider = {
         new Error('prometheus rangeQuery is not supported by Kanary'),
         ctx.now(),
       );
-    if (p.authentication && Object.keys(p.authentication).length)
+    if (hasAuthentication(p.authentication))
       return errorMeasurement(
         started,
         new Error('prometheus authentication is not supported by Kanary'),

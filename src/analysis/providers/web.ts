@@ -4,7 +4,7 @@
  * JSON is `result` as a string. Not supported yet: authentication (oauth2).
  */
 import { evaluateResult } from '../evaluate.ts';
-import { type Measurement, type Metric, metaTime } from '../types.ts';
+import { hasAuthentication, type Measurement, type Metric, metaTime } from '../types.ts';
 import { send } from './http.ts';
 import { findResults, JsonPathError, parseJsonPath } from './jsonpath.ts';
 import { errorMeasurement, type Provider } from './provider.ts';
@@ -18,7 +18,7 @@ export const webProvider: Provider = {
     const started = ctx.now();
     const w = metric.provider.web!;
     const fail = (e: unknown) => errorMeasurement(started, e, ctx.now());
-    if (w.authentication && Object.keys(w.authentication).length)
+    if (hasAuthentication(w.authentication))
       return fail(new Error('web authentication is not supported by Kanary'));
     const path = parseJsonPath(w.jsonPath || '{$}');
     if (path instanceof JsonPathError) return fail(path);

@@ -347,4 +347,49 @@ describe('AnalysisRuns measured by kanary controller', { concurrency: false }, (
     // at most one measurement lost in flight at the kill: 6 counted, at most 7 requests
     assert.ok(web.state.hits >= 6 && web.state.hits <= 7, `hits ${web.state.hits}`);
   });
+
+  it('--instance-id: each controller measures only the runs with its instance-id label (as Argo selects them)', async (t) => {
+    const { ns, api } = await setup(t);
+    const web = await startWeb(t);
+    const a = await startController(t, ns.name, ['--instance-id', 'a']);
+    const b = await startController(t, ns.name, ['--instance-id', 'b']);
+    const plain = await startController(t, ns.name);
+    const run = (name: string, instance?: string) =>
+      api.create({
+        metadata: {
+          name,
+          ...(instance ? { labels: { 'argo-rollouts.argoproj.io/controller-instance-id': instance } } : {}),
+        },
+        spec: {
+          metrics: [
+            {
+              name: 'm',
+              successCondition: 'result == true',
+              provider: {
+                web: {
+                  url: web.url,
+                  jsonPath: '{.data.ok}',
+                  headers: [{ key: 'X-Token', value: web.state.token }],
+                },
+              },
+            },
+          ],
+        },
+      });
+    await run('for-a', 'a');
+    await run('for-b', 'b');
+    await run('for-none');
+    for (const name of ['for-a', 'for-b', 'for-none'])
+      await api.waitFor(name, 'Successful', (r) => r.status?.phase === 'Successful');
+    // each run was measured once, by its own controller (a second measurer would add a request)
+    assert.equal(web.state.hits, 3);
+    const measured = (c: { logs: string[] }) =>
+      c.logs
+        .filter((l) => l.includes('Measurement Completed'))
+        .map((l) => (JSON.parse(l) as { analysisrun: string }).analysisrun.split('/')[1])
+        .sort();
+    assert.deepEqual(measured(a), ['for-a']);
+    assert.deepEqual(measured(b), ['for-b']);
+    assert.deepEqual(measured(plain), ['for-none']);
+  });
 });

@@ -16,9 +16,11 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it, type TestContext } from 'node:test';
+import { after, describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeClient, RESOURCES, type ResourceType, resourcePath } from '../../../src/kube/client.ts';
 import { type ArgoController, argoBeforeAll, argoPluginOk, startArgoController } from '../../support/argo.ts';
@@ -82,14 +84,15 @@ type Seen = Observed & { events: EventObj[] };
 async function observe(s: Side, rolloutName: string): Promise<Seen> {
   const list = async (r: ResourceType) =>
     (await s.client.get<{ items: KubeObj[] }>(resourcePath(r, s.ns.name))).items;
-  const [rollout, replicaSets, services, ingresses, events] = await Promise.all([
+  const [rollout, replicaSets, services, ingresses, events, analysisRuns] = await Promise.all([
     s.client.get<KubeObj>(resourcePath(RESOURCES.rollouts, s.ns.name, rolloutName)),
     list(RESOURCES.replicasets),
     list(RESOURCES.services),
     list(RESOURCES.ingresses),
     list(RESOURCES.events) as unknown as Promise<EventObj[]>,
+    list(RESOURCES.analysisruns),
   ]);
-  return { rollout, replicaSets, services, ingresses, events };
+  return { rollout, replicaSets, services, ingresses, events, analysisRuns };
 }
 
 const statusOf = (o: Observed) => (o.rollout.status ?? {}) as Status;
@@ -159,11 +162,38 @@ interface Scenario {
   /** the Rollout's name */
   rollout: string;
   replicas: number;
-  manifests(): Manifest[];
+  manifests(): Manifest[] | Promise<Manifest[]>;
   script(run: Run, at: Stops): Promise<void>;
 }
 
 const FIXTURES = 'test/e2e/functional';
+
+/**
+ * A loopback endpoint both sides' AnalysisRun controllers measure (the Argo controller and Kanary
+ * run on this host): `{"data":{"ok":<ok>}}`. Started when a scenario's manifests are made.
+ */
+const web = { ok: true, url: '' };
+let webServer: Server | undefined;
+async function startWeb(): Promise<string> {
+  if (webServer) return web.url;
+  webServer = createServer((_req, res) => {
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    res.end(JSON.stringify({ data: { ok: web.ok } }));
+  });
+  await new Promise<void>((r) => webServer?.listen(0, '127.0.0.1', () => r()));
+  web.url = `http://127.0.0.1:${(webServer.address() as AddressInfo).port}`;
+  return web.url;
+}
+after(() => new Promise<void>((r) => (webServer ? webServer.close(() => r()) : r())));
+
+/** The phase of the AnalysisRun of revision `rev` of the given type. */
+const runPhase = (o: Observed, rev: string, type: string) =>
+  (
+    o.analysisRuns?.find(
+      (r) =>
+        r.metadata.annotations?.[REVISION_ANNOTATION] === rev && r.metadata.labels?.['rollout-type'] === type,
+    )?.status as { phase?: string } | undefined
+  )?.phase;
 
 /** Upstream's e2e suite marks its pods ready through this gate; nothing here would, so the pods could never be ready. */
 const dropReadinessGates = (objs: Manifest[]) =>
@@ -332,6 +362,64 @@ const SCENARIOS: Scenario[] = [
     },
   },
   {
+    // the seed with background analysis (strategy.canary.analysis, web provider against a loopback
+    // endpoint): the run of each update, its measurements and its verdict; a failing run aborts
+    // the update in the middle of the pause
+    id: 'background',
+    rollout: 'tomozo',
+    replicas: 2,
+    async manifests() {
+      const base = await startWeb();
+      const template: Manifest = {
+        apiVersion: 'argoproj.io/v1alpha1',
+        kind: 'AnalysisTemplate',
+        metadata: { name: 'canary-ok' },
+        spec: {
+          args: [{ name: 'base' }, { name: 'hash' }],
+          metrics: [
+            {
+              name: 'canary-ok',
+              // one measurement: the run goes from no phase straight to its verdict, so neither
+              // controller's Events depend on whether a Rollout pass fell into a Running phase
+              count: 1,
+              successCondition: 'result == true',
+              provider: { web: { url: '{{args.base}}/check/{{args.hash}}', jsonPath: '{$.data.ok}' } },
+            },
+          ],
+        },
+      };
+      return [
+        template,
+        ...editRollout(tomozoManifests(), (ro) => {
+          ro.spec.replicas = 2;
+          ro.spec.strategy.canary.steps = [{ setWeight: 50 }, { pause: {} }];
+          ro.spec.strategy.canary.analysis = {
+            templates: [{ templateName: 'canary-ok' }],
+            args: [
+              { name: 'base', value: base },
+              { name: 'hash', valueFrom: { podTemplateHashValue: 'Latest' } },
+            ],
+          };
+        }),
+      ];
+    },
+    async script(run, at) {
+      const name = this.rollout;
+      web.ok = true;
+      await run.checkpoint('healthy', at.healthy('1'));
+      await run.plugin(['set', 'image', name, `${name}=tomozo-repo/tomozo:0.0.2`]);
+      await run.checkpoint(
+        'paused',
+        (o) => at.paused(1, '2')(o) && runPhase(o, '2', 'Background') === 'Successful',
+      );
+      await run.plugin(['promote', name]);
+      await run.checkpoint('promoted', at.healthy('2'));
+      web.ok = false;
+      await run.plugin(['set', 'image', name, `${name}=tomozo-repo/tomozo:0.0.3`]);
+      await run.checkpoint('aborted', (o) => at.aborted(o) && runPhase(o, '3', 'Background') === 'Failed');
+    },
+  },
+  {
     // examples/rollout-bluegreen.yaml: preview and active Services, autoPromotionEnabled: false;
     // promote, the default 30 s scaleDownDelaySeconds, abort (30 s abortScaleDownDelaySeconds), retry, promote --full
     id: 'bluegreen',
@@ -489,7 +577,7 @@ async function runScenario(t: TestContext, sc: Scenario, deliberate: Deliberate[
       startArgoController(t, argoBins(), argoNs.name, join(dir, 'argo-controller.log')),
       startController(t, kanaryNs.name),
     ]);
-    const objs = sc.manifests();
+    const objs = await sc.manifests();
     await Promise.all(sides.map((s) => applyAll(s.client, s.ns.name, objs)));
     await sc.script(run, stops(sc.replicas));
 

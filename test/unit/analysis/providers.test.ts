@@ -17,7 +17,7 @@ import {
 } from '../../../src/analysis/providers/prometheus.ts';
 import { providerFor } from '../../../src/analysis/providers/provider.ts';
 import { webMeasurement } from '../../../src/analysis/providers/web.ts';
-import type { Metric } from '../../../src/analysis/types.ts';
+import { hasAuthentication, type Metric } from '../../../src/analysis/types.ts';
 
 describe('EvaluateResult: phase from the conditions', () => {
   const cases: {
@@ -359,4 +359,20 @@ describe('providers', () => {
     assert.ok(p instanceof Error);
     assert.equal(p.message, 'metric provider newRelic is not supported by Kanary');
   });
+});
+
+describe('authentication blocks (hasAuthentication)', () => {
+  // Argo writes `authentication: {sigv4: {}, oauth2: {}}` (Go zero values, pkg/apis/rollouts/v1alpha1
+  // Authentication) into every web and prometheus metric of the runs it creates
+  const cases: [what: string, auth: unknown, asks: boolean][] = [
+    ['absent', undefined, false],
+    ["Argo's zero value", { sigv4: {}, oauth2: {} }, false],
+    ['empty strings and lists', { oauth2: { tokenUrl: '', scopes: [] } }, false],
+    ['an oauth2 token URL', { sigv4: {}, oauth2: { tokenUrl: 'https://t' } }, true],
+    ['a sigv4 region', { sigv4: { region: 'eu-west-1' }, oauth2: {} }, true],
+    ['oauth2 scopes', { oauth2: { scopes: ['a'] } }, true],
+  ];
+  for (const [what, auth, asks] of cases) {
+    it(`${what}: ${asks ? 'refused' : 'nothing asked'}`, () => assert.equal(hasAuthentication(auth), asks));
+  }
 });

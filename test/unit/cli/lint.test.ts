@@ -67,8 +67,6 @@ const ROUTER = (r: string, extra = 'no step runs without its traffic shift') =>
   `spec.strategy.canary.trafficRouting.${r}: Forbidden: ${r} traffic routing is not supported by Kanary (only nginx is); the Rollout is not progressed so that ${extra}`;
 const EXPERIMENT =
   'spec.strategy.canary.steps[1].experiment: Forbidden: experiment steps are not supported by Kanary; the Rollout is not progressed so that no step passes unchecked';
-const BACKGROUND =
-  'spec.strategy.canary.analysis: Forbidden: background analysis is not supported by Kanary yet; the Rollout is not progressed so that it is not promoted unchecked';
 
 /**
  * Without --argo-only lint also says what the controller refuses to run, with
@@ -86,9 +84,8 @@ const KANARY: Record<string, string[]> = {
   'invalid-multiple-docs.yml': [UPSTREAM['invalid-multiple-docs.yml'] as string],
   'invalid-unknown-field.yml': [UPSTREAM['invalid-unknown-field.yml'] as string],
   'invalid-nginx-canary.yml': [UPSTREAM['invalid-nginx-canary.yml'] as string],
-  'invalid-service-labels.yml': [BACKGROUND, UPSTREAM['invalid-service-labels.yml'] as string],
+  'invalid-service-labels.yml': [UPSTREAM['invalid-service-labels.yml'] as string],
   'invalid-ping-pong.yml': [
-    BACKGROUND,
     'spec.strategy.canary.pingPong: Forbidden: ping-pong services are not supported by Kanary (they need the ALB router); use stableService and canaryService',
     UPSTREAM['invalid-ping-pong.yml'] as string,
   ],
@@ -97,7 +94,7 @@ const KANARY: Record<string, string[]> = {
     EXPERIMENT,
     UPSTREAM['invalid-ingress-smi-multi.yml'] as string,
   ],
-  'valid.yml': [BACKGROUND],
+  'valid.yml': [],
   'valid-alb-canary.yml': [ROUTER('alb'), EXPERIMENT],
   'valid-blue-green.yml': [],
   'valid-ingress-smi.yml': [ROUTER('smi'), EXPERIMENT],
@@ -238,6 +235,45 @@ spec:
       lintText(forever).problems.map((p) => p.message),
       [
         'spec.strategy.canary.steps[1].analysis.templates: Invalid value: "a": AnalysisTemplate a has metric m which runs indefinitely. Invalid value for count: <nil>',
+      ],
+    );
+  });
+});
+
+describe('lint: background analysis against the AnalysisTemplates in the same file', () => {
+  const manifest = (templates: string) => `apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {name: r}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: r}}
+  template:
+    metadata: {labels: {app: r}}
+    spec: {containers: [{name: r, image: nginx}]}
+  strategy:
+    canary:
+      analysis: {templates: [{templateName: a}, {templateName: b}], startingStep: 1}
+      steps:
+      - setWeight: 10
+      - pause: {}
+${templates}`;
+  const template = (name: string, metric: string) => `---
+apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata: {name: ${name}}
+spec:
+  metrics:
+  - name: ${metric}
+    interval: 1s
+    successCondition: result == true
+    provider: {web: {url: 'http://127.0.0.1/'}}
+`;
+  it('runs without a count are fine in the background; a metric name in two templates is the controller message', () => {
+    assert.deepEqual(lintText(manifest(template('a', 'm1') + template('b', 'm2'))).problems, []);
+    assert.deepEqual(
+      lintText(manifest(template('a', 'm') + template('b', 'm'))).problems.map((p) => p.message),
+      [
+        `spec.strategy.canary.analysis.templates: Invalid value: "templateNames: [a b]": two metrics have the same name 'm'`,
       ],
     );
   });

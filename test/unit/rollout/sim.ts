@@ -290,6 +290,9 @@ export class Sim {
         this.analysisRuns.set(a.name, applyMergePatch(run, a.patch) as ObservedRun);
         return;
       }
+      case 'deleteAnalysisRun':
+        this.analysisRuns.delete(a.name);
+        return;
       case 'patchRollout': {
         const before = deepClone(this.rollout.spec);
         this.rollout = applyMergePatch(this.rollout, a.patch) as Rollout;

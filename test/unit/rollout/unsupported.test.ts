@@ -1,6 +1,6 @@
 /**
- * Fail safe: what Kanary cannot run (analysis, experiment, plugin, header and
- * mirror route steps, background analysis, ping-pong, routers other than
+ * Fail safe: what Kanary cannot run (experiment, plugin, header and
+ * mirror route steps, ping-pong, routers other than
  * NGINX, blue-green, workloadRef) is refused as InvalidSpec with the field's
  * path, and the planner then changes nothing: no ReplicaSet, no Service, no
  * Ingress. Before this, analysis/experiment/plugin steps completed at once with
@@ -92,11 +92,6 @@ describe('Rollouts with features Kanary cannot run are refused, not skipped', ()
       `spec.strategy.canary.steps[1].plugin: Forbidden: step plugins are not supported by Kanary; ${STEP_UNCHECKED}`,
     ],
     [
-      'background analysis',
-      (r) => (canary(r).analysis = { templates: [{ templateName: 'ok' }], startingStep: 1 }),
-      'spec.strategy.canary.analysis: Forbidden: background analysis is not supported by Kanary yet; the Rollout is not progressed so that it is not promoted unchecked',
-    ],
-    [
       'an SMI router next to NGINX',
       (r) => {
         const tr = canary(r).trafficRouting as Record<string, unknown>;
@@ -181,8 +176,15 @@ describe('Rollouts with features Kanary cannot run are refused, not skipped', ()
 });
 
 /** Upstream e2e and example Rollouts Kanary cannot run, and the field each is refused for. */
-/** Upstream Rollouts with analysis steps: no longer refused for them (src/rollout/analysis.ts). */
+/** Upstream Rollouts with analysis steps or background analysis: no longer refused for them (src/rollout/analysis.ts). */
 const UPSTREAM_ANALYSIS_STEPS = [
+  'test/e2e/functional/rollout-background-analysis.yaml',
+  'test/e2e/functional/rollout-background-analysis-inconclusive.yaml',
+  'test/e2e/functional/rollout-background-invalid-job.yaml',
+  'test/e2e/functional/rollout-background-long-running-job.yaml',
+  'test/e2e/functional/rollout-background-long-running-job-deadline.yaml',
+  'test/e2e/functional/rollout-bg-analysis-withArgs.yaml',
+  'examples/rollout-background-analysis.yaml',
   'test/e2e/functional/rollout-inline-analysis.yaml',
   'test/e2e/functional/rollout-inline-multiple-analysis.yaml',
   'test/e2e/functional/rollout-degraded-inline-multiple-analysis.yaml',
@@ -196,12 +198,6 @@ const UPSTREAM_ANALYSIS_STEPS = [
 ];
 
 const UPSTREAM_REFUSED: [file: string, field: string][] = [
-  ['test/e2e/functional/rollout-background-analysis.yaml', 'spec.strategy.canary.analysis'],
-  ['test/e2e/functional/rollout-background-analysis-inconclusive.yaml', 'spec.strategy.canary.analysis'],
-  ['test/e2e/functional/rollout-background-invalid-job.yaml', 'spec.strategy.canary.analysis'],
-  ['test/e2e/functional/rollout-background-long-running-job.yaml', 'spec.strategy.canary.analysis'],
-  ['test/e2e/functional/rollout-background-long-running-job-deadline.yaml', 'spec.strategy.canary.analysis'],
-  ['test/e2e/functional/rollout-bg-analysis-withArgs.yaml', 'spec.strategy.canary.analysis'],
   ['test/e2e/functional/rollout-experiment-analysis.yaml', 'spec.strategy.canary.steps[0].experiment'],
   ['test/e2e/functional/alb-pingpong-rollout.yaml', 'spec.strategy.canary.pingPong'],
   ['test/e2e/step-plugin/disabled-rollout.yaml', 'spec.strategy.canary.steps[0].plugin'],
@@ -212,7 +208,6 @@ const UPSTREAM_REFUSED: [file: string, field: string][] = [
   ['test/e2e/mirror-route/istio-mirror-host.yaml', 'spec.strategy.canary.trafficRouting.istio'],
   ['test/e2e/header-routing/alb-header-route.yaml', 'spec.strategy.canary.trafficRouting.alb'],
   ['test/e2e/apisix/rollout-apisix-canary-set-header.yaml', 'spec.strategy.canary.trafficRouting.apisix'],
-  ['examples/rollout-background-analysis.yaml', 'spec.strategy.canary.analysis'],
   ['examples/rollout-experiment-step.yaml', 'spec.strategy.canary.steps[1].experiment'],
   ['examples/rollout-baseline-vs-canary.yaml', 'spec.strategy.canary.steps[0].experiment'],
 ];
@@ -258,12 +253,12 @@ describe('upstream Rollouts Kanary cannot run are refused with the right field p
   }
 });
 
-describe('upstream Rollouts with analysis steps are not refused for them', () => {
+describe('upstream Rollouts with analysis steps or background analysis are not refused for them', () => {
   for (const file of UPSTREAM_ANALYSIS_STEPS) {
     it(file, () => {
       const { docs } = upstreamObjects(file);
       const r = docs.find((d) => d.kind === 'Rollout') as Rollout;
-      const steps = unsupportedFeatures(r).filter((e) => /\.steps\[\d+\]\.analysis/.test(e.field));
+      const steps = unsupportedFeatures(r).filter((e) => /\.analysis/.test(e.field));
       assert.deepEqual(steps, []);
     });
   }
@@ -285,7 +280,6 @@ describe('unsupportedFeatures', () => {
     assert.deepEqual(
       unsupportedFeatures(r).map((e) => e.field),
       [
-        'spec.strategy.canary.analysis',
         'spec.strategy.canary.trafficRouting.smi',
         'spec.strategy.canary.steps[2].experiment',
         'spec.strategy.canary.steps[3].plugin',
@@ -294,7 +288,7 @@ describe('unsupportedFeatures', () => {
       ],
     );
     assert.equal(
-      formatFieldError(unsupportedFeatures(r)[4] as never),
+      formatFieldError(unsupportedFeatures(r)[3] as never),
       'spec.strategy.canary.steps[4].setHeaderRoute: Forbidden: header routes are not supported by Kanary (its NGINX router has no managed routes); the Rollout is not progressed so that no step is skipped',
     );
   });

@@ -91,6 +91,30 @@ describe('parity normalisation', () => {
     assert.ok(!Object.keys(a).some((k) => k.includes('clusterIP') || k.includes('resourceVersion')));
   });
 
+  it('compares AnalysisRuns by their name with the hash symbolised: labels, owners, spec, status; times and uids dropped', () => {
+    const run = (hash: string, phase: string) => ({
+      metadata: {
+        name: `tomozo-${hash}-1`,
+        uid: `uid-${hash}`,
+        labels: { 'rollouts-pod-template-hash': hash, 'rollout-type': 'Background' },
+        ownerReferences: [{ kind: 'Rollout', name: 'tomozo', uid: 'x', controller: true }],
+      },
+      spec: { args: [{ name: 'hash', value: hash }] },
+      status: { phase, startedAt: '2026-01-01T00:00:02Z' },
+    });
+    const a = normalise(observed('h1', { analysisRuns: [run('h1', 'Successful')] }), {});
+    const b = normalise(observed('h2', { analysisRuns: [run('h2', 'Successful')] }), {});
+    assert.deepEqual(diff(a, b), []);
+    assert.equal(a['AnalysisRun/tomozo-<rev1>-1/metadata/labels/rollouts-pod-template-hash'], '"<rev1>"');
+    assert.equal(a['AnalysisRun/tomozo-<rev1>-1/spec/args/hash/value'], '"<rev1>"');
+    assert.equal(a['AnalysisRun/tomozo-<rev1>-1/status/startedAt'], '"<time>"');
+    assert.equal(a['AnalysisRun/tomozo-<rev1>-1/metadata/ownerReferences/Rollout:tomozo/uid'], undefined);
+    const failed = normalise(observed('h2', { analysisRuns: [run('h2', 'Failed')] }), {});
+    assert.deepEqual(diff(a, failed), [
+      { path: 'AnalysisRun/tomozo-<rev1>-1/status/phase', argo: '"Successful"', kanary: '"Failed"' },
+    ]);
+  });
+
   it('reports each field that differs or exists on one side only', () => {
     const a = normalise(observed('h1'), {});
     const other = observed('h1');
