@@ -37,6 +37,8 @@ export interface DataPlaneOptions {
   httpsPort?: number;
   /** 0 picks a free port; the chosen one is in the result */
   metricsPort?: number;
+  /** address of /metrics and /healthz (default 127.0.0.1; 0.0.0.0 in a pod, for the kubelet's probes) */
+  metricsAddress?: string;
   nginxBinary?: string;
   /** default: a fresh temporary directory */
   stateDir?: string;
@@ -480,17 +482,26 @@ export async function startDataPlane(opts: DataPlaneOptions): Promise<DataPlane>
   );
   queue.add('sync'); // changes that arrived during the initial sync
 
-  const metricsServer = await startMetricsServer('127.0.0.1', opts.metricsPort ?? 10254, {
-    metrics,
-    healthy: () => {
-      const ok = nginx.pid !== undefined && started;
-      return {
-        ok,
-        detail: { ok, nginxPid: nginx.pid ?? null, reloads: nginx.reloads, lastError: lastSyncError ?? null },
-      };
+  const metricsServer = await startMetricsServer(
+    opts.metricsAddress ?? '127.0.0.1',
+    opts.metricsPort ?? 10254,
+    {
+      metrics,
+      healthy: () => {
+        const ok = nginx.pid !== undefined && started;
+        return {
+          ok,
+          detail: {
+            ok,
+            nginxPid: nginx.pid ?? null,
+            reloads: nginx.reloads,
+            lastError: lastSyncError ?? null,
+          },
+        };
+      },
+      canaries: () => ({ stateVersion, canaries: canaries() }),
     },
-    canaries: () => ({ stateVersion, canaries: canaries() }),
-  });
+  );
   log.info(
     { bind: bindAddress, http: env.httpPort, https: env.httpsPort, metrics: metricsServer.port, stateDir },
     'data plane ready',

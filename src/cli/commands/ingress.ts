@@ -12,6 +12,7 @@ interface IngressFlags {
   context?: string;
   namespace?: string;
   metricsPort: string;
+  metricsAddress: string;
   nginxBinary: string;
   stateDir?: string;
   workerProcesses: string;
@@ -62,7 +63,12 @@ export function registerIngressCommand(program: Command): void {
     .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, ~/.kube/config, in-cluster)')
     .option('--context <name>', 'kubeconfig context')
     .option('-n, --namespace <ns>', 'watch only this namespace (default: all)')
-    .option('--metrics-port <port>', 'loopback port for /metrics, /healthz and /debug/canaries', '10254')
+    .option('--metrics-port <port>', 'port for /metrics, /healthz and /debug/canaries', '10254')
+    .option(
+      '--metrics-address <ip>',
+      'address of the metrics port (0.0.0.0 in a pod, so the kubelet can probe /healthz)',
+      '127.0.0.1',
+    )
     .option('--nginx-binary <path>', 'nginx executable', 'nginx')
     .option(
       '--state-dir <dir>',
@@ -122,6 +128,7 @@ export function registerIngressCommand(program: Command): void {
           httpPort,
           httpsPort,
           metricsPort,
+          metricsAddress: o.metricsAddress,
           nginxBinary: o.nginxBinary,
           stateDir: o.stateDir,
           workerProcesses: o.workerProcesses,
