@@ -13,6 +13,7 @@ interface IngressFlags {
   namespace?: string;
   metricsPort: string;
   metricsAddress: string;
+  watchIngressClasses: boolean;
   nginxBinary: string;
   stateDir?: string;
   workerProcesses: string;
@@ -68,6 +69,10 @@ export function registerIngressCommand(program: Command): void {
       '--metrics-address <ip>',
       'address of the metrics port (0.0.0.0 in a pod, so the kubelet can probe /healthz)',
       '127.0.0.1',
+    )
+    .option(
+      '--no-watch-ingress-classes',
+      'do not watch IngressClass objects (cluster-scoped), for an install with Roles only; an Ingress without a class is then never served',
     )
     .option('--nginx-binary <path>', 'nginx executable', 'nginx')
     .option(
@@ -129,6 +134,7 @@ export function registerIngressCommand(program: Command): void {
           httpsPort,
           metricsPort,
           metricsAddress: o.metricsAddress,
+          watchIngressClasses: o.watchIngressClasses,
           nginxBinary: o.nginxBinary,
           stateDir: o.stateDir,
           workerProcesses: o.workerProcesses,
