@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import type { Command } from 'commander';
 import { UserError } from '../errors.ts';
 import { parseDuration } from '../render/format.ts';
@@ -108,6 +109,8 @@ export function registerIngressCommand(program: Command): void {
       if (!/^[1-9]\d*$/.test(o.maxMetricSeries)) {
         throw new UserError(`--max-metric-series must be a positive number, got "${o.maxMetricSeries}"`);
       }
+      if (isIP(o.metricsAddress) === 0)
+        throw new UserError(`--metrics-address must be an IP address, got "${o.metricsAddress}"`);
       const httpPort = port('--http-port', o.httpPort);
       const httpsPort = port('--https-port', o.httpsPort);
       const metricsPort = port('--metrics-port', o.metricsPort, true);
