@@ -90,10 +90,11 @@ export async function startRecordingProxy(targetPort: number, pkiDir: string): P
     name(token, who) {
       names.set(fingerprint(token), who);
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
+    // not waiting for the server's close: clients that are still running reconnect meanwhile
+    close: async () => {
+      server.close();
+      server.closeAllConnections();
+      for (const s of sockets) s.destroy();
+    },
   };
 }

@@ -14,7 +14,7 @@ import { RESOURCES, resourcePath } from '../../../src/kube/client.ts';
 import { waitUntil } from '../../support/cluster.ts';
 import { editRollout, type Manifest, rolloutApi, waitForRollout } from '../../support/controller.ts';
 import { installChartRbac, type RunningPart, startChartController } from '../../support/in-cluster.ts';
-import { tomozoManifests } from '../../support/scenario.ts';
+import { applyAll, tomozoManifests } from '../../support/scenario.ts';
 
 const INSTANCE_LABEL = 'argo-rollouts.argoproj.io/controller-instance-id';
 
@@ -62,8 +62,8 @@ it("leader SIGKILLed mid-rollout: the standby takes over within the chart's leas
       { setWeight: 75 },
       { pause: { duration: '20s' } },
     ];
-  }).map((o) => ({ ...o, metadata: { ...o.metadata, namespace: inst.ns.name } }) as Manifest);
-  await inst.apply(objs);
+  });
+  await applyAll(inst.admin, inst.ns.name, objs);
   const v1 = await waitForRollout(ros, 'tomozo', 'Healthy', (r) => r.status?.phase === 'Healthy');
   await ros.setImage('tomozo', 'tomozo', 'tomozo-repo/tomozo:0.0.2');
   // mid-rollout: past the first steps, the canary ReplicaSet up and weighted

@@ -29,7 +29,7 @@ import {
   startChartDataPlane,
 } from '../../support/in-cluster.ts';
 import { grantOf, grantsOf, type PolicyRule } from '../../support/rbac.ts';
-import { tomozoManifests } from '../../support/scenario.ts';
+import { applyAll, tomozoManifests } from '../../support/scenario.ts';
 import { get } from '../dataplane/support.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..', '..');
@@ -146,8 +146,7 @@ async function runScenario(t: TestContext, inst: Install, dp: RunningPart & { ht
   const { ns, admin } = inst;
   const ros = rolloutApi(admin, ns.name);
   const base = await startWeb(t);
-  for (const o of scenario(inst, base))
-    await inst.apply([{ ...o, metadata: { ...o.metadata, namespace: ns.name } } as Manifest]);
+  await applyAll(admin, ns.name, scenario(inst, base));
 
   const v1 = await waitForRollout(ros, 'tomozo', 'Healthy', (r) => r.status?.phase === 'Healthy');
   const route = (headers: Record<string, string>, version: string) =>
@@ -186,9 +185,37 @@ async function runScenario(t: TestContext, inst: Install, dp: RunningPart & { ht
     },
     60_000,
   );
+  // a second update pauses at the same step again: the identical Event is a patch of the first (its count)
+  await ros.setImage('tomozo', 'tomozo', 'tomozo-repo/tomozo:0.0.3');
+  await waitForRollout(
+    ros,
+    'tomozo',
+    'Paused at 10% again',
+    (r) => r.status?.phase === 'Paused' && r.status.currentStepIndex === 1,
+  );
+  await waitUntil(
+    'the RolloutPaused Event counted twice',
+    async () =>
+      (
+        await admin.get<{ items: { reason: string; count?: number; involvedObject: { name: string } }[] }>(
+          resourcePath(RESOURCES.events, ns.name),
+        )
+      ).items.some(
+        (e) => e.involvedObject.name === 'tomozo' && e.reason === 'RolloutPaused' && (e.count ?? 0) >= 2,
+      ),
+    30_000,
+  );
+  await ros.promote('tomozo');
+  await waitForRollout(
+    ros,
+    'tomozo',
+    'Healthy on 0.0.3',
+    (r) => r.status?.phase === 'Healthy' && r.status.stableRS !== v2.status?.stableRS,
+    90_000,
+  );
+  await route({}, '0.0.3');
   await ros.restart('tomozo');
   await waitForRollout(ros, 'tomozo', 'restarted', (r) => Boolean(r.status?.restartedAt), 60_000);
-  assert.equal(v2.status?.stableRS, v2.status?.currentPodHash);
   // a deleted Rollout: the controller checks it is really gone, then frees its Services' selectors
   await ros.delete('tomozo');
   await waitUntil(
@@ -263,7 +290,7 @@ for (const mode of ['cluster-wide', 'namespaced'] as const) {
 }
 
 describe('least privilege: each rule is needed', () => {
-  it('without `create` on ingresses, the canary Ingress is never made: every pass fails there and the Rollout gets no status', async (t) => {
+  it('without `create` on ingresses, the canary Ingress is never made: every pass fails there and the Rollout never becomes Healthy', async (t) => {
     const inst = await installChartRbac(t, 'lp-drop', {}, (rbac) =>
       rbac.map((o) =>
         o.kind === 'ClusterRole' && o.metadata.name.endsWith('-controller')
@@ -281,8 +308,7 @@ describe('least privilege: each rule is needed', () => {
     const ctrlSa = `${inst.release}-kanary-controller`;
     const ctrl = await startChartController(t, inst, ctrlSa);
     const base = await startWeb(t);
-    for (const o of scenario(inst, base))
-      await inst.apply([{ ...o, metadata: { ...o.metadata, namespace: inst.ns.name } } as Manifest]);
+    await applyAll(inst.admin, inst.ns.name, scenario(inst, base));
     const denied = await waitUntil(
       'the denied create of the canary Ingress',
       async () =>
@@ -300,16 +326,29 @@ describe('least privilege: each rule is needed', () => {
       async () => ctrl.logs.find((l) => l.includes('reconcile failed') && l.includes('ingresses')),
       30_000,
     );
-    // every pass stops at that create, before the status write: the Rollout never gets a phase
-    const ro = await rolloutApi(inst.admin, inst.ns.name).get('tomozo');
-    assert.equal(ro.status?.phase, undefined, 'no pass completes without the canary Ingress');
-    assert.equal(
-      inst.proxy.requests.some(
-        (r) => r.who === ctrlSa && r.attributes?.resource === 'rollouts/status' && r.status < 300,
-      ),
-      false,
-      'no status was written',
+    // the ReplicaSet's pods become available, which would make the Rollout Healthy; but every pass
+    // from the denied create on stops there, before its status write
+    const firstDenied = inst.proxy.requests.indexOf(denied);
+    await waitUntil(
+      'the ReplicaSet available (2 pods)',
+      async () =>
+        (
+          await inst.admin.get<{ items: { status?: { availableReplicas?: number } }[] }>(
+            resourcePath(RESOURCES.replicasets, inst.ns.name),
+          )
+        ).items.some((rs) => rs.status?.availableReplicas === 2),
+      60_000,
     );
+    const deniedSoFar = () => inst.proxy.requests.filter((r) => r.who === ctrlSa && r.status === 403).length;
+    const before = deniedSoFar();
+    await waitUntil('two more passes denied after that', async () => deniedSoFar() >= before + 2, 60_000);
+    const ro = await rolloutApi(inst.admin, inst.ns.name).get('tomozo');
+    assert.notEqual(ro.status?.phase, 'Healthy', 'no pass completes without the canary Ingress');
+    const statusWrites = inst.proxy.requests
+      .slice(firstDenied)
+      .filter((r) => r.who === ctrlSa && r.attributes?.resource === 'rollouts/status' && r.status < 300);
+    assert.deepEqual(statusWrites, [], 'no status written since the first denial');
+    t.diagnostic(`phase stays ${ro.status?.phase}; ${deniedSoFar()} denied requests`);
     t.diagnostic(`denied: ${denied.method} ${denied.url.split('?')[0]} → 403`);
     t.diagnostic(`controller: ${logged.slice(0, 300)}`);
   });
