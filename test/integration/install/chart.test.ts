@@ -14,8 +14,10 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parse, stringify } from 'yaml';
 import { clusterConfig, files } from '../../../src/cluster/config.ts';
-import { testNamespace } from '../../support/cluster.ts';
+import { APPLY_PATCH, KubeClient } from '../../../src/kube/client.ts';
+import { testKubeConfig, testNamespace } from '../../support/cluster.ts';
 import { CHART, helm, helmBinary, helmTemplate } from '../../support/helm.ts';
+import { objectPath } from '../../support/in-cluster.ts';
 import { grantsOf, type PolicyRule } from '../../support/rbac.ts';
 import type { Manifest } from '../../support/scenario.ts';
 
@@ -61,10 +63,40 @@ function checkLockedDown(w: Workload) {
   }
 }
 
-/** Server dry-run with kubectl when the machine has one, as CI runs it. */
+/** the kubectl to use (KANARY_TEST_KUBECTL names another; a missing one exercises the API fallback) */
+const KUBECTL = process.env.KANARY_TEST_KUBECTL || 'kubectl';
+const HAS_KUBECTL = spawnSync(KUBECTL, ['version', '--client'], { encoding: 'utf8' }).status === 0;
+
+/**
+ * Server dry-run: `kubectl apply --dry-run=server` when the machine has kubectl, else the same
+ * through the API (server-side apply with dryRun=All), each accepted object reported as kubectl does.
+ */
+async function dryRun(objs: Manifest[], namespace: string): Promise<{ status: number | null; out: string }> {
+  if (HAS_KUBECTL) return kubectlDryRun(objs, namespace);
+  const client = new KubeClient(testKubeConfig());
+  const lines: string[] = [];
+  for (const o of objs) {
+    try {
+      await client.request(objectPath(o), {
+        method: 'PATCH',
+        body: o,
+        contentType: APPLY_PATCH,
+        query: { fieldManager: 'kanary-chart-test', dryRun: 'All', force: true },
+      });
+      lines.push(`${o.kind.toLowerCase()}/${o.metadata.name} serverside-applied (server dry run)`);
+    } catch (err) {
+      return {
+        status: 1,
+        out: `${lines.join('\n')}\n${o.kind}/${o.metadata.name}: ${(err as Error).message}`,
+      };
+    }
+  }
+  return { status: 0, out: lines.join('\n') };
+}
+
 function kubectlDryRun(objs: Manifest[], namespace: string): { status: number | null; out: string } {
   const r = spawnSync(
-    'kubectl',
+    KUBECTL,
     [
       '--kubeconfig',
       files(clusterConfig()).kubeconfig,
@@ -89,7 +121,7 @@ describe('helm chart deploy/helm/kanary', () => {
   });
 
   for (const v of VALUES)
-    it(`ci/${v}: helm template, the install's requirements, kubectl apply --dry-run=server`, async (t) => {
+    it(`ci/${v}: helm template, the install's requirements, ${HAS_KUBECTL ? 'kubectl apply --dry-run=server' : 'server dry run (no kubectl: through the API)'}`, async (t) => {
       const ns = await testNamespace(t, 'chart');
       const objs = await helmTemplate({ namespace: ns.name, valuesFiles: [`ci/${v}`], includeCrds: true });
       // biome-ignore lint/suspicious/noExplicitAny: the values files' own shape, read as written
@@ -166,7 +198,7 @@ describe('helm chart deploy/helm/kanary', () => {
       // the API server accepts every object (the ServiceMonitor's CRD is not in the local cluster:
       // it is checked by shape above, not dry-run)
       const sent = objs.filter((o) => o.kind !== 'ServiceMonitor');
-      const r = kubectlDryRun(sent, ns.name);
+      const r = await dryRun(sent, ns.name);
       assert.equal(r.status, 0, `kubectl apply --dry-run=server:\n${r.out}`);
       const accepted = r.out.split('\n').filter((l) => l.endsWith('(server dry run)'));
       assert.equal(accepted.length, sent.length, `every object accepted:\n${r.out}`);
