@@ -282,7 +282,13 @@ for (const mode of ['cluster-wide', 'namespaced'] as const) {
       t.diagnostic(`controller used: ${ctrl.used.join(', ')}`);
       t.diagnostic(`data plane used: ${data.used.join(', ')}`);
       t.diagnostic(`requests recorded: ${inst.proxy.requests.length}`);
-      assert.deepEqual(ctrl.unused, [], 'controller grants no request used');
+      assert.deepEqual(
+        ctrl.unused,
+        [],
+        JOB_PROVIDER && ctrl.unused.some((g) => g.startsWith('batch '))
+          ? 'the job analysis provider is in the tree: add a job metric to this scenario so its batch/jobs grants are proven'
+          : 'controller grants no request used',
+      );
       assert.deepEqual(data.unused, [], 'data plane grants no request used');
       for (const p of [a, b, dp]) assert.equal(p.child.exitCode, null, `${p.sa} still runs`);
     });
