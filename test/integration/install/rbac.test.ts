@@ -37,7 +37,7 @@ const INSTANCE_LABEL = 'argo-rollouts.argoproj.io/controller-instance-id';
 
 /**
  * Grants for a feature of another branch: required to be used once that feature is in the tree
- * (the job analysis provider creates, reads, watches and deletes Jobs).
+ * (the job analysis provider creates, reads, lists and deletes Jobs).
  */
 const JOB_PROVIDER = existsSync(join(ROOT, 'src', 'analysis', 'providers'))
   ? readdirSync(join(ROOT, 'src', 'analysis', 'providers')).some((f) => f.startsWith('job'))
@@ -45,7 +45,6 @@ const JOB_PROVIDER = existsSync(join(ROOT, 'src', 'analysis', 'providers'))
 const PENDING: Record<string, boolean> = {
   'batch jobs get': !JOB_PROVIDER,
   'batch jobs list': !JOB_PROVIDER,
-  'batch jobs watch': !JOB_PROVIDER,
   'batch jobs create': !JOB_PROVIDER,
   'batch jobs delete': !JOB_PROVIDER,
 };
