@@ -32,6 +32,11 @@ export interface RolloutControllerOptions {
   metrics: ControllerMetrics;
   /** watch one namespace only (namespaced install) */
   namespace?: string;
+  /**
+   * Argo's --namespaced: no cluster-scoped reads, so a Role-only install works.
+   * ClusterAnalysisTemplates are not watched; a Rollout that names one finds none.
+   */
+  namespaced?: boolean;
   instanceId?: string;
   workers?: number;
 }
@@ -139,18 +144,20 @@ export class RolloutController {
     );
   }
 
+  private analysisInformers(): Informer<KubeObject>[] {
+    const all = [this.analysisRuns, this.analysisTemplates];
+    return this.opts.namespaced ? all : [...all, this.clusterAnalysisTemplates];
+  }
+
   /** Whether the analysis caches are filled (a Rollout with an analysis step waits for them). */
   get analysisSynced(): boolean {
-    return [this.analysisRuns, this.analysisTemplates, this.clusterAnalysisTemplates].every(
-      (i) => i.hasSynced,
-    );
+    return this.analysisInformers().every((i) => i.hasSynced);
   }
 
   /** Fills the caches, then starts the workers. */
   async start(): Promise<void> {
     // not awaited: without the analysis CRDs these keep retrying, and Rollouts without analysis must not wait
-    for (const i of [this.analysisRuns, this.analysisTemplates, this.clusterAnalysisTemplates])
-      void i.start();
+    for (const i of this.analysisInformers()) void i.start();
     await Promise.all([this.replicaSets, this.pods, this.services, this.ingresses].map((i) => i.start()));
     await this.rollouts.start();
     this.queue.run(

@@ -17,6 +17,8 @@ export interface ControllerOptions {
   context?: string;
   namespace?: string;
   instanceId?: string;
+  /** no cluster-scoped reads (Argo's --namespaced); needs namespace */
+  namespaced?: boolean;
   leaderElect?: boolean;
   leaderElectionNamespace?: string;
   /** Argo's --leader-election-lease-duration, --leader-election-renew-deadline, --leader-election-retry-period */
@@ -65,6 +67,7 @@ export async function runController(o: ControllerOptions): Promise<RunningContro
     log,
     metrics,
     namespace: o.namespace,
+    namespaced: o.namespaced,
     instanceId: o.instanceId,
     workers: o.workers,
   });

@@ -37,6 +37,13 @@ export interface DataPlaneOptions {
   httpsPort?: number;
   /** 0 picks a free port; the chosen one is in the result */
   metricsPort?: number;
+  /**
+   * Watch IngressClass objects (cluster-scoped; default true). Without them an Ingress
+   * without a class is never ours (no default class), which a Role-only install accepts.
+   */
+  watchIngressClasses?: boolean;
+  /** address of /metrics and /healthz (default 127.0.0.1; 0.0.0.0 in a pod, for the kubelet's probes) */
+  metricsAddress?: string;
   nginxBinary?: string;
   /** default: a fresh temporary directory */
   stateDir?: string;
@@ -437,7 +444,10 @@ export async function startDataPlane(opts: DataPlaneOptions): Promise<DataPlane>
 
   // start: caches first, then nginx with the initial configuration
   const onChange = () => queue.add('sync');
-  for (const inf of [ingresses, services, slices, secrets, classes]) {
+  const watchClasses = opts.watchIngressClasses !== false;
+  for (const inf of watchClasses
+    ? [ingresses, services, slices, secrets, classes]
+    : [ingresses, services, slices, secrets]) {
     const events = inf as unknown as Informer<Ingress>;
     events.on('add', onChange);
     events.on('update', onChange);
@@ -450,7 +460,7 @@ export async function startDataPlane(opts: DataPlaneOptions): Promise<DataPlane>
     slices.start(),
     secrets.start(),
     // unref: a data plane stopped within 3 s of its start must not wait for this timer to exit
-    Promise.race([classes.start(), sleep(3000, undefined, { ref: false })]),
+    watchClasses ? Promise.race([classes.start(), sleep(3000, undefined, { ref: false })]) : undefined,
   ]);
   const tailer = new AccessLogTailer(
     statePaths(stateDir).accessLog,
@@ -480,17 +490,26 @@ export async function startDataPlane(opts: DataPlaneOptions): Promise<DataPlane>
   );
   queue.add('sync'); // changes that arrived during the initial sync
 
-  const metricsServer = await startMetricsServer('127.0.0.1', opts.metricsPort ?? 10254, {
-    metrics,
-    healthy: () => {
-      const ok = nginx.pid !== undefined && started;
-      return {
-        ok,
-        detail: { ok, nginxPid: nginx.pid ?? null, reloads: nginx.reloads, lastError: lastSyncError ?? null },
-      };
+  const metricsServer = await startMetricsServer(
+    opts.metricsAddress ?? '127.0.0.1',
+    opts.metricsPort ?? 10254,
+    {
+      metrics,
+      healthy: () => {
+        const ok = nginx.pid !== undefined && started;
+        return {
+          ok,
+          detail: {
+            ok,
+            nginxPid: nginx.pid ?? null,
+            reloads: nginx.reloads,
+            lastError: lastSyncError ?? null,
+          },
+        };
+      },
+      canaries: () => ({ stateVersion, canaries: canaries() }),
     },
-    canaries: () => ({ stateVersion, canaries: canaries() }),
-  });
+  );
   log.info(
     { bind: bindAddress, http: env.httpPort, https: env.httpsPort, metrics: metricsServer.port, stateDir },
     'data plane ready',

@@ -24,6 +24,17 @@ import { KubeConfigError } from './errors.ts';
 import { proxyFor } from './proxy.ts';
 
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+/**
+ * Environment variable naming another folder to read the service account from
+ * (token, ca.crt, namespace) instead of SERVICE_ACCOUNT_DIR: a projected token
+ * mounted elsewhere, or a test that runs a process the way a pod sees it.
+ */
+export const SERVICE_ACCOUNT_DIR_ENV = 'KANARY_SERVICE_ACCOUNT_DIR';
+
+/** The service account folder: the option, else $KANARY_SERVICE_ACCOUNT_DIR, else the pod's. */
+export function serviceAccountDir(env: NodeJS.ProcessEnv, dir?: string): string {
+  return dir ?? (env[SERVICE_ACCOUNT_DIR_ENV] || SERVICE_ACCOUNT_DIR);
+}
 /** client-go re-reads a token file at most once a minute; a projected token rotates well before it expires */
 export const TOKEN_FILE_REFRESH_MS = 60_000;
 /** how often the client certificate and key files are checked for a change (mtime, size) */
@@ -340,7 +351,7 @@ export function findAccess(o: LoadAccessOptions = {}): AccessSpec & { files: str
     } else {
       const home = o.home ?? env.HOME ?? homedir();
       const dflt = join(home, '.kube', 'config');
-      const saDir = o.serviceAccountDir ?? SERVICE_ACCOUNT_DIR;
+      const saDir = serviceAccountDir(env, o.serviceAccountDir);
       if (existsSync(dflt)) files = [dflt];
       else if (existsSync(join(saDir, 'token'))) {
         if (o.context)

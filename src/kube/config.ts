@@ -1,6 +1,8 @@
 import { existsSync } from 'node:fs';
-import { delimiter } from 'node:path';
+import { homedir } from 'node:os';
+import { delimiter, join } from 'node:path';
 import { type Cluster, type Context, KubeConfig, type User } from '@kubernetes/client-node';
+import { inClusterAccess, SERVICE_ACCOUNT_DIR_ENV, serviceAccountDir } from './access.ts';
 import { KubeConfigError } from './errors.ts';
 
 export interface KubeConfigOptions {
@@ -43,13 +45,47 @@ export function mergeKubeconfigFiles(files: string[]): KubeConfig {
 }
 
 /**
+ * The in-cluster configuration from a service account folder other than the
+ * pod's (client-node's loadFromCluster reads only the fixed path): the same
+ * cluster, token file and CA it would build.
+ */
+function inClusterFrom(dir: string, env: NodeJS.ProcessEnv): KubeConfig {
+  const spec = inClusterAccess(env, dir);
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'inCluster', server: spec.server, caFile: spec.caFile, skipTLSVerify: false }],
+    users: [
+      { name: 'inClusterUser', authProvider: { name: 'tokenFile', config: { tokenFile: spec.tokenFile } } },
+    ],
+    contexts: [
+      { name: 'inClusterContext', cluster: 'inCluster', user: 'inClusterUser', namespace: spec.namespace },
+    ],
+    currentContext: 'inClusterContext',
+  });
+  return kc;
+}
+
+/**
  * Loads a kubeconfig the way kubectl does: --kubeconfig, else $KUBECONFIG
- * (several files merged), else ~/.kube/config, else the in-cluster service account.
+ * (several files merged), else ~/.kube/config, else the in-cluster service account
+ * (from $KANARY_SERVICE_ACCOUNT_DIR when set, as src/kube/access.ts reads it).
  */
 export function loadKubeConfig(opts: KubeConfigOptions = {}): KubeConfig {
-  const files = (opts.env ?? process.env).KUBECONFIG?.split(delimiter).filter(Boolean) ?? [];
+  const env = opts.env ?? process.env;
+  const files = env.KUBECONFIG?.split(delimiter).filter(Boolean) ?? [];
   let kc = new KubeConfig();
-  if (!opts.kubeconfig && files.length > 1) kc = mergeKubeconfigFiles(files);
+  const saDir = env[SERVICE_ACCOUNT_DIR_ENV] ? serviceAccountDir(env) : undefined;
+  if (
+    !opts.kubeconfig &&
+    files.length === 0 &&
+    saDir &&
+    !existsSync(join(env.HOME ?? homedir(), '.kube', 'config')) &&
+    existsSync(join(saDir, 'token'))
+  ) {
+    if (opts.context)
+      throw new KubeConfigError(`context "${opts.context}" not found: running with the in-cluster config`);
+    kc = inClusterFrom(saDir, env);
+  } else if (!opts.kubeconfig && files.length > 1) kc = mergeKubeconfigFiles(files);
   else {
     try {
       if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);

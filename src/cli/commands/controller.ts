@@ -14,6 +14,11 @@ export function registerControllerCommand(program: Command): void {
     .option('--context <name>', 'kubeconfig context')
     .option('--namespace <ns>', 'only manage Rollouts in this namespace (namespaced install)')
     .option(
+      '--namespaced',
+      'no cluster-scoped reads, for an install with Roles only (ClusterAnalysisTemplates are not watched); needs --namespace',
+      false,
+    )
+    .option(
       '--instance-id <id>',
       `only manage Rollouts labelled argo-rollouts.argoproj.io/controller-instance-id=<id>`,
     )
@@ -55,6 +60,10 @@ export function registerControllerCommand(program: Command): void {
           hint: 'the defaults are 2s < 10s < 15s',
         });
       }
+      if (o.namespaced && !o.namespace)
+        throw new UserError('--namespaced needs --namespace', {
+          hint: 'a namespaced install serves one namespace: --namespaced --namespace <ns>',
+        });
       const qps = positiveNumber('--qps', o.qps);
       const burst = positiveNumber('--burst', o.burst);
       if (!Number.isInteger(burst)) throw new UserError(`--burst: not a whole number: ${String(o.burst)}`);
@@ -69,6 +78,7 @@ export function registerControllerCommand(program: Command): void {
         kubeconfig: o.kubeconfig as string | undefined,
         context: o.context as string | undefined,
         namespace: o.namespace as string | undefined,
+        namespaced: Boolean(o.namespaced),
         instanceId: o.instanceId as string | undefined,
         leaderElect: Boolean(o.leaderElect),
         leaderElectionNamespace: o.leaderElectionNamespace as string | undefined,

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import type { Command } from 'commander';
 import { parseDuration } from '../../client/format.ts';
 import { UserError } from '../errors.ts';
@@ -12,6 +13,8 @@ interface IngressFlags {
   context?: string;
   namespace?: string;
   metricsPort: string;
+  metricsAddress: string;
+  watchIngressClasses: boolean;
   nginxBinary: string;
   stateDir?: string;
   workerProcesses: string;
@@ -62,7 +65,16 @@ export function registerIngressCommand(program: Command): void {
     .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, ~/.kube/config, in-cluster)')
     .option('--context <name>', 'kubeconfig context')
     .option('-n, --namespace <ns>', 'watch only this namespace (default: all)')
-    .option('--metrics-port <port>', 'loopback port for /metrics, /healthz and /debug/canaries', '10254')
+    .option('--metrics-port <port>', 'port for /metrics, /healthz and /debug/canaries', '10254')
+    .option(
+      '--metrics-address <ip>',
+      'address of the metrics port (0.0.0.0 in a pod, so the kubelet can probe /healthz)',
+      '127.0.0.1',
+    )
+    .option(
+      '--no-watch-ingress-classes',
+      'do not watch IngressClass objects (cluster-scoped), for an install with Roles only; an Ingress without a class is then never served',
+    )
     .option('--nginx-binary <path>', 'nginx executable', 'nginx')
     .option(
       '--state-dir <dir>',
@@ -97,6 +109,8 @@ export function registerIngressCommand(program: Command): void {
       if (!/^[1-9]\d*$/.test(o.maxMetricSeries)) {
         throw new UserError(`--max-metric-series must be a positive number, got "${o.maxMetricSeries}"`);
       }
+      if (isIP(o.metricsAddress) === 0)
+        throw new UserError(`--metrics-address must be an IP address, got "${o.metricsAddress}"`);
       const httpPort = port('--http-port', o.httpPort);
       const httpsPort = port('--https-port', o.httpsPort);
       const metricsPort = port('--metrics-port', o.metricsPort, true);
@@ -122,6 +136,8 @@ export function registerIngressCommand(program: Command): void {
           httpPort,
           httpsPort,
           metricsPort,
+          metricsAddress: o.metricsAddress,
+          watchIngressClasses: o.watchIngressClasses,
           nginxBinary: o.nginxBinary,
           stateDir: o.stateDir,
           workerProcesses: o.workerProcesses,

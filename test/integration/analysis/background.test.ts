@@ -15,7 +15,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { promotePlan } from '../../../src/cli/commands/rollout-patches.ts';
+import { promotePlan } from '../../../src/client/patches.ts';
 import { isNotFound, KubeClient, RESOURCES } from '../../../src/kube/client.ts';
 import { installCrds, kanaryCrds } from '../../../src/kube/crds.ts';
 import { testKubeConfig, waitUntil } from '../../support/cluster.ts';

@@ -58,6 +58,7 @@ test('kanary ingress: bad flags are clear user errors, before any connection is 
     [['--http-port', '99999'], /--http-port must be a port number/],
     [['--https-port', 'abc'], /--https-port must be a port number/],
     [['--metrics-port', '-1'], /--metrics-port must be a port number/],
+    [['--metrics-address', 'everywhere'], /--metrics-address must be an IP address/],
     [['--worker-processes', 'many'], /--worker-processes/],
     [['--annotations-prefix', 'bad prefix!'], /not a valid annotation prefix/],
     [['--worker-shutdown-timeout', 'soon'], /--worker-shutdown-timeout must be a duration/],

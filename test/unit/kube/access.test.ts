@@ -14,6 +14,7 @@ import {
   resolveAccess,
   TOKEN_FILE_REFRESH_MS,
 } from '../../../src/kube/access.ts';
+import { loadKubeConfig } from '../../../src/kube/config.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'kanary-access-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -427,6 +428,21 @@ describe('findAccess: where the connection comes from', () => {
       },
     },
     {
+      name: 'in-cluster from $KANARY_SERVICE_ACCOUNT_DIR (a token and CA mounted elsewhere)',
+      env: {
+        KUBERNETES_SERVICE_HOST: '10.96.0.1',
+        KUBERNETES_SERVICE_PORT: '443',
+        KANARY_SERVICE_ACCOUNT_DIR: sa,
+      },
+      home: nowhere,
+      want: {
+        context: 'in-cluster',
+        caFile: join(sa, 'ca.crt'),
+        tokenFile: join(sa, 'token'),
+        namespace: 'kanary-system',
+      },
+    },
+    {
       name: 'HTTPS_PROXY applies to an https server not in NO_PROXY',
       kubeconfig: two,
       env: { HTTPS_PROXY: 'proxy.corp:3128', NO_PROXY: 'one,.svc' },
@@ -508,6 +524,43 @@ describe('findAccess: where the connection comes from', () => {
         (err: unknown) => err instanceof UserError && c.message.test(err.message),
       );
     });
+});
+
+describe('loadKubeConfig (client-node, the data plane and the CLI) in-cluster', () => {
+  const sa = join(dir, 'sa2');
+  write('sa2/token', 'sa-token\n');
+  write('sa2/ca.crt', 'CA');
+  write('sa2/namespace', 'kanary-system');
+  const nowhere = join(dir, 'nowhere');
+  const two = write(
+    'load/two.yaml',
+    kubeconfig({
+      clusters: [{ name: 'two', server: 'https://two' }],
+      contexts: [{ name: 'two', cluster: 'two' }],
+      current: 'two',
+    }),
+  );
+  const env = { KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443', HOME: nowhere };
+  it('reads the service account from $KANARY_SERVICE_ACCOUNT_DIR as findAccess does', () => {
+    const kc = loadKubeConfig({ env: { ...env, KANARY_SERVICE_ACCOUNT_DIR: sa } });
+    assert.equal(kc.getCurrentCluster()?.server, 'https://10.96.0.1:443');
+    assert.equal(kc.getCurrentCluster()?.caFile, join(sa, 'ca.crt'));
+    assert.deepEqual(kc.getCurrentUser()?.authProvider, {
+      name: 'tokenFile',
+      config: { tokenFile: join(sa, 'token') },
+    });
+    assert.equal(kc.getContextObject(kc.getCurrentContext())?.namespace, 'kanary-system');
+  });
+  it('a --context with the in-cluster config is an error, as in findAccess', () => {
+    assert.throws(
+      () => loadKubeConfig({ context: 'x', env: { ...env, KANARY_SERVICE_ACCOUNT_DIR: sa } }),
+      /context "x" not found: running with the in-cluster config/,
+    );
+  });
+  it('an explicit --kubeconfig wins over the variable', () => {
+    const kc = loadKubeConfig({ kubeconfig: two, env: { ...env, KANARY_SERVICE_ACCOUNT_DIR: sa } });
+    assert.equal(kc.getCurrentCluster()?.server, 'https://two');
+  });
 });
 
 describe('ClusterAccess', () => {

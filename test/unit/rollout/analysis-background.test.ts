@@ -15,7 +15,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { V1ReplicaSet } from '@kubernetes/client-node';
 import type { CanaryStep, Rollout } from '../../../src/api/types.ts';
-import { promotePlan } from '../../../src/cli/commands/rollout-patches.ts';
+import { promotePlan } from '../../../src/client/patches.ts';
 import {
   type AnalysisTemplateObject,
   type ObservedRun,
