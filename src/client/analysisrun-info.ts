@@ -5,6 +5,7 @@
  * measurements with the reason each got its phase. Pure: computed from the
  * object alone (step and background runs alike), no I/O, no clock.
  */
+import { templateString } from '../analysis/args.ts';
 import { DEFAULT_CONSECUTIVE_ERROR_LIMIT } from '../analysis/validate.ts';
 import { analysisIcon, POD_TEMPLATE_HASH_LABEL, REVISION_ANNOTATION } from './rollout-info.ts';
 import type { AnalysisArgument, AnalysisMetric, AnalysisRun, Measurement, MetricResult } from './types.ts';
@@ -225,12 +226,33 @@ function inDryRun(run: AnalysisRun, name: string): boolean {
   return false;
 }
 
+/**
+ * `{{args.x}}` replaced by the run's argument values where it has them (a
+ * Secret's stays a placeholder), so the URL and query read as measured.
+ */
+function argValues(run: AnalysisRun): Map<string, string> {
+  const values = new Map<string, string>();
+  for (const a of run.spec?.args ?? []) {
+    if (a.name && typeof a.value === 'string' && !a.valueFrom?.secretKeyRef)
+      values.set(`args.${a.name}`, a.value);
+  }
+  return values;
+}
+
+function substitute(text: string, values: Map<string, string>): string {
+  if (!text.includes('{{')) return text;
+  const out = templateString(text, values);
+  return typeof out === 'string' ? out : text;
+}
+
 function metricInfo(
   run: AnalysisRun,
   metric: AnalysisMetric | undefined,
   result: MetricResult | undefined,
 ): MetricInfo {
-  const { provider, target } = providerOf(metric);
+  const values = argValues(run);
+  const { provider, target: raw } = providerOf(metric);
+  const target = raw.map((t) => substitute(t, values));
   return {
     name: metric?.name ?? result?.name ?? '',
     provider,
@@ -239,8 +261,8 @@ function metricInfo(
     icon: analysisIcon(result?.phase),
     message: result?.message ?? '',
     dryRun: result?.dryRun === true || inDryRun(run, metric?.name ?? result?.name ?? ''),
-    successCondition: metric?.successCondition ?? '',
-    failureCondition: metric?.failureCondition ?? '',
+    successCondition: substitute(metric?.successCondition ?? '', values),
+    failureCondition: substitute(metric?.failureCondition ?? '', values),
     limits: limitsOf(metric),
     counts: {
       count: num(result?.count),

@@ -177,6 +177,35 @@ describe('get analysisrun: what a metric measures, and bad input', () => {
       target: [],
     });
   });
+  it("the URL and conditions read with the run's argument values; a Secret's tag stays as written", () => {
+    const detail = analysisRunDetail({
+      metadata: { name: 'r' },
+      spec: {
+        args: [
+          { name: 'base', value: 'http://127.0.0.1:8080' },
+          { name: 'max', value: '0.5' },
+          { name: 'token', valueFrom: { secretKeyRef: { name: 's', key: 'k' } } },
+        ],
+        metrics: [
+          {
+            name: 'm',
+            successCondition: 'result < {{args.max}}',
+            provider: { web: { url: '{{args.base}}/check?t={{args.token}}' } },
+          },
+        ],
+      },
+    });
+    assert.equal(detail.metrics[0]?.successCondition, 'result < 0.5');
+    assert.deepEqual(detail.metrics[0]?.target, ['GET {{args.base}}/check?t={{args.token}}']);
+    const plain = analysisRunDetail({
+      metadata: { name: 'r' },
+      spec: {
+        args: [{ name: 'base', value: 'http://127.0.0.1:8080' }],
+        metrics: [{ name: 'm', provider: { web: { url: '{{ args.base }}/check' } } }],
+      },
+    });
+    assert.deepEqual(plain.metrics[0]?.target, ['GET http://127.0.0.1:8080/check']);
+  });
   it('a Secret arg shows where its value comes from, never a value', () => {
     const detail = analysisRunDetail({
       metadata: { name: 'r' },
