@@ -281,9 +281,7 @@ ${fields
     [
       'a syntax error in a condition: the compiler message with the position',
       template(metric(`successCondition: result[0] >= \n${WEB}`)),
-      [
-        'spec.metrics[0] (m).successCondition: unexpected token EOF (1:12)\n | result[0] >=\n | ...........^',
-      ],
+      ['spec.metrics[0] (m).successCondition: unexpected token EOF (1:12)\n | result[0] >=\n | ...........^'],
     ],
     [
       'a name a condition may not use',
