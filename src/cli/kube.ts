@@ -312,6 +312,44 @@ export class Cluster implements RolloutApi {
     }
   }
 
+  /**
+   * One AnalysisRun; a not-found error that names runs with similar names (or
+   * says the cluster has no AnalysisRun resource at all).
+   */
+  async getAnalysisRun(name: string, namespace = this.namespace): Promise<AnalysisRun> {
+    const call = { verb: 'get', resource: 'analysisruns', namespace, name };
+    try {
+      return await this.client.request<AnalysisRun>(resourcePath(ANALYSIS_RUNS, namespace, name), {
+        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      });
+    } catch (err) {
+      if (!(err instanceof KubeApiError && err.code === 404)) {
+        throw translateError(err, call, this.client.server, this.context);
+      }
+      if (resourceTypeMissing(err)) {
+        throw new UserError('the cluster does not know the AnalysisRun resource (analysisruns.argoproj.io)', {
+          hint: 'install the CRDs: kubectl apply --server-side -f deploy/crds/',
+        });
+      }
+      let names: string[] = [];
+      try {
+        names = (await this.listOptional<AnalysisRun>(ANALYSIS_RUNS, namespace)).map(
+          (r) => r.metadata.name ?? '',
+        );
+      } catch {
+        // suggestions are a courtesy; the not-found error stands on its own
+      }
+      const close = closeNames(name, names);
+      let hint: string;
+      if (close.length > 0) hint = `did you mean ${close.map((n) => `"${n}"`).join(' or ')}?`;
+      else if (names.length > 0)
+        hint = `analysisruns in "${namespace}": ${names.slice(0, 8).join(', ')}${names.length > 8 ? ', …' : ''}`;
+      else
+        hint = `there are no analysisruns in namespace "${namespace}"; \`kanary get rollout NAME\` shows a rollout's runs (α)`;
+      throw new UserError(`analysisrun "${name}" not found in namespace "${namespace}"`, { hint });
+    }
+  }
+
   /** The Rollout and everything in its namespace that `get rollout` may show under it. */
   async rolloutObjects(name: string): Promise<RolloutObjects> {
     const ns = this.namespace;

@@ -147,21 +147,68 @@ export interface Measurement {
   metadata?: Record<string, string>;
 }
 
+export interface MetricCounts {
+  count?: number;
+  successful?: number;
+  failed?: number;
+  inconclusive?: number;
+  error?: number;
+}
+
+export interface MetricResult extends MetricCounts {
+  name?: string;
+  phase?: string;
+  message?: string;
+  consecutiveError?: number;
+  consecutiveSuccess?: number;
+  dryRun?: boolean;
+  measurements?: Measurement[] | null;
+}
+
+/** A metric of an AnalysisRun's spec, as the CLI reads it (counts and limits are int-or-string). */
+export interface AnalysisMetric {
+  name?: string;
+  interval?: string;
+  initialDelay?: string;
+  count?: number | string;
+  successCondition?: string;
+  failureCondition?: string;
+  failureLimit?: number | string;
+  inconclusiveLimit?: number | string;
+  consecutiveErrorLimit?: number | string;
+  consecutiveSuccessLimit?: number | string;
+  provider?: Record<string, unknown> | null;
+}
+
+export interface AnalysisArgument {
+  name?: string;
+  value?: string;
+  valueFrom?: {
+    secretKeyRef?: { name?: string; key?: string } | null;
+    fieldRef?: { fieldPath?: string } | null;
+    podTemplateHashValue?: string;
+  } | null;
+}
+
 export interface AnalysisRun {
   apiVersion?: string;
   kind?: string;
   metadata: ObjectMeta;
+  spec?: {
+    metrics?: AnalysisMetric[] | null;
+    args?: AnalysisArgument[] | null;
+    terminate?: boolean;
+    dryRun?: { metricName?: string }[] | null;
+    measurementRetention?: { metricName?: string; limit?: number }[] | null;
+  };
   status?: {
     phase?: string;
     message?: string;
-    metricResults?: {
-      name?: string;
-      successful?: number;
-      failed?: number;
-      inconclusive?: number;
-      error?: number;
-      measurements?: Measurement[];
-    }[];
+    startedAt?: string;
+    completedAt?: string;
+    runSummary?: MetricCounts | null;
+    dryRunSummary?: MetricCounts | null;
+    metricResults?: MetricResult[] | null;
   };
 }
 

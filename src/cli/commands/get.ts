@@ -5,11 +5,13 @@
  */
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
+import { analysisRunDetail } from '../../client/analysisrun-info.ts';
 import { colourEnabled } from '../../client/icons.ts';
 import { type RolloutInfo, rolloutInfo } from '../../client/rollout-info.ts';
 import type { Rollout, RolloutObjects } from '../../client/types.ts';
 import { UserError } from '../errors.ts';
 import { addKubeFlags, connect, type KubeFlags, ROLLOUTS, WATCHED_FOR_GET } from '../kube-flags.ts';
+import { renderAnalysisRun } from '../render/analysisrun.ts';
 import {
   type ListOptions,
   type RolloutRow,
@@ -166,8 +168,29 @@ async function getRollout(name: string, o: GetOpts): Promise<void> {
   }
 }
 
+interface GetRunOpts extends KubeFlags {
+  color: boolean;
+  output?: string;
+}
+
+async function getAnalysisRun(name: string, o: GetRunOpts): Promise<void> {
+  const output = parseOutput(o.output);
+  const cluster = await connect(o);
+  const run = await cluster.getAnalysisRun(name);
+  const detail = analysisRunDetail(run);
+  const out = process.stdout;
+  if (output === 'json') out.write(`${JSON.stringify({ ...detail, icon: undefined }, null, 2)}\n`);
+  else if (output === 'yaml') out.write(stringify({ ...detail, icon: undefined }));
+  else {
+    const colour = colourEnabled(out, { noColor: !o.color });
+    out.write(renderAnalysisRun(detail, { now: Date.now(), colour }));
+  }
+}
+
 export function registerGetCommands(program: Command): void {
-  const get = program.command('get').description('show a rollout with its revisions, ReplicaSets and pods');
+  const get = program
+    .command('get')
+    .description('show a rollout with its revisions, ReplicaSets and pods, or an AnalysisRun');
   addKubeFlags(
     get
       .command('rollout')
@@ -182,6 +205,18 @@ export function registerGetCommands(program: Command): void {
       .option('--timeout-seconds <n>', 'with --watch, stop after this many seconds')
       .option('-o, --output <format>', 'json or yaml: the same information as data'),
   ).action((name: string, o: GetOpts) => getRollout(name, o));
+  addKubeFlags(
+    get
+      .command('analysisrun')
+      .aliases(['ar', 'analysisruns'])
+      .description(
+        "show an AnalysisRun: its phase and message, and each metric's provider, conditions, limits, counts " +
+          'and measurements (value, phase, time, and what decided the phase)',
+      )
+      .argument('<analysisrun>', 'name of the AnalysisRun (`kanary get rollout` shows them with α)')
+      .option('--no-color', 'do not colour the output (also: NO_COLOR=1)')
+      .option('-o, --output <format>', 'json or yaml: the same information as data'),
+  ).action((name: string, o: GetRunOpts) => getAnalysisRun(name, o));
 }
 
 interface ListOpts extends KubeFlags {

@@ -5,13 +5,20 @@
  * `kubectl argo rollouts lint` adds: strict decoding (an unknown field is an
  * error, as Go's DisallowUnknownFields makes it) and the Services and
  * Ingresses found in the same file; and the analysis steps against the
- * AnalysisTemplates in the file. `--argo-only` leaves out Kanary's own
- * refusals and the template check, to check a manifest as upstream's lint does.
+ * AnalysisTemplates in the file; and every AnalysisTemplate and
+ * ClusterAnalysisTemplate itself, as the AnalysisRun controller would find it
+ * (its metrics' limits, arguments, providers Kanary runs, and the syntax of
+ * each condition). `--argo-only` leaves out Kanary's own refusals and the
+ * template checks, to check a manifest as upstream's lint does.
  */
 import { readFileSync } from 'node:fs';
 import type { V1Ingress, V1Service } from '@kubernetes/client-node';
 import type { Command } from 'commander';
 import { parseAllDocuments } from 'yaml';
+import { ArgsError, resolveMetricArgs, SECRET_PLACEHOLDER } from '../../analysis/args.ts';
+import { ConditionSyntaxError, compileCondition } from '../../analysis/expr/index.ts';
+import type { Argument, Metric } from '../../analysis/types.ts';
+import { validateMetric } from '../../analysis/validate.ts';
 import { formatFieldError } from '../../api/field-error.ts';
 import { GO_STRUCTS, POD_TEMPLATE_ROOT } from '../../api/podtemplate-fields.gen.ts';
 import type { Rollout } from '../../api/types.ts';
@@ -171,8 +178,83 @@ export function firstUnknownField(value: unknown, type = 'Rollout'): string | un
 
 export interface LintResult {
   rollouts: number;
-  /** problems in file order; the first one is what upstream reports */
-  problems: { rollout?: string; message: string }[];
+  /** AnalysisTemplates and ClusterAnalysisTemplates checked */
+  templates: number;
+  /** problems in file order (Rollouts first); the first one is what upstream reports */
+  problems: { rollout?: string; template?: string; message: string }[];
+}
+
+/**
+ * The value an argument stands for while a template is checked alone: its own
+ * value, else a placeholder (the Rollout or the run supplies it; `0` reads as
+ * a number and, inside quotes, as a string, so conditions still parse).
+ */
+const ARG_PLACEHOLDER = '0';
+
+/**
+ * One AnalysisTemplate or ClusterAnalysisTemplate as the AnalysisRun
+ * controller reads it: arguments (`{{args.x}}` of no declared arg; an arg
+ * with both value and valueFrom), each metric's checks (limits, counts,
+ * durations, exactly one provider, one that Kanary runs), and the conditions'
+ * syntax through the same compiler the controller evaluates them with.
+ * Messages are the controller's, prefixed with where they are.
+ */
+export function lintAnalysisTemplate(t: Record<string, unknown>): string[] {
+  const spec = (isObject(t.spec) ? t.spec : {}) as { args?: unknown; metrics?: unknown };
+  const problems: string[] = [];
+  const args: Argument[] = [];
+  const declared = Array.isArray(spec.args) ? spec.args : [];
+  for (const [i, a] of declared.entries()) {
+    const arg = (isObject(a) ? a : {}) as unknown as Argument;
+    if (typeof arg.name !== 'string' || arg.name === '') {
+      problems.push(`spec.args[${i}].name: Required value`);
+      continue;
+    }
+    if (arg.valueFrom && arg.value !== undefined)
+      problems.push(`spec.args[${i}]: arg '${arg.name}' has both Value and ValueFrom fields`);
+    const value = arg.valueFrom?.secretKeyRef
+      ? SECRET_PLACEHOLDER
+      : typeof arg.value === 'string'
+        ? arg.value
+        : ARG_PLACEHOLDER;
+    args.push({ name: arg.name, value });
+  }
+  const metrics = Array.isArray(spec.metrics) ? spec.metrics : [];
+  if (metrics.length === 0) problems.push('spec.metrics: Required value: no metrics specified');
+  const names = new Set<string>();
+  for (const [i, raw] of metrics.entries()) {
+    const at = `spec.metrics[${i}]`;
+    if (!isObject(raw)) {
+      problems.push(`${at}: a metric must be an object`);
+      continue;
+    }
+    const metric = raw as unknown as Metric;
+    const label = typeof metric.name === 'string' && metric.name ? `${at} (${metric.name})` : at;
+    if (typeof metric.name !== 'string' || metric.name === '') problems.push(`${at}.name: Required value`);
+    else if (names.has(metric.name)) problems.push(`${label}: duplicate name '${metric.name}'`);
+    else names.add(metric.name);
+    const resolved = resolveMetricArgs(metric, args);
+    if (resolved instanceof ArgsError) {
+      const hint = /^failed to resolve \{\{\s*args\./.test(resolved.message)
+        ? ' (not declared in spec.args)'
+        : '';
+      problems.push(`${label}: Unable to resolve metric arguments: ${resolved.message}${hint}`);
+      continue;
+    }
+    const invalid = validateMetric(resolved);
+    if (invalid) problems.push(`${label}: ${invalid}`);
+    for (const key of ['successCondition', 'failureCondition'] as const) {
+      const condition = resolved[key];
+      if (condition === undefined || condition === '') continue;
+      if (typeof condition !== 'string') {
+        problems.push(`${label}.${key}: must be a string`);
+        continue;
+      }
+      const compiled = compileCondition(condition);
+      if (compiled instanceof ConditionSyntaxError) problems.push(`${label}.${key}: ${compiled.message}`);
+    }
+  }
+  return problems;
 }
 
 /** Services and Ingresses a Rollout's routing points at, among those in the same file (upstream's matching). */
@@ -207,11 +289,16 @@ export function lintText(text: string, opts: LintOptions = {}): LintResult {
   for (const doc of Array.isArray(docs) ? docs : [docs]) {
     if (doc.errors.length > 0) {
       const e = doc.errors[0];
-      return { rollouts: 0, problems: [{ message: `invalid YAML: ${e?.message ?? 'parse error'}` }] };
+      return {
+        rollouts: 0,
+        templates: 0,
+        problems: [{ message: `invalid YAML: ${e?.message ?? 'parse error'}` }],
+      };
     }
     const value = doc.toJS();
     if (value === null || value === undefined) continue;
-    if (!isObject(value)) return { rollouts: 0, problems: [{ message: 'a manifest must be an object' }] };
+    if (!isObject(value))
+      return { rollouts: 0, templates: 0, problems: [{ message: 'a manifest must be an object' }] };
     objects.push(value);
   }
   const isRollout = (o: Record<string, unknown>) =>
@@ -267,7 +354,19 @@ export function lintText(text: string, opts: LintOptions = {}): LintResult {
     );
     if (!refs.ok) problems.push({ rollout, message: refs.message });
   }
-  return { rollouts: rollouts.length, problems };
+  let checked = 0;
+  if (!opts.argoOnly) {
+    for (const o of objects) {
+      const isTemplate =
+        String(o.apiVersion).startsWith('argoproj.io/') &&
+        (o.kind === 'AnalysisTemplate' || o.kind === 'ClusterAnalysisTemplate');
+      if (!isTemplate) continue;
+      checked++;
+      const template = `${o.kind} "${(o.metadata as { name?: string } | undefined)?.name ?? ''}"`;
+      for (const message of lintAnalysisTemplate(o)) problems.push({ template, message });
+    }
+  }
+  return { rollouts: rollouts.length, templates: checked, problems };
 }
 
 function readInput(file: string): string {
@@ -285,7 +384,7 @@ export function registerLintCommand(program: Command): void {
   program
     .command('lint')
     .description(
-      "check Rollout manifests offline with the controller's checks and messages (exit 1 on problems)",
+      "check Rollout manifests and AnalysisTemplates offline with the controllers' checks and messages (exit 1 on problems)",
     )
     .requiredOption('-f, --filename <file...>', 'manifest file(s) to check; - reads standard input')
     .option(
@@ -296,17 +395,21 @@ export function registerLintCommand(program: Command): void {
       // each problem in upstream's words; where it is goes on its own line when that is not obvious
       const problems: { message: string; where?: string }[] = [];
       let total = 0;
+      let templates = 0;
       for (const file of o.filename) {
         const result = lintText(readInput(file), { argoOnly: o.argoOnly });
         total += result.rollouts;
-        const several = o.filename.length > 1 || result.rollouts > 1;
+        templates += result.templates;
+        const several = o.filename.length > 1 || result.rollouts + result.templates > 1;
         for (const p of result.problems) {
+          // a template's problem always says which template, as a Rollout's does when there are several
+          const what = p.template ?? (p.rollout && several ? `rollout "${p.rollout}"` : '');
           problems.push({
             message: p.message,
-            where: several ? `in ${p.rollout ? `rollout "${p.rollout}" of ` : ''}${file}` : undefined,
+            where: several || p.template ? `in ${what ? `${what} of ` : ''}${file}` : undefined,
           });
         }
-        if (result.rollouts === 0 && result.problems.length === 0)
+        if (result.rollouts === 0 && result.templates === 0 && result.problems.length === 0)
           problems.push({ message: `no Rollout found in ${file}` });
       }
       const last = problems.pop();
@@ -315,6 +418,10 @@ export function registerLintCommand(program: Command): void {
           process.stderr.write(`error: ${p.message}\n${p.where ? `  ${p.where}\n` : ''}`);
         throw new UserError(last.message, { hint: last.where });
       }
-      if (process.stderr.isTTY) process.stderr.write(`✔ ${total} Rollout${total === 1 ? '' : 's'} valid\n`);
+      if (process.stderr.isTTY) {
+        const counted = [`${total} Rollout${total === 1 ? '' : 's'}`];
+        if (templates > 0) counted.push(`${templates} analysis template${templates === 1 ? '' : 's'}`);
+        process.stderr.write(`✔ ${counted.join(', ')} valid\n`);
+      }
     });
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { firstUnknownField, lintText } from '../../../src/cli/commands/lint.ts';
@@ -237,6 +238,141 @@ spec:
         'spec.strategy.canary.steps[1].analysis.templates: Invalid value: "a": AnalysisTemplate a has metric m which runs indefinitely. Invalid value for count: <nil>',
       ],
     );
+  });
+});
+
+describe('lint: AnalysisTemplates and ClusterAnalysisTemplates on their own', () => {
+  const template = (
+    metrics: string,
+    args = '',
+    kind = 'AnalysisTemplate',
+  ) => `apiVersion: argoproj.io/v1alpha1
+kind: ${kind}
+metadata: {name: t}
+spec:
+${args}  metrics:
+${metrics}`;
+  const metric = (fields: string) => `  - name: m
+    interval: 1s
+    count: 1
+${fields
+  .split('\n')
+  .map((l) => `    ${l}`)
+  .join('\n')}
+`;
+  const WEB = "provider: {web: {url: 'http://127.0.0.1/'}}";
+  const lint = (text: string) => lintText(text).problems.map((p) => [p.template, p.message]);
+
+  const table: [what: string, text: string, messages: string[]][] = [
+    ['a valid template: no problem', template(metric(`successCondition: result[0] >= 0.95\n${WEB}`)), []],
+    [
+      'conditions in the expression language Argo uses, with args substituted',
+      template(
+        metric(
+          `successCondition: len(result) == 0 || all(result, {# < {{args.max}}})\nfailureCondition: isNaN(result[0]) or default(result[0], 0) > 1\n${WEB}`,
+        ),
+        '  args: [{name: max, value: "0.5"}]\n',
+      ),
+      [],
+    ],
+    [
+      'a syntax error in a condition: the compiler message with the position',
+      template(metric(`successCondition: result[0] >= \n${WEB}`)),
+      ['spec.metrics[0] (m).successCondition: unexpected token EOF (1:12)\n | result[0] >=\n | ...........^'],
+    ],
+    [
+      'a name a condition may not use',
+      template(metric(`failureCondition: value > 1\n${WEB}`)),
+      ['spec.metrics[0] (m).failureCondition: unknown name value (1:1)\n | value > 1\n | ^'],
+    ],
+    [
+      'a provider Kanary does not run: the controller refusal',
+      template(metric("successCondition: result < 1\nprovider: {datadog: {query: 'x'}}")),
+      ['spec.metrics[0] (m): metric provider datadog is not supported by Kanary'],
+    ],
+    [
+      'an argument used but never declared',
+      template(metric(`successCondition: result < {{args.max}}\n${WEB}`)),
+      [
+        'spec.metrics[0] (m): Unable to resolve metric arguments: failed to resolve {{args.max}} (not declared in spec.args)',
+      ],
+    ],
+    [
+      'an argument with both value and valueFrom',
+      template(
+        metric(WEB),
+        '  args: [{name: a, value: x, valueFrom: {secretKeyRef: {name: s, key: k}}}]\n',
+        'ClusterAnalysisTemplate',
+      ),
+      ["spec.args[0]: arg 'a' has both Value and ValueFrom fields"],
+    ],
+    [
+      "Argo's metric checks: limits, count without interval, two providers, duplicate names",
+      template(
+        `${metric(`failureLimit: -2\n${WEB}`)}  - name: n\n    count: 2\n    ${WEB}\n  - name: m\n    provider: {web: {url: x}, prometheus: {query: y}}\n`,
+      ),
+      [
+        'spec.metrics[0] (m): failureLimit must be >= 0, or -1 to be disabled',
+        'spec.metrics[1] (n): interval must be specified when count > 1',
+        "spec.metrics[2] (m): duplicate name 'm'",
+        'spec.metrics[2] (m): multiple providers specified',
+      ],
+    ],
+    ['no metrics', template('    []\n'), ['spec.metrics: Required value: no metrics specified']],
+  ];
+  for (const [what, text, messages] of table) {
+    it(what, () => {
+      const kind = text.includes('kind: ClusterAnalysisTemplate')
+        ? 'ClusterAnalysisTemplate'
+        : 'AnalysisTemplate';
+      assert.deepEqual(
+        lint(text),
+        messages.map((m) => [`${kind} "t"`, m]),
+      );
+    });
+  }
+
+  it("the template checks are Kanary's: --argo-only leaves them out", () => {
+    const bad = template(metric("provider: {datadog: {query: 'x'}}"));
+    assert.equal(lintText(bad).problems.length, 1);
+    assert.deepEqual(lintText(bad, { argoOnly: true }), { rollouts: 0, templates: 0, problems: [] });
+  });
+
+  it('a step that does not set an argument of its template in the same file: the controller message', () => {
+    const text = `apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {name: r}
+spec:
+  selector: {matchLabels: {app: r}}
+  template:
+    metadata: {labels: {app: r}}
+    spec: {containers: [{name: r, image: nginx}]}
+  strategy: {canary: {steps: [{analysis: {templates: [{templateName: t}]}}]}}
+---
+${template(metric(`successCondition: result < {{args.max}}\n${WEB}`), '  args: [{name: max}]\n')}`;
+    assert.deepEqual(
+      lintText(text).problems.map((p) => p.message),
+      [
+        'spec.strategy.canary.steps[0].analysis.templates: Invalid value: "templateNames: [t]": args.max was not resolved',
+      ],
+    );
+  });
+
+  it('the command names the template and the file, and exits 1', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kanary-lint-'));
+    const file = join(dir, 'template.yaml');
+    writeFileSync(file, template(metric(`successCondition: result >>\n${WEB}`)));
+    const run = spawnSync(process.execPath, [join(ROOT, 'bin', 'kanary.js'), 'lint', '-f', file], {
+      encoding: 'utf8',
+    });
+    assert.equal(run.status, 1);
+    assert.match(run.stderr, /^error: spec\.metrics\[0\] \(m\)\.successCondition: /);
+    assert.ok(run.stderr.includes(`hint: in AnalysisTemplate "t" of ${file}\n`), run.stderr);
+    writeFileSync(file, template(metric(`successCondition: result > 1\n${WEB}`)));
+    const good = spawnSync(process.execPath, [join(ROOT, 'bin', 'kanary.js'), 'lint', '-f', file], {
+      encoding: 'utf8',
+    });
+    assert.deepEqual([good.status, good.stderr], [0, '']);
   });
 });
 
