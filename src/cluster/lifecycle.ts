@@ -163,6 +163,11 @@ export async function clusterUp(c: ClusterConfig, opts: UpOptions): Promise<{ al
   if (existing) {
     const report = await clusterStatus(c);
     if (report.healthy) {
+      const ended = report.components.filter((x) => x.state === 'stopped').map((x) => x.name);
+      if (ended.length) {
+        forgetProcesses(c, ended);
+        progress(`forgot ${ended.join(', ')}: added to the cluster earlier (playground --keep), since ended`);
+      }
       progress(`cluster "${c.name}" is already running`);
       return { alreadyRunning: true };
     }
@@ -288,6 +293,15 @@ async function createNodes(
  * Records processes started on top of the cluster (the playground's controller
  * and data plane with --keep), so `down` stops them and `status` reports them.
  */
+/** Drops the records of processes added with adoptProcesses (by name); cluster components stay. */
+export function forgetProcesses(c: ClusterConfig, names: string[]): void {
+  const state = readState(c);
+  if (!state) return;
+  const components = new Set(allComponents(c).map((s) => s.name));
+  state.processes = state.processes.filter((p) => components.has(p.name) || !names.includes(p.name));
+  writeState(c, state);
+}
+
 export function adoptProcesses(c: ClusterConfig, recs: ProcessRecord[]): void {
   const state = readState(c);
   if (!state) throw new Error(`cluster "${c.name}" is not running`);
@@ -299,7 +313,8 @@ export function adoptProcesses(c: ClusterConfig, recs: ProcessRecord[]): void {
 export interface ComponentStatus {
   name: string;
   pid?: number;
-  state: 'healthy' | 'unhealthy' | 'crashed' | 'missing';
+  /** `stopped`: a process someone else added to the cluster (the playground's --keep) that has ended */
+  state: 'healthy' | 'unhealthy' | 'crashed' | 'missing' | 'stopped';
   detail: string;
 }
 
@@ -343,18 +358,23 @@ export async function clusterStatus(given: ClusterConfig): Promise<StatusReport>
     });
   }
   const known = new Set(allComponents(c).map((s) => s.name));
+  // processes the cluster adopted (the playground's --keep): not part of the cluster, so one that
+  // ended (killed by hand, say) is reported but does not make the cluster unhealthy
   for (const rec of state.processes.filter((p) => !known.has(p.name))) {
     const up = isRunning(rec);
     components.push({
       name: rec.name,
       pid: rec.pid,
-      state: up ? 'healthy' : 'crashed',
+      state: up ? 'healthy' : 'stopped',
       detail: up
         ? 'running'
-        : `not running; log ${rec.log}: ${tailFile(rec.log, 3).replace(/\s+/g, ' ').slice(-300)}`,
+        : `not running (not a cluster component; \`kanary cluster down\` forgets it); log ${rec.log}: ${tailFile(rec.log, 3).replace(/\s+/g, ' ').slice(-300)}`,
     });
   }
-  const healthy = components.every((x) => x.state === 'healthy') && network.netns && network.hostLink;
+  const healthy =
+    components.every((x) => x.state === 'healthy' || x.state === 'stopped') &&
+    network.netns &&
+    network.hostLink;
   return {
     name: c.name,
     running: components.some((x) => x.state === 'healthy' || x.state === 'unhealthy'),

@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { it } from 'node:test';
 import { promisify } from 'node:util';
 import { clusterConfig, files } from '../../../src/cluster/config.ts';
-import { isRunning, type ProcessRecord } from '../../../src/cluster/procs.ts';
+import { adoptProcesses } from '../../../src/cluster/lifecycle.ts';
+import { isRunning, type ProcessRecord, spawnDaemon } from '../../../src/cluster/procs.ts';
+import { waitUntil } from '../../support/cluster.ts';
 
 const exec = promisify(execFile);
 const root = join(import.meta.dirname, '..', '..', '..');
@@ -51,7 +53,28 @@ it('cluster up → kubectl works → a crash is reported → down leaves nothing
   assert.equal(again.code, 0);
   assert.match(again.stderr, /already running/);
 
+  // a process the playground's --keep added, killed by hand: reported, not a cluster fault; `up` forgets it
+  const extra = spawnDaemon('playground-extra', 'sleep', ['0.2'], join(c.stateDir, 'extra.log'));
+  adoptProcesses(c, [extra]);
+  await waitUntil('the added process to end', async () => !isRunning(extra), 10_000, 50);
+  const ended = await kanary('cluster', '--name', NAME, 'status', '-o', 'json');
+  assert.equal(ended.code, 0, ended.stdout);
+  const report = JSON.parse(ended.stdout) as {
+    healthy: boolean;
+    components: { name: string; state: string }[];
+  };
+  assert.equal(report.healthy, true);
+  assert.equal(report.components.find((x) => x.name === 'playground-extra')?.state, 'stopped');
+  const forgot = await kanary('cluster', '--name', NAME, 'up');
+  assert.equal(forgot.code, 0, forgot.stderr);
+  assert.match(forgot.stderr, /forgot playground-extra/);
+
   const state = JSON.parse(readFileSync(files(c).state, 'utf8')) as { processes: ProcessRecord[] };
+  assert.equal(
+    state.processes.some((p) => p.name === 'playground-extra'),
+    false,
+    'the ended process is forgotten',
+  );
   const kwok = state.processes.find((p) => p.name === 'kwok')!;
   process.kill(kwok.pid, 'SIGKILL');
   await new Promise((r) => setTimeout(r, 300));
