@@ -195,6 +195,10 @@ describe('blue-green', { concurrency: true }, () => {
       (r) => r.status?.phase === 'Healthy' && r.status.stableRS === green,
       60_000,
     );
+    // the sampler reads every 100 ms, slower under load: let it see the switch before it stops
+    await waitUntil('the sampler to see active on green', async () =>
+      activeSeen.seen.some((v) => v.hash === green),
+    );
     const firstGreen = (await activeSeen.stop()).find((v) => v.hash === green);
     assert.ok(firstGreen, 'active switched');
     // startTime has second precision
