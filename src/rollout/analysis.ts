@@ -928,7 +928,12 @@ export function reconcileAnalysisRuns(ctx: Ctx, fastRollback: boolean): void {
     if (postRun) pauseOrAbort(ctx, postRun, 'Blue/green post-promotion analysis phase error/failed');
   }
   ctx.stepRun = stepRun;
-  ctx.currentRuns = { step: stepRun, background: backgroundRun, prePromotion: preRun, postPromotion: postRun };
+  ctx.currentRuns = {
+    step: stepRun,
+    background: backgroundRun,
+    prePromotion: preRun,
+    postPromotion: postRun,
+  };
   // a run just created or taken over under its name (the status did not record it yet) is rescued
   const rescued = new Set([
     stepRun?.metadata.name,
@@ -942,7 +947,12 @@ export function reconcileAnalysisRuns(ctx: Ctx, fastRollback: boolean): void {
     ctx.actions.push({ kind: 'deleteAnalysisRun', name: run.metadata.name });
   }
   const canary = s.canary;
-  emitStatusChange(ctx, s.blueGreen?.postPromotionAnalysisRunStatus as RunStatusRef, postRun, 'PostPromotion');
+  emitStatusChange(
+    ctx,
+    s.blueGreen?.postPromotionAnalysisRunStatus as RunStatusRef,
+    postRun,
+    'PostPromotion',
+  );
   emitStatusChange(ctx, s.blueGreen?.prePromotionAnalysisRunStatus as RunStatusRef, preRun, 'PrePromotion');
   emitStatusChange(ctx, canary?.currentStepAnalysisRunStatus as RunStatusRef | undefined, stepRun, 'Step');
   emitStatusChange(
