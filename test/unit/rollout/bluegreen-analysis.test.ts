@@ -21,7 +21,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { BlueGreenStrategy, Rollout } from '../../../src/api/types.ts';
-import { abortPlan, promotePlan } from '../../../src/client/patches.ts';
+import { lintText } from '../../../src/cli/commands/lint.ts';
+import { abortPlan, promotePlan, retryPlan } from '../../../src/client/patches.ts';
 import type { AnalysisTemplateObject, ObservedRun } from '../../../src/rollout/analysis.ts';
 import { plan } from '../../../src/rollout/plan.ts';
 import { routerFor } from '../../../src/traffic/router.ts';
@@ -188,6 +189,27 @@ describe('blue-green pre-promotion analysis', () => {
       assert.equal(runs(sim).length, 1, 'no new run while aborted');
     });
   }
+
+  it('retry after a failure: a new run (…-pre.1) is created, and its success promotes', () => {
+    const sim = deployed({ prePromotionAnalysis: PRE });
+    update(sim);
+    sim.converge();
+    const hash = sim.status.currentPodHash;
+    const first = onlyRun(sim, 'PrePromotion');
+    sim.setRunPhase(first.metadata.name, 'Failed', FAILED_MSG);
+    sim.converge();
+    assert.equal(sim.status.abort, true);
+    sim.patchStatus(retryPlan().status?.status as never);
+    sim.converge();
+    assert.equal(sim.status.abort, undefined);
+    const second = bgStatus(sim).prePromotionAnalysisRunStatus?.name;
+    assert.equal(second, `${first.metadata.name}.1`);
+    assert.notEqual(selector(sim, 'bg-active'), hash);
+    sim.setRunPhase(second ?? '', 'Successful');
+    sim.converge();
+    assert.equal(selector(sim, 'bg-active'), hash);
+    assert.equal(sim.status.stableRS, hash);
+  });
 
   it('Inconclusive: pauses (InconclusiveAnalysisRun); promote starts a new run, active still waits for it', () => {
     const sim = deployed({ prePromotionAnalysis: PRE });
@@ -483,4 +505,43 @@ describe('blue-green analysis: validation as for canary', () => {
       assert.equal(p.status.message, `InvalidSpec: The Rollout "bg" is invalid: ${c.message}`);
     });
   }
+});
+
+describe('blue-green analysis: kanary lint', () => {
+  const file = (metric: string) => `apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata: {name: smoke}
+spec:
+  metrics:
+  - name: smoke
+    ${metric}
+    successCondition: result == true
+    provider: {web: {url: "http://127.0.0.1:1/"}}
+---
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {name: bg}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: bg}}
+  template:
+    metadata: {labels: {app: bg}}
+    spec: {containers: [{name: c, image: x}]}
+  strategy:
+    blueGreen:
+      activeService: bg-active
+      postPromotionAnalysis: {templates: [{templateName: smoke}]}
+`;
+  it('a bounded template in the same file: no problem', () => {
+    assert.deepEqual(lintText(file('count: 2')).problems, []);
+  });
+  it('an unbounded one: the controller’s message', () => {
+    assert.deepEqual(lintText(file('interval: 10s')).problems, [
+      {
+        rollout: 'bg',
+        message:
+          'spec.strategy.blueGreen.postPromotionAnalysis.templates: Invalid value: "smoke": AnalysisTemplate smoke has metric smoke which runs indefinitely. Invalid value for count: <nil>',
+      },
+    ]);
+  });
 });
