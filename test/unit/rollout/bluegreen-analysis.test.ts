@@ -439,6 +439,59 @@ describe('blue-green post-promotion analysis', () => {
   });
 });
 
+describe('blue-green analysis: crash safety', () => {
+  /**
+   * Converges, except that every pass that writes an AnalysisRun (create or
+   * terminate) or switches the active Service dies after `crashAt` of its
+   * writes, without its status (a SIGKILLed controller), and is then run again.
+   */
+  const convergeCrashing = (sim: Sim, crashAt: number | undefined) => {
+    for (let i = 0; i < 50; i++) {
+      const peek = plan(sim.observed(), routerFor);
+      const decisive = peek.actions.some(
+        (a) =>
+          a.kind === 'createAnalysisRun' ||
+          a.kind === 'patchAnalysisRun' ||
+          (a.kind === 'patchService' && a.name === 'bg-active'),
+      );
+      if (crashAt !== undefined && decisive) sim.crashStep(crashAt);
+      const p = sim.step();
+      if (p.actions.length === 0 && !decisive) return;
+    }
+    throw new Error('did not converge');
+  };
+  const flow = (crashAt: number | undefined): Sim => {
+    const sim = deployed({ prePromotionAnalysis: PRE, postPromotionAnalysis: POST });
+    update(sim);
+    convergeCrashing(sim, crashAt);
+    const pre = bgStatus(sim).prePromotionAnalysisRunStatus?.name ?? '';
+    sim.setRunPhase(pre, 'Successful');
+    convergeCrashing(sim, crashAt);
+    const post = bgStatus(sim).postPromotionAnalysisRunStatus?.name ?? '';
+    sim.setRunPhase(post, 'Successful');
+    convergeCrashing(sim, crashAt);
+    sim.converge();
+    return sim;
+  };
+  const names = (sim: Sim) =>
+    runs(sim)
+      .map((r) => r.metadata.name)
+      .sort();
+  it('a pass that dies after any number of its writes: no duplicate run, the same end state', () => {
+    const reference = flow(undefined);
+    assert.equal(reference.status.stableRS, reference.status.currentPodHash);
+    assert.equal(names(reference).length, 2);
+    for (let crashAt = 1; crashAt < 4; crashAt++) {
+      const sim = flow(crashAt);
+      assert.deepEqual(names(sim), names(reference), `the same runs, none twice (crash after ${crashAt})`);
+      assert.equal(sim.replicaSets.size, 2);
+      assert.equal(sim.status.stableRS, reference.status.stableRS);
+      assert.deepEqual(sim.status.blueGreen, reference.status.blueGreen);
+      assert.equal(sim.status.phase, 'Healthy');
+    }
+  });
+});
+
 describe('blue-green analysis run history', () => {
   it('successfulRunHistoryLimit: 1 keeps one finished run besides the current one', () => {
     const r = bgRollout({ prePromotionAnalysis: PRE });
