@@ -69,16 +69,6 @@ export function unsupportedFeatures(r: Rollout): FieldError[] {
     );
   }
   const strategy = isObject(spec.strategy) ? spec.strategy : {};
-  const blueGreen = isObject(strategy.blueGreen) ? strategy.blueGreen : undefined;
-  for (const hook of ['prePromotionAnalysis', 'postPromotionAnalysis'] as const) {
-    if (!blueGreen || !present(blueGreen[hook])) continue;
-    errs.push(
-      forbidden(
-        `spec.strategy.blueGreen.${hook}`,
-        `${hook} is not supported by Kanary yet; the Rollout is not progressed so that it is not promoted unchecked`,
-      ),
-    );
-  }
   const canary = isObject(strategy.canary) ? strategy.canary : undefined;
   if (!canary) return errs;
   if (present(canary.pingPong)) {

@@ -978,8 +978,13 @@ function validateBlueGreenReferences(
     }
     found.push([role, svc]);
   }
+  // the pre-/post-promotion analyses' templates, as for canary's steps
+  const missingTemplate = refs.analysis?.missing();
+  if (missingTemplate) return result([missingTemplate]);
   const errs: FieldError[] = [];
   for (const [role, svc] of found) errs.push(...validateService(r, role, svc));
+  const invalidTemplates = refs.analysis?.invalid();
+  if (invalidTemplates) errs.push(invalidTemplates);
   return result(errs);
 }
 

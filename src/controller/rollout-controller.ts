@@ -374,9 +374,13 @@ export class RolloutController {
     const recorded = ro.status?.canary as
       | { currentStepAnalysisRunStatus?: unknown; currentBackgroundAnalysisRunStatus?: unknown }
       | undefined;
+    const recordedBG = ro.status?.blueGreen as
+      | { prePromotionAnalysisRunStatus?: unknown; postPromotionAnalysisRunStatus?: unknown }
+      | undefined;
     const usesAnalysis =
       analysisTemplateRefs(ro).length > 0 ||
-      Boolean(recorded?.currentStepAnalysisRunStatus || recorded?.currentBackgroundAnalysisRunStatus);
+      Boolean(recorded?.currentStepAnalysisRunStatus || recorded?.currentBackgroundAnalysisRunStatus) ||
+      Boolean(recordedBG?.prePromotionAnalysisRunStatus || recordedBG?.postPromotionAnalysisRunStatus);
     if (usesAnalysis && !this.analysisSynced) return { requeueAfterMs: 500 };
     const end = this.opts.metrics.reconcile.startTimer({ namespace, name });
     const writes: Written[] = [];
@@ -517,10 +521,21 @@ export function slimAnalysisRun(run: KubeObject): KubeObject {
   } as KubeObject;
 }
 
-/** The templates a Rollout's analysis steps and background analysis name (malformed specs yield what can be read). */
+/**
+ * The templates a Rollout's analysis steps, background analysis and
+ * blue-green pre-/post-promotion analyses name (malformed specs yield what can be read).
+ */
 function analysisTemplateRefs(ro: RolloutObject): { name: string; cluster: boolean }[] {
   const canary = ro.spec?.strategy?.canary as { steps?: unknown; analysis?: unknown } | undefined;
-  const analyses = [...(Array.isArray(canary?.steps) ? canary.steps : []), { analysis: canary?.analysis }];
+  const blueGreen = ro.spec?.strategy?.blueGreen as
+    | { prePromotionAnalysis?: unknown; postPromotionAnalysis?: unknown }
+    | undefined;
+  const analyses = [
+    ...(Array.isArray(canary?.steps) ? canary.steps : []),
+    { analysis: canary?.analysis },
+    { analysis: blueGreen?.prePromotionAnalysis },
+    { analysis: blueGreen?.postPromotionAnalysis },
+  ];
   const refs: { name: string; cluster: boolean }[] = [];
   for (const step of analyses) {
     const templates = (step as { analysis?: { templates?: unknown } } | null)?.analysis?.templates;

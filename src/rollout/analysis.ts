@@ -27,7 +27,7 @@ import { type FieldError, invalid } from '../api/field-error.ts';
 import type { Rollout } from '../api/types.ts';
 import { type Ctx, event, isAborted, PassError, statusOf } from './context.ts';
 import { deepEqual } from './json.ts';
-import { hashOf, rolloutControllerRef } from './replicasets.ts';
+import { availableReplicas, hashOf, isSaturated, rolloutControllerRef, specReplicas } from './replicasets.ts';
 import { currentStep, stepsOf } from './steps.ts';
 
 export const ROLLOUT_TYPE_LABEL = 'rollout-type';
@@ -143,6 +143,15 @@ export const backgroundAnalysisOf = (r: Rollout): BackgroundAnalysis | undefined
 };
 
 export const BACKGROUND_TEMPLATES_PATH = 'spec.strategy.canary.analysis.templates';
+
+const BLUE_GREEN_HOOKS = ['prePromotionAnalysis', 'postPromotionAnalysis'] as const;
+type BlueGreenHook = (typeof BLUE_GREEN_HOOKS)[number];
+
+/** `strategy.blueGreen.prePromotionAnalysis` / `postPromotionAnalysis` (a RolloutAnalysis), if set. */
+export const blueGreenAnalysisOf = (r: Rollout, hook: BlueGreenHook): RolloutAnalysis | undefined => {
+  const a = (r?.spec?.strategy?.blueGreen as Record<string, unknown> | undefined)?.[hook];
+  return isObject(a) ? (a as RolloutAnalysis) : undefined;
+};
 
 // ---- templates ----
 
@@ -363,6 +372,20 @@ export function buildRunArguments(
 /** Every RolloutAnalysis of the Rollout with its field path, in Argo's order: the steps, then background. */
 function analysesOf(r: Rollout): { analysis: RolloutAnalysis; path: string; background: boolean }[] {
   const out: { analysis: RolloutAnalysis; path: string; background: boolean }[] = [];
+  const blueGreen = r?.spec?.strategy?.blueGreen as Record<string, unknown> | undefined;
+  if (isObject(blueGreen)) {
+    // getReferencedRolloutAnalyses: for blue-green only its two hooks (both bounded, like a step)
+    for (const hook of BLUE_GREEN_HOOKS) {
+      const analysis = blueGreen[hook];
+      if (isObject(analysis))
+        out.push({
+          analysis: analysis as RolloutAnalysis,
+          path: `spec.strategy.blueGreen.${hook}.templates`,
+          background: false,
+        });
+    }
+    return out;
+  }
   const steps = stepsOf(r);
   for (let i = 0; i < steps.length; i++) {
     const analysis = stepAnalysisOf(steps[i]);
@@ -488,9 +511,11 @@ function templateRunsBounded(t: AnalysisTemplateObject, path: string): FieldErro
 
 // ---- the runs ----
 
-interface CurrentRuns {
+export interface CurrentRuns {
   step?: ObservedRun;
   background?: ObservedRun;
+  prePromotion?: ObservedRun;
+  postPromotion?: ObservedRun;
 }
 
 /**
@@ -503,18 +528,31 @@ function ownedRuns(ctx: Ctx): { current: CurrentRuns; others: ObservedRun[] } {
   const owned = ctx.analysis.runs.filter((run) =>
     run.metadata.ownerReferences?.some((o) => o.controller && o.uid === uid),
   );
-  const canary = statusOf(ctx).canary;
+  const { canary, blueGreen } = statusOf(ctx);
   const stepRef = canary?.currentStepAnalysisRunStatus as RunStatusRef | undefined;
   const bgRef = canary?.currentBackgroundAnalysisRunStatus as RunStatusRef | undefined;
+  const preRef = blueGreen?.prePromotionAnalysisRunStatus;
+  const postRef = blueGreen?.postPromotionAnalysisRunStatus;
   const current: CurrentRuns = {};
   const others: ObservedRun[] = [];
   for (const run of owned) {
     const name = run.metadata.name;
     if (stepRef?.name && name === stepRef.name) current.step = run;
     else if (bgRef?.name && name === bgRef.name) current.background = run;
+    else if (preRef?.name && name === preRef.name) current.prePromotion = run;
+    else if (postRef?.name && name === postRef.name) current.postPromotion = run;
     else others.push(run);
   }
   return { current, others };
+}
+
+/**
+ * Argo's c.currentArs: the runs the observed status names, until this pass's
+ * reconcileAnalysisRuns replaces them with the runs it created or kept.
+ */
+export function currentRuns(ctx: Ctx): CurrentRuns {
+  if (!ctx.currentRuns) ctx.currentRuns = ownedRuns(ctx).current;
+  return ctx.currentRuns;
 }
 
 function terminate(ctx: Ctx, run: ObservedRun | undefined): void {
@@ -750,12 +788,100 @@ function reconcileBackgroundRun(ctx: Ctx, current: ObservedRun | undefined): Obs
   return run;
 }
 
+/** The run a blue-green hook creates: `<rollout>-<hash>-<revision>-pre|-post`, rollout-type PrePromotion|PostPromotion. */
+export function blueGreenAnalysisRun(
+  ctx: Pick<Ctx, 'r' | 'stableRS' | 'newRS' | 'analysis'>,
+  hook: BlueGreenHook,
+): AnalysisRunManifest {
+  const pre = hook === 'prePromotionAnalysis';
+  return analysisRunFromRollout(
+    ctx,
+    blueGreenAnalysisOf(ctx.r, hook) ?? {},
+    pre ? 'pre' : 'post',
+    { [ROLLOUT_TYPE_LABEL]: pre ? 'PrePromotion' : 'PostPromotion' },
+    `spec.strategy.blueGreen.${hook}.templates`,
+  );
+}
+
+/**
+ * skipPrePromotionAnalysisRun: nothing to analyse before the switch when the
+ * new ReplicaSet is already stable or active, on the first deploy (no active
+ * selector yet), or (for a run not started yet) while the new ReplicaSet is
+ * not saturated — with previewReplicaCount, while it has not exactly that
+ * many pods, all available.
+ */
+export function skipPrePromotion(ctx: Ctx, current: ObservedRun | undefined): boolean {
+  const s = statusOf(ctx);
+  const hash = hashOf(ctx.newRS);
+  const active = s.blueGreen?.activeSelector ?? '';
+  if ((s.stableRS ?? '') === hash || active === '' || active === hash || hash === '') return true;
+  if (current) return false;
+  const preview = ctx.r.spec.strategy?.blueGreen?.previewReplicaCount;
+  if (typeof preview === 'number') {
+    return specReplicas(ctx.newRS) !== preview || availableReplicas(ctx.newRS) !== preview;
+  }
+  return !isSaturated(ctx.r, ctx.newRS);
+}
+
+/**
+ * skipPostPromotionAnalysisRun: nothing to analyse after the switch until the
+ * active selector (as the observed status records it) is the new ReplicaSet
+ * and while it is stable already; a run not started yet also waits for the
+ * new ReplicaSet to be saturated.
+ */
+export function skipPostPromotion(ctx: Ctx, current: ObservedRun | undefined): boolean {
+  const s = statusOf(ctx);
+  const hash = hashOf(ctx.newRS);
+  const active = s.blueGreen?.activeSelector ?? '';
+  if ((s.stableRS ?? '') === hash || active !== hash || hash === '') return true;
+  if (current) return false;
+  return !isSaturated(ctx.r, ctx.newRS);
+}
+
+/**
+ * reconcilePrePromotionAnalysisRun / reconcilePostPromotionAnalysisRun: no
+ * hook (or no templates) terminates the run; outside its window the run is
+ * terminated but stays current (its verdict stays in the status); an
+ * inconclusive pause holds it; otherwise a run is created when needed.
+ */
+function reconcileBlueGreenRun(
+  ctx: Ctx,
+  hook: BlueGreenHook,
+  current: ObservedRun | undefined,
+): ObservedRun | undefined {
+  const analysis = blueGreenAnalysisOf(ctx.r, hook);
+  if (!analysis || !(analysis.templates?.length ?? 0)) {
+    terminate(ctx, current);
+    return undefined;
+  }
+  const skip = hook === 'prePromotionAnalysis' ? skipPrePromotion : skipPostPromotion;
+  if (skip(ctx, current)) {
+    terminate(ctx, current);
+    return current;
+  }
+  if (pauseConditionOf(ctx, INCONCLUSIVE_PAUSE)) return current;
+  if (needsNewRun(ctx, current)) {
+    try {
+      return createRun(ctx, blueGreenAnalysisRun(ctx, hook));
+    } catch (e) {
+      throw new PassError((e as Error).message);
+    }
+  }
+  return current;
+}
+
+/** completedPrePromotionAnalysis: no pre-promotion hook, or its current run is Successful. */
+export function completedPrePromotionAnalysis(ctx: Ctx): boolean {
+  if (!blueGreenAnalysisOf(ctx.r, 'prePromotionAnalysis')) return true;
+  return currentRuns(ctx).prePromotion?.status?.phase === 'Successful';
+}
+
 /** emitAnalysisRunStatusChanges for one type of run */
 function emitStatusChange(
   ctx: Ctx,
   prev: RunStatusRef | undefined,
   run: ObservedRun | undefined,
-  type: 'Step' | 'Background',
+  type: 'Step' | 'Background' | 'PrePromotion' | 'PostPromotion',
 ): void {
   const phase = run?.status?.phase ?? '';
   if (!run || phase === '') return;
@@ -781,24 +907,53 @@ export function reconcileAnalysisRuns(ctx: Ctx, fastRollback: boolean): void {
   const { current, others } = ownedRuns(ctx);
   const fullyPromoted = (s.stableRS ?? '') === (s.currentPodHash ?? '');
   const cancel = fullyPromoted || isAborted(ctx) || Boolean(s.promoteFull) || fastRollback || !s.stableRS;
+  const blueGreen = Boolean(ctx.r.spec.strategy?.blueGreen);
   let stepRun: ObservedRun | undefined;
   let backgroundRun: ObservedRun | undefined;
+  let preRun: ObservedRun | undefined;
+  let postRun: ObservedRun | undefined;
   if (cancel) {
-    terminate(ctx, current.step);
-    terminate(ctx, current.background);
-  } else {
+    for (const run of [current.step, current.background, current.prePromotion, current.postPromotion])
+      terminate(ctx, run);
+    // blue-green keeps its runs current once cancelled (their verdicts stay in the status)
+    preRun = current.prePromotion;
+    postRun = current.postPromotion;
+  } else if (!blueGreen) {
     stepRun = reconcileStepRun(ctx, current.step);
     backgroundRun = reconcileBackgroundRun(ctx, current.background);
+  } else {
+    preRun = reconcileBlueGreenRun(ctx, 'prePromotionAnalysis', current.prePromotion);
+    if (preRun) pauseOrAbort(ctx, preRun, 'Blue/green pre-promotion analysis phase error/failed');
+    postRun = reconcileBlueGreenRun(ctx, 'postPromotionAnalysis', current.postPromotion);
+    if (postRun) pauseOrAbort(ctx, postRun, 'Blue/green post-promotion analysis phase error/failed');
   }
   ctx.stepRun = stepRun;
+  ctx.currentRuns = {
+    step: stepRun,
+    background: backgroundRun,
+    prePromotion: preRun,
+    postPromotion: postRun,
+  };
   // a run just created or taken over under its name (the status did not record it yet) is rescued
-  const rescued = new Set([stepRun?.metadata.name, backgroundRun?.metadata.name]);
+  const rescued = new Set([
+    stepRun?.metadata.name,
+    backgroundRun?.metadata.name,
+    preRun?.metadata.name,
+    postRun?.metadata.name,
+  ]);
   const otherRuns = others.filter((run) => !rescued.has(run.metadata.name));
   for (const run of otherRuns) terminate(ctx, run);
   for (const run of runsToDelete(ctx.r, otherRuns, ctx.allRSs)) {
     ctx.actions.push({ kind: 'deleteAnalysisRun', name: run.metadata.name });
   }
   const canary = s.canary;
+  emitStatusChange(
+    ctx,
+    s.blueGreen?.postPromotionAnalysisRunStatus as RunStatusRef,
+    postRun,
+    'PostPromotion',
+  );
+  emitStatusChange(ctx, s.blueGreen?.prePromotionAnalysisRunStatus as RunStatusRef, preRun, 'PrePromotion');
   emitStatusChange(ctx, canary?.currentStepAnalysisRunStatus as RunStatusRef | undefined, stepRun, 'Step');
   emitStatusChange(
     ctx,
@@ -808,6 +963,8 @@ export function reconcileAnalysisRuns(ctx: Ctx, fastRollback: boolean): void {
   );
   ctx.newStatus.stepAnalysisRun = stepRun ? runStatusRef(stepRun) : undefined;
   ctx.newStatus.backgroundAnalysisRun = backgroundRun ? runStatusRef(backgroundRun) : undefined;
+  ctx.newStatus.prePromotionAnalysisRun = preRun ? runStatusRef(preRun) : undefined;
+  ctx.newStatus.postPromotionAnalysisRun = postRun ? runStatusRef(postRun) : undefined;
 }
 
 /** spec.analysis.{successful,unsuccessful}RunHistoryLimit, or Argo's default (5). */

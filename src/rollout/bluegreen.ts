@@ -12,6 +12,12 @@ import { Message, POD_TEMPLATE_HASH_LABEL, Reason } from '../api/constants.ts';
 import { autoPromotionEnabledOf, replicasOf } from '../api/defaults.ts';
 import { formatLabelSelector } from '../api/selector.ts';
 import type { BlueGreenStatus, RolloutStatus } from '../api/types.ts';
+import {
+  blueGreenAnalysisOf,
+  completedPrePromotionAnalysis,
+  currentRuns,
+  reconcileAnalysisRuns,
+} from './analysis.ts';
 import { rollbackWithinWindow } from './canary.ts';
 import { removeCondition } from './conditions.ts';
 import { type Ctx, event, isAborted, PassError, requeueAfter, statusOf } from './context.ts';
@@ -165,6 +171,8 @@ function reconcilePause(ctx: Ctx, active: V1Service): void {
     ctx.pause.removeReasons.push(PAUSE_REASON);
     return;
   }
+  // the pause starts once the pre-promotion analysis is Successful
+  if (!completedPrePromotionAnalysis(ctx)) return;
   const cond = pauseCondition(ctx, PAUSE_REASON);
   if (cond) {
     if (completedPause(ctx)) {
@@ -193,7 +201,8 @@ function reconcileActiveService(ctx: Ctx, active: V1Service): void {
   if (!readyForPause(ctx) || !isSaturated(ctx.r, ctx.newRS)) return;
   const name = active.metadata?.name ?? '';
   let hash = serviceSelectorHash(live(ctx, active));
-  if (fastTracked(ctx, active) || completedPause(ctx)) hash = hashOf(ctx.newRS);
+  if (fastTracked(ctx, active)) hash = hashOf(ctx.newRS);
+  if (completedPause(ctx) && completedPrePromotionAnalysis(ctx)) hash = hashOf(ctx.newRS);
   if (statusOf(ctx).abort) hash = statusOf(ctx).stableRS ?? '';
   // a selector for no ReplicaSet would take every pod out of the Service
   if (hash === '') return;
@@ -216,6 +225,7 @@ export function rolloutBlueGreen(ctx: Ctx): RolloutStatus {
   reconcileReplicaSets(ctx);
   reconcilePause(ctx, active);
   reconcileActiveService(ctx, active);
+  reconcileAnalysisRuns(ctx, fastRollback(ctx));
   reconcileEphemeralMetadata(ctx);
   return syncStatus(ctx, active, preview);
 }
@@ -245,6 +255,10 @@ function shouldFullPromote(ctx: Ctx, next: RolloutStatus): string {
   if (statusOf(ctx).promoteFull) return 'Full promotion requested';
   if (fastRollback(ctx)) return rollbackWithinWindow(ctx) ? 'Rollback within window' : 'Fast rollback';
   if (isAborted(ctx)) return '';
+  // stable moves only once the post-promotion analysis is Successful
+  if (blueGreenAnalysisOf(ctx.r, 'postPromotionAnalysis')) {
+    if (currentRuns(ctx).postPromotion?.status?.phase !== 'Successful') return '';
+  }
   return 'Completed blue-green update';
 }
 
@@ -257,7 +271,7 @@ function scaleUpPreviewCheckPoint(ctx: Ctx): boolean {
   const preview = blueGreenOf(ctx).previewReplicaCount;
   if (preview === undefined || preview === null) return false;
   if (statusOf(ctx).blueGreen?.scaleUpPreviewCheckPoint) return true;
-  if (!completedPause(ctx)) return false;
+  if (!completedPrePromotionAnalysis(ctx) || !completedPause(ctx)) return false;
   return preview === availableReplicas(ctx.newRS);
 }
 
@@ -309,6 +323,14 @@ function syncStatus(ctx: Ctx, active: V1Service, preview: V1Service | undefined)
     }
   } else {
     blueGreen.scaleUpPreviewCheckPoint = !podSpecChanged(ctx) && scaleUpPreviewCheckPoint(ctx);
+  }
+
+  // written by reconcileAnalysisRuns (SetCurrentAnalysisRuns); none after a template change
+  // (resetRolloutStatus), where the pass ends before the runs are reconciled
+  if (!podSpecChanged(ctx)) {
+    const { prePromotionAnalysisRun: pre, postPromotionAnalysisRun: post } = ctx.newStatus;
+    if (pre) blueGreen.prePromotionAnalysisRunStatus = pre;
+    if (post) blueGreen.postPromotionAnalysisRunStatus = post;
   }
 
   const activeRS = rsByHash(ctx, blueGreen.activeSelector);

@@ -7,7 +7,7 @@
 import type { V1Ingress, V1Pod, V1ReplicaSet, V1Service } from '@kubernetes/client-node';
 import type { Rollout, RolloutStatus, TrafficWeights } from '../api/types.ts';
 import type { Action, PlanEvent } from './actions.ts';
-import type { AnalysisObjects, ObservedRun, RunStatusRef } from './analysis.ts';
+import type { AnalysisObjects, CurrentRuns, ObservedRun, RunStatusRef } from './analysis.ts';
 import { deepClone } from './json.ts';
 import { sameRS } from './replicasets.ts';
 import type { RouterLookup } from './router.ts';
@@ -55,11 +55,15 @@ export interface Ctx {
     weights?: TrafficWeights;
     stepAnalysisRun?: RunStatusRef;
     backgroundAnalysisRun?: RunStatusRef;
+    prePromotionAnalysisRun?: RunStatusRef;
+    postPromotionAnalysisRun?: RunStatusRef;
   };
   /** AnalysisRuns and templates observed (analysis steps) */
   analysis: AnalysisObjects;
   /** the current step's AnalysisRun this pass (Argo's currentArs.CanaryStep) */
   stepRun?: ObservedRun;
+  /** Argo's currentArs: the observed status' runs, replaced by reconcileAnalysisRuns' (see currentRuns) */
+  currentRuns?: CurrentRuns;
   pause: PauseState;
   actions: Action[];
   events: PlanEvent[];

@@ -23,6 +23,7 @@ import {
   scaleDownDelaySecondsOf,
 } from '../api/defaults.ts';
 import { computePodTemplateHash } from '../api/hash.ts';
+import { blueGreenAnalysisOf, currentRuns, skipPostPromotion } from './analysis.ts';
 import { getCondition, newCondition, setCondition } from './conditions.ts';
 import { type Ctx, event, isAborted, PassError, replaceRS, requeueAfter, statusOf } from './context.ts';
 import { creationMetadata, replicaSetEphemeralPatch } from './ephemeral.ts';
@@ -412,10 +413,21 @@ export function reconcileOtherReplicaSets(ctx: Ctx): boolean {
  * ReplicaSet no Service or status field references keeps its pods until its
  * scale-down deadline (scaleDownDelaySeconds; at most
  * scaleDownDelayRevisionLimit waiting at once) and then goes to 0. Nothing
- * goes while an inconclusive analysis holds the rollout.
+ * goes while an inconclusive analysis holds the rollout, nor (without
+ * scaleDownDelaySeconds) before the post-promotion analysis succeeded.
  */
 function scaleDownOldForBlueGreen(ctx: Ctx, olds: V1ReplicaSet[]): boolean {
   if (statusOf(ctx).pauseConditions?.some((c) => c.reason === 'InconclusiveAnalysisRun')) return false;
+  // without scaleDownDelaySeconds, the old ReplicaSets wait for the post-promotion analysis to succeed
+  const post = currentRuns(ctx).postPromotion;
+  if (
+    blueGreenAnalysisOf(ctx.r, 'postPromotionAnalysis') &&
+    (ctx.r.spec.strategy?.blueGreen?.scaleDownDelaySeconds ?? undefined) === undefined &&
+    !skipPostPromotion(ctx, post) &&
+    post?.status?.phase !== 'Successful'
+  ) {
+    return false;
+  }
   const sorted = [...olds].sort((a, b) => byRevision(b, a));
   const limit = scaleDownDelayRevisionLimitOf(ctx.r);
   let annotated = 0;

@@ -447,6 +447,85 @@ const SCENARIOS: Scenario[] = [
     },
   },
   {
+    // examples/rollout-bluegreen.yaml (autoPromotionEnabled: false) with prePromotionAnalysis and
+    // postPromotionAnalysis against the loopback web endpoint: the pause starts after the -pre run
+    // succeeded, stable moves after the -post run; a failing -pre run aborts before any switch;
+    // after a retry, a failing -post run aborts after the switch and active goes back
+    id: 'bluegreen-analysis',
+    rollout: 'rollout-bluegreen',
+    replicas: 2,
+    async manifests() {
+      const base = await startWeb();
+      const template: Manifest = {
+        apiVersion: 'argoproj.io/v1alpha1',
+        kind: 'AnalysisTemplate',
+        metadata: { name: 'bg-ok' },
+        spec: {
+          args: [{ name: 'base' }, { name: 'hash' }],
+          metrics: [
+            {
+              name: 'bg-ok',
+              // one measurement, as in `background`: no Running phase for Events to depend on
+              count: 1,
+              successCondition: 'result == true',
+              provider: { web: { url: '{{args.base}}/check/{{args.hash}}', jsonPath: '{$.data.ok}' } },
+            },
+          ],
+        },
+      };
+      const hook = {
+        templates: [{ templateName: 'bg-ok' }],
+        args: [
+          { name: 'base', value: base },
+          { name: 'hash', valueFrom: { podTemplateHashValue: 'Latest' } },
+        ],
+      };
+      return [
+        template,
+        ...editRollout(upstreamFixture('examples/rollout-bluegreen.yaml'), (ro) => {
+          const bg = (ro.spec.strategy as unknown as { blueGreen: Record<string, unknown> }).blueGreen;
+          Object.assign(bg, {
+            prePromotionAnalysis: hook,
+            postPromotionAnalysis: hook,
+            scaleDownDelaySeconds: 5,
+          });
+        }),
+      ];
+    },
+    async script(run, at) {
+      const name = this.rollout;
+      const image = (color: string) =>
+        run.plugin(['set', 'image', name, `rollouts-demo=argoproj/rollouts-demo:${color}`]);
+      web.ok = true;
+      await run.checkpoint('healthy', at.healthy('1'));
+      await image('green');
+      await run.checkpoint(
+        'paused',
+        (o) => at.blueGreenPaused('2')(o) && runPhase(o, '2', 'PrePromotion') === 'Successful',
+      );
+      await run.plugin(['promote', name]);
+      await run.checkpoint(
+        'promoted',
+        (o) => at.healthy('2')(o) && runPhase(o, '2', 'PostPromotion') === 'Successful',
+      );
+      web.ok = false;
+      await image('yellow');
+      await run.checkpoint(
+        'pre-failed',
+        (o) => at.aborted(o) && runPhase(o, '3', 'PrePromotion') === 'Failed',
+      );
+      web.ok = true;
+      await run.plugin(['retry', 'rollout', name]);
+      await run.checkpoint('retried', at.blueGreenPaused('3'));
+      web.ok = false;
+      await run.plugin(['promote', name]);
+      await run.checkpoint(
+        'post-failed',
+        (o) => at.aborted(o) && runPhase(o, '3', 'PostPromotion') === 'Failed',
+      );
+    },
+  },
+  {
     // examples/rollout-bluegreen.yaml, edited: 3 replicas, previewReplicaCount 1, autoPromotionSeconds 10
     // instead of the manual gate, scaleDownDelaySeconds 5: the preview runs 1 pod during the pause, grows
     // to 3 (scaleUpPreviewCheckPoint) once the pause ends by itself, then active switches

@@ -372,10 +372,10 @@ describe('blue-green: invalid specs get Argo’s InvalidSpec messages', () => {
         'spec.strategy.blueGreen.previewService: Invalid value: "bg-preview": service "bg-preview" not found',
     },
     {
-      name: 'postPromotionAnalysis (not run by Kanary yet)',
+      name: 'a postPromotionAnalysis template that does not exist',
       bg: { postPromotionAnalysis: { templates: [{ templateName: 'x' }] } },
       message:
-        'spec.strategy.blueGreen.postPromotionAnalysis: Forbidden: postPromotionAnalysis is not supported by Kanary yet; the Rollout is not progressed so that it is not promoted unchecked',
+        'spec.strategy.blueGreen.postPromotionAnalysis.templates: Invalid value: "x": AnalysisTemplate \'x\' not found',
     },
   ];
   for (const c of cases) {

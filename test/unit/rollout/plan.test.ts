@@ -697,14 +697,20 @@ describe('invalid specs: InvalidSpec condition, phase Degraded, nothing touched,
       'InvalidSpec: The Rollout "tomozo" is invalid: spec.strategy.steps[0].setWeight: Invalid value: 200: SetWeight needs to be between 0 and 100',
     );
   });
-  it('blue-green with a pre-promotion analysis is reported, not run', () => {
+  it('blue-green with a pre-promotion template that does not exist is reported, not run', () => {
     const r = tomozoRollout();
     r.spec.strategy = {
-      blueGreen: { activeService: 'tomozo-stable', prePromotionAnalysis: { templates: [] } },
+      blueGreen: {
+        activeService: 'tomozo-stable',
+        prePromotionAnalysis: { templates: [{ templateName: 'missing' }] },
+      },
     };
-    const p = plan({ ...new Sim(r).observed() }, routerFor);
+    const p = plan({ ...new Sim(r).addService(service('tomozo-stable')).observed() }, routerFor);
     assert.deepEqual(p.actions, []);
-    assert.match(p.status.message ?? '', /spec.strategy.blueGreen.prePromotionAnalysis: Forbidden: /);
+    assert.match(
+      p.status.message ?? '',
+      /spec.strategy.blueGreen.prePromotionAnalysis.templates: Invalid value: "missing": AnalysisTemplate 'missing' not found$/,
+    );
   });
 });
 
