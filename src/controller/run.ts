@@ -26,6 +26,8 @@ export interface ControllerOptions {
   healthAddress?: string;
   healthPort?: number;
   workers?: number;
+  /** AnalysisRuns reconciled in parallel (default: Argo's 30) */
+  analysisWorkers?: number;
   /** Argo's --qps and --burst: client-side rate limit of API calls (default 40 and 80) */
   qps?: number;
   burst?: number;
@@ -68,7 +70,12 @@ export async function runController(o: ControllerOptions): Promise<RunningContro
     instanceId: o.instanceId,
     workers: o.workers,
   });
-  const analysis = new AnalysisRunController({ client, log, namespace: o.namespace, workers: o.workers });
+  const analysis = new AnalysisRunController({
+    client,
+    log,
+    namespace: o.namespace,
+    workers: o.analysisWorkers,
+  });
 
   // built before anything listens, so bad lease settings fail the start cleanly
   // Lease renewals get their own client without the rate limit: queued behind a burst of reconcile
