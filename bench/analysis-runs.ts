@@ -3,7 +3,8 @@
  * and CPU, and how late each measurement is taken.
  *
  *   node bench/analysis-runs.ts [--runs 100] [--interval 10] [--duration 150]
- *        [--cluster kanary-bench] [--timeout 15] [--json FILE]
+ *        [--cluster kanary-bench] [--timeout 15] [--json FILE] [--query-log FILE]
+ *        [--controller-arg=--workers=30 …]
  *
  * Steps: the benchmarks' local cluster (started, or reused when it runs), a
  * `kanary controller --namespace bench-analysis`, and a real Prometheus
@@ -30,8 +31,9 @@
  *   the evaluation time the provider sends (`time=`, Date.now() when the
  *   measurement starts), read back from Prometheus's query log; the due time
  *   is the one the status gives (what the controller schedules on), for the
- *   first measurement the moment the bench sent the run's create request
- *   (so it includes the create's own latency and the watch event's);
+ *   first measurement the moment the API server answered the run's create
+ *   (so it includes the watch event's latency; it can be slightly negative
+ *   when the event is faster than the answer);
  * - Prometheus's own time per query (execTotalTime of the query log).
  *
  * Bounded: every wait ends at --timeout minutes; at the end, on an error and
@@ -66,6 +68,10 @@ interface Options {
   cluster: string;
   timeoutMinutes: number;
   json?: string;
+  /** keep Prometheus's query log here (default: a temporary file, removed at the end) */
+  queryLog?: string;
+  /** more flags for `kanary controller` (e.g. --controller-arg=--workers=30) */
+  controllerArgs: string[];
 }
 
 function positiveInt(flag: string, v: string): number {
@@ -84,6 +90,8 @@ function options(argv: string[]): Options {
       cluster: { type: 'string', default: 'kanary-bench' },
       timeout: { type: 'string', default: '15' },
       json: { type: 'string' },
+      'query-log': { type: 'string' },
+      'controller-arg': { type: 'string', multiple: true, default: [] },
     },
   });
   return {
@@ -93,6 +101,8 @@ function options(argv: string[]): Options {
     cluster: values.cluster,
     timeoutMinutes: positiveInt('--timeout', values.timeout),
     json: values.json,
+    queryLog: values['query-log'],
+    controllerArgs: values['controller-arg'],
   };
 }
 
@@ -107,9 +117,9 @@ const o = options(process.argv.slice(2));
 const count = Math.floor(o.durationSeconds / o.intervalSeconds) + 1;
 const deadline = Date.now() + o.timeoutMinutes * 60_000;
 const loadAtStart = loadavg();
-const queryLog = join(tmpdir(), `kanary-bench-analysis-${process.pid}.queries.jsonl`);
+const queryLog = o.queryLog ?? join(tmpdir(), `kanary-bench-analysis-${process.pid}.queries.jsonl`);
 const afters: (() => unknown)[] = [];
-/** when the bench sent each run's create request (ms): the first measurement's due time to the ms */
+/** when the API server answered each run's create (ms): the first measurement's due time to the ms */
 const createdAt = new Map<string, number>();
 let client: KubeClient | undefined;
 let controller: ControllerChild | undefined;
@@ -202,6 +212,8 @@ interface Lateness {
   errors: number;
   /** Prometheus's execTotalTime per query (ms) */
   prometheusMs: number[];
+  /** every measurement: its run, index, due time and start (ms; the start from the query log when there) */
+  samples: { run: string; k: number; due: number; start: number }[];
 }
 
 interface LoggedQuery {
@@ -245,6 +257,7 @@ function lateness(list: Run[]): Lateness {
     unmatched: 0,
     errors: 0,
     prometheusMs: [],
+    samples: [],
   };
   for (const q of logged.values()) for (const x of q) out.prometheusMs.push(x.execMs);
   for (const r of list) {
@@ -259,11 +272,12 @@ function lateness(list: Run[]): Lateness {
       out.statusSeconds.push((started - due) / 1000);
       // the k-th query of this run is its k-th measurement; its evaluation time is the start to the ms
       const q = queries[k];
-      // the first is due at the run's creation: its startedAt has whole seconds too, the bench's clock not
+      // the first is due when the run exists: its startedAt has whole seconds too, the bench's clock not
       const preciseDue = k === 0 ? (createdAt.get(r.metadata.name) ?? Number.NaN) : due;
       if (q && Math.floor(q.at / 1000) * 1000 === started && !Number.isNaN(preciseDue)) {
         out.preciseMs.push(q.at - preciseDue);
         if (k === 0) out.preciseFirstMs.push(q.at - preciseDue);
+        out.samples.push({ run: r.metadata.name, k, due: preciseDue, start: q.at });
       } else out.unmatched++;
     });
   }
@@ -306,6 +320,8 @@ export interface Result {
   latenessPreciseFirstMs: { p50: number; p95: number; max: number; n: number };
   prometheusQueryMs: { p50: number; p95: number; max: number; n: number };
   errorMeasurements: number;
+  controllerArgs: string[];
+  samples: Lateness['samples'];
 }
 
 const stats = (xs: number[]) => ({
@@ -321,9 +337,9 @@ async function run(): Promise<Result> {
   const c = client;
   await deleteNamespace(c, NS);
   await createNamespace(c, NS);
-  controller = await startControllerProcess(cluster.kubeconfig, ['--namespace', NS]);
+  controller = await startControllerProcess(cluster.kubeconfig, ['--namespace', NS, ...o.controllerArgs]);
   // run last (after Prometheus has stopped writing it)
-  afters.push(() => rmSync(queryLog, { force: true }));
+  if (!o.queryLog) afters.push(() => rmSync(queryLog, { force: true }));
   const prom: PrometheusProcess = await startPrometheus(
     { after: (f: () => unknown) => afters.push(f) },
     `127.0.0.1:${controller.healthPort}`,
@@ -355,9 +371,9 @@ async function run(): Promise<Result> {
   const path = resourcePath(RESOURCES.analysisruns, NS);
   for (let i = 0; i < o.runs; i += 25)
     await Promise.all(
-      Array.from({ length: Math.min(25, o.runs - i) }, (_, k) => {
+      Array.from({ length: Math.min(25, o.runs - i) }, async (_, k) => {
+        await c.create(path, analysisRun(i + k, prom.address));
         createdAt.set(`run-${i + k}`, Date.now());
-        return c.create(path, analysisRun(i + k, prom.address));
       }),
     );
   process.stderr.write(
@@ -402,6 +418,8 @@ async function run(): Promise<Result> {
     latenessPreciseFirstMs: stats(late.preciseFirstMs),
     prometheusQueryMs: stats(late.prometheusMs.filter((x) => !Number.isNaN(x))),
     errorMeasurements: late.errors,
+    controllerArgs: o.controllerArgs,
+    samples: late.samples,
   };
 }
 
@@ -413,6 +431,7 @@ function report(r: Result): string {
   return [
     `${r.runs} AnalysisRuns at once, one prometheus metric each, interval ${r.intervalSeconds}s, count ${r.count}`,
     `machine: ${r.machine}`,
+    `controller: kanary controller --namespace ${NS} ${r.controllerArgs.join(' ')}`.trimEnd(),
     `load average: at start ${r.loadAverage.atStart.map((x) => x.toFixed(2)).join(' ')}, highest 1-min during the run ${f(r.loadAverage.duringMax1m, 2)}, at end ${r.loadAverage.atEnd.map((x) => x.toFixed(2)).join(' ')}`,
     `phases: ${Object.entries(r.phases)
       .map(([k, v]) => `${v} ${k}`)
@@ -421,7 +440,7 @@ function report(r: Result): string {
     `controller: CPU ${f(r.controller.cpuSeconds, 1)} s (${f(r.controller.cpuPercent, 1)}% of one core); RSS at start ${f(r.controller.rssAtStartMB)} MB, mean ${f(r.controller.rssMeanMB)} MB, peak ${f(r.controller.rssPeakMB)} MB`,
     `lateness from the status (whole seconds): p50 ${f(s.p50)} s, p95 ${f(s.p95)} s, max ${f(s.max)} s (n ${s.n})`,
     `lateness to the ms (start from Prometheus's query log): p50 ${f(p.p50)} ms, p95 ${f(p.p95)} ms, max ${f(p.max)} ms (n ${p.n}, unmatched ${p.unmatched})`,
-    `  of it the first measurement of each run (due at the create request): p50 ${f(r.latenessPreciseFirstMs.p50)} ms, p95 ${f(r.latenessPreciseFirstMs.p95)} ms, max ${f(r.latenessPreciseFirstMs.max)} ms`,
+    `  of it the first measurement of each run (due when its create was answered): p50 ${f(r.latenessPreciseFirstMs.p50)} ms, p95 ${f(r.latenessPreciseFirstMs.p95)} ms, max ${f(r.latenessPreciseFirstMs.max)} ms`,
     `Prometheus execTotalTime per query: p50 ${f(q.p50, 1)} ms, p95 ${f(q.p95, 1)} ms, max ${f(q.max, 1)} ms (n ${q.n})`,
   ].join('\n');
 }
