@@ -28,6 +28,8 @@ export interface ControllerOptions {
   healthAddress?: string;
   healthPort?: number;
   workers?: number;
+  /** AnalysisRuns reconciled in parallel (default: Argo's 30) */
+  analysisWorkers?: number;
   /** Argo's --qps and --burst: client-side rate limit of API calls (default 40 and 80) */
   qps?: number;
   burst?: number;
@@ -76,7 +78,7 @@ export async function runController(o: ControllerOptions): Promise<RunningContro
     log,
     namespace: o.namespace,
     instanceId: o.instanceId,
-    workers: o.workers,
+    workers: o.analysisWorkers,
   });
 
   // built before anything listens, so bad lease settings fail the start cleanly

@@ -50,12 +50,17 @@ export interface PrometheusProcess {
   logs: string[];
 }
 
-/** Starts Prometheus scraping `target` every second; resolves once it has a sample of `readyMetric`. */
+/**
+ * Starts Prometheus scraping `target` every second; resolves once it has a sample of `readyMetric`.
+ * With `queryLogFile`, Prometheus logs every query it answers there (JSON lines: the query, its
+ * evaluation time, its own timings), as bench/analysis-runs.ts reads it.
+ */
 export async function startPrometheus(
   t: TestContext | { after(fn: () => unknown): void },
   target: string,
   readyMetric: string,
   maxSeconds = 600,
+  opts: { queryLogFile?: string } = {},
 ): Promise<PrometheusProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'kanary-prom-'));
   const config = join(dir, 'prometheus.yml');
@@ -65,6 +70,7 @@ export async function startPrometheus(
       'global:',
       '  scrape_interval: 1s',
       '  evaluation_interval: 1s',
+      ...(opts.queryLogFile ? [`  query_log_file: ${JSON.stringify(opts.queryLogFile)}`] : []),
       'scrape_configs:',
       '  - job_name: test',
       '    static_configs:',

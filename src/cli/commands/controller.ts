@@ -42,6 +42,7 @@ export function registerControllerCommand(program: Command): void {
     .option('--health-address <ip>', 'address of /healthz, /readyz and /metrics', '127.0.0.1')
     .option('--health-port <port>', 'port of /healthz, /readyz and /metrics', '8090')
     .option('--workers <n>', 'rollouts reconciled in parallel', '8')
+    .option('--analysis-workers <n>', "AnalysisRuns reconciled in parallel (Argo's --analysis-threads)", '30')
     .option('--qps <n>', 'maximum queries per second to the API server (client-side token bucket)', '40')
     .option('--burst <n>', 'maximum burst of queries above --qps', '80')
     .option(
@@ -88,6 +89,7 @@ export function registerControllerCommand(program: Command): void {
         healthAddress: o.healthAddress as string,
         healthPort: Number(o.healthPort),
         workers: Number(o.workers),
+        analysisWorkers: wholeNumber('--analysis-workers', o.analysisWorkers),
         qps,
         burst,
         requestTimeoutMs,
@@ -102,6 +104,14 @@ export function registerControllerCommand(program: Command): void {
       for (const s of STOP_SIGNALS) process.on(s, shutdown);
       await new Promise(() => undefined); // run until signalled
     });
+}
+
+/** A whole number flag above 0. */
+function wholeNumber(flag: string, value: unknown): number {
+  const n = typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value) : Number.NaN;
+  if (!Number.isInteger(n) || n < 1)
+    throw new UserError(`${flag}: not a whole number above 0: ${String(value)}`);
+  return n;
 }
 
 /** A positive number flag (Argo's --qps is a float, --burst an int). */
