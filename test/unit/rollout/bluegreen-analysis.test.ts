@@ -586,7 +586,7 @@ spec:
       postPromotionAnalysis: {templates: [{templateName: smoke}]}
 `;
   it('a bounded template in the same file: no problem', () => {
-    assert.deepEqual(lintText(file('count: 2')).problems, []);
+    assert.deepEqual(lintText(file('count: 1')).problems, []);
   });
   it('an unbounded one: the controller’s message', () => {
     assert.deepEqual(lintText(file('interval: 10s')).problems, [
