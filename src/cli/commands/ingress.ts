@@ -19,6 +19,8 @@ interface IngressFlags {
   workerShutdownTimeout: string;
   minReloadInterval: string;
   maxMetricSeries: string;
+  metricsSource: string;
+  accessLog: string;
 }
 
 function port(flag: string, value: string, allowZero = false): number {
@@ -85,6 +87,16 @@ export function registerIngressCommand(program: Command): void {
       'cap on the label sets of the per-request metrics; beyond it new ones are not recorded',
       '5000',
     )
+    .option(
+      '--metrics-source <log|nginx>',
+      'where the per-request metrics are counted: log (from the JSON access log) or nginx (experimental: inside nginx, read at scrape time)',
+      'log',
+    )
+    .option(
+      '--access-log <json|default|off>',
+      "nginx's access log: json (Kanary's format), default (nginx's combined format) or off; other than json needs --metrics-source nginx",
+      'json',
+    )
     .action(async (o: IngressFlags) => {
       if (!/^[a-z0-9.-]+(\/[a-z0-9.-]+)?$/i.test(o.annotationsPrefix.replace(/\/$/, ''))) {
         throw new UserError(`--annotations-prefix "${o.annotationsPrefix}" is not a valid annotation prefix`);
@@ -96,6 +108,17 @@ export function registerIngressCommand(program: Command): void {
       }
       if (!/^[1-9]\d*$/.test(o.maxMetricSeries)) {
         throw new UserError(`--max-metric-series must be a positive number, got "${o.maxMetricSeries}"`);
+      }
+      if (o.metricsSource !== 'log' && o.metricsSource !== 'nginx') {
+        throw new UserError(`--metrics-source must be log or nginx, got "${o.metricsSource}"`);
+      }
+      if (o.accessLog !== 'json' && o.accessLog !== 'default' && o.accessLog !== 'off') {
+        throw new UserError(`--access-log must be json, default or off, got "${o.accessLog}"`);
+      }
+      if (o.metricsSource === 'log' && o.accessLog !== 'json') {
+        throw new UserError(
+          `--access-log ${o.accessLog} needs --metrics-source nginx: the log pipeline counts the metrics from the JSON access log`,
+        );
       }
       const httpPort = port('--http-port', o.httpPort);
       const httpsPort = port('--https-port', o.httpsPort);
@@ -129,6 +152,8 @@ export function registerIngressCommand(program: Command): void {
           workerShutdownTimeoutMs,
           minReloadIntervalMs,
           maxMetricSeries: Number(o.maxMetricSeries),
+          metricsSource: o.metricsSource,
+          accessLog: o.accessLog,
         });
       } catch (err) {
         // a bad state dir says what to do itself; anything else is most often a port or a missing package

@@ -1,0 +1,247 @@
+-- Kanary's per-request metrics counted inside nginx (`kanary ingress --metrics-source nginx`).
+--
+-- The log phase adds each request to a per-worker table (no shared memory, no lock); a timer
+-- flushes it every second into the shared dict kanary_metrics with atomic incr, and `kanary
+-- ingress` reads the totals at scrape time from GET /metrics on the admin socket. Node then
+-- renders the same exposition as the access-log pipeline (metrics.ts).
+--
+-- Shared dict layout:
+--   n            label sets counted (the cap applies to it)
+--   next         last series id handed out
+--   dropped      requests whose label set would have been beyond the cap
+--   k:<labels>   series id of a label set (labels joined by \0, in REQUEST_LABELS order)
+--   i:<id>       the label set of a series id
+--   v:<id>:<f>   field f of a series (1 requests, 2..13 request-time buckets, 14 request-time
+--                sum in ms, 15..26 upstream-time buckets, 27 upstream-time sum in ms,
+--                28 upstream-time count); absent = 0
+-- Times are summed in integer milliseconds (nginx reports both with millisecond resolution), so
+-- the totals do not depend on the order in which workers add them.
+
+local cjson = require("cjson.safe")
+
+local shared = ngx.shared.kanary_metrics
+local M = {}
+
+local BUCKETS = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 }
+local NB = #BUCKETS + 1 -- with +Inf
+local F_REQ, F_RB, F_RSUM = 1, 2, 2 + NB
+local F_UB, F_USUM, F_UCOUNT = F_RSUM + 1, F_RSUM + 1 + NB, F_RSUM + 2 + NB
+local NFIELDS = F_UCOUNT
+
+local METHODS = {
+  GET = true, HEAD = true, POST = true, PUT = true, DELETE = true,
+  CONNECT = true, OPTIONS = true, TRACE = true, PATCH = true,
+}
+
+local max_series = 5000
+-- this worker's counts since the last flush: label key → array of NFIELDS numbers
+local pending = {}
+local pending_n = 0
+-- label key → series id, for label sets this worker has flushed (cleared when series are removed)
+local ids = {}
+local ids_generation = nil
+
+local function bucket(v)
+  for i = 1, #BUCKETS do
+    if v <= BUCKETS[i] then
+      return i
+    end
+  end
+  return NB
+end
+
+-- "0.001, 0.002 : 0.003": the sum of the tries, in ms; nil when no time is known
+local function upstream_ms(s)
+  if not s or s == "" or s == "-" then
+    return nil
+  end
+  local total = 0
+  for part in s:gmatch("[^,:]+") do
+    local n = tonumber(part)
+    if n then
+      total = total + math.floor(n * 1000 + 0.5)
+    end
+  end
+  return total
+end
+
+-- log_by_lua: one request. Every label comes from the configuration (see docs/dataplane.md).
+function M.log()
+  local var = ngx.var
+  local ingress = var.kanary_ingress
+  if not ingress or ingress == "" then
+    return -- matched no Ingress (the default server's 404), or the admin and 503 servers
+  end
+  local method = var.request_method
+  if not METHODS[method] then
+    method = "OTHER"
+  end
+  local server = var.kanary_server
+  if not server or server == "" then
+    server = "_"
+  end
+  local key = ingress .. "\0" .. var.kanary_namespace .. "\0" .. var.kanary_service .. "\0"
+    .. var.status .. "\0" .. (var.kanary_canary or "") .. "\0" .. server .. "\0" .. method
+    .. "\0" .. var.kanary_path
+  local s = pending[key]
+  if not s then
+    s = {}
+    for i = 1, NFIELDS do
+      s[i] = 0
+    end
+    pending[key] = s
+    pending_n = pending_n + 1
+  end
+  local rt_ms = math.floor((tonumber(var.request_time) or 0) * 1000 + 0.5)
+  s[F_REQ] = s[F_REQ] + 1
+  local b = F_RB - 1 + bucket(rt_ms / 1000)
+  s[b] = s[b] + 1
+  s[F_RSUM] = s[F_RSUM] + rt_ms
+  -- no upstream was tried when nginx's own 503 server (unix socket) answered
+  local addr = var.upstream_addr
+  if addr and addr ~= "" and addr ~= "-" and addr:sub(1, 5) ~= "unix:" then
+    local ut = upstream_ms(var.upstream_response_time)
+    if ut then
+      b = F_UB - 1 + bucket(ut / 1000)
+      s[b] = s[b] + 1
+      s[F_USUM] = s[F_USUM] + ut
+      s[F_UCOUNT] = s[F_UCOUNT] + 1
+    end
+  end
+end
+
+-- The series id of a label set, registering it unless the cap is reached (then nil).
+local function series_id(key)
+  local gen = shared:get("gen")
+  if gen ~= ids_generation then
+    ids = {}
+    ids_generation = gen
+  end
+  local id = ids[key]
+  if id then
+    return id
+  end
+  id = shared:get("k:" .. key)
+  if not id then
+    local n = shared:incr("n", 1, 0)
+    if n > max_series then
+      shared:incr("n", -1, 0)
+      return nil
+    end
+    id = shared:incr("next", 1, 0)
+    local ok = shared:add("k:" .. key, id)
+    if not ok then
+      -- another worker registered it meanwhile
+      shared:incr("n", -1, 0)
+      id = shared:get("k:" .. key)
+      if not id then
+        return nil
+      end
+    else
+      shared:set("i:" .. id, key)
+    end
+  end
+  ids[key] = id
+  return id
+end
+
+function M.flush()
+  if pending_n == 0 then
+    return
+  end
+  local batch = pending
+  pending = {}
+  pending_n = 0
+  local dropped = 0
+  for key, s in pairs(batch) do
+    local id = series_id(key)
+    if id then
+      local prefix = "v:" .. id .. ":"
+      for f = 1, NFIELDS do
+        if s[f] ~= 0 then
+          local _, err = shared:incr(prefix .. f, s[f], 0)
+          if err then
+            ngx.log(ngx.ERR, "kanary: cannot count metrics: ", err)
+          end
+        end
+      end
+    else
+      dropped = dropped + s[F_REQ]
+    end
+  end
+  if dropped > 0 then
+    shared:incr("dropped", dropped, 0)
+  end
+end
+
+local function on_timer(premature)
+  -- premature: the worker is exiting (reload, stop): flush what it counted last
+  M.flush()
+end
+
+-- init_worker_by_lua
+function M.init_worker(max, interval)
+  max_series = max
+  local ok, err = ngx.timer.every(interval or 1, on_timer)
+  if not ok then
+    ngx.log(ngx.ERR, "kanary: cannot start the metrics timer: ", err)
+  end
+end
+
+-- GET /metrics on the admin socket: {series: [[labels, f1..f28], …], dropped}
+-- POST /metrics {"keep": ["namespace/ingress", …]}: forgets the series of other Ingresses.
+function M.admin()
+  M.flush() -- this worker's own counts; the others flush every second
+  if ngx.req.get_method() == "POST" then
+    ngx.req.read_body()
+    local body = cjson.decode(ngx.req.get_body_data() or "")
+    if type(body) ~= "table" or type(body.keep) ~= "table" then
+      ngx.status = 400
+      ngx.say(cjson.encode({ error = 'body must be {"keep": ["namespace/ingress", …]}' }))
+      return
+    end
+    local keep = {}
+    for _, k in ipairs(body.keep) do
+      keep[k] = true
+    end
+    local removed = 0
+    for id = 1, shared:get("next") or 0 do
+      local key = shared:get("i:" .. id)
+      if key then
+        local ingress, namespace = key:match("^([^%z]*)%z([^%z]*)%z")
+        if not keep[(namespace or "") .. "/" .. (ingress or "")] then
+          shared:delete("i:" .. id)
+          shared:delete("k:" .. key)
+          for f = 1, NFIELDS do
+            shared:delete("v:" .. id .. ":" .. f)
+          end
+          shared:incr("n", -1, 0)
+          removed = removed + 1
+        end
+      end
+    end
+    if removed > 0 then
+      -- the workers forget their cached ids (a worker flushing right now may still add to a
+      -- removed id: those counts are lost with the Ingress, as intended)
+      shared:incr("gen", 1, 0)
+    end
+    ngx.say(cjson.encode({ removed = removed }))
+    return
+  end
+  local out = {}
+  for id = 1, shared:get("next") or 0 do
+    local key = shared:get("i:" .. id)
+    if key then
+      local row = { key }
+      local prefix = "v:" .. id .. ":"
+      for f = 1, NFIELDS do
+        row[f + 1] = shared:get(prefix .. f) or 0
+      end
+      out[#out + 1] = row
+    end
+  end
+  ngx.header["content-type"] = "application/json"
+  ngx.say(cjson.encode({ series = out, dropped = shared:get("dropped") or 0 }))
+end
+
+return M
