@@ -65,24 +65,36 @@ local function upstream_ms(s)
   return total
 end
 
+-- route id → "ingress\0namespace\0service\0" and "\0server\0" … "\0path" of its location. These come
+-- from nginx.conf (the location's `set`s), which a worker never sees change: a reload starts new
+-- workers. So each worker reads them once per location, not per request.
+local route_labels = {}
+
 -- log_by_lua: one request. Every label comes from the configuration (see docs/dataplane.md).
 function M.log()
   local var = ngx.var
-  local ingress = var.kanary_ingress
-  if not ingress or ingress == "" then
+  local route = var.kanary_route
+  if not route or route == "" then
     return -- matched no Ingress (the default server's 404), or the admin and 503 servers
+  end
+  local rl = route_labels[route]
+  if not rl then
+    local server = var.kanary_server
+    if not server or server == "" then
+      server = "_"
+    end
+    rl = {
+      var.kanary_ingress .. "\0" .. var.kanary_namespace .. "\0" .. var.kanary_service .. "\0",
+      "\0" .. server .. "\0",
+      "\0" .. var.kanary_path,
+    }
+    route_labels[route] = rl
   end
   local method = var.request_method
   if not METHODS[method] then
     method = "OTHER"
   end
-  local server = var.kanary_server
-  if not server or server == "" then
-    server = "_"
-  end
-  local key = ingress .. "\0" .. var.kanary_namespace .. "\0" .. var.kanary_service .. "\0"
-    .. var.status .. "\0" .. (var.kanary_canary or "") .. "\0" .. server .. "\0" .. method
-    .. "\0" .. var.kanary_path
+  local key = rl[1] .. var.status .. "\0" .. (var.kanary_canary or "") .. rl[2] .. method .. rl[3]
   local s = pending[key]
   if not s then
     s = {}
