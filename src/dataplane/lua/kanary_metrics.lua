@@ -34,8 +34,7 @@ local METHODS = {
 }
 
 local max_series = 5000
--- this worker's counts since the last flush: label key → array of NFIELDS numbers
-local pending = {}
+-- label sets counted by this worker since the last flush
 local pending_n = 0
 -- label key → series id, for label sets this worker has flushed (cleared when series are removed)
 local ids = {}
@@ -65,10 +64,15 @@ local function upstream_ms(s)
   return total
 end
 
--- route id → "ingress\0namespace\0service\0" and "\0server\0" … "\0path" of its location. These come
--- from nginx.conf (the location's `set`s), which a worker never sees change: a reload starts new
--- workers. So each worker reads them once per location, not per request.
+-- route id → its location's labels "ingress\0namespace\0service\0" and "\0server\0" … "\0path".
+-- They come from nginx.conf (the location's `set`s), which a worker never sees change (a reload
+-- starts new workers), so each worker reads them once per location, not per request.
 local route_labels = {}
+-- this worker's counts since the last flush, nested: route → status → canary → method → fields
+-- (no label string is built per request; the flush builds them)
+local counts = {}
+
+local ngx_now, start_time, get_method = ngx.now, ngx.req.start_time, ngx.req.get_method
 
 -- log_by_lua: one request. Every label comes from the configuration (see docs/dataplane.md).
 function M.log()
@@ -77,48 +81,69 @@ function M.log()
   if not route or route == "" then
     return -- matched no Ingress (the default server's 404), or the admin and 503 servers
   end
-  local rl = route_labels[route]
-  if not rl then
-    local server = var.kanary_server
-    if not server or server == "" then
-      server = "_"
+  local by_status = counts[route]
+  if not by_status then
+    if not route_labels[route] then
+      local server = var.kanary_server
+      if not server or server == "" then
+        server = "_"
+      end
+      route_labels[route] = {
+        var.kanary_ingress .. "\0" .. var.kanary_namespace .. "\0" .. var.kanary_service .. "\0",
+        "\0" .. server .. "\0",
+        "\0" .. var.kanary_path,
+      }
     end
-    rl = {
-      var.kanary_ingress .. "\0" .. var.kanary_namespace .. "\0" .. var.kanary_service .. "\0",
-      "\0" .. server .. "\0",
-      "\0" .. var.kanary_path,
-    }
-    route_labels[route] = rl
+    by_status = {}
+    counts[route] = by_status
   end
-  local method = var.request_method
+  local status = ngx.status
+  local by_canary = by_status[status]
+  if not by_canary then
+    by_canary = {}
+    by_status[status] = by_canary
+  end
+  local canary = var.kanary_canary or ""
+  local by_method = by_canary[canary]
+  if not by_method then
+    by_method = {}
+    by_canary[canary] = by_method
+  end
+  local method = get_method()
   if not METHODS[method] then
     method = "OTHER"
   end
-  local key = rl[1] .. var.status .. "\0" .. (var.kanary_canary or "") .. rl[2] .. method .. rl[3]
-  local s = pending[key]
+  local s = by_method[method]
   if not s then
     s = {}
     for i = 1, NFIELDS do
       s[i] = 0
     end
-    pending[key] = s
+    by_method[method] = s
     pending_n = pending_n + 1
   end
-  local rt_ms = math.floor((tonumber(var.request_time) or 0) * 1000 + 0.5)
+  -- nginx's $request_time: the cached time minus the request's start, in whole milliseconds
+  local rt_ms = math.floor((ngx_now() - start_time()) * 1000 + 0.5)
+  if rt_ms < 0 then
+    rt_ms = 0
+  end
   s[F_REQ] = s[F_REQ] + 1
   local b = F_RB - 1 + bucket(rt_ms / 1000)
   s[b] = s[b] + 1
   s[F_RSUM] = s[F_RSUM] + rt_ms
-  -- no upstream was tried when nginx's own 503 server (unix socket) answered
-  local addr = var.upstream_addr
-  if addr and addr ~= "" and addr ~= "-" and addr:sub(1, 5) ~= "unix:" then
-    local ut = upstream_ms(var.upstream_response_time)
-    if ut then
-      b = F_UB - 1 + bucket(ut / 1000)
-      s[b] = s[b] + 1
-      s[F_USUM] = s[F_USUM] + ut
-      s[F_UCOUNT] = s[F_UCOUNT] + 1
+  -- no upstream was tried when nginx's own 503 server (unix socket) answered; it only answers 503
+  if status == 503 then
+    local addr = var.upstream_addr
+    if not addr or addr == "" or addr == "-" or addr:sub(1, 5) == "unix:" then
+      return
     end
+  end
+  local ut = upstream_ms(var.upstream_response_time)
+  if ut then
+    b = F_UB - 1 + bucket(ut / 1000)
+    s[b] = s[b] + 1
+    s[F_USUM] = s[F_USUM] + ut
+    s[F_UCOUNT] = s[F_UCOUNT] + 1
   end
 end
 
@@ -161,24 +186,32 @@ function M.flush()
   if pending_n == 0 then
     return
   end
-  local batch = pending
-  pending = {}
+  local batch = counts
+  counts = {}
   pending_n = 0
   local dropped = 0
-  for key, s in pairs(batch) do
-    local id = series_id(key)
-    if id then
-      local prefix = "v:" .. id .. ":"
-      for f = 1, NFIELDS do
-        if s[f] ~= 0 then
-          local _, err = shared:incr(prefix .. f, s[f], 0)
-          if err then
-            ngx.log(ngx.ERR, "kanary: cannot count metrics: ", err)
+  for route, by_status in pairs(batch) do
+    local rl = route_labels[route]
+    for status, by_canary in pairs(by_status) do
+      for canary, by_method in pairs(by_canary) do
+        for method, s in pairs(by_method) do
+          local key = rl[1] .. status .. "\0" .. canary .. rl[2] .. method .. rl[3]
+          local id = series_id(key)
+          if id then
+            local prefix = "v:" .. id .. ":"
+            for f = 1, NFIELDS do
+              if s[f] ~= 0 then
+                local _, err = shared:incr(prefix .. f, s[f], 0)
+                if err then
+                  ngx.log(ngx.ERR, "kanary: cannot count metrics: ", err)
+                end
+              end
+            end
+          else
+            dropped = dropped + s[F_REQ]
           end
         end
       end
-    else
-      dropped = dropped + s[F_REQ]
     end
   end
   if dropped > 0 then
