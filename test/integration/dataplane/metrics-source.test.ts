@@ -186,3 +186,77 @@ test('metrics counted inside nginx equal the access-log pipeline’s, line by li
     ),
   );
 });
+
+test('inside nginx, without an access log: the series cap holds across workers, and removed Ingresses are forgotten', async (t) => {
+  const ns = await testNamespace(t, 'dp-lua-cap');
+  await createApp(ns, 'app', 'v1');
+  await waitForEndpoints(ns, 'app', 1);
+  const dp = await startDataPlane({
+    kubeConfig: ns.kc,
+    namespace: ns.name,
+    minReloadIntervalMs: 100,
+    httpPort: await freePort(),
+    httpsPort: await freePort(),
+    metricsPort: 0,
+    workerProcesses: '2',
+    metricsSource: 'nginx',
+    accessLog: 'off',
+    maxMetricSeries: 3,
+    logger: pino({ level: process.env.KANARY_TEST_LOG ?? 'error' }),
+  });
+  t.after(() => dp.stop());
+  // five label sets: one Ingress per path
+  for (let i = 0; i < 5; i++) {
+    await applyIngress(ns, { name: `p${i}`, host: 'cap.test', paths: [{ path: `/p${i}`, service: 'app' }] });
+  }
+  for (let i = 0; i < 5; i++) await waitForRoute(dp, 'cap.test', `/p${i}`, 200);
+  assert.equal(await import('node:fs').then((fs) => fs.existsSync(statePaths(dp.stateDir).accessLog)), false);
+  const scrape = async () => (await fetch(`http://127.0.0.1:${dp.metricsPort}/metrics`)).text();
+  const sample = (text: string, name: string) =>
+    Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+  const requests = (text: string) => {
+    let n = 0;
+    for (const m of text.matchAll(/^nginx_ingress_controller_requests\{[^}]*\} (\d+)$/gm)) n += Number(m[1]);
+    return n;
+  };
+  // every request is either counted or dropped, and there are never more than 3 series
+  let before = await scrape();
+  await waitUntil('the readiness requests are flushed', async () => {
+    await new Promise((r) => setTimeout(r, 1100));
+    const now = await scrape();
+    const same =
+      requests(now) + sample(now, 'kanary_ingress_metric_series_dropped_total') ===
+      requests(before) + sample(before, 'kanary_ingress_metric_series_dropped_total');
+    before = now;
+    return same;
+  });
+  const sent = 100;
+  for (let i = 0; i < sent; i++) assert.equal(await send(dp.httpPort, 'GET', 'cap.test', `/p${i % 5}`), 200);
+  const total = (text: string) => requests(text) + sample(text, 'kanary_ingress_metric_series_dropped_total');
+  const after = await waitUntil('every request counted or dropped', async () => {
+    const text = await scrape();
+    return total(text) === total(before) + sent && text;
+  });
+  assert.equal(sample(after, 'kanary_ingress_metric_series'), 3);
+  assert.ok(
+    sample(after, 'kanary_ingress_metric_series_dropped_total') >= 40,
+    'two label sets beyond the cap',
+  );
+  assert.equal(after.match(/^nginx_ingress_controller_requests\{/gm)?.length, 3);
+
+  // an Ingress removed: its series goes, and a label set dropped so far can take the place
+  const counted = [...after.matchAll(/^nginx_ingress_controller_requests\{[^}]*ingress="(p\d)"/gm)].map(
+    (m) => m[1]!,
+  );
+  const { deleteIngress } = await import('./support.ts');
+  await deleteIngress(ns, counted[0]!);
+  await waitUntil('the removed Ingress’s series is forgotten', async () => {
+    const text = await scrape();
+    return sample(text, 'kanary_ingress_metric_series') === 2 && !text.includes(`ingress="${counted[0]}"`);
+  });
+  const dropped = [0, 1, 2, 3, 4].map((i) => `p${i}`).find((n) => !counted.includes(n))!;
+  await waitUntil('a label set beyond the cap before is now counted', async () => {
+    await send(dp.httpPort, 'GET', 'cap.test', `/${dropped}`);
+    return (await scrape()).includes(`ingress="${dropped}"`);
+  });
+});
