@@ -51,7 +51,16 @@ end
 
 -- "0.001, 0.002 : 0.003": the sum of the tries, in ms; nil when no time is known
 local function upstream_ms(s)
-  if not s or s == "" or s == "-" then
+  if not s then
+    return nil
+  end
+  -- one try, the usual case: without gmatch, which LuaJIT cannot compile (it would run this
+  -- whole log handler in the interpreter)
+  local one = tonumber(s)
+  if one then
+    return math.floor(one * 1000 + 0.5)
+  end
+  if s == "" or s == "-" then
     return nil
   end
   local total = 0
