@@ -17,6 +17,11 @@
  * the in-process data plane for `pods`) reads as in production, on the same
  * CPUs. The minimal proxy has one upstream, keep-alive, and either no access
  * log or nginx's default one.
+ *
+ * With `local` backends a second Kanary nginx runs `--metrics-source nginx --access-log default`
+ * (the metrics counted in Lua in the log phase, nginx's default access log format); after each of
+ * its rounds the bench scrapes its metrics as `kanary ingress` does and checks that every request
+ * wrk made was counted.
  */
 import { execFile, spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -27,9 +32,9 @@ import { parseArgs, promisify } from 'node:util';
 import { pino } from 'pino';
 import { buildModel } from '../src/dataplane/build.ts';
 import { startDataPlane } from '../src/dataplane/controller.ts';
-import { AccessLogTailer, DataPlaneMetrics } from '../src/dataplane/metrics.ts';
+import { AccessLogTailer, DataPlaneMetrics, type NginxMetricsSnapshot } from '../src/dataplane/metrics.ts';
 import { childPids, ensureDefaultCert, NginxProcess, statePaths } from '../src/dataplane/nginx.ts';
-import { renderConfig, renderState } from '../src/dataplane/render.ts';
+import { type RenderEnv, renderConfig, renderState } from '../src/dataplane/render.ts';
 import type { ClusterSnapshot } from '../src/dataplane/types.ts';
 
 const exec = promisify(execFile);
@@ -49,6 +54,8 @@ const PORTS = {
   backendB: 18912,
   kanary: 18920,
   kanaryTls: 18921,
+  kanaryLua: 18922,
+  kanaryLuaTls: 18923,
   minimal: 18930,
   minimalLog: 18931,
 };
@@ -56,6 +63,8 @@ const silent = pino({ level: 'error' });
 
 interface WrkResult {
   rps: number;
+  /** what wrk completed ("N requests in …") */
+  requests: number;
   p50ms: number;
   p99ms: number;
   errors: number;
@@ -85,7 +94,8 @@ async function wrk(port: number, host: string): Promise<WrkResult> {
   const errs = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(stdout);
   const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(stdout)?.[1] ?? 0);
   const errors = (errs ? errs.slice(1).reduce((a, b) => a + Number(b), 0) : 0) + non2xx;
-  return { rps, p50ms: ms('50%'), p99ms: ms('99%'), errors };
+  const requests = Number(/(\d+) requests in /.exec(stdout)?.[1]);
+  return { rps, requests, p50ms: ms('50%'), p99ms: ms('99%'), errors };
 }
 
 /** CPU seconds used so far by the worker processes of an nginx master (utime + stime). */
@@ -222,6 +232,7 @@ async function main(): Promise<void> {
     let stableEps: string[];
     let kanaryPort: number;
     let kanaryPid: () => number;
+    let kanaryLua: { port: number; pid: () => number; metrics: DataPlaneMetrics } | undefined;
     if (args.backends === 'local') {
       const backend = await startNginx(
         join(root, 'backend'),
@@ -232,25 +243,30 @@ async function main(): Promise<void> {
       );
       stops.push(backend.stop);
       stableEps = [`127.0.0.1:${PORTS.backendA}`];
-      const dir = join(root, 'kanary');
-      const nginx = new NginxProcess({ binary: 'nginx', stateDir: dir, log: silent });
       const model = buildModel(snapshotFor(stableEps, [`127.0.0.1:${PORTS.backendB}`]), {
         ingressClass: 'nginx',
         annotationsPrefix: 'nginx.ingress.kubernetes.io',
       });
-      const config = renderConfig(model, {
-        stateDir: dir,
-        luaDir: join(import.meta.dirname, '..', 'src', 'dataplane', 'lua'),
-        modulesDir: '/usr/lib/nginx/modules',
-        bindAddress: '127.0.0.1',
-        httpPort: PORTS.kanary,
-        httpsPort: PORTS.kanaryTls,
-        workerProcesses: 'auto',
-        defaultCert: await ensureDefaultCert(dir),
-      });
-      await nginx.start(config);
-      await nginx.pushState({ version: 1, ...renderState(model) });
-      stops.push(() => nginx.stop());
+      const startKanary = async (dir: string, http: number, https: number, extra: Partial<RenderEnv>) => {
+        const nginx = new NginxProcess({ binary: 'nginx', stateDir: dir, log: silent });
+        const config = renderConfig(model, {
+          stateDir: dir,
+          luaDir: join(import.meta.dirname, '..', 'src', 'dataplane', 'lua'),
+          modulesDir: '/usr/lib/nginx/modules',
+          bindAddress: '127.0.0.1',
+          httpPort: http,
+          httpsPort: https,
+          workerProcesses: 'auto',
+          defaultCert: await ensureDefaultCert(dir),
+          ...extra,
+        });
+        await nginx.start(config);
+        await nginx.pushState({ version: 1, ...renderState(model) });
+        stops.push(() => nginx.stop());
+        return nginx;
+      };
+      const dir = join(root, 'kanary');
+      const nginx = await startKanary(dir, PORTS.kanary, PORTS.kanaryTls, {});
       // the metrics pipeline `kanary ingress` runs on the access log
       const metrics = new DataPlaneMetrics();
       const tailer = new AccessLogTailer(
@@ -260,6 +276,16 @@ async function main(): Promise<void> {
       );
       tailer.start();
       stops.push(async () => tailer.stop());
+      const lua = await startKanary(join(root, 'kanary-lua'), PORTS.kanaryLua, PORTS.kanaryLuaTls, {
+        metricsSource: 'nginx',
+        accessLog: 'default',
+      });
+      const luaMetrics = new DataPlaneMetrics();
+      luaMetrics.useNginxSource(async () => {
+        const snap = JSON.parse((await lua.admin('GET', '/metrics')).body) as NginxMetricsSnapshot;
+        return { series: Array.isArray(snap.series) ? snap.series : [], dropped: snap.dropped };
+      });
+      kanaryLua = { port: PORTS.kanaryLua, pid: () => lua.pid!, metrics: luaMetrics };
       kanaryPort = PORTS.kanary;
       kanaryPid = () => nginx.pid!;
     } else {
@@ -288,21 +314,44 @@ async function main(): Promise<void> {
     stops.push(minimalLog.stop);
 
     type Measured = Awaited<ReturnType<typeof measure>>;
-    const results: Record<'kanary' | 'minimal' | 'minimalLog', Measured[]> = {
+    const results: Record<'kanary' | 'kanaryLua' | 'minimal' | 'minimalLog', Measured[]> = {
       kanary: [],
+      kanaryLua: [],
       minimal: [],
       minimalLog: [],
+    };
+    const countChecks: string[] = [];
+    /** requests counted in nginx_ingress_controller_requests, from a scrape as Prometheus makes it */
+    const counted = async (m: DataPlaneMetrics) => {
+      await m.collect();
+      const text = await m.registry.metrics();
+      let n = 0;
+      for (const x of text.matchAll(/^nginx_ingress_controller_requests\{[^}]*\} (\d+)$/gm))
+        n += Number(x[1]);
+      return n;
     };
     // interleaved rounds, so a noisy neighbour hurts every contestant alike
     for (let r = 0; r < ROUNDS; r++) {
       results.minimal.push(await measure(PORTS.minimal, minimal.pid));
       results.kanary.push(await measure(kanaryPort, kanaryPid()));
       results.minimalLog.push(await measure(PORTS.minimalLog, minimalLog.pid));
+      if (kanaryLua) {
+        const before = await counted(kanaryLua.metrics);
+        const m = await measure(kanaryLua.port, kanaryLua.pid());
+        results.kanaryLua.push(m);
+        // wrk counts the responses it read: requests cut off when it stops (one per connection at
+        // most) reached nginx, and are counted there, but not by wrk
+        const n = (await counted(kanaryLua.metrics)) - before;
+        if (n < m.requests || n > m.requests + CONNECTIONS)
+          throw new Error(`metrics in nginx counted ${n} requests, wrk completed ${m.requests}`);
+        countChecks.push(`${n}/${m.requests}`);
+      }
     }
     const row = (name: string, xs: Measured[], pipeline: boolean) =>
       `| ${name} | ${median(xs.map((x) => x.rps)).toFixed(0)} | ${median(xs.map((x) => x.p50ms)).toFixed(2)} | ${median(xs.map((x) => x.p99ms)).toFixed(2)} | ${median(xs.map((x) => x.cpuUsPerRequest)).toFixed(1)} | ${pipeline ? median(xs.map((x) => x.selfUsPerRequest)).toFixed(1) : '–'} | ${xs.reduce((a, x) => a + x.errors, 0)} |`;
     // per-round ratios: the neighbours' load changes between rounds more than within one
-    const ratio = (base: Measured[]) => median(results.kanary.map((k, i) => k.rps / base[i]!.rps));
+    const ratio = (base: Measured[], k = results.kanary) => median(k.map((x, i) => x.rps / base[i]!.rps));
+    const p99Ratio = (base: Measured[], k: Measured[]) => median(k.map((x, i) => x.p99ms / base[i]!.p99ms));
     console.log(
       `backends: ${args.backends}; wrk -t2 -c${CONNECTIONS} -d${SECONDS}s, ${ROUNDS} interleaved rounds (medians); ${cpus().length} CPUs; load average ${loadavg()[0]!.toFixed(1)} at the end`,
     );
@@ -315,12 +364,32 @@ async function main(): Promise<void> {
     console.log(
       row('Kanary (Lua routing, canary at weight 10, JSON access log, metrics)', results.kanary, true),
     );
+    if (kanaryLua) {
+      console.log(
+        row(
+          "Kanary, metrics counted in nginx (--metrics-source nginx), nginx's default access log",
+          results.kanaryLua,
+          false,
+        ),
+      );
+    }
     console.log(
       `throughput Kanary / minimal (access_log off): ${(ratio(results.minimal) * 100).toFixed(1)}% (goal ≥ 95%)`,
     );
     console.log(
       `throughput Kanary / minimal (default access log): ${(ratio(results.minimalLog) * 100).toFixed(1)}%`,
     );
+    if (kanaryLua) {
+      console.log(
+        `throughput Kanary with metrics in nginx / minimal (default access log): ${(ratio(results.minimalLog, results.kanaryLua) * 100).toFixed(1)}% (goal ≥ 95%); p99 ${p99Ratio(results.minimalLog, results.kanaryLua).toFixed(2)}× (goal ≤ 1.2×)`,
+      );
+      console.log(
+        `requests counted in nginx's metrics / completed by wrk, per round: ${countChecks.join(', ')}`,
+      );
+      console.log(
+        `throughput Kanary with metrics in nginx / minimal (access_log off): ${(ratio(results.minimal, results.kanaryLua) * 100).toFixed(1)}%`,
+      );
+    }
   } finally {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
     rmSync(root, { recursive: true, force: true });

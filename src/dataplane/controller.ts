@@ -9,11 +9,25 @@ import { Informer } from '../kube/informer.ts';
 import { WorkQueue } from '../kube/queue.ts';
 import { buildModel, regexPaths } from './build.ts';
 import { findOffenders } from './isolate.ts';
-import { AccessLogTailer, DataPlaneMetrics, startMetricsServer } from './metrics.ts';
+import {
+  AccessLogRotator,
+  AccessLogTailer,
+  DataPlaneMetrics,
+  type NginxMetricsSnapshot,
+  startMetricsServer,
+} from './metrics.ts';
 import { ensureDefaultCert, type Logger, NginxProcess, statePaths } from './nginx.ts';
 import { RegexChecker } from './regex.ts';
 import { ReloadGate, ReloadMetrics } from './reload.ts';
-import { configHash, type DynamicState, type RenderEnv, renderConfig, renderState } from './render.ts';
+import {
+  type AccessLogMode,
+  configHash,
+  type DynamicState,
+  type MetricsSource,
+  type RenderEnv,
+  renderConfig,
+  renderState,
+} from './render.ts';
 import type {
   BuildOptions,
   ClusterSnapshot,
@@ -55,6 +69,13 @@ export interface DataPlaneOptions {
   minReloadIntervalMs?: number;
   /** cap on the label sets of the per-request metrics (default 5000) */
   maxMetricSeries?: number;
+  /**
+   * where the per-request metrics are counted: `log` (default: from the JSON access log) or
+   * `nginx` (experimental: inside nginx's workers, read at scrape time)
+   */
+  metricsSource?: MetricsSource;
+  /** the access log: `json` (default), `default` (nginx's combined format) or `off`; other than `json` needs metricsSource `nginx` */
+  accessLog?: AccessLogMode;
   /** address written to Ingress status.loadBalancer (default: the bind address) */
   publishAddress?: string;
   writeStatus?: boolean;
@@ -134,7 +155,15 @@ export async function startDataPlane(opts: DataPlaneOptions): Promise<DataPlane>
     workerProcesses: opts.workerProcesses ?? 'auto',
     workerShutdownTimeout: nginxTime(opts.workerShutdownTimeoutMs ?? DEFAULT_WORKER_SHUTDOWN_TIMEOUT_MS),
     defaultCert: await ensureDefaultCert(stateDir),
+    metricsSource: opts.metricsSource ?? 'log',
+    accessLog: opts.accessLog ?? 'json',
+    maxMetricSeries: opts.maxMetricSeries,
   };
+  const countInNginx = env.metricsSource === 'nginx';
+  if (!countInNginx && env.accessLog !== 'json')
+    throw new Error(
+      `--access-log ${env.accessLog} needs --metrics-source nginx: the log pipeline counts the metrics from the JSON access log`,
+    );
   if (!env.defaultCert) log.warn({}, 'openssl is not available: hosts without a TLS Secret get no HTTPS');
 
   const client = new KubeClient(opts.kubeConfig);
@@ -158,6 +187,16 @@ export async function startDataPlane(opts: DataPlaneOptions): Promise<DataPlane>
         `the per-request metrics reached ${max} label sets; requests with a new label set are no longer recorded (counted in kanary_ingress_metric_series_dropped_total). Raise --max-metric-series if this many Ingresses, paths and statuses are expected`,
       ),
   });
+  if (countInNginx) {
+    metrics.useNginxSource(async () => {
+      const res = await nginx.admin('GET', '/metrics');
+      if (res.status !== 200)
+        throw new Error(`nginx answered ${res.status} for its metrics: ${res.body.slice(0, 200)}`);
+      const snap = JSON.parse(res.body) as NginxMetricsSnapshot;
+      // cjson writes an empty array as {}
+      return { series: Array.isArray(snap.series) ? snap.series : [], dropped: snap.dropped };
+    });
+  }
   const reloadMetrics = new ReloadMetrics(metrics.registry, () => nginx.pid);
   const reloadGate = new ReloadGate(opts.minReloadIntervalMs ?? DEFAULT_MIN_RELOAD_INTERVAL_MS);
   const reported = new Map<string, number>();
@@ -315,7 +354,14 @@ export async function startDataPlane(opts: DataPlaneOptions): Promise<DataPlane>
     await push(state);
     lastSyncError = undefined;
     lastModel = model;
-    metrics.retainIngresses(new Set(model.owned));
+    if (countInNginx) {
+      const res = await nginx.admin('POST', '/metrics', JSON.stringify({ keep: model.owned }));
+      if (res.status !== 200)
+        log.warn(
+          { status: res.status, body: res.body },
+          'nginx did not forget the metrics of removed Ingresses',
+        );
+    } else metrics.retainIngresses(new Set(model.owned));
     updateCanaryGauges(model);
     reportProblems(model.problems, snap);
     if (opts.writeStatus !== false) await writeStatus(snap, model);
@@ -462,11 +508,16 @@ export async function startDataPlane(opts: DataPlaneOptions): Promise<DataPlane>
     // unref: a data plane stopped within 3 s of its start must not wait for this timer to exit
     watchClasses ? Promise.race([classes.start(), sleep(3000, undefined, { ref: false })]) : undefined,
   ]);
-  const tailer = new AccessLogTailer(
-    statePaths(stateDir).accessLog,
-    (e) => metrics.observe(e),
-    () => nginx.reopenLogs(),
-  );
+  // the access-log pipeline, or (metrics counted inside nginx) only the log's rotation
+  const tailer = countInNginx
+    ? env.accessLog === 'off'
+      ? undefined
+      : new AccessLogRotator(statePaths(stateDir).accessLog, () => nginx.reopenLogs())
+    : new AccessLogTailer(
+        statePaths(stateDir).accessLog,
+        (e) => metrics.observe(e),
+        () => nginx.reopenLogs(),
+      );
   try {
     await sync();
     // nothing to serve with: nginx rejects even a configuration without any Ingress
@@ -477,7 +528,7 @@ export async function startDataPlane(opts: DataPlaneOptions): Promise<DataPlane>
     await nginx.stop();
     throw err;
   }
-  tailer.start();
+  tailer?.start();
   queue.run(
     async () => {
       const wait = await sync();
@@ -531,7 +582,7 @@ export async function startDataPlane(opts: DataPlaneOptions): Promise<DataPlane>
       for (const inf of [ingresses, services, slices, secrets, classes]) inf.stop();
       await queue.idle();
       await nginx.stop();
-      tailer.stop();
+      tailer?.stop();
       await new Promise<void>((r) => metricsServer.server.close(() => r()));
     },
   };

@@ -153,6 +153,38 @@ class RequestMetrics {
     }
   }
 
+  /**
+   * Replaces every series with the totals counted inside nginx (lua/kanary_metrics.lua): each row
+   * is the label key (labels joined by NUL, in REQUEST_LABELS order) and its 28 numbers, times in
+   * integer milliseconds.
+   */
+  replace(snapshot: NginxMetricsSnapshot): void {
+    this.series.clear();
+    const nb = DURATION_BUCKETS.length + 1;
+    for (const row of snapshot.series) {
+      const [key, ...f] = row as [string, ...number[]];
+      const parts = key.split('\u0000');
+      if (parts.length !== REQUEST_LABELS.length || f.length !== 2 * nb + 4) {
+        throw new Error(`nginx reported a malformed metric series: ${JSON.stringify(row).slice(0, 200)}`);
+      }
+      const labels = Object.fromEntries(REQUEST_LABELS.map((l, i) => [l, parts[i]!])) as RequestLabels;
+      this.series.set(key, {
+        labels,
+        requests: f[0]!,
+        requestBuckets: f.slice(1, 1 + nb),
+        requestSum: f[1 + nb]! / 1000,
+        responseBuckets: f.slice(2 + nb, 2 + 2 * nb),
+        responseSum: f[2 + 2 * nb]! / 1000,
+        responseCount: f[3 + 2 * nb]!,
+      });
+    }
+    this.dropped = snapshot.dropped;
+    if (this.dropped > 0 && !this.limitReported) {
+      this.limitReported = true;
+      this.onLimit(this.maxSeries);
+    }
+  }
+
   /** Forgets the label sets of Ingresses that are no longer served (`namespace/name` keys), as ingress-nginx does. */
   retainIngresses(keep: ReadonlySet<string>): void {
     for (const [key, s] of this.series) {
@@ -202,6 +234,13 @@ class RequestMetrics {
         ),
     );
   }
+}
+
+/** What GET /metrics on nginx's admin socket answers (metrics source `nginx`). */
+export interface NginxMetricsSnapshot {
+  /** [label key, requests, 12 request-time buckets, sum (ms), 12 upstream-time buckets, sum (ms), count] */
+  series: (string | number)[][];
+  dropped: number;
 }
 
 export interface DataPlaneMetricsOptions {
@@ -278,6 +317,21 @@ export class DataPlaneMetrics {
       throw new Error(`maxSeries must be a positive integer, got ${max}`);
     this.requestMetrics = new RequestMetrics(max, opts.onSeriesLimit ?? (() => undefined));
     this.requestMetrics.register(this.registry);
+  }
+
+  private source: (() => Promise<NginxMetricsSnapshot>) | undefined;
+
+  /**
+   * Counts the per-request metrics inside nginx instead of from the access log: each scrape
+   * (`collect`) replaces them with what `read` returns.
+   */
+  useNginxSource(read: () => Promise<NginxMetricsSnapshot>): void {
+    this.source = read;
+  }
+
+  /** Brings the per-request metrics up to date before a scrape (a no-op for the access-log pipeline). */
+  async collect(): Promise<void> {
+    if (this.source) this.requestMetrics.replace(await this.source());
   }
 
   /** Forgets the request series of Ingresses no longer served (`namespace/name`), so deleted Ingresses do not hold the cap. */
@@ -401,6 +455,42 @@ export class AccessLogTailer {
   }
 }
 
+/**
+ * Rotates an access log that nobody tails (`--access-log default`, or `json` while the metrics
+ * are counted inside nginx) when it grows past `maxBytes`, as the tailer does.
+ */
+export class AccessLogRotator {
+  private timer: NodeJS.Timeout | undefined;
+  private readonly file: string;
+  private readonly reopen: () => void;
+  private readonly maxBytes: number;
+
+  constructor(file: string, reopen: () => void, maxBytes = 64 * 1024 * 1024) {
+    this.file = file;
+    this.reopen = reopen;
+    this.maxBytes = maxBytes;
+  }
+
+  start(intervalMs = 1000): void {
+    this.timer = setInterval(() => this.poll(), intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  poll(): void {
+    try {
+      if (statSync(this.file).size <= this.maxBytes) return;
+      renameSync(this.file, `${this.file}.1`);
+      this.reopen();
+    } catch {
+      /* not there yet, or try again next poll */
+    }
+  }
+}
+
 export interface MetricsServerHandlers {
   metrics: DataPlaneMetrics;
   healthy: () => { ok: boolean; detail: unknown };
@@ -420,8 +510,9 @@ export async function startMetricsServer(
       res.end(`${JSON.stringify(body, null, 2)}\n`);
     };
     if (url.pathname === '/metrics') {
-      h.metrics.registry
-        .metrics()
+      h.metrics
+        .collect()
+        .then(() => h.metrics.registry.metrics())
         .then((text) => {
           res.writeHead(200, { 'content-type': h.metrics.registry.contentType });
           res.end(text);

@@ -30,7 +30,20 @@ export interface RenderEnv {
    * collide (default: random, fixed for this process, so re-rendering does not change the text).
    */
   instanceId?: string;
+  /**
+   * Where the per-request metrics are counted: `log` (default), by `kanary ingress` from the JSON
+   * access log; `nginx` (experimental), in each worker's log phase (lua/kanary_metrics.lua), read
+   * over the admin socket at scrape time.
+   */
+  metricsSource?: MetricsSource;
+  /** the access log: `json` (Kanary's format, default), `default` (nginx's combined format), `off` */
+  accessLog?: AccessLogMode;
+  /** cap on the label sets counted inside nginx (metricsSource `nginx`; default 5000) */
+  maxMetricSeries?: number;
 }
+
+export type MetricsSource = 'log' | 'nginx';
+export type AccessLogMode = 'json' | 'default' | 'off';
 
 const PROCESS_INSTANCE_ID = randomBytes(8).toString('hex');
 
@@ -194,13 +207,39 @@ function renderBody(model: DataPlaneModel, env: RenderEnv): string {
     1,
     `init_by_lua_block { require("kanary").configure(${quote(`unix:${unavailable}`)}, ${quote(stateFile)}) }`,
   );
-  line(1, 'init_worker_by_lua_block { require("kanary").init_worker() }');
-  line(
-    1,
-    `log_format kanary escape=json '{${LOG_FORMAT.map(([k, v]) => (k === 'status' || k === 'bytes_sent' || k === 'request_time' ? `"${k}":${v}` : `"${k}":"${v}"`)).join(',')}}';`,
-  );
-  // buffered: one write per 64 KiB instead of one per request; metrics lag by at most a second
-  line(1, `access_log ${join(d, 'logs', 'access.log')} kanary buffer=64k flush=1s;`);
+  const metricsSource = env.metricsSource ?? 'log';
+  const accessLog = env.accessLog ?? 'json';
+  if (metricsSource === 'log' && accessLog !== 'json')
+    throw new Error(
+      `the metrics are counted from the JSON access log: access log "${accessLog}" needs metrics source "nginx"`,
+    );
+  if (metricsSource === 'nginx') {
+    const max = env.maxMetricSeries ?? 5000;
+    if (!Number.isInteger(max) || max < 1) throw new Error(`unexpected maxMetricSeries ${max}`);
+    // a label set takes up to 28 numbers and its labels twice: ~3.5 KB with the dict's overhead
+    line(1, `lua_shared_dict kanary_metrics ${Math.ceil((max * 4) / 1024) + 8}m;`);
+    line(
+      1,
+      `init_worker_by_lua_block { require("kanary").init_worker(); require("kanary_metrics").init_worker(${max}) }`,
+    );
+    // per request: a few variables read into a per-worker table (flushed to shared memory every second)
+    line(1, 'log_by_lua_block { require("kanary_metrics").log() }');
+  } else {
+    line(1, 'init_worker_by_lua_block { require("kanary").init_worker() }');
+  }
+  if (accessLog === 'json') {
+    line(
+      1,
+      `log_format kanary escape=json '{${LOG_FORMAT.map(([k, v]) => (k === 'status' || k === 'bytes_sent' || k === 'request_time' ? `"${k}":${v}` : `"${k}":"${v}"`)).join(',')}}';`,
+    );
+    // buffered: one write per 64 KiB instead of one per request; metrics lag by at most a second
+    line(1, `access_log ${join(d, 'logs', 'access.log')} kanary buffer=64k flush=1s;`);
+  } else if (accessLog === 'default') {
+    // nginx's own format (combined), buffered like the JSON log
+    line(1, `access_log ${join(d, 'logs', 'access.log')} combined buffer=64k flush=1s;`);
+  } else {
+    line(1, 'access_log off;');
+  }
   for (const t of ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) {
     line(1, `${t}_temp_path ${join(d, 'tmp', t)};`);
   }
@@ -258,6 +297,9 @@ function renderBody(model: DataPlaneModel, env: RenderEnv): string {
   line(2, 'client_body_buffer_size 64m;');
   line(2, 'location = /state { content_by_lua_block { require("kanary").admin_state() } }');
   line(2, 'location = /config { return 200 "config @@CONFIG_HASH@@"; }');
+  if (metricsSource === 'nginx') {
+    line(2, 'location = /metrics { content_by_lua_block { require("kanary_metrics").admin() } }');
+  }
   line(1, '}');
   line(1, 'server {');
   line(2, `listen unix:${unavailable};`);

@@ -22,6 +22,8 @@ interface IngressFlags {
   workerShutdownTimeout: string;
   minReloadInterval: string;
   maxMetricSeries: string;
+  metricsSource: string;
+  accessLog: string;
 }
 
 function port(flag: string, value: string, allowZero = false): number {
@@ -97,6 +99,16 @@ export function registerIngressCommand(program: Command): void {
       'cap on the label sets of the per-request metrics; beyond it new ones are not recorded',
       '5000',
     )
+    .option(
+      '--metrics-source <log|nginx>',
+      'where the per-request metrics are counted: log (from the JSON access log) or nginx (experimental: inside nginx, read at scrape time)',
+      'log',
+    )
+    .option(
+      '--access-log <json|default|off>',
+      "nginx's access log: json (Kanary's format), default (nginx's combined format) or off; other than json needs --metrics-source nginx",
+      'json',
+    )
     .action(async (o: IngressFlags) => {
       if (!/^[a-z0-9.-]+(\/[a-z0-9.-]+)?$/i.test(o.annotationsPrefix.replace(/\/$/, ''))) {
         throw new UserError(`--annotations-prefix "${o.annotationsPrefix}" is not a valid annotation prefix`);
@@ -111,6 +123,17 @@ export function registerIngressCommand(program: Command): void {
       }
       if (isIP(o.metricsAddress) === 0)
         throw new UserError(`--metrics-address must be an IP address, got "${o.metricsAddress}"`);
+      if (o.metricsSource !== 'log' && o.metricsSource !== 'nginx') {
+        throw new UserError(`--metrics-source must be log or nginx, got "${o.metricsSource}"`);
+      }
+      if (o.accessLog !== 'json' && o.accessLog !== 'default' && o.accessLog !== 'off') {
+        throw new UserError(`--access-log must be json, default or off, got "${o.accessLog}"`);
+      }
+      if (o.metricsSource === 'log' && o.accessLog !== 'json') {
+        throw new UserError(
+          `--access-log ${o.accessLog} needs --metrics-source nginx: the log pipeline counts the metrics from the JSON access log`,
+        );
+      }
       const httpPort = port('--http-port', o.httpPort);
       const httpsPort = port('--https-port', o.httpsPort);
       const metricsPort = port('--metrics-port', o.metricsPort, true);
@@ -145,6 +168,8 @@ export function registerIngressCommand(program: Command): void {
           workerShutdownTimeoutMs,
           minReloadIntervalMs,
           maxMetricSeries: Number(o.maxMetricSeries),
+          metricsSource: o.metricsSource,
+          accessLog: o.accessLog,
         });
       } catch (err) {
         // a bad state dir says what to do itself; anything else is most often a port or a missing package

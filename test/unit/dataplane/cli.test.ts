@@ -107,3 +107,20 @@ test('kanary ingress: a state dir nginx workers cannot reach is a user error nam
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('kanary ingress --metrics-source and --access-log: defaults and refusals', async () => {
+  const cmd = buildProgram().commands.find((c) => c.name() === 'ingress')!;
+  const defaults = Object.fromEntries(cmd.options.map((o) => [o.long, o.defaultValue]));
+  assert.equal(defaults['--metrics-source'], 'log');
+  assert.equal(defaults['--access-log'], 'json');
+  const cases: [string[], RegExp][] = [
+    [['--metrics-source', 'prometheus'], /--metrics-source must be log or nginx, got "prometheus"/],
+    [['--access-log', 'combined'], /--access-log must be json, default or off, got "combined"/],
+    [['--access-log', 'off'], /--access-log off needs --metrics-source nginx/],
+  ];
+  for (const [args, message] of cases) {
+    const err = await run('ingress', ...args);
+    assert.ok(err instanceof UserError, `${args.join(' ')}: ${String(err)}`);
+    assert.match(err.message, message);
+  }
+});

@@ -204,3 +204,36 @@ test('the access-log tailer reads appended lines, keeps partial lines, survives 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('totals counted inside nginx render as the same exposition; a malformed row is an error', async (t) => {
+  // two requests of one label set, as nginx's admin socket reports them (times in ms), written by hand
+  const zeros = () => new Array<number>(12).fill(0);
+  const reqBuckets = zeros();
+  reqBuckets[0] = 1; // 4 ms ≤ 0.005
+  reqBuckets[2] = 1; // 20 ms ≤ 0.025
+  const upBuckets = zeros();
+  upBuckets[0] = 1; // 3 ms
+  const key = ['foo', 'shop', 'app', '200', '', 'foo', 'GET', '/info'].join('\u0000');
+  const fromNginx = new DataPlaneMetrics();
+  fromNginx.useNginxSource(async () => ({
+    series: [[key, 2, ...reqBuckets, 24, ...upBuckets, 3, 1]],
+    dropped: 3,
+  }));
+  await fromNginx.collect();
+  // the same two requests through the access-log pipeline (the second tried no upstream)
+  const fromLog = new DataPlaneMetrics();
+  fromLog.observe(entry({ canary: '', request_time: 0.004 }));
+  fromLog.observe(entry({ canary: '', request_time: 0.02, upstream_addr: 'unix:/x/unavailable.sock' }));
+  const lines = async (m: DataPlaneMetrics) =>
+    (await m.registry.metrics())
+      .split('\n')
+      .filter((l) => /^(# (HELP|TYPE) )?nginx_ingress_controller_(requests|re\w+_duration_seconds)/.test(l));
+  assert.deepEqual(await lines(fromNginx), await lines(fromLog));
+  assert.match(await fromNginx.registry.metrics(), /^kanary_ingress_metric_series_dropped_total 3$/m);
+
+  await t.test('a row of the wrong shape', async () => {
+    const bad = new DataPlaneMetrics();
+    bad.useNginxSource(async () => ({ series: [[key, 1, 2, 3]], dropped: 0 }));
+    await assert.rejects(bad.collect(), /nginx reported a malformed metric series/);
+  });
+});

@@ -242,3 +242,32 @@ test('nginx -t accepts what the renderer produces', {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('metrics source and access log: what each combination renders, and what is refused', async (t) => {
+  const model = buildModel(everything(), BUILD);
+  await t.test('default: the JSON access log, no Lua in the log phase', () => {
+    const c = renderConfig(model, ENV);
+    assert.match(c, /access_log \S+ kanary buffer=64k flush=1s;/);
+    assert.doesNotMatch(c, /log_by_lua|kanary_metrics/);
+  });
+  await t.test('nginx: counted in the log phase, read on the admin socket', () => {
+    const c = renderConfig(model, { ...ENV, metricsSource: 'nginx', maxMetricSeries: 5000 });
+    assert.match(c, /lua_shared_dict kanary_metrics 28m;/);
+    assert.match(c, /require\("kanary_metrics"\)\.init_worker\(5000\)/);
+    assert.match(c, /log_by_lua_block \{ require\("kanary_metrics"\)\.log\(\) \}/);
+    assert.match(c, /location = \/metrics \{ content_by_lua_block/);
+    assert.match(c, /access_log \S+ kanary /);
+  });
+  await t.test('the access log in nginx’s own format, or none', () => {
+    const d = renderConfig(model, { ...ENV, metricsSource: 'nginx', accessLog: 'default' });
+    assert.match(d, /access_log \S+ combined buffer=64k flush=1s;/);
+    assert.doesNotMatch(d, /log_format kanary/);
+    const off = renderConfig(model, { ...ENV, metricsSource: 'nginx', accessLog: 'off' });
+    assert.doesNotMatch(off, /access_log \/\S+/);
+  });
+  await t.test('the log pipeline needs the JSON log', () => {
+    for (const accessLog of ['default', 'off'] as const) {
+      assert.throws(() => renderConfig(model, { ...ENV, accessLog }), /needs metrics source "nginx"/);
+    }
+  });
+});
