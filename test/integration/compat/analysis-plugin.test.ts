@@ -14,7 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { before, describe, it, type TestContext } from 'node:test';
 import { isNotFound, KubeClient, RESOURCES } from '../../../src/kube/client.ts';
 import { installCrds, kanaryCrds } from '../../../src/kube/crds.ts';
-import { type ArgoBinaries, argoBinaries, argoPluginOk } from '../../support/argo.ts';
+import { type ArgoBinaries, argoBinaries, argoPluginOk, installArgoCrds } from '../../support/argo.ts';
 import { testKubeConfig, waitUntil } from '../../support/cluster.ts';
 import {
   editRollout,
@@ -54,6 +54,9 @@ before(
         kanaryCrds().filter((c) => missing.includes(c.metadata.name)),
       );
     bins = await argoBinaries();
+    // the plugin's get rollout also watches Experiments and never prints without their CRD (a fresh
+    // cluster has only Kanary's); Argo's CRDs fill in what is missing and keep the ones above
+    await installArgoCrds(client, bins.crdDir);
   },
   { timeout: 60 * 60_000 }, // a cold build compiles Argo Rollouts (see docs/benchmarks.md)
 );
