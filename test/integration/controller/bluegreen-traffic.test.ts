@@ -7,7 +7,9 @@
  * image tag, so every answer tells which ReplicaSet served it.
  */
 import assert from 'node:assert/strict';
+import { Agent } from 'node:http';
 import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { DataPlane } from '../../../src/dataplane/controller.ts';
 import { waitUntil } from '../../support/cluster.ts';
 import {
@@ -18,7 +20,7 @@ import {
   rolloutEnv,
   upstreamFixture,
 } from '../../support/controller.ts';
-import { ingressBody, startTestDataPlane, tally, waitForRoute } from '../dataplane/support.ts';
+import { get, ingressBody, startTestDataPlane, tally, waitForRoute } from '../dataplane/support.ts';
 
 const NAME = 'rollout-bluegreen';
 const ACTIVE = 'rollout-bluegreen-active';
@@ -86,6 +88,43 @@ const promoted = (env: RolloutEnv, hash: string) =>
     (r) => r.status?.phase === 'Healthy' && r.status.stableRS === hash,
   );
 
+/**
+ * Keep-alive clients requesting one host in a loop until stopped; every answer
+ * is counted (by version, or as a failure: non-2xx or a connection error).
+ */
+function load(dp: DataPlane, host: string, clients = 3) {
+  const agent = new Agent({ keepAlive: true, maxSockets: clients });
+  const versions: Record<string, number> = {};
+  const failures: string[] = [];
+  let stopped = false;
+  const client = async () => {
+    while (!stopped) {
+      try {
+        const r = await get(dp.httpPort, host, '/', {}, agent);
+        if (r.status >= 200 && r.status < 300) {
+          const v = r.version ?? '(no version)';
+          versions[v] = (versions[v] ?? 0) + 1;
+        } else failures.push(`${new Date().toISOString()} status ${r.status}: ${r.body.slice(0, 80)}`);
+      } catch (err) {
+        failures.push(`${new Date().toISOString()} error: ${(err as Error).message}`);
+      }
+      // continuous but not flat out: the machine is shared
+      await sleep(2);
+    }
+  };
+  const running = Promise.all(Array.from({ length: clients }, client));
+  return {
+    versions,
+    failures,
+    total: () => failures.length + Object.values(versions).reduce((a, b) => a + b, 0),
+    async stop() {
+      stopped = true;
+      await running;
+      agent.destroy();
+    },
+  };
+}
+
 describe('blue-green traffic through the data plane', () => {
   it('paused: active host only old, preview host only new; promoted: both new; aborted: active on the old', async (t) => {
     const env = await rolloutEnv(t, 'bg-traffic');
@@ -126,5 +165,68 @@ describe('blue-green traffic through the data plane', () => {
       { green: N },
       'preview scaled down: active',
     );
+  });
+
+  it('zero failed requests under continuous load through promotion, scale-down, abort and the preview scale-down', async (t) => {
+    const env = await rolloutEnv(t, 'bg-load');
+    const { dp, blue } = await setUp(env);
+    t.after(() => dp.stop());
+    const active = load(dp, ACTIVE_HOST);
+    t.after(() => active.stop());
+    // the preview host has no backend until the new pods are up (it follows the new ReplicaSet at
+    // once, as in Argo): it is loaded from each pause on, until the next update or the abort
+    const green = await update(env, 'green', blue);
+    await waitForRoute(dp, PREVIEW_HOST, '/', 200, 'green');
+    const preview = load(dp, PREVIEW_HOST);
+    t.after(() => preview.stop());
+    await sleep(1000);
+    const atPause = { ...active.versions };
+
+    await env.ros.promote(NAME);
+    await promoted(env, green);
+    await waitUntil('active answers come from green', async () => (active.versions.green ?? 0) > 100);
+    await rsScaledToZero(env, blue);
+    await sleep(1000);
+    await preview.stop();
+    const afterPromotion = { ...active.versions };
+
+    const yellow = await update(env, 'yellow', green);
+    await waitForRoute(dp, PREVIEW_HOST, '/', 200, 'yellow');
+    const preview2 = load(dp, PREVIEW_HOST);
+    t.after(() => preview2.stop());
+    await waitUntil('preview answers come from yellow', async () => (preview2.versions.yellow ?? 0) > 100);
+    await env.ros.abort(NAME);
+    await env.waitFor(NAME, 'Degraded', (r) => r.status?.phase === 'Degraded');
+    await sleep(1000);
+    await preview2.stop();
+    await rsScaledToZero(env, yellow);
+    await sleep(1000);
+    await active.stop();
+
+    const line = (what: string, l: ReturnType<typeof load>) =>
+      `${what}: ${l.total()} answers ${JSON.stringify(l.versions)}, ${l.failures.length} failed`;
+    t.diagnostic(
+      `${line('active', active)}; ${line('preview (green pause → promotion)', preview)}; ` +
+        `${line('preview (yellow pause → abort)', preview2)}; reloads ${dp.nginx.reloads}`,
+    );
+    for (const [what, l] of [
+      ['active', active],
+      ['preview', preview],
+      ['preview after the second update', preview2],
+    ] as const)
+      assert.deepEqual(l.failures.slice(0, 10), [], `${l.failures.length} failed requests (${what})`);
+    // the load did run through every phase, and the active host never served the preview's yellow
+    assert.deepEqual(Object.keys(atPause), ['blue']);
+    assert.ok(
+      (afterPromotion.blue ?? 0) > 100 && (afterPromotion.green ?? 0) > 100,
+      JSON.stringify(afterPromotion),
+    );
+    assert.deepEqual(Object.keys(active.versions).sort(), ['blue', 'green']);
+    assert.ok(
+      (active.versions.green ?? 0) - (afterPromotion.green ?? 0) > 100,
+      'active served on through the abort',
+    );
+    assert.deepEqual(Object.keys(preview.versions), ['green']);
+    assert.deepEqual(Object.keys(preview2.versions), ['yellow']);
   });
 });
