@@ -359,6 +359,32 @@ const SCENARIOS: Scenario[] = [
     },
   },
   {
+    // examples/rollout-bluegreen.yaml with undo (`kubectl argo rollouts undo`): back to the stable
+    // template while paused (no pause, no new ReplicaSet); the same image again after that ReplicaSet is
+    // down (an ordinary update: paused); undo right after a promotion, while the old ReplicaSet is in
+    // its 30 s scaleDownDelaySeconds (a fast rollback: active switched back at once, no pause)
+    id: 'bluegreen-undo',
+    rollout: 'rollout-bluegreen',
+    replicas: 2,
+    manifests: () => upstreamFixture('examples/rollout-bluegreen.yaml'),
+    async script(run, at) {
+      const name = this.rollout;
+      await run.checkpoint('healthy', at.healthy('1'));
+      await run.plugin(['set', 'image', name, 'rollouts-demo=argoproj/rollouts-demo:green']);
+      await run.checkpoint('paused', at.blueGreenPaused('2'));
+      await run.plugin(['undo', name]);
+      await run.checkpoint('undone-while-paused', at.healthy('3'));
+      await run.checkpoint('undone-scaled-down', at.scaledDown('2', at.healthy('3')));
+      await run.plugin(['undo', name]);
+      await run.checkpoint('redone-paused', at.blueGreenPaused('4'));
+      await run.plugin(['promote', name]);
+      await run.checkpoint('promoted', at.healthy('4'));
+      await run.plugin(['undo', name]);
+      await run.checkpoint('fast-rollback', at.healthy('5'));
+      await run.checkpoint('rolled-back-scaled-down', at.scaledDown('4', at.healthy('5')));
+    },
+  },
+  {
     // examples/rollout-bluegreen.yaml, edited: 3 replicas, previewReplicaCount 1, autoPromotionSeconds 10
     // instead of the manual gate, scaleDownDelaySeconds 5: the preview runs 1 pod during the pause, grows
     // to 3 (scaleUpPreviewCheckPoint) once the pause ends by itself, then active switches

@@ -209,6 +209,67 @@ describe('blue-green', { concurrency: true }, () => {
     });
   });
 
+  it('undo: while paused back to the stable without a pause; right after promote a fast rollback within scaleDownDelaySeconds', async (t) => {
+    const env = await rolloutEnv(t, 'bg-undo');
+    await env.apply(upstreamFixture('examples/rollout-bluegreen.yaml'));
+    const blue = await deployBlue(env);
+    const green = await pausedOnGreen(env, blue);
+
+    // undo of the paused update: the stable template again, on the stable ReplicaSet (revision 3)
+    await env.ros.undo(NAME);
+    const undone = await env.waitFor(
+      NAME,
+      'Healthy on blue, revision 3',
+      (r) =>
+        r.status?.phase === 'Healthy' &&
+        r.status.currentPodHash === blue &&
+        r.metadata.annotations?.[REVISION_ANNOTATION] === '3',
+    );
+    assert.deepEqual(blueGreenOf(undone), { activeSelector: blue, previewSelector: blue });
+    assert.equal(await env.selectorHash(PREVIEW), blue, 'preview back on the stable');
+    assert.equal((await env.replicaSetByRevision('3'))?.metadata.labels?.[HASH_LABEL], blue);
+    assert.equal((await env.replicaSets()).length, 2, 'no new ReplicaSet');
+
+    // green again (revision 4): its ReplicaSet is reused, an ordinary update that pauses
+    await env.ros.undo(NAME);
+    await env.waitFor(
+      NAME,
+      'BlueGreenPause on green, revision 4',
+      (r) => r.status?.message === 'BlueGreenPause' && r.status.currentPodHash === green,
+    );
+    await env.ros.promote(NAME);
+    await env.waitFor(
+      NAME,
+      'Healthy on green',
+      (r) => r.status?.phase === 'Healthy' && r.status.stableRS === green,
+    );
+    assert.ok(
+      (await env.replicaSets()).find((rs) => rs.metadata.labels?.[HASH_LABEL] === blue)?.metadata
+        .annotations?.[SCALE_DOWN_DEADLINE],
+      'blue waits out its scale-down delay',
+    );
+
+    // undo within the delay: blue's pods are still up, active goes straight back (revision 5, no pause)
+    const after = sample(t, async () => (await env.ros.get(NAME)).status?.message);
+    await env.ros.undo(NAME);
+    const back = await env.waitFor(
+      NAME,
+      'Healthy on blue, revision 5',
+      (r) =>
+        r.status?.phase === 'Healthy' &&
+        r.status.stableRS === blue &&
+        r.metadata.annotations?.[REVISION_ANNOTATION] === '5',
+    );
+    assert.equal(await env.selectorHash(ACTIVE), blue);
+    assert.deepEqual(blueGreenOf(back), { activeSelector: blue, previewSelector: blue });
+    const seen = await after.stop();
+    assert.ok(
+      !seen.includes('BlueGreenPause'),
+      `no pause on the fast rollback: ${[...new Set(seen)].join(', ')}`,
+    );
+    assert.equal((await env.replicaSets()).length, 2, 'no new ReplicaSet');
+  });
+
   it('SIGKILL of the controller while paused and right after promote converges with no duplicate ReplicaSet', async (t) => {
     const env = await rolloutEnv(t, 'bg-crash', { controller: false });
     await env.apply(example((bg) => (bg.scaleDownDelaySeconds = 2)));
