@@ -369,7 +369,10 @@ const SCENARIOS: Scenario[] = [
     manifests: () => upstreamFixture('examples/rollout-bluegreen.yaml'),
     async script(run, at) {
       const name = this.rollout;
-      await run.checkpoint('healthy', at.healthy('1'));
+      // a rollback is told by creation timestamps (whole seconds): green must come a second after blue
+      const aSecondAfter = (rev: string) => (o: Observed) =>
+        Date.now() >= Date.parse(String(rsOfRevision(o, rev)?.metadata.creationTimestamp)) + 1500;
+      await run.checkpoint('healthy', (o) => at.healthy('1')(o) && aSecondAfter('1')(o));
       await run.plugin(['set', 'image', name, 'rollouts-demo=argoproj/rollouts-demo:green']);
       await run.checkpoint('paused', at.blueGreenPaused('2'));
       await run.plugin(['undo', name]);
@@ -378,7 +381,10 @@ const SCENARIOS: Scenario[] = [
       await run.plugin(['undo', name]);
       await run.checkpoint('redone-paused', at.blueGreenPaused('4'));
       await run.plugin(['promote', name]);
-      await run.checkpoint('promoted', at.healthy('4'));
+      // blue (revision 3) waits out its scale-down delay: the undo comes inside it
+      const inDelay = (o: Observed) =>
+        Boolean(rsOfRevision(o, '3')?.metadata.annotations?.['scale-down-deadline']);
+      await run.checkpoint('promoted', (o) => at.healthy('4')(o) && inDelay(o));
       await run.plugin(['undo', name]);
       await run.checkpoint('fast-rollback', at.healthy('5'));
       await run.checkpoint('rolled-back-scaled-down', at.scaledDown('4', at.healthy('5')));

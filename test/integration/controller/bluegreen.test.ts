@@ -213,6 +213,11 @@ describe('blue-green', { concurrency: true }, () => {
     const env = await rolloutEnv(t, 'bg-undo');
     await env.apply(upstreamFixture('examples/rollout-bluegreen.yaml'));
     const blue = await deployBlue(env);
+    // a rollback is told by creation timestamps (whole seconds, in Argo too): green must be created in
+    // a later second than blue, or the last undo below would look like an ordinary update
+    const blueRS = (await env.replicaSets()).find((rs) => rs.metadata.labels?.[HASH_LABEL] === blue);
+    const blueCreated = Date.parse(blueRS?.metadata.creationTimestamp ?? '');
+    await waitUntil('a second after blue was created', async () => Date.now() >= blueCreated + 1500);
     const green = await pausedOnGreen(env, blue);
 
     // undo of the paused update: the stable template again, on the stable ReplicaSet (revision 3)
@@ -243,10 +248,12 @@ describe('blue-green', { concurrency: true }, () => {
       'Healthy on green',
       (r) => r.status?.phase === 'Healthy' && r.status.stableRS === green,
     );
-    assert.ok(
-      (await env.replicaSets()).find((rs) => rs.metadata.labels?.[HASH_LABEL] === blue)?.metadata
-        .annotations?.[SCALE_DOWN_DEADLINE],
-      'blue waits out its scale-down delay',
+    // the deadline is written in the pass after the switch; an undo before it would be an ordinary update
+    await waitUntil('blue waits out its scale-down delay', async () =>
+      Boolean(
+        (await env.replicaSets()).find((rs) => rs.metadata.labels?.[HASH_LABEL] === blue)?.metadata
+          .annotations?.[SCALE_DOWN_DEADLINE],
+      ),
     );
 
     // undo within the delay: blue's pods are still up, active goes straight back (revision 5, no pause)
