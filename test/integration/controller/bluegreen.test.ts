@@ -195,6 +195,10 @@ describe('blue-green', { concurrency: true }, () => {
       (r) => r.status?.phase === 'Healthy' && r.status.stableRS === green,
       60_000,
     );
+    // under load the sampler may not have read since the switch: let it see it (or time out)
+    await waitUntil('the sampler to see active on green', async () =>
+      activeSeen.seen.some((s) => s.hash === green),
+    );
     const firstGreen = (await activeSeen.stop()).find((v) => v.hash === green);
     assert.ok(firstGreen, 'active switched');
     // startTime has second precision
