@@ -17,6 +17,7 @@ import { isNotFound, KubeClient, MERGE_PATCH, RESOURCES, resourcePath } from '..
 import { loadKubeConfig } from '../kube/config.ts';
 import { installCrds } from '../kube/crds.ts';
 import { analysisManifests, configureBadImage, runAnalysisSteps, startPrometheus } from './analysis.ts';
+import { BLUEGREEN_NEW_IMAGE, blueGreenOf, blueGreenRoutes, runBlueGreenSteps } from './bluegreen.ts';
 import { type LiveOutput, progressBar } from './live.ts';
 import { wilsonInterval } from './stats.ts';
 import { type BurstResult, burst } from './traffic.ts';
@@ -24,6 +25,8 @@ import { type BurstResult, burst } from './traffic.ts';
 export interface PlaygroundOptions {
   /** "default": the canary promoted (or aborted) by hand; "analysis": decided by a success-rate analysis */
   scenario?: 'default' | 'analysis';
+  /** "canary" (examples/tomozo) or "bluegreen" (examples/bluegreen: active and preview hosts) */
+  strategy?: 'canary' | 'bluegreen';
   requests: number;
   replicas: number;
   keep: boolean;
@@ -58,6 +61,7 @@ export interface StepResult {
 
 const BUILTIN_DIR = join(repoRoot, 'examples', 'tomozo');
 const BUILTIN_NEW_IMAGE = 'tomozo-repo/tomozo:0.0.2';
+const BUILTIN_BLUEGREEN_DIR = join(repoRoot, 'examples', 'bluegreen');
 const INSTANCE_ID = 'kanary-playground';
 const HASH_LABEL = 'rollouts-pod-template-hash';
 
@@ -128,16 +132,21 @@ export async function runPlayground(o: PlaygroundOptions): Promise<{ results: St
       '--scenario analysis runs the built-in tomozo scenario on the local cluster: it takes none of --kubeconfig, --context, -f, --image, --abort',
     );
   }
+  const bluegreen = o.strategy === 'bluegreen';
+  if (analysis && bluegreen)
+    throw new UserError(
+      '--scenario analysis is a canary scenario: it cannot be combined with --strategy bluegreen',
+    );
   if (external && !o.ingressUrl) {
     throw new UserError('with --kubeconfig/--context the playground uses your cluster and its data plane', {
       hint: 'pass --ingress-url http://<address of your ingress controller> (it must serve the Ingress classes in the manifests)',
     });
   }
-  const dir = o.dir ?? BUILTIN_DIR;
+  const dir = o.dir ?? (bluegreen ? BUILTIN_BLUEGREEN_DIR : BUILTIN_DIR);
   let manifests = loadManifests(dir);
   const rolloutManifest = manifests.find((m) => m.kind === 'Rollout') as RolloutLike | undefined;
   if (!rolloutManifest) throw new UserError(`no Rollout found in ${dir}`);
-  const newImage = o.image ?? (o.dir ? undefined : BUILTIN_NEW_IMAGE);
+  const newImage = o.image ?? (o.dir ? undefined : bluegreen ? BLUEGREEN_NEW_IMAGE : BUILTIN_NEW_IMAGE);
   if (!newImage) throw new UserError('with -f, say which image to roll out with --image <image>');
   const name = rolloutManifest.metadata.name;
   const container = rolloutManifest.spec.template.spec.containers[0];
@@ -150,8 +159,11 @@ export async function runPlayground(o: PlaygroundOptions): Promise<{ results: St
     | IngressLike
     | undefined;
   const rule = ingress?.spec?.rules?.[0];
-  const host = o.host ?? rule?.host ?? 'localhost';
-  const path = o.path ?? samplePath(rule?.http?.paths?.[0]?.path);
+  // with -f, a blue-green Rollout gets the blue-green checks without --strategy
+  const routes =
+    bluegreen || blueGreenOf(rolloutManifest) ? blueGreenRoutes(manifests, rolloutManifest) : undefined;
+  const host = o.host ?? routes?.active.host ?? rule?.host ?? 'localhost';
+  const path = o.path ?? (routes ? routes.active.path : samplePath(rule?.http?.paths?.[0]?.path));
   const extra = nginx?.additionalIngressAnnotations ?? {};
   const headerName = extra['canary-by-header'];
   const headerValue = extra['canary-by-header-value'] ?? 'always';
@@ -320,6 +332,27 @@ export async function runPlayground(o: PlaygroundOptions): Promise<{ results: St
         oldVersion,
         stableHash,
         watch,
+        record,
+        info,
+      });
+    } else if (routes) {
+      await runBlueGreenSteps({
+        client,
+        namespace: o.namespace,
+        name,
+        container: container.name,
+        newImage,
+        oldVersion,
+        newVersion,
+        stableHash,
+        ingressUrl: ingressUrl!,
+        routes: { active: { ...routes.active, host, path }, preview: routes.preview },
+        requests: o.requests,
+        abort: o.abort,
+        live,
+        watch,
+        scaledDown: (hash) =>
+          waitScaledDown(client, o.namespace, name, hash, o.timeoutSeconds + 60, live, info),
         record,
         info,
       });

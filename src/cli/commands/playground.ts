@@ -24,6 +24,16 @@ export function registerPlaygroundCommand(program: Command): void {
       },
       'default',
     )
+    .option(
+      '--strategy <name>',
+      'canary (examples/tomozo) or bluegreen (examples/bluegreen: active and preview hosts checked before and after promotion)',
+      (v: string) => {
+        if (v !== 'canary' && v !== 'bluegreen')
+          throw new UserError(`--strategy must be "canary" or "bluegreen", got "${v}"`);
+        return v;
+      },
+      'canary',
+    )
     .option('--requests <n>', 'requests per traffic burst', positiveInt('--requests'), 1000)
     .option('--replicas <n>', 'replicas of the Rollout', positiveInt('--replicas'), 10)
     .option('--abort', 'abort the canary instead of promoting it', false)
@@ -71,6 +81,7 @@ export function registerPlaygroundCommand(program: Command): void {
       const colour = colourEnabled(process.stdout, { noColor: !o.color });
       const { results, ok } = await runPlayground({
         scenario: o.scenario,
+        strategy: o.strategy,
         requests: o.requests,
         replicas: o.replicas,
         keep: o.keep,

@@ -535,6 +535,38 @@ const SCENARIOS: Scenario[] = [
     },
   },
   {
+    // examples/rollout-bluegreen.yaml with undo (`kubectl argo rollouts undo`): back to the stable
+    // template while paused (no pause, no new ReplicaSet); the same image again after that ReplicaSet is
+    // down (an ordinary update: paused); undo right after a promotion, while the old ReplicaSet is in
+    // its 30 s scaleDownDelaySeconds (a fast rollback: active switched back at once, no pause)
+    id: 'bluegreen-undo',
+    rollout: 'rollout-bluegreen',
+    replicas: 2,
+    manifests: () => upstreamFixture('examples/rollout-bluegreen.yaml'),
+    async script(run, at) {
+      const name = this.rollout;
+      // a rollback is told by creation timestamps (whole seconds): green must come a second after blue
+      const aSecondAfter = (rev: string) => (o: Observed) =>
+        Date.now() >= Date.parse(String(rsOfRevision(o, rev)?.metadata.creationTimestamp)) + 1500;
+      await run.checkpoint('healthy', (o) => at.healthy('1')(o) && aSecondAfter('1')(o));
+      await run.plugin(['set', 'image', name, 'rollouts-demo=argoproj/rollouts-demo:green']);
+      await run.checkpoint('paused', at.blueGreenPaused('2'));
+      await run.plugin(['undo', name]);
+      await run.checkpoint('undone-while-paused', at.healthy('3'));
+      await run.checkpoint('undone-scaled-down', at.scaledDown('2', at.healthy('3')));
+      await run.plugin(['undo', name]);
+      await run.checkpoint('redone-paused', at.blueGreenPaused('4'));
+      await run.plugin(['promote', name]);
+      // blue (revision 3) waits out its scale-down delay: the undo comes inside it
+      const inDelay = (o: Observed) =>
+        Boolean(rsOfRevision(o, '3')?.metadata.annotations?.['scale-down-deadline']);
+      await run.checkpoint('promoted', (o) => at.healthy('4')(o) && inDelay(o));
+      await run.plugin(['undo', name]);
+      await run.checkpoint('fast-rollback', at.healthy('5'));
+      await run.checkpoint('rolled-back-scaled-down', at.scaledDown('4', at.healthy('5')));
+    },
+  },
+  {
     // examples/rollout-bluegreen.yaml, edited: 3 replicas, previewReplicaCount 1, autoPromotionSeconds 10
     // instead of the manual gate, scaleDownDelaySeconds 5: the preview runs 1 pod during the pause, grows
     // to 3 (scaleUpPreviewCheckPoint) once the pause ends by itself, then active switches

@@ -7,7 +7,8 @@
  * the hand-over, not only compared before and after), no pod restarted or
  * relabelled, the same phase and step, the same Service selectors and canary
  * Ingress; then the next change progresses to Healthy under the new controller.
- * Each case goes Argo → Kanary → Argo.
+ * Each case goes Argo → Kanary → Argo. The same holds for blue-green (the
+ * tomozo Services as active and preview), Healthy and in the BlueGreenPause.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -49,6 +50,7 @@ interface RolloutObj {
   spec: { paused?: boolean };
   status?: {
     phase?: string;
+    message?: string;
     currentStepIndex?: number;
     currentPodHash?: string;
     stableRS?: string;
@@ -323,6 +325,14 @@ const pausedAtStep1 = (rev: string) => (r: RolloutObj) =>
   !r.status.abort &&
   r.metadata.annotations?.[REVISION_ANNOTATION] === rev;
 
+/** Blue-green: the BlueGreenPause on that revision, active still on the stable ReplicaSet. */
+const pausedBlueGreen = (rev: string) => (r: RolloutObj) =>
+  r.status?.phase === 'Paused' &&
+  r.status.message === 'BlueGreenPause' &&
+  !r.status.abort &&
+  r.status.currentPodHash !== r.status.stableRS &&
+  r.metadata.annotations?.[REVISION_ANNOTATION] === rev;
+
 async function reach(e: Env, ctl: Controller, what: string, want: (r: RolloutObj, rss: RSObj[]) => boolean) {
   await waitUntil(`${ctl.name}: ${what}`, () => settled(e, want), 90_000).catch(async (err) => {
     const ro = await e.rollout().catch(() => undefined);
@@ -435,9 +445,21 @@ async function expectRoles(e: Env, ctl: Controller) {
   );
 }
 
-function manifests(opts: { ephemeral?: boolean; instanceId?: string }) {
+function manifests(opts: { ephemeral?: boolean; instanceId?: string; blueGreen?: boolean }) {
   return editRollout(tomozoManifests(), (ro) => {
     ro.spec.replicas = REPLICAS;
+    if (opts.blueGreen) {
+      // the seed's Services as active and preview, promoted by hand; its Ingress stays a plain one
+      (ro.spec.strategy as unknown) = {
+        blueGreen: {
+          activeService: 'tomozo-stable',
+          previewService: 'tomozo-canary',
+          autoPromotionEnabled: false,
+          scaleDownDelaySeconds: 2,
+        },
+      };
+      return;
+    }
     // the seed's default 30 s delay before the old ReplicaSet goes to zero, shortened to keep the file quick
     ro.spec.strategy.canary.scaleDownDelaySeconds = 2;
     if (opts.ephemeral) Object.assign(ro.spec.strategy.canary, structuredClone(EPHEMERAL));
@@ -470,9 +492,19 @@ const other = (w: Who): Who => (w === 'Argo' ? 'Kanary' : 'Argo');
  * the promote and the next image change (Paused). With `ephemeral`, the pods
  * must also carry their role's canaryMetadata/stableMetadata at every stop.
  */
-async function roundTrip(t: TestContext, first: Who, at: 'Healthy' | 'Paused', ephemeral = false) {
+async function roundTrip(
+  t: TestContext,
+  first: Who,
+  at: 'Healthy' | 'Paused',
+  ephemeral = false,
+  blueGreen = false,
+) {
   await withLogs(async (dir) => {
-    const e = await env(t, `takeover-${first}-${at}${ephemeral ? '-ephem' : ''}`.toLowerCase());
+    const e = await env(
+      t,
+      `takeover-${first}-${at}${ephemeral ? '-ephem' : ''}${blueGreen ? '-bg' : ''}`.toLowerCase(),
+    );
+    const paused = blueGreen ? pausedBlueGreen : pausedAtStep1;
     const start = (w: Who) => (w === 'Argo' ? argo(t, e, dir) : kanary(t, e));
     let ctl = await start(first);
     let rev = 1;
@@ -480,15 +512,28 @@ async function roundTrip(t: TestContext, first: Who, at: 'Healthy' | 'Paused', e
     const update = async () => {
       rev++;
       await e.plugin(image(`0.0.${rev}`));
-      await reach(e, ctl, `revision ${rev} paused at step 1`, pausedAtStep1(String(rev)));
+      await reach(e, ctl, `revision ${rev} paused`, paused(String(rev)));
       await roles();
     };
     const promote = async () => {
       await e.plugin(['promote', NAME]);
       await reach(e, ctl, `revision ${rev} Healthy, the older ones at zero`, onlyStable(String(rev)));
+      if (blueGreen) {
+        const [ro, active, preview] = await Promise.all([
+          e.rollout(),
+          e.client.get<ServiceObj>(resourcePath(RESOURCES.services, e.ns.name, 'tomozo-stable')),
+          e.client.get<ServiceObj>(resourcePath(RESOURCES.services, e.ns.name, 'tomozo-canary')),
+        ]);
+        assert.equal(active.spec.selector?.[HASH_LABEL], ro.status?.stableRS, `${ctl.name}: active switched`);
+        assert.equal(
+          preview.spec.selector?.[HASH_LABEL],
+          ro.status?.stableRS,
+          `${ctl.name}: preview on it too`,
+        );
+      }
       await roles();
     };
-    await applyAll(e.client, e.ns.name, manifests({ ephemeral }));
+    await applyAll(e.client, e.ns.name, manifests({ ephemeral, blueGreen }));
     await reach(e, ctl, 'revision 1 Healthy', healthyAt('1'));
     await update();
     if (at === 'Healthy') await promote();
@@ -521,6 +566,12 @@ describe('takeover between the real Argo Rollouts and Kanary', { concurrency: 2 
 
   it('with canaryMetadata, stableMetadata and antiAffinity: mid-canary hand-overs Kanary → Argo → Kanary', (t) =>
     roundTrip(t, 'Kanary', 'Paused', true));
+
+  it('blue-green, Healthy: hand-overs Argo → Kanary → Argo keep every ReplicaSet and pod and both Service selectors; the next update progresses', (t) =>
+    roundTrip(t, 'Argo', 'Healthy', false, true));
+
+  it('blue-green, in the BlueGreenPause: hand-overs Argo → Kanary → Argo keep every ReplicaSet and pod and both Service selectors; promote switches active', (t) =>
+    roundTrip(t, 'Argo', 'Paused', false, true));
 
   for (const argoId of ['argo', undefined]) {
     const from = argoId

@@ -213,6 +213,74 @@ describe('blue-green', { concurrency: true }, () => {
     });
   });
 
+  it('undo: while paused back to the stable without a pause; right after promote a fast rollback within scaleDownDelaySeconds', async (t) => {
+    const env = await rolloutEnv(t, 'bg-undo');
+    await env.apply(upstreamFixture('examples/rollout-bluegreen.yaml'));
+    const blue = await deployBlue(env);
+    // a rollback is told by creation timestamps (whole seconds, in Argo too): green must be created in
+    // a later second than blue, or the last undo below would look like an ordinary update
+    const blueRS = (await env.replicaSets()).find((rs) => rs.metadata.labels?.[HASH_LABEL] === blue);
+    const blueCreated = Date.parse(blueRS?.metadata.creationTimestamp ?? '');
+    await waitUntil('a second after blue was created', async () => Date.now() >= blueCreated + 1500);
+    const green = await pausedOnGreen(env, blue);
+
+    // undo of the paused update: the stable template again, on the stable ReplicaSet (revision 3)
+    await env.ros.undo(NAME);
+    const undone = await env.waitFor(
+      NAME,
+      'Healthy on blue, revision 3',
+      (r) =>
+        r.status?.phase === 'Healthy' &&
+        r.status.currentPodHash === blue &&
+        r.metadata.annotations?.[REVISION_ANNOTATION] === '3',
+    );
+    assert.deepEqual(blueGreenOf(undone), { activeSelector: blue, previewSelector: blue });
+    assert.equal(await env.selectorHash(PREVIEW), blue, 'preview back on the stable');
+    assert.equal((await env.replicaSetByRevision('3'))?.metadata.labels?.[HASH_LABEL], blue);
+    assert.equal((await env.replicaSets()).length, 2, 'no new ReplicaSet');
+
+    // green again (revision 4): its ReplicaSet is reused, an ordinary update that pauses
+    await env.ros.undo(NAME);
+    await env.waitFor(
+      NAME,
+      'BlueGreenPause on green, revision 4',
+      (r) => r.status?.message === 'BlueGreenPause' && r.status.currentPodHash === green,
+    );
+    await env.ros.promote(NAME);
+    await env.waitFor(
+      NAME,
+      'Healthy on green',
+      (r) => r.status?.phase === 'Healthy' && r.status.stableRS === green,
+    );
+    // the deadline is written in the pass after the switch; an undo before it would be an ordinary update
+    await waitUntil('blue waits out its scale-down delay', async () =>
+      Boolean(
+        (await env.replicaSets()).find((rs) => rs.metadata.labels?.[HASH_LABEL] === blue)?.metadata
+          .annotations?.[SCALE_DOWN_DEADLINE],
+      ),
+    );
+
+    // undo within the delay: blue's pods are still up, active goes straight back (revision 5, no pause)
+    const after = sample(t, async () => (await env.ros.get(NAME)).status?.message);
+    await env.ros.undo(NAME);
+    const back = await env.waitFor(
+      NAME,
+      'Healthy on blue, revision 5',
+      (r) =>
+        r.status?.phase === 'Healthy' &&
+        r.status.stableRS === blue &&
+        r.metadata.annotations?.[REVISION_ANNOTATION] === '5',
+    );
+    assert.equal(await env.selectorHash(ACTIVE), blue);
+    assert.deepEqual(blueGreenOf(back), { activeSelector: blue, previewSelector: blue });
+    const seen = await after.stop();
+    assert.ok(
+      !seen.includes('BlueGreenPause'),
+      `no pause on the fast rollback: ${[...new Set(seen)].join(', ')}`,
+    );
+    assert.equal((await env.replicaSets()).length, 2, 'no new ReplicaSet');
+  });
+
   it('SIGKILL of the controller while paused and right after promote converges with no duplicate ReplicaSet', async (t) => {
     const env = await rolloutEnv(t, 'bg-crash', { controller: false });
     await env.apply(example((bg) => (bg.scaleDownDelaySeconds = 2)));

@@ -114,6 +114,82 @@ describe('kanary playground', { concurrency: true }, () => {
     assert.match(res.stdout, /decision: RolloutAborted: Rollout aborted update to revision 3/);
   });
 
+  it('--strategy bluegreen: active host on blue and preview on green while paused, both green after promotion, blue scaled down, no failed request', async () => {
+    const res = await playground(
+      '--strategy',
+      'bluegreen',
+      '--requests',
+      '300',
+      '--replicas',
+      '3',
+      '-n',
+      'pg-bg',
+    );
+    assert.equal(res.code, 0, `exit ${res.code}\n${res.stdout}\n${res.stderr}`);
+    assert.deepEqual(
+      [...summary(res.stdout)].map(([k]) => k),
+      ['1', '2', '3', '3b', '4', '5', '5b', '6', '7'],
+    );
+    assert.ok(
+      [...summary(res.stdout).values()].every((v) => v === 'pass'),
+      res.stdout,
+    );
+    assert.match(
+      res.stdout,
+      /2\. update to green: Paused \(BlueGreenPause\); active → (\w+), preview → (?!\1)\w+/,
+    );
+    assert.match(
+      res.stdout,
+      /active host while paused \(300 requests to bluegreen\.example\): blue: 300 \(100\.0%\)/,
+    );
+    assert.match(
+      res.stdout,
+      /preview host while paused \(300 requests to preview\.bluegreen\.example\): green: 300 \(100\.0%\)/,
+    );
+    assert.match(
+      res.stdout,
+      /active host after promotion \(300 requests to bluegreen\.example\): green: 300 \(100\.0%\)/,
+    );
+    assert.match(
+      res.stdout,
+      /preview host after promotion \(300 requests to preview\.bluegreen\.example\): green: 300 \(100\.0%\)/,
+    );
+    assert.match(res.stdout, /old ReplicaSet \(blue\) scaled down: 0 replicas/);
+    assert.match(
+      res.stdout,
+      /steady traffic on bluegreen\.example throughout: \d+ requests, 0 failed \(blue: \d+/,
+    );
+  });
+
+  it('--strategy bluegreen --abort: active host stays on blue, the preview ReplicaSet is scaled down', async () => {
+    const res = await playground(
+      '--strategy',
+      'bluegreen',
+      '--abort',
+      '--requests',
+      '200',
+      '--replicas',
+      '2',
+      '-n',
+      'pg-bg-abort',
+    );
+    assert.equal(res.code, 0, `exit ${res.code}\n${res.stdout}\n${res.stderr}`);
+    assert.deepEqual(
+      [...summary(res.stdout)].map(([k]) => k),
+      ['1', '2', '3', '3b', '4', '5', '6', '7'],
+    );
+    assert.match(res.stdout, /4\. abort: Degraded: RolloutAborted: Rollout aborted update to revision 2/);
+    assert.match(
+      res.stdout,
+      /active host after abort \(200 requests to bluegreen\.example\): blue: 200 \(100\.0%\)/,
+    );
+    assert.match(res.stdout, /preview ReplicaSet \(green\) scaled down: 0 replicas/);
+    assert.match(
+      res.stdout,
+      /steady traffic on bluegreen\.example throughout: \d+ requests, 0 failed \(blue: \d+ \(100\.0%\)\)/,
+    );
+  });
+
   it('rejects bad flags with a clear message', async () => {
     const res = await playground('--requests', 'lots');
     assert.notEqual(res.code, 0);
@@ -124,6 +200,15 @@ describe('kanary playground', { concurrency: true }, () => {
     const scenario = await playground('--scenario', 'chaos');
     assert.notEqual(scenario.code, 0);
     assert.match(scenario.stderr, /--scenario must be "default" or "analysis", got "chaos"/);
+    const strategy = await playground('--strategy', 'rainbow');
+    assert.notEqual(strategy.code, 0);
+    assert.match(strategy.stderr, /--strategy must be "canary" or "bluegreen", got "rainbow"/);
+    const bgAnalysis = await playground('--strategy', 'bluegreen', '--scenario', 'analysis');
+    assert.notEqual(bgAnalysis.code, 0);
+    assert.match(bgAnalysis.stderr, /--scenario analysis is a canary scenario/);
+    const canaryDir = await playground('--strategy', 'bluegreen', '-f', 'examples/tomozo', '--image', 'x:1');
+    assert.notEqual(canaryDir.code, 0);
+    assert.match(canaryDir.stderr, /--strategy bluegreen: Rollout tomozo has no strategy\.blueGreen/);
     const mixed = await playground('--scenario', 'analysis', '--abort');
     assert.notEqual(mixed.code, 0);
     assert.match(mixed.stderr, /--scenario analysis runs the built-in tomozo scenario on the local cluster/);
