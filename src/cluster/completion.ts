@@ -198,6 +198,19 @@ export function completionPlan(pod: CompletablePod, map: ImageBehaviours): Conta
   });
 }
 
+/**
+ * When a pod's run began, in epoch ms, for counting its `runMs`. `startTime` has whole seconds,
+ * so it can be up to a second before the real start, and the runtime sees the pod Running some
+ * watch lag after that. A pod the runtime saw before it ran began when it was first seen Running
+ * (`seen`); so did one whose `seen` lies within the second after `startTime`. A pod first seen long
+ * after its startTime (the runtime was down) began at startTime, so its run never also waits for
+ * the runtime's downtime.
+ */
+export function runStartedAt(startTime: number | undefined, seen: number, seenBefore: boolean): number {
+  if (startTime === undefined || seenBefore) return seen;
+  return seen >= startTime && seen - startTime < 1000 ? seen : startTime;
+}
+
 /** When the whole pod finishes (its slowest container), in ms after its start. */
 export const podRunMs = (plan: ContainerRun[]): number => Math.max(0, ...plan.map((r) => r.runMs));
 

@@ -25,7 +25,7 @@ import {
   type V1Pod,
 } from '@kubernetes/client-node';
 import { loadKubeConfig } from '../kube/config.ts';
-import { completedPodStatus, completionPlan, MAX_RUN_MS, podRunMs } from './completion.ts';
+import { completedPodStatus, completionPlan, MAX_RUN_MS, podRunMs, runStartedAt } from './completion.ts';
 import { type ClusterConfig, clusterConfig, files } from './config.ts';
 import {
   BEHAVIOUR_FIELDS,
@@ -120,6 +120,8 @@ async function main(): Promise<void> {
   const finishing = new Map<string, NodeJS.Timeout>();
   /** when this runtime first saw each pod that runs to completion Running */
   const firstSeen = new Map<string, number>();
+  /** pods this runtime saw before they ran (Pending, or Running without an IP yet) */
+  const seenBefore = new Set<string>();
   const finish = async (key: string) => {
     finishing.delete(key);
     const [ns, name] = key.split('/');
@@ -152,12 +154,9 @@ async function main(): Promise<void> {
     if (!plan) return false;
     const runMs = podRunMs(plan);
     if (!Number.isFinite(runMs) || finishing.has(key)) return false;
-    // startTime has whole seconds: when this runtime saw the pod start, count from then (a
-    // restarted runtime counts from startTime, so a run never waits for the runtime's downtime)
-    const startTime = pod.status?.startTime ? new Date(pod.status.startTime).getTime() : Date.now();
     if (!firstSeen.has(key)) firstSeen.set(key, Date.now());
-    const seen = firstSeen.get(key)!;
-    const started = seen >= startTime && seen - startTime < 1000 ? seen : startTime;
+    const startTime = pod.status?.startTime ? new Date(pod.status.startTime).getTime() : undefined;
+    const started = runStartedAt(startTime, firstSeen.get(key)!, seenBefore.has(key));
     const left = started + runMs - Date.now();
     if (left <= 0) {
       void finish(key);
@@ -170,6 +169,7 @@ async function main(): Promise<void> {
     clearTimeout(finishing.get(key));
     finishing.delete(key);
     firstSeen.delete(key);
+    seenBefore.delete(key);
   };
 
   const reconcile = async (pod: V1Pod) => {
@@ -177,6 +177,9 @@ async function main(): Promise<void> {
     const wanted = pod.status?.phase === 'Running' && !!pod.status.podIP && !pod.metadata?.deletionTimestamp;
     if (!wanted) {
       forget(key);
+      const phase = pod.status?.phase ?? 'Pending';
+      if (!pod.metadata?.deletionTimestamp && (phase === 'Pending' || phase === 'Running'))
+        seenBefore.add(key);
       if (served.delete(key)) await server.send({ op: 'stop', key, lingerMs: LINGER_MS });
       return;
     }

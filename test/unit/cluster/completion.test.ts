@@ -5,6 +5,7 @@ import {
   completedPodStatus,
   completionPlan,
   podRunMs,
+  runStartedAt,
   runsToCompletion,
   scriptRun,
   sleepMs,
@@ -171,4 +172,33 @@ describe('completedPodStatus', () => {
       ],
     );
   });
+});
+
+describe('runStartedAt (when a run began, from a whole-second startTime)', () => {
+  const t = Date.parse('2026-01-01T00:00:00.000Z');
+  // [case, startTime, seen, seenBefore, expected]
+  const cases: [string, number | undefined, number, boolean, number][] = [
+    ['no startTime: when seen', undefined, t + 300, false, t + 300],
+    [
+      'seen Pending before: when seen Running, though startTime is over a second earlier',
+      t,
+      t + 1050,
+      true,
+      t + 1050,
+    ],
+    ['seen Pending before, seen within the second', t, t + 400, true, t + 400],
+    ['first seen Running within the second after startTime: when seen', t, t + 999, false, t + 999],
+    [
+      'first seen Running a second or more after startTime (runtime was down): startTime',
+      t,
+      t + 1000,
+      false,
+      t,
+    ],
+    ['first seen Running long after (runtime was down): startTime', t, t + 60_000, false, t],
+    ['seen before startTime (clock skew): startTime', t, t - 10, false, t],
+  ];
+  for (const [name, startTime, seen, before, want] of cases) {
+    it(name, () => assert.equal(runStartedAt(startTime, seen, before), want));
+  }
 });
