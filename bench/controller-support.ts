@@ -1,7 +1,7 @@
 /** Shared pieces of the controller benchmarks: a cluster of their own, a controller process, stats. */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -67,15 +67,47 @@ export interface ControllerChild {
   stop(): Promise<void>;
 }
 
+/**
+ * What the container image runs (scripts/build-image.sh): src/ compiled to JavaScript by tsc
+ * (tsconfig.build.json) beside a copy of bin/ and package.json, node_modules and deploy/ linked
+ * from the checkout, in a temporary folder; bin/kanary.js runs src/cli/main.js there, as there is
+ * no main.ts. Returns the folder and a function that removes it.
+ */
+export function compiledTree(): { root: string; remove(): void } {
+  const dir = mkdtempSync(join(tmpdir(), 'kanary-bench-compiled-'));
+  const started = performance.now();
+  execFileSync(
+    process.execPath,
+    [
+      join(root, 'node_modules', 'typescript', 'bin', 'tsc'),
+      '-p',
+      join(root, 'tsconfig.build.json'),
+      '--outDir',
+      join(dir, 'src'),
+    ],
+    { stdio: 'inherit' },
+  );
+  cpSync(join(root, 'bin'), join(dir, 'bin'), { recursive: true });
+  cpSync(join(root, 'package.json'), join(dir, 'package.json'));
+  symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'));
+  symlinkSync(join(root, 'deploy'), join(dir, 'deploy'));
+  process.stderr.write(
+    `  compiled src/ to JavaScript in ${((performance.now() - started) / 1000).toFixed(0)} s (${dir})\n`,
+  );
+  return { root: dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** `kanary controller` from the checkout (TypeScript, type stripping) or from `tree` (compiledTree). */
 export async function startControllerProcess(
   kubeconfig: string,
   extra: string[] = [],
+  tree = root,
 ): Promise<ControllerChild> {
   const healthPort = await freePort();
   const child = spawn(
     process.execPath,
     [
-      join(root, 'bin', 'kanary.js'),
+      join(tree, 'bin', 'kanary.js'),
       'controller',
       '--kubeconfig',
       kubeconfig,

@@ -5,7 +5,7 @@
  * shared, noisy machine affects both alike.
  *
  *   node bench/controller-vs-argo.ts [--rollouts 500] [--progress 50] [--replicas 3]
- *        [--idle 30] [--timeout 60] [--log-level warn] [--json FILE]
+ *        [--idle 30] [--timeout 60] [--log-level warn] [--kanary-build compiled|sources] [--json FILE]
  *
  * Steps: N Rollouts (`setWeight: 34`, `pause: 2s`) are created in each
  * namespace while both controllers run, until all are Healthy; RSS and CPU are
@@ -16,7 +16,8 @@
  * --burst 80) and the same log level. RSS is VmRSS of /proc/<pid>/status, CPU
  * utime + stime of /proc/<pid>/stat, of each controller process (Kanary's is
  * the node process itself: bin/kanary.js re-executes the controller with
- * execve, same PID).
+ * execve, same PID). Kanary runs src/ compiled to JavaScript, as the container
+ * image does (--kanary-build sources: the checkout's TypeScript instead).
  *
  * Bounded: every wait ends at --timeout minutes with a message saying what it
  * waited for; at the end, on an error, on a timeout and on Ctrl-C both
@@ -41,6 +42,7 @@ import {
   type BenchRollout,
   benchCluster,
   type ControllerChild,
+  compiledTree,
   createNamespace,
   createRollouts,
   deleteNamespace,
@@ -63,6 +65,8 @@ interface Options {
   idleSeconds: number;
   timeoutMinutes: number;
   logLevel: LogLevel;
+  /** compiled: src/ compiled to JavaScript, as the image runs it; sources: the checkout's TypeScript */
+  kanaryBuild: 'compiled' | 'sources';
   json?: string;
 }
 
@@ -82,6 +86,7 @@ function options(argv: string[]): Options {
       idle: { type: 'string', default: '30' },
       timeout: { type: 'string', default: '60' },
       'log-level': { type: 'string', default: 'warn' },
+      'kanary-build': { type: 'string', default: 'compiled' },
       json: { type: 'string' },
     },
   });
@@ -92,8 +97,11 @@ function options(argv: string[]): Options {
     idleSeconds: positiveInt('--idle', values.idle),
     timeoutMinutes: positiveInt('--timeout', values.timeout),
     logLevel: values['log-level'] as LogLevel,
+    kanaryBuild: values['kanary-build'] as Options['kanaryBuild'],
     json: values.json,
   };
+  if (o.kanaryBuild !== 'compiled' && o.kanaryBuild !== 'sources')
+    throw new Error(`--kanary-build: compiled or sources, not ${values['kanary-build']}`);
   if (o.progress > o.rollouts)
     throw new Error(`--progress ${o.progress} is more than --rollouts ${o.rollouts}`);
   if (!LOG_LEVELS.includes(o.logLevel))
@@ -133,6 +141,7 @@ export interface Result {
   replicas: number;
   progress: number;
   logLevel: string;
+  kanaryBuild: Options['kanaryBuild'];
   sides: Record<
     Side['name'],
     {
@@ -162,6 +171,8 @@ const nsOf = { Kanary: 'bench-vs-kanary', Argo: 'bench-vs-argo' } as const;
 const sides: Side[] = [];
 let client: KubeClient | undefined;
 let cleaning: Promise<void> | undefined;
+/** the compiled tree Kanary runs from (--kanary-build compiled), removed by cleanup */
+let tree: { root: string; remove(): void } | undefined;
 
 /** Stops a process: SIGTERM, then SIGKILL after 10 s. */
 async function stopBounded(stop: () => Promise<void>, kill: () => void): Promise<void> {
@@ -175,6 +186,7 @@ function cleanup(): Promise<void> {
   cleaning ??= (async () => {
     for (const s of sides) s.rollouts.stop();
     await Promise.all(sides.map((s) => s.stop().catch(() => undefined)));
+    tree?.remove();
     if (client) {
       process.stderr.write(`  deleting namespaces ${Object.values(nsOf).join(', ')}\n`);
       const c = client;
@@ -353,8 +365,13 @@ async function run(): Promise<Result> {
   await Promise.all(Object.values(nsOf).map((ns) => createNamespace(c, ns)));
 
   const logFile = join(tmpdir(), `kanary-bench-argo-${process.pid}.log`);
+  if (o.kanaryBuild === 'compiled') tree = compiledTree();
   const [kanary, argo] = await Promise.all([
-    startControllerProcess(cluster.kubeconfig, ['--namespace', nsOf.Kanary, '--log-level', o.logLevel]),
+    startControllerProcess(
+      cluster.kubeconfig,
+      ['--namespace', nsOf.Kanary, '--log-level', o.logLevel],
+      tree?.root,
+    ),
     spawnArgoController(bins, nsOf.Argo, logFile, { kubeconfig: cluster.kubeconfig, logLevel: o.logLevel }),
   ]);
   sides.push(kanarySide(kanary), argoSide(argo));
@@ -425,6 +442,7 @@ async function run(): Promise<Result> {
     replicas: o.replicas,
     progress: o.progress,
     logLevel: o.logLevel,
+    kanaryBuild: o.kanaryBuild,
     sides: { Kanary: result(0), Argo: result(1) },
   };
 }
@@ -463,6 +481,7 @@ function table(r: Result): string {
     `Kanary vs Argo Rollouts v${r.argoVersion}, side by side: ${r.rollouts} Rollouts × ${r.replicas} replicas each, ${r.progress} updated at once`,
     `machine: ${r.machine}; load average at start ${r.loadAverageAtStart.map((x) => x.toFixed(2)).join(' ')}`,
     `both: --qps 40 --burst 80 (client-side rate limit, the defaults), log level ${r.logLevel}; workers: Kanary 8, Argo 10 (defaults)`,
+    `Kanary runs ${r.kanaryBuild === 'compiled' ? 'src/ compiled to JavaScript (as the image does)' : "the checkout's TypeScript (type stripping)"}`,
     '',
     `${''.padEnd(w)}  ${'Kanary'.padStart(8)}  ${'Argo'.padStart(8)}  Kanary/Argo`,
     ...rows.map(
