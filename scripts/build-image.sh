@@ -165,7 +165,8 @@ EOF
   # earlier builds of this script (older checkouts) would pile up, 265 MB each: keep only this one
   # unless KANARY_IMAGE_KEEP_OLD=1
   if [ "${KANARY_IMAGE_KEEP_OLD:-}" != 1 ]; then
-    buildah images --format '{{.Name}}:{{.Tag}}' | grep -E '^localhost/kanary:[^:]+-[0-9a-f]{12}$' | grep -vxF "$image" |
+    # (grep finds nothing on a machine with no earlier build: not an error under pipefail)
+    { buildah images --format '{{.Name}}:{{.Tag}}' | grep -E '^localhost/kanary:[^:]+-[0-9a-f]{12}$' | grep -vxF "$image" || true; } |
       while read -r old; do step "removing the earlier build $old"; buildah rmi "$old" >/dev/null || true; done
   fi
 fi
