@@ -154,6 +154,8 @@ interface Run {
   plugin(args: string[]): Promise<void>;
   /** waits until both sides are `ready`, lets them settle and compares them */
   checkpoint(point: string, ready: Ready): Promise<void>;
+  /** waits until both sides are `ready`, comparing nothing (an order the script must fix) */
+  waitFor(what: string, ready: Ready): Promise<void>;
 }
 
 interface Scenario {
@@ -178,11 +180,14 @@ const FIXTURES = 'test/e2e/functional';
  * A loopback endpoint both sides' AnalysisRun controllers measure (the Argo controller and Kanary
  * run on this host): `{"data":{"ok":<ok>}}`. Started when a scenario's manifests are made.
  */
-const web = { ok: true, url: '' };
+const web: { ok: boolean; url: string; held?: Promise<void> } = { ok: true, url: '' };
 let webServer: Server | undefined;
 async function startWeb(): Promise<string> {
   if (webServer) return web.url;
-  webServer = createServer((_req, res) => {
+  webServer = createServer(async (_req, res) => {
+    // held: the answer (and so the measurement, which both controllers write only when it is
+    // done) waits until the script releases it
+    await web.held;
     res.writeHead(200, { 'Content-Type': 'application/json' });
     res.end(JSON.stringify({ data: { ok: web.ok } }));
   });
@@ -373,9 +378,6 @@ const SCENARIOS: Scenario[] = [
     // the update in the middle of the pause
     id: 'background',
     rollout: 'tomozo',
-    quarantined:
-      'at the aborted point Argo sometimes records more PatchingCanaryIngress/TrafficWeightUpdated Events than Kanary ' +
-      '(seen in the full-suite run of 2026-12-03 and in 3 of 7 runs on a loaded machine; not yet understood); run it with KANARY_PARITY=background',
     replicas: 2,
     async manifests() {
       const base = await startWeb();
@@ -392,7 +394,14 @@ const SCENARIOS: Scenario[] = [
               // controller's Events depend on whether a Rollout pass fell into a Running phase
               count: 1,
               successCondition: 'result == true',
-              provider: { web: { url: '{{args.base}}/check/{{args.hash}}', jsonPath: '{$.data.ok}' } },
+              // the last answer is held until both sides pause (see the script): up to a minute
+              provider: {
+                web: {
+                  url: '{{args.base}}/check/{{args.hash}}',
+                  jsonPath: '{$.data.ok}',
+                  timeoutSeconds: 60,
+                },
+              },
             },
           ],
         },
@@ -423,8 +432,24 @@ const SCENARIOS: Scenario[] = [
       );
       await run.plugin(['promote', name]);
       await run.checkpoint('promoted', at.healthy('2'));
+      // The failing run must come in the middle of the pause on both sides. Its one measurement
+      // is taken as soon as the run exists; answered at once, it raced the canary pod: whichever
+      // controller saw the verdict before the pod was available aborted before the setWeight
+      // step (no PatchingCanaryIngress, no RolloutStepCompleted), the other after it — a
+      // different history by chance (3 of 7 runs on a loaded machine). So the endpoint holds its
+      // answer until both sides are paused at 50% (within the metric's timeoutSeconds).
       web.ok = false;
-      await run.plugin(['set', 'image', name, `${name}=tomozo-repo/tomozo:0.0.3`]);
+      let release = () => {};
+      web.held = new Promise<void>((r) => {
+        release = r;
+      });
+      try {
+        await run.plugin(['set', 'image', name, `${name}=tomozo-repo/tomozo:0.0.3`]);
+        await run.waitFor('both paused at 50% of revision 3 (the run measuring)', at.paused(1, '3'));
+      } finally {
+        release();
+        web.held = undefined;
+      }
       await run.checkpoint('aborted', (o) => at.aborted(o) && runPhase(o, '3', 'Background') === 'Failed');
     },
   },
@@ -623,11 +648,11 @@ async function runScenario(t: TestContext, sc: Scenario, deliberate: Deliberate[
       : eventReasons(o.events, s.eventsBefore);
   const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)}s`;
 
-  async function checkpoint(name: string, ready: Ready) {
-    const point = `${sc.id}:${name}`;
-    await Promise.all(
+  /** until both sides are `ready` (90 s each), saying which did not get there */
+  function bothReady(what: string, ready: Ready) {
+    return Promise.all(
       sides.map((s) =>
-        waitUntil(`${s.name} (${s.ns.name}): ${point}`, async () => ready(await look(s)), 90_000).catch(
+        waitUntil(`${s.name} (${s.ns.name}): ${what}`, async () => ready(await look(s)), 90_000).catch(
           async (err) => {
             const o = await look(s).catch(() => undefined);
             throw new Error(`${(err as Error).message}\nlast status: ${JSON.stringify(o?.rollout.status)}`);
@@ -635,6 +660,10 @@ async function runScenario(t: TestContext, sc: Scenario, deliberate: Deliberate[
         ),
       ),
     );
+  }
+  async function checkpoint(name: string, ready: Ready) {
+    const point = `${sc.id}:${name}`;
+    await bothReady(point, ready);
     // Settled: equal (apart from deliberate differences), or both unchanged for 3 s.
     let last: Flat[] = [];
     let lastObs: Seen[] = [];
@@ -690,6 +719,9 @@ async function runScenario(t: TestContext, sc: Scenario, deliberate: Deliberate[
       await Promise.all(sides.map((s) => argoPluginOk(argoBins(), s.ns.name, args)));
     },
     checkpoint,
+    waitFor: async (what, ready) => {
+      await bothReady(`${sc.id}: ${what}`, ready);
+    },
   };
 
   try {
