@@ -44,6 +44,12 @@ export interface InformerOptions<T = KubeObject> {
   pageSize?: number;
   /** a list request that takes longer fails and is retried (default 60 s) */
   listTimeoutMs?: number;
+  /**
+   * Secondary indexes, like client-go's Indexers: each function gives the values an object is
+   * filed under (e.g. its owners' uids), and `byIndex(name, value)` returns those objects without
+   * scanning the cache. Kept up to date with every add, update and delete.
+   */
+  indexers?: Record<string, (obj: T) => string[]>;
 }
 
 /** The watch's resourceVersion is too old (410 Gone): only a fresh list can resume. */
@@ -75,6 +81,8 @@ export class Informer<T extends KubeObject> {
   private readonly transform: (obj: T) => T;
   /** namespace ('' for cluster-scoped) → name → object */
   private readonly objects = new Map<string, Map<string, T>>();
+  /** index name → value → key (namespace/name) → object */
+  private readonly indices = new Map<string, Map<string, Map<string, T>>>();
   private handlers = { add: [] as Handler<T>[], update: [] as Handler<T>[], delete: [] as Handler<T>[] };
   private resourceVersion = '';
   private running: Promise<void> | undefined;
@@ -93,6 +101,7 @@ export class Informer<T extends KubeObject> {
     this.opts = opts;
     this.path = resourcePath(resource, opts.namespace);
     this.transform = opts.transform ?? withoutManagedFields;
+    for (const name of Object.keys(opts.indexers ?? {})) this.indices.set(name, new Map());
   }
 
   on(event: 'add' | 'update' | 'delete', handler: Handler<T>): void {
@@ -138,6 +147,65 @@ export class Informer<T extends KubeObject> {
 
   get(namespace: string | undefined, name: string): T | undefined {
     return this.objects.get(namespace ?? '')?.get(name);
+  }
+
+  /** The objects filed under `value` by the indexer `name` (see InformerOptions.indexers). */
+  byIndex(name: string, value: string): T[] {
+    const index = this.indices.get(name);
+    if (!index) throw new Error(`informer ${this.resource.plural}: no index ${name}`);
+    return [...(index.get(value)?.values() ?? [])];
+  }
+
+  private indexAdd(obj: T): void {
+    const key = keyOf(obj);
+    for (const [name, fn] of Object.entries(this.opts.indexers ?? {})) {
+      const index = this.indices.get(name)!;
+      for (const value of new Set(fn(obj))) {
+        let objs = index.get(value);
+        if (!objs) {
+          objs = new Map();
+          index.set(value, objs);
+        }
+        objs.set(key, obj);
+      }
+    }
+  }
+
+  /** Refiles an updated object; under a value it keeps, it keeps its place (as list() does). */
+  private indexUpdate(old: T, obj: T): void {
+    const key = keyOf(obj);
+    for (const [name, fn] of Object.entries(this.opts.indexers ?? {})) {
+      const index = this.indices.get(name)!;
+      const before = new Set(fn(old));
+      const after = new Set(fn(obj));
+      for (const value of before) {
+        if (after.has(value)) continue;
+        const objs = index.get(value);
+        objs?.delete(key);
+        if (objs?.size === 0) index.delete(value);
+      }
+      for (const value of after) {
+        let objs = index.get(value);
+        if (!objs) {
+          objs = new Map();
+          index.set(value, objs);
+        }
+        objs.set(key, obj);
+      }
+    }
+  }
+
+  private indexDelete(obj: T): void {
+    const key = keyOf(obj);
+    for (const [name, fn] of Object.entries(this.opts.indexers ?? {})) {
+      const index = this.indices.get(name)!;
+      for (const value of new Set(fn(obj))) {
+        const objs = index.get(value);
+        if (!objs) continue;
+        objs.delete(key);
+        if (objs.size === 0) index.delete(value);
+      }
+    }
   }
 
   list(namespace?: string): T[] {
@@ -247,6 +315,7 @@ export class Informer<T extends KubeObject> {
       for (const [name, old] of byName) {
         if (fresh.get(ns)?.has(name)) continue;
         byName.delete(name);
+        this.indexDelete(old);
         this.emit('delete', old);
       }
       if (byName.size === 0) this.objects.delete(ns);
@@ -303,12 +372,14 @@ export class Informer<T extends KubeObject> {
     const old = byName.get(obj.metadata.name);
     if (!old) {
       byName.set(obj.metadata.name, obj);
+      this.indexAdd(obj);
       this.emit('add', obj);
     } else if (
       !obj.metadata.resourceVersion ||
       old.metadata.resourceVersion !== obj.metadata.resourceVersion
     ) {
       byName.set(obj.metadata.name, obj);
+      this.indexUpdate(old, obj);
       this.emit('update', obj);
     }
   }
@@ -316,8 +387,12 @@ export class Informer<T extends KubeObject> {
   private remove(obj: T): void {
     const ns = obj.metadata.namespace ?? '';
     const byName = this.objects.get(ns);
-    if (!byName?.delete(obj.metadata.name)) return;
+    const old = byName?.get(obj.metadata.name);
+    if (!byName || !old) return;
+    byName.delete(obj.metadata.name);
     if (byName.size === 0) this.objects.delete(ns);
+    // unfiled as it was filed: the deleted object's final state may carry other owners or labels
+    this.indexDelete(old);
     this.emit('delete', obj);
   }
 }

@@ -173,6 +173,63 @@ describe('Informer', () => {
     assert.equal(api.lists.length, 2, 'a watch that ends is resumed without listing again');
   });
 
+  it('indexes: objects filed by their index values through add, update, delete and a relist', async () => {
+    const { api, inf } = await setup({
+      indexers: { owner: (o) => (o.metadata.ownerReferences ?? []).map((r) => r.uid) },
+    });
+    const owned = (name: string, rv: string, ...uids: string[]) =>
+      obj(name, rv, {
+        ownerReferences: uids.map((uid) => ({ apiVersion: 'v1', kind: 'ReplicaSet', name: uid, uid })),
+      });
+    const names = (value: string) => inf.byIndex('owner', value).map((o) => o.metadata.name);
+    assert.deepEqual(names('u1'), [], 'a declared index answers before anything is cached');
+    api.listScript = [
+      list('10', [owned('a', '1', 'u1'), owned('b', '2', 'u1', 'u2'), owned('c', '3')]),
+      list('30', [owned('b', '2', 'u1', 'u2'), owned('e', '26', 'u1')]),
+    ];
+    api.watchScript = [
+      stream(
+        [
+          ev('MODIFIED', owned('a', '11', 'u1')), // same owners: keeps its place
+          ev('MODIFIED', owned('b', '12', 'u2')), // no longer owned by u1
+          ev('ADDED', owned('d', '13', 'u2')),
+          ev('DELETED', owned('a', '14')), // the final state names no owner: unfiled as it was filed
+          ev('BOOKMARK', { kind: 'Rollout', metadata: { resourceVersion: '15' } }),
+        ],
+        { end: true },
+      ),
+      ((_u, res) => json(res, 410, { kind: 'Status', code: 410, reason: 'Gone' })) as Handler,
+    ];
+    await inf.start();
+    assert.deepEqual(names('u1'), ['a', 'b']);
+    assert.deepEqual(names('u2'), ['b']);
+    assert.deepEqual(names('nobody'), []);
+    await until('relist', () => api.lists.length === 2 && inf.get('ns', 'e') !== undefined);
+    // the watch deleted a, moved b to u2 only and added d; the relist brings b back to u1 and u2
+    // (its listed state), removes d and adds e
+    assert.deepEqual(names('u1'), ['b', 'e']);
+    assert.deepEqual(names('u2'), ['b']);
+    assert.equal(inf.byIndex('owner', 'u2')[0]?.metadata.resourceVersion, '2', 'the relisted object');
+    assert.throws(() => inf.byIndex('labels', 'x'), /no index labels/);
+  });
+
+  it('indexes: an update that keeps an index value keeps the object in its place', async () => {
+    const { api, inf } = await setup({ indexers: { all: () => ['x'] } });
+    api.listScript = [list('10', [obj('a', '1'), obj('b', '2'), obj('c', '3')])];
+    api.watchScript = [stream([ev('MODIFIED', obj('a', '11'))])];
+    await inf.start();
+    await until('a@11', () => inf.get('ns', 'a')?.metadata.resourceVersion === '11');
+    assert.deepEqual(
+      inf.byIndex('all', 'x').map((o) => `${o.metadata.name}@${o.metadata.resourceVersion}`),
+      ['a@11', 'b@2', 'c@3'],
+    );
+    assert.deepEqual(
+      inf.list('ns').map((o) => o.metadata.name),
+      ['a', 'b', 'c'],
+      'the same order as list()',
+    );
+  });
+
   it('applies the transform to listed and watched objects', async () => {
     const { api, inf } = await setup({
       transform: (o) => ({ metadata: { ...o.metadata, labels: { slim: 'yes' } } }),
