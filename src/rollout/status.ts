@@ -136,6 +136,12 @@ export function calculatePhase(
     if (!spec.strategy.canary.trafficRouting && (status.replicas ?? 0) > updated) {
       return { phase: 'Progressing', message: 'old replicas are pending termination' };
     }
+    // Kanary's: the data plane does not serve the step's weight (src/rollout/canary.ts)
+    const unverified = status.conditions?.find(
+      (c) => c.type === 'WeightVerified' && c.reason === 'WeightNotVerified',
+    );
+    if (!fullyPromoted && unverified)
+      return { phase: 'Progressing', message: `WeightNotVerified: ${unverified.message ?? ''}` };
     if (!fullyPromoted) return { phase: 'Progressing', message: 'waiting for all steps to complete' };
   }
   return { phase: 'Healthy', message: '' };
