@@ -46,12 +46,18 @@ describe('encodeReport', () => {
 describe('parseReportLease', () => {
   const lease = (
     annotation: string | undefined,
-    spec: object = { holderIdentity: 'kanary-ingress-a', leaseDurationSeconds: 6 },
+    spec: { holderIdentity?: string; leaseDurationSeconds?: number } = {
+      holderIdentity: 'kanary-ingress-a',
+      leaseDurationSeconds: 6,
+    },
   ) => ({
     metadata: {
       name: 'kanary-ingress-a',
       namespace: 'kanary',
-      annotations: annotation === undefined ? {} : { [REPORT_ANNOTATION]: annotation },
+      annotations: (annotation === undefined ? {} : { [REPORT_ANNOTATION]: annotation }) as Record<
+        string,
+        string
+      >,
     },
     spec,
   });
