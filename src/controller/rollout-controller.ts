@@ -48,6 +48,8 @@ export interface RolloutControllerOptions {
   workers?: number;
   /** how long a canary weight may stay unverified before the WeightVerified condition names the lagging replicas */
   weightVerifyTimeoutMs?: number;
+  /** where the data plane's report Leases are (default: `namespace`, else all namespaces) */
+  dataPlaneReportNamespace?: string;
 }
 
 /** how long start() waits for the data plane reports before planning without them */
@@ -116,6 +118,7 @@ export class RolloutController {
     this.clusterAnalysisTemplates = new Informer(client, RESOURCES.clusteranalysistemplates, { log });
     this.dataPlaneReports = new Informer(client, RESOURCES.leases, {
       ...common,
+      namespace: opts.dataPlaneReportNamespace ?? namespace,
       labelSelector: `${REPORT_LABEL}=true`,
     });
     this.queue = new WorkQueue({ concurrency: opts.workers ?? 8 });

@@ -37,6 +37,8 @@ export interface ControllerOptions {
   requestTimeoutMs?: number;
   /** how long a canary weight may stay unverified before the WeightVerified condition says why (default 30 s) */
   weightVerifyTimeoutMs?: number;
+  /** where the data plane's report Leases are (default: --namespace, else all namespaces) */
+  dataPlaneReportNamespace?: string;
   logLevel?: string;
   version: string;
   log?: Logger;
@@ -75,6 +77,7 @@ export async function runController(o: ControllerOptions): Promise<RunningContro
     instanceId: o.instanceId,
     workers: o.workers,
     weightVerifyTimeoutMs: o.weightVerifyTimeoutMs,
+    dataPlaneReportNamespace: o.dataPlaneReportNamespace,
   });
   const analysis = new AnalysisRunController({
     client,

@@ -55,6 +55,10 @@ export function registerControllerCommand(program: Command): void {
       "how long a canary weight Kanary's data plane does not serve yet holds a step before the WeightVerified condition names the lagging replicas",
       '30s',
     )
+    .option(
+      '--dataplane-report-namespace <ns>',
+      "namespace of the Leases in which Kanary's data plane replicas report what they serve (default: --namespace, else all)",
+    )
     .option('--log-level <level>', 'debug, info, warn or error', 'info')
     .action(async (o: Record<string, string | boolean | undefined>) => {
       const lease = durationMs('--leader-election-lease-duration', o.leaderElectionLeaseDuration);
@@ -99,6 +103,7 @@ export function registerControllerCommand(program: Command): void {
         burst,
         requestTimeoutMs,
         weightVerifyTimeoutMs: durationMs('--weight-verify-timeout', o.weightVerifyTimeout),
+        dataPlaneReportNamespace: o.dataplaneReportNamespace as string | undefined,
         logLevel: o.logLevel as string,
         version: kanaryVersion(),
       });
