@@ -76,7 +76,10 @@ export class RolloutController {
   readonly dataPlaneReports: Informer<KubeObject>;
   readonly queue: WorkQueue;
   /** per report Lease: its annotation and resourceVersion as last seen, and when (this process' clock) it last changed */
-  private reportSeen = new Map<string, { rv: string; text: string; atMs: number }>();
+  private reportSeen = new Map<
+    string,
+    { rv: string; text: string; atMs: number; parsed?: ReturnType<typeof parseReportLease> }
+  >();
   /** per Rollout: the canary weight whose verification has been failing, and since when */
   private unverified = new Map<string, { weight: number; since: number }>();
   private readonly opts: RolloutControllerOptions;
@@ -205,7 +208,14 @@ export class RolloutController {
     const out: DataPlaneReport[] = [];
     for (const lease of this.dataPlaneReports.list()) {
       const seen = this.reportSeen.get(keyOf(lease));
-      const parsed = parseReportLease(lease as never, seen?.atMs ?? Date.now());
+      // parsed once per version of the Lease, not once per pass
+      let parsed = seen?.rv === lease.metadata.resourceVersion ? seen?.parsed : undefined;
+      if (!parsed) {
+        parsed = parseReportLease(lease as never, seen?.atMs ?? Date.now());
+        if (seen && seen.rv === lease.metadata.resourceVersion) seen.parsed = parsed;
+        if ('error' in parsed)
+          this.opts.log.debug({ error: parsed.error }, 'a data plane report is unreadable');
+      }
       if ('report' in parsed) out.push(parsed.report);
     }
     return out;

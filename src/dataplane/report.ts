@@ -13,6 +13,7 @@ import type { Logger } from './nginx.ts';
 export const DEFAULT_REPORT_INTERVAL_MS = 5000;
 /** a replica whose Lease has not changed for this many heartbeats is no longer counted */
 export const REPORT_MISSED_HEARTBEATS = 3;
+const STOP_TIMEOUT_MS = 2000;
 
 export interface ReportWriterOptions {
   client: KubeClient;
@@ -125,16 +126,31 @@ export class ReportWriter {
     }
   }
 
-  /** Stops the heartbeat and deletes the Lease: a replica that stopped cleanly counts no more. */
+  /**
+   * Stops the heartbeat and deletes the Lease: a replica that stopped cleanly counts no more.
+   * Bounded (STOP_TIMEOUT_MS): an API server that does not answer must not delay the shutdown;
+   * the Lease then expires by itself.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
-    await this.chain;
-    try {
-      await this.opts.client.delete(this.path);
-    } catch (err) {
-      if (!isNotFound(err))
-        this.opts.log.warn({ error: (err as Error).message }, 'cannot delete the data plane report');
-    }
+    const remove = (async () => {
+      await this.chain;
+      try {
+        await this.opts.client.delete(this.path);
+      } catch (err) {
+        if (!isNotFound(err))
+          this.opts.log.warn({ error: (err as Error).message }, 'cannot delete the data plane report');
+      }
+    })();
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        this.opts.log.warn({}, 'the data plane report was not deleted in time; it expires by itself');
+        resolve();
+      }, STOP_TIMEOUT_MS);
+    });
+    await Promise.race([remove, late]);
+    clearTimeout(timer);
   }
 }
