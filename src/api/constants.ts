@@ -59,10 +59,14 @@ export const Reason = {
   TrafficRoutingError: 'TrafficRoutingError',
   /** Kanary's: the data plane does not serve the desired weight within the verification timeout */
   WeightNotVerified: 'WeightNotVerified',
+  /** Argo's WeightVerifyErrorReason: the router could not verify (here: a report Lease cannot be read) */
+  WeightVerifyError: 'WeightVerifyError',
   ReconciliationError: 'ReconciliationError',
 } as const;
 
 export const Message = {
+  /** Argo's WeightVerifyErrorMessage */
+  weightVerifyError: (err: string) => `Failed to verify weight: ${err}`,
   weightNotVerified: (weight: number, timeoutMs: number, replicas: string[], details: string[]) =>
     `canary weight ${weight} not verified within ${timeoutMs / 1000}s: data plane replica${replicas.length === 1 ? '' : 's'} ${replicas.join(', ')} ${replicas.length === 1 ? 'does' : 'do'} not serve it (${details.slice(0, 5).join('; ')}${details.length > 5 ? `; and ${details.length - 5} more` : ''})`,
   available: 'Rollout has minimum availability',

@@ -56,6 +56,14 @@ export interface DataPlaneReport {
   durationMs: number;
 }
 
+/** A report Lease that cannot be read, with its heartbeat (only a live one is worth a word). */
+export interface UnreadableReport {
+  lease: string;
+  error: string;
+  lastChangeMs: number;
+  durationMs: number;
+}
+
 interface LeaseLike {
   metadata?: {
     name?: string;

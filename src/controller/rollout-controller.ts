@@ -5,6 +5,7 @@ import {
   parseReportLease,
   REPORT_ANNOTATION,
   REPORT_LABEL,
+  type UnreadableReport,
 } from '../api/dataplane-report.ts';
 import { DEFAULT_WEIGHT_VERIFY_TIMEOUT_MS } from '../api/defaults.ts';
 import { selectorMatches } from '../api/selector.ts';
@@ -203,9 +204,10 @@ export class RolloutController {
   }
 
   /** The reports as the planner takes them; undefined before the Leases are listed. */
-  private observeDataPlanes(): DataPlaneReport[] | undefined {
+  private observeDataPlanes(): { reports: DataPlaneReport[]; unreadable: UnreadableReport[] } | undefined {
     if (!this.dataPlaneReports.hasSynced) return undefined;
     const out: DataPlaneReport[] = [];
+    const unreadable: UnreadableReport[] = [];
     for (const lease of this.dataPlaneReports.list()) {
       const seen = this.reportSeen.get(keyOf(lease));
       // parsed once per version of the Lease, not once per pass
@@ -217,8 +219,17 @@ export class RolloutController {
           this.opts.log.debug({ error: parsed.error }, 'a data plane report is unreadable');
       }
       if ('report' in parsed) out.push(parsed.report);
+      else {
+        const seconds = (lease as { spec?: { leaseDurationSeconds?: number } }).spec?.leaseDurationSeconds;
+        unreadable.push({
+          lease: keyOf(lease),
+          error: parsed.error,
+          lastChangeMs: seen?.atMs ?? Date.now(),
+          durationMs: (seconds && seconds > 0 ? seconds : 15) * 1000,
+        });
+      }
     }
-    return out;
+    return { reports: out, unreadable };
   }
 
   get synced(): boolean {
@@ -422,6 +433,7 @@ export class RolloutController {
     const pods = this.pods.list(ns).filter((p) => matches(ro.spec.selector, p.metadata.labels));
     const byName = (objs: KubeObject[]) =>
       Object.fromEntries(objs.map((o) => [o.metadata.name, structuredClone(o)]));
+    const dataPlanes = this.observeDataPlanes();
     return {
       rollout: structuredClone(ro),
       replicaSets: structuredClone(replicaSets),
@@ -435,7 +447,8 @@ export class RolloutController {
       },
       now: new Date(),
       controller: { instanceId: this.opts.instanceId },
-      dataPlanes: this.observeDataPlanes(),
+      dataPlanes: dataPlanes?.reports,
+      unreadableDataPlanes: dataPlanes?.unreadable,
       weightVerify: {
         unverifiedSinceMs: this.unverified.get(keyOf(ro))?.since,
         unverifiedWeight: this.unverified.get(keyOf(ro))?.weight,

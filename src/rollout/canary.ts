@@ -271,6 +271,7 @@ function reconcileTrafficRouting(ctx: Ctx): void {
     rollout: ctx.r,
     ingresses: ctx.ingresses,
     dataPlanes: ctx.dataPlanes,
+    unreadableDataPlanes: ctx.unreadableDataPlanes,
     nowMs: ctx.nowMs,
   });
   if (!router) {
@@ -318,8 +319,11 @@ function reconcileTrafficRouting(ctx: Ctx): void {
  */
 function reconcileWeightVerification(ctx: Ctx, weight: number, v: WeightVerification | undefined): void {
   const s = statusOf(ctx);
-  if (!v || v.verified) {
-    if (v) ctx.weightVerifyResult = { weight, verified: true };
+  // Argo: an error from VerifyWeight is a Warning event and the pass goes on
+  for (const err of v?.errors ?? [])
+    event(ctx, Reason.WeightVerifyError, Message.weightVerifyError(err), 'Warning');
+  if (v?.verified !== false) {
+    if (v?.verified) ctx.weightVerifyResult = { weight, verified: true };
     if (getCondition(s, WEIGHT_VERIFIED_CONDITION)) removeCondition(s, WEIGHT_VERIFIED_CONDITION);
     return;
   }

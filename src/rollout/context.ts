@@ -5,7 +5,7 @@
  * far (actions, events, requeues, pause and abort changes).
  */
 import type { V1Ingress, V1Pod, V1ReplicaSet, V1Service } from '@kubernetes/client-node';
-import type { DataPlaneReport } from '../api/dataplane-report.ts';
+import type { DataPlaneReport, UnreadableReport } from '../api/dataplane-report.ts';
 import type { Rollout, RolloutStatus, TrafficWeights } from '../api/types.ts';
 import type { Action, PlanEvent } from './actions.ts';
 import type { AnalysisObjects, CurrentRuns, ObservedRun, RunStatusRef } from './analysis.ts';
@@ -61,6 +61,7 @@ export interface Ctx {
   routerFor: RouterLookup;
   /** what Kanary's data plane replicas report serving (weight verification) */
   dataPlanes?: readonly DataPlaneReport[];
+  unreadableDataPlanes?: readonly UnreadableReport[];
   /** weight verification: since when it has been false for the recorded weight, and how long until it says why */
   weightVerify?: WeightVerifyObservation;
   /** set when the router could tell whether the desired weight is applied this pass */

@@ -6,7 +6,7 @@
  */
 import type { V1Ingress, V1Pod, V1ReplicaSet, V1Service } from '@kubernetes/client-node';
 import { Message, Reason } from '../api/constants.ts';
-import type { DataPlaneReport } from '../api/dataplane-report.ts';
+import type { DataPlaneReport, UnreadableReport } from '../api/dataplane-report.ts';
 import { INVALID_SPEC_REQUEUE_MS, replicasOf } from '../api/defaults.ts';
 import { formatFieldError } from '../api/field-error.ts';
 import { selectorMatches } from '../api/selector.ts';
@@ -59,6 +59,8 @@ export interface Observed {
    * absent or empty when no data plane reports: weights are then not verified
    */
   dataPlanes?: readonly DataPlaneReport[];
+  /** report Leases that could not be read */
+  unreadableDataPlanes?: readonly UnreadableReport[];
   weightVerify?: WeightVerifyObservation;
 }
 
@@ -157,6 +159,7 @@ function planPass(observed: Observed, routerFor: RouterLookup): Plan {
     analysisObjects,
   );
   ctx.dataPlanes = observed.dataPlanes;
+  ctx.unreadableDataPlanes = observed.unreadableDataPlanes;
   ctx.weightVerify = observed.weightVerify;
   try {
     claimReplicaSets(ctx, observed.replicaSets);

@@ -11,7 +11,7 @@
  * router does not touch the planner.
  */
 import type { V1Ingress } from '@kubernetes/client-node';
-import type { DataPlaneReport } from '../api/dataplane-report.ts';
+import type { DataPlaneReport, UnreadableReport } from '../api/dataplane-report.ts';
 import type { Rollout } from '../api/types.ts';
 import type { Action, PlanEvent } from './actions.ts';
 
@@ -24,13 +24,18 @@ export interface RouterObservation {
    * src/api/dataplane-report.ts); undefined or empty: no data plane reports
    */
   dataPlanes?: readonly DataPlaneReport[];
+  /** report Leases that could not be read (Argo's VerifyWeight errors: a WeightVerifyError event) */
+  unreadableDataPlanes?: readonly UnreadableReport[];
   /** the pass's clock (ms), against which the reports' heartbeats are judged */
   nowMs?: number;
 }
 
 /** A router's answer to "is the desired weight applied?" when it can tell. */
 export interface WeightVerification {
-  verified: boolean;
+  /** undefined: cannot tell (only `errors` to say) */
+  verified: boolean | undefined;
+  /** why verifying failed, as Argo's VerifyWeight error (each a WeightVerifyError event); the weight is not held for them */
+  errors?: string[];
   /** one sentence per replica and object that does not apply the weight yet */
   lagging: string[];
   /** the replicas (or other parts) that lag, by name */

@@ -176,8 +176,8 @@ export class NginxRouter implements TrafficRouter {
    * replicas serving the canary Ingresses: undefined when none does.
    */
   verifyWeight(desiredWeight: number): WeightVerification | undefined {
-    const { rollout: r, dataPlanes, nowMs } = this.obs;
-    if (!dataPlanes?.length || nowMs === undefined) return undefined;
+    const { rollout: r, dataPlanes, unreadableDataPlanes, nowMs } = this.obs;
+    if ((!dataPlanes?.length && !unreadableDataPlanes?.length) || nowMs === undefined) return undefined;
     const ns = r.metadata.namespace ?? '';
     const targets: CanaryTarget[] = [];
     for (const stableName of nginxStableIngressNames(r)) {
@@ -192,7 +192,14 @@ export class NginxRouter implements TrafficRouter {
         resourceVersion: live?.metadata?.resourceVersion,
       });
     }
-    return verifyServedWeight(dataPlanes, targets, desiredWeight, maxTrafficWeightOf(r), nowMs);
+    return verifyServedWeight(
+      dataPlanes,
+      targets,
+      desiredWeight,
+      maxTrafficWeightOf(r),
+      nowMs,
+      unreadableDataPlanes,
+    );
   }
 
   removeManagedRoutes(): RouterResult {

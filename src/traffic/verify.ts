@@ -17,7 +17,7 @@
  *   the canary Ingresses: another ingress controller serves the class.
  */
 import type { V1Ingress } from '@kubernetes/client-node';
-import type { DataPlaneReport } from '../api/dataplane-report.ts';
+import type { DataPlaneReport, UnreadableReport } from '../api/dataplane-report.ts';
 import type { WeightVerification } from '../rollout/router.ts';
 
 export type { WeightVerification };
@@ -55,8 +55,11 @@ export function verifyServedWeight(
   desiredWeight: number,
   weightTotal: number,
   nowMs: number,
+  unreadable: readonly UnreadableReport[] = [],
 ): WeightVerification | undefined {
   const live = (reports ?? []).filter((r) => isLive(r, nowMs));
+  // a live replica whose report cannot be read: cannot tell what it serves (Argo's VerifyWeight error)
+  const errors = unreadable.filter((u) => nowMs < u.lastChangeMs + u.durationMs).map((u) => u.error);
   const lagging: string[] = [];
   const laggingReplicas = new Set<string>();
   let expiry: number | undefined;
@@ -83,12 +86,14 @@ export function verifyServedWeight(
       expiry = expiry === undefined ? ends : Math.min(expiry, ends);
     }
   }
-  if (!counted) return undefined;
+  if (!counted)
+    return errors.length ? { verified: undefined, errors, lagging: [], laggingReplicas: [] } : undefined;
   const out: WeightVerification = {
     verified: lagging.length === 0,
     lagging,
     laggingReplicas: [...laggingReplicas].sort(),
   };
+  if (errors.length) out.errors = errors;
   if (expiry !== undefined) out.recheckAfterMs = Math.max(0, expiry);
   return out;
 }

@@ -4,7 +4,7 @@
  * ReplicaSet controller (pods of "good" images become available at once).
  */
 import type { V1Ingress, V1Pod, V1ReplicaSet, V1Service } from '@kubernetes/client-node';
-import type { DataPlaneReport } from '../../../src/api/dataplane-report.ts';
+import type { DataPlaneReport, UnreadableReport } from '../../../src/api/dataplane-report.ts';
 import type { Rollout, RolloutStatus } from '../../../src/api/types.ts';
 import type { AnalysisTemplateObject, ObservedRun } from '../../../src/rollout/analysis.ts';
 import { applyMergePatch, deepClone, deepEqual } from '../../../src/rollout/json.ts';
@@ -42,6 +42,7 @@ export class Sim {
   opts: SimOptions;
   /** data plane reports the planner sees (weight verification); none by default */
   dataPlanes?: DataPlaneReport[];
+  unreadableDataPlanes?: UnreadableReport[];
   weightVerifyTimeoutMs?: number;
   /** as the controller remembers it: the weight whose verification fails, and since when */
   unverified?: { weight: number; since: number };
@@ -89,6 +90,7 @@ export class Sim {
       now: this.now,
       controller: {},
       dataPlanes: this.dataPlanes,
+      unreadableDataPlanes: this.unreadableDataPlanes,
       weightVerify: {
         unverifiedSinceMs: this.unverified?.since,
         unverifiedWeight: this.unverified?.weight,

@@ -176,6 +176,30 @@ describe('weight verification in the planner', () => {
     assert.equal(sim.status.canary?.weights?.verified, undefined);
   });
 
+  it("an unreadable report is Argo's WeightVerifyError: a Warning event, and the step is not held for it", () => {
+    const sim = tomozo();
+    sim.converge();
+    setImage(sim, '0.0.2');
+    sim.unreadableDataPlanes = [
+      {
+        lease: 'default/kanary-ingress-c',
+        error: 'Lease default/kanary-ingress-c: kanary.dev/served-canaries is not JSON (x)',
+        lastChangeMs: sim.now.getTime(),
+        durationMs: 15_000,
+      },
+    ];
+    sim.converge();
+    assert.equal(sim.status.currentStepIndex, 1);
+    assert.equal(sim.status.canary?.weights?.verified, undefined);
+    const events = sim.history.flatMap((p) => p.events).filter((e) => e.reason === 'WeightVerifyError');
+    assert.ok(events.length > 0);
+    assert.equal(events[0]?.type, 'Warning');
+    assert.equal(
+      events[0]?.message,
+      'Failed to verify weight: Lease default/kanary-ingress-c: kanary.dev/served-canaries is not JSON (x)',
+    );
+  });
+
   it('a replica of another ingress class does not count', () => {
     const sim = updating();
     sim.dataPlanes = [{ ...serving(sim, 'a', 0), body: { ...serving(sim, 'a', 0).body, class: 'other' } }];

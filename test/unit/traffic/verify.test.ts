@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { DataPlaneReport, ServedCanary } from '../../../src/api/dataplane-report.ts';
+import type { DataPlaneReport, ServedCanary, UnreadableReport } from '../../../src/api/dataplane-report.ts';
 import { type CanaryTarget, verifyServedWeight } from '../../../src/traffic/verify.ts';
 
 const NOW = 1_000_000;
@@ -29,9 +29,18 @@ const target = (o: Partial<CanaryTarget> = {}): CanaryTarget => ({
 });
 const at = (weight: number, rv = '200', total = 100): ServedCanary => ({ rv, weight, total });
 
+const unreadable = (ageMs: number): UnreadableReport => ({
+  lease: 'kanary/kanary-ingress-c',
+  error: 'Lease kanary/kanary-ingress-c: kanary.dev/served-canaries is not JSON (x)',
+  lastChangeMs: NOW - ageMs,
+  durationMs: 15_000,
+});
+
 interface Case {
   name: string;
   reports: DataPlaneReport[] | undefined;
+  unreadable?: UnreadableReport[];
+  errors?: string[];
   targets?: CanaryTarget[];
   desired?: number;
   total?: number;
@@ -159,6 +168,27 @@ const cases: Case[] = [
     verified: true,
   },
   {
+    name: 'only an unreadable live report: cannot tell, and says why (a WeightVerifyError)',
+    reports: [],
+    unreadable: [unreadable(1000)],
+    verified: undefined,
+    errors: ['Lease kanary/kanary-ingress-c: kanary.dev/served-canaries is not JSON (x)'],
+  },
+  {
+    name: 'an unreadable report that is no longer live says nothing',
+    reports: [],
+    unreadable: [unreadable(20_000)],
+    verified: undefined,
+    errors: [],
+  },
+  {
+    name: 'an unreadable live report beside a replica serving the weight: verified, with the error',
+    reports: [replica('a', { [KEY]: at(30) })],
+    unreadable: [unreadable(1000)],
+    verified: true,
+    errors: ['Lease kanary/kanary-ingress-c: kanary.dev/served-canaries is not JSON (x)'],
+  },
+  {
     name: 'a namespaced replica of the Ingress namespace',
     reports: [replica('a', { [KEY]: at(30) }, { namespace: 'shop' })],
     verified: true,
@@ -168,10 +198,18 @@ const cases: Case[] = [
 describe('verifyServedWeight', () => {
   for (const c of cases) {
     it(c.name, () => {
-      const v = verifyServedWeight(c.reports, c.targets ?? [target()], c.desired ?? 30, c.total ?? 100, NOW);
+      const v = verifyServedWeight(
+        c.reports,
+        c.targets ?? [target()],
+        c.desired ?? 30,
+        c.total ?? 100,
+        NOW,
+        c.unreadable,
+      );
       assert.equal(v?.verified, c.verified);
+      assert.deepEqual(v?.errors ?? [], c.errors ?? []);
       if (c.verified === undefined) {
-        assert.equal(v, undefined);
+        if (!c.errors?.length) assert.equal(v, undefined);
         return;
       }
       if (c.verified) assert.deepEqual(v?.lagging, []);
