@@ -8,15 +8,33 @@
  * weights with it (src/traffic/verify.ts). Shared here so both read one format.
  */
 
+import { createHash } from 'node:crypto';
+import { canonicalJson } from './gojson.ts';
+
 export const REPORT_LABEL = 'kanary.dev/dataplane-report';
 export const REPORT_ANNOTATION = 'kanary.dev/served-canaries';
 /** the report's JSON is kept below this many bytes (annotations total at most 256 KiB) */
 export const REPORT_MAX_BYTES = 200_000;
 
+/**
+ * The version of a canary Ingress that matters to what is served: a hash of
+ * its annotations and spec (canonical JSON), the same on both sides. Not the
+ * resourceVersion, which every status write changes too: two replicas
+ * writing their addresses to status.loadBalancer would move it on and on,
+ * and each report would always lag the Ingress the controller sees.
+ */
+export function ingressContentHash(ing: {
+  metadata?: { annotations?: Record<string, string> | null } | null;
+  spec?: unknown;
+}): string {
+  const content = canonicalJson({ annotations: ing.metadata?.annotations ?? {}, spec: ing.spec ?? {} });
+  return createHash('sha256').update(content).digest('hex').slice(0, 16);
+}
+
 /** One canary Ingress as nginx serves it. */
 export interface ServedCanary {
-  /** resourceVersion of the canary Ingress the served state was built from */
-  rv: string;
+  /** ingressContentHash of the canary Ingress the served state was built from */
+  version: string;
   /** the weight nginx applies (0 when the canary attaches to no path) */
   weight: number;
   /** canary-weight-total */

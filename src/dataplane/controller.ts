@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
-import type { ServedCanary } from '../api/dataplane-report.ts';
+import { ingressContentHash, type ServedCanary } from '../api/dataplane-report.ts';
 import { KubeClient, RESOURCES, resourcePath } from '../kube/client.ts';
 import { Informer } from '../kube/informer.ts';
 import { WorkQueue } from '../kube/queue.ts';
@@ -219,6 +219,8 @@ export async function startDataPlane(opts: DataPlaneOptions): Promise<DataPlane>
   const reloadGate = new ReloadGate(opts.minReloadIntervalMs ?? DEFAULT_MIN_RELOAD_INTERVAL_MS);
   const reported = new Map<string, number>();
   let lastModel: DataPlaneModel | undefined;
+  /** namespace/name → ingressContentHash of the canary Ingresses lastModel was built from */
+  let lastCanaryVersions = new Map<string, string>();
   let lastProblems: Problem[] = [];
   let pushedState: string | undefined;
   let pushedStateObj: DynamicState | undefined;
@@ -372,6 +374,13 @@ export async function startDataPlane(opts: DataPlaneOptions): Promise<DataPlane>
     await push(state);
     lastSyncError = undefined;
     lastModel = model;
+    const byKey = new Map(snap.ingresses.map((i) => [`${i.metadata.namespace ?? ''}/${i.metadata.name}`, i]));
+    lastCanaryVersions = new Map(
+      model.canaries.flatMap((c) => {
+        const ing = byKey.get(c.ingress);
+        return ing ? [[c.ingress, ingressContentHash(ing)] as [string, string]] : [];
+      }),
+    );
     if (countInNginx) {
       const res = await nginx.admin('POST', '/metrics', JSON.stringify({ keep: model.owned }));
       if (res.status !== 200)
@@ -538,7 +547,7 @@ export async function startDataPlane(opts: DataPlaneOptions): Promise<DataPlane>
             canaries: Object.fromEntries(
               canaries().map((c) => {
                 const served: ServedCanary = {
-                  rv: c.resourceVersion,
+                  version: lastCanaryVersions.get(`${c.namespace}/${c.ingress}`) ?? '',
                   weight: c.weight,
                   total: c.weightTotal,
                 };

@@ -5,6 +5,7 @@
  * (and Kanary's data plane) act on.
  */
 import type { V1HTTPIngressPath, V1Ingress, V1IngressRule } from '@kubernetes/client-node';
+import { ingressContentHash } from '../api/dataplane-report.ts';
 import { maxTrafficWeightOf, nginxAnnotationPrefixOf } from '../api/defaults.ts';
 import { canaryIngressName, canaryIngressNames } from '../api/ingress-names.ts';
 import type { Rollout } from '../api/types.ts';
@@ -189,7 +190,7 @@ export class NginxRouter implements TrafficRouter {
         key: `${ns}/${name}`,
         namespace: ns,
         ingressClass: ingressClassOf(classOf),
-        resourceVersion: live?.metadata?.resourceVersion,
+        version: live ? ingressContentHash(live) : undefined,
       });
     }
     return verifyServedWeight(

@@ -11,8 +11,8 @@
  *   Ingress's class is its class (or the Ingress has no class and its class is
  *   the default IngressClass), as the data plane decides what it owns.
  * - It serves the desired weight when its entry for the Ingress has that
- *   weight and weight total, built from a resourceVersion not older than the
- *   one observed here.
+ *   weight and weight total, built from the version observed here (the hash
+ *   of the Ingress's annotations and spec, ingressContentHash).
  * - Undefined (cannot tell, never blocks) when no live replica serves any of
  *   the canary Ingresses: another ingress controller serves the class.
  */
@@ -28,8 +28,8 @@ export interface CanaryTarget {
   namespace: string;
   /** spec.ingressClassName or kubernetes.io/ingress.class; undefined when it has none */
   ingressClass: string | undefined;
-  /** the observed object's resourceVersion; undefined when it does not exist yet */
-  resourceVersion: string | undefined;
+  /** ingressContentHash of the observed object; undefined when it does not exist yet */
+  version: string | undefined;
 }
 
 export function ingressClassOf(ing: V1Ingress | undefined): string | undefined {
@@ -37,9 +37,6 @@ export function ingressClassOf(ing: V1Ingress | undefined): string | undefined {
     ing?.metadata?.annotations?.['kubernetes.io/ingress.class'] ?? ing?.spec?.ingressClassName ?? undefined
   );
 }
-
-const isOlder = (a: string, b: string) =>
-  /^\d+$/.test(a) && /^\d+$/.test(b) ? BigInt(a) < BigInt(b) : a !== b;
 
 export const isLive = (r: DataPlaneReport, nowMs: number) => nowMs < r.lastChangeMs + r.durationMs;
 
@@ -71,14 +68,10 @@ export function verifyServedWeight(
       if (!entry && r.body.truncated) continue; // its report had no room for this Ingress: cannot tell
       counted = true;
       let why: string | undefined;
-      if (t.resourceVersion === undefined) why = `${r.replica}: canary Ingress ${t.key} is not created yet`;
+      if (t.version === undefined) why = `${r.replica}: canary Ingress ${t.key} is not created yet`;
       else if (!entry) why = `${r.replica} does not serve canary Ingress ${t.key} yet`;
-      else if (
-        isOlder(entry.rv, t.resourceVersion) ||
-        entry.weight !== desiredWeight ||
-        entry.total !== weightTotal
-      )
-        why = `${r.replica} serves weight ${entry.weight}/${entry.total} of ${t.key} (resourceVersion ${entry.rv}; wanted ${desiredWeight}/${weightTotal} at resourceVersion ${t.resourceVersion})`;
+      else if (entry.version !== t.version || entry.weight !== desiredWeight || entry.total !== weightTotal)
+        why = `${r.replica} serves weight ${entry.weight}/${entry.total} of ${t.key} (${entry.version === t.version ? 'its current version' : `version ${entry.version || '?'}, not the current ${t.version}`}; wanted ${desiredWeight}/${weightTotal})`;
       if (!why) continue;
       lagging.push(why);
       laggingReplicas.add(r.replica);

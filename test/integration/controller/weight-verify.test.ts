@@ -92,7 +92,7 @@ it('a frozen replica holds the setWeight step and is named; resumed, the step co
   const served = async (name: string) =>
     JSON.parse((await lease(name))?.metadata.annotations?.[REPORT] ?? '{"canaries":{}}').canaries[
       `${ns}/${CANARY_ING}`
-    ] as { weight: number; rv: string } | undefined;
+    ] as { weight: number; version: string } | undefined;
   const status = async () => (await env.ros.get(NAME)).status as Status;
 
   await env.apply(manifests());

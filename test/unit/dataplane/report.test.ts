@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   encodeReport,
+  ingressContentHash,
   parseReportLease,
   REPORT_ANNOTATION,
   type ReportBody,
@@ -16,7 +17,7 @@ const body = (n: number): Omit<ReportBody, 'truncated'> => ({
   canaries: Object.fromEntries(
     Array.from({ length: n }, (_, i) => [
       `ns/canary-${String(i).padStart(4, '0')}`,
-      { rv: `${i}`, weight: 10, total: 100 },
+      { version: `${i}`, weight: 10, total: 100 },
     ]),
   ),
 });
@@ -37,7 +38,7 @@ describe('encodeReport', () => {
       assert.equal(kept.length + (parsed.truncated ?? 0), 2000);
       assert.deepEqual(kept, Object.keys(body(kept.length).canaries));
       // not one more would have fitted
-      const next = `"ns/canary-${String(kept.length).padStart(4, '0')}":${JSON.stringify({ rv: `${kept.length}`, weight: 10, total: 100 })},`;
+      const next = `"ns/canary-${String(kept.length).padStart(4, '0')}":${JSON.stringify({ version: `${kept.length}`, weight: 10, total: 100 })},`;
       assert.ok(Buffer.byteLength(text) + Buffer.byteLength(next) > max);
     });
   }
@@ -106,4 +107,48 @@ describe('reportLeaseName', () => {
       assert.match(name, /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/);
     });
   }
+});
+
+describe('ingressContentHash', () => {
+  type Obj = Parameters<typeof ingressContentHash>[0];
+  const ing = {
+    metadata: {
+      name: 'web-canary',
+      resourceVersion: '10',
+      annotations: {
+        'nginx.ingress.kubernetes.io/canary': 'true',
+        'nginx.ingress.kubernetes.io/canary-weight': '30',
+      },
+    },
+    spec: { ingressClassName: 'nginx', rules: [{ host: 'a.example' }] },
+    status: { loadBalancer: { ingress: [{ ip: '10.0.0.1' }] } },
+  };
+  const h = ingressContentHash(ing);
+
+  it('is the same whatever the resourceVersion and status (status writes do not make a new version)', () => {
+    assert.equal(
+      ingressContentHash({
+        ...ing,
+        metadata: { ...ing.metadata, resourceVersion: '11' },
+        status: { loadBalancer: { ingress: [{ ip: '10.0.0.2' }] } },
+      } as Obj),
+      h,
+    );
+  });
+  it('does not depend on the order of keys', () => {
+    const annotations = Object.fromEntries(Object.entries(ing.metadata.annotations).reverse());
+    assert.equal(
+      ingressContentHash({
+        metadata: { annotations },
+        spec: { rules: ing.spec.rules, ingressClassName: 'nginx' },
+      }),
+      h,
+    );
+  });
+  it('changes with the weight annotation and with the spec', () => {
+    const w = { ...ing.metadata.annotations, 'nginx.ingress.kubernetes.io/canary-weight': '31' };
+    assert.notEqual(ingressContentHash({ ...ing, metadata: { ...ing.metadata, annotations: w } }), h);
+    assert.notEqual(ingressContentHash({ ...ing, spec: { ...ing.spec, rules: [{ host: 'b.example' }] } }), h);
+  });
+  it('is 16 hex digits', () => assert.match(h, /^[0-9a-f]{16}$/));
 });

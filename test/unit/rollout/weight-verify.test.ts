@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { DataPlaneReport } from '../../../src/api/dataplane-report.ts';
+import { type DataPlaneReport, ingressContentHash } from '../../../src/api/dataplane-report.ts';
 import type { Rollout } from '../../../src/api/types.ts';
 import { service, tomozoIngress, tomozoRollout } from './fixtures.ts';
 import { Sim } from './sim.ts';
@@ -25,14 +25,15 @@ function tomozo(mutate?: (r: Rollout) => void): Sim {
     .addIngress(tomozoIngress());
 }
 
-/** A live replica serving the canary Ingress at `weight` of its current version (or `rv`). */
+/** A live replica serving the canary Ingress at `weight` of its current version (or `version`). */
 function serving(
   sim: Sim,
   name: string,
   weight: number,
-  o: { rv?: string; ageMs?: number } = {},
+  o: { version?: string; ageMs?: number } = {},
 ): DataPlaneReport {
-  const rv = o.rv ?? sim.ingresses.get(CANARY)?.metadata?.resourceVersion ?? '';
+  const live = sim.ingresses.get(CANARY);
+  const version = o.version ?? (live ? ingressContentHash(live) : '');
   return {
     replica: name,
     lease: `default/kanary-ingress-${name}`,
@@ -41,7 +42,7 @@ function serving(
       class: 'nginx',
       defaultClass: false,
       namespace: '',
-      canaries: { [KEY]: { rv, weight, total: 100 } },
+      canaries: { [KEY]: { version, weight, total: 100 } },
     },
     lastChangeMs: sim.now.getTime() - (o.ageMs ?? 0),
     durationMs: 15_000,
@@ -113,8 +114,7 @@ describe('weight verification in the planner', () => {
   it('the right weight at an older version of the canary Ingress does not verify', () => {
     const sim = updating();
     sim.converge();
-    const rv = sim.ingresses.get(CANARY)?.metadata?.resourceVersion ?? '';
-    sim.dataPlanes = [serving(sim, 'a', 10, { rv: String(Number(rv) - 1) })];
+    sim.dataPlanes = [serving(sim, 'a', 10, { version: 'an-older-one' })];
     sim.converge();
     assert.equal(sim.status.currentStepIndex, 0);
     assert.equal(sim.status.canary?.weights?.verified, false);
@@ -122,18 +122,18 @@ describe('weight verification in the planner', () => {
 
   it('after the timeout the WeightVerified condition and an event name the lagging replica; verified, both go', () => {
     const sim = updating();
-    const oldRv = sim.dataPlanes?.[0]?.body.canaries[KEY]?.rv;
+    const oldVersion = sim.dataPlanes?.[0]?.body.canaries[KEY]?.version;
     sim.converge();
     const first = sim.history.at(-1)!;
     assert.ok(first.requeueAfterMs! <= 10_000);
     sim.advance(TIMEOUT - 1000);
     // heartbeats: the replica is live, still at the old version
-    sim.dataPlanes = [serving(sim, 'a', 0, { rv: oldRv })];
+    sim.dataPlanes = [serving(sim, 'a', 0, { version: oldVersion })];
     sim.step();
     assert.equal(cond(sim), undefined, 'not before the timeout');
     assert.equal(sim.status.canary?.weights?.verified, false);
     sim.advance(1000);
-    sim.dataPlanes = [serving(sim, 'a', 0, { rv: oldRv }), serving(sim, 'b', 10)];
+    sim.dataPlanes = [serving(sim, 'a', 0, { version: oldVersion }), serving(sim, 'b', 10)];
     sim.step();
     const c = cond(sim);
     assert.equal(c?.status, 'False');
@@ -148,7 +148,7 @@ describe('weight verification in the planner', () => {
     assert.equal(reasons(sim).filter((r) => r === 'WeightNotVerified').length, 1);
     // the same lag again: no second event
     sim.advance(10_000);
-    sim.dataPlanes = [serving(sim, 'a', 0, { rv: oldRv }), serving(sim, 'b', 10)];
+    sim.dataPlanes = [serving(sim, 'a', 0, { version: oldVersion }), serving(sim, 'b', 10)];
     sim.step();
     assert.equal(reasons(sim).filter((r) => r === 'WeightNotVerified').length, 1);
     assert.equal(sim.status.currentStepIndex, 0);

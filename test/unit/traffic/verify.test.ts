@@ -24,10 +24,10 @@ const target = (o: Partial<CanaryTarget> = {}): CanaryTarget => ({
   key: KEY,
   namespace: 'shop',
   ingressClass: 'nginx',
-  resourceVersion: '200',
+  version: 'v200',
   ...o,
 });
-const at = (weight: number, rv = '200', total = 100): ServedCanary => ({ rv, weight, total });
+const at = (weight: number, version = 'v200', total = 100): ServedCanary => ({ version, weight, total });
 
 const unreadable = (ageMs: number): UnreadableReport => ({
   lease: 'kanary/kanary-ingress-c',
@@ -81,15 +81,15 @@ const cases: Case[] = [
     verified: true,
   },
   {
-    name: 'serves the weight at a newer version than observed',
-    reports: [replica('a', { [KEY]: at(30, '201') })],
-    verified: true,
+    name: 'serves the weight of another version (one the controller has not seen yet)',
+    reports: [replica('a', { [KEY]: at(30, 'v201') })],
+    verified: false,
   },
   {
     name: 'serves the weight of an older version',
-    reports: [replica('a', { [KEY]: at(30, '199') })],
+    reports: [replica('a', { [KEY]: at(30, 'v199') })],
     verified: false,
-    lagging: [`a serves weight 30/100 of ${KEY} (resourceVersion 199; wanted 30/100 at resourceVersion 200)`],
+    lagging: [`a serves weight 30/100 of ${KEY} (version v199, not the current v200; wanted 30/100)`],
     laggingReplicas: ['a'],
     recheckAfterMs: 14_000,
   },
@@ -101,12 +101,13 @@ const cases: Case[] = [
   },
   {
     name: 'serves the weight out of another total',
-    reports: [replica('a', { [KEY]: at(30, '200', 1000) })],
+    reports: [replica('a', { [KEY]: at(30, 'v200', 1000) })],
     verified: false,
+    lagging: [`a serves weight 30/1000 of ${KEY} (its current version; wanted 30/100)`],
   },
   {
     name: 'maxTrafficWeight 1000: the weight out of 1000',
-    reports: [replica('a', { [KEY]: at(300, '200', 1000) })],
+    reports: [replica('a', { [KEY]: at(300, 'v200', 1000) })],
     desired: 300,
     total: 1000,
     verified: true,
@@ -125,7 +126,7 @@ const cases: Case[] = [
   {
     name: 'the canary Ingress does not exist yet',
     reports: [replica('a', {})],
-    targets: [target({ resourceVersion: undefined })],
+    targets: [target({ version: undefined })],
     verified: false,
     lagging: [`a: canary Ingress ${KEY} is not created yet`],
   },
@@ -137,7 +138,7 @@ const cases: Case[] = [
   },
   {
     name: 'two replicas, both serve it',
-    reports: [replica('a', { [KEY]: at(30) }), replica('b', { [KEY]: at(30, '201') })],
+    reports: [replica('a', { [KEY]: at(30) }), replica('b', { [KEY]: at(30) })],
     verified: true,
   },
   {
@@ -154,12 +155,10 @@ const cases: Case[] = [
   },
   {
     name: 'two canary Ingresses (stableIngresses): one of them lags',
-    reports: [replica('a', { [KEY]: at(30), 'shop/web-api-canary': at(0, '300') })],
-    targets: [target(), target({ key: 'shop/web-api-canary', resourceVersion: '300' })],
+    reports: [replica('a', { [KEY]: at(30), 'shop/web-api-canary': at(0, 'v300') })],
+    targets: [target(), target({ key: 'shop/web-api-canary', version: 'v300' })],
     verified: false,
-    lagging: [
-      'a serves weight 0/100 of shop/web-api-canary (resourceVersion 300; wanted 30/100 at resourceVersion 300)',
-    ],
+    lagging: ['a serves weight 0/100 of shop/web-api-canary (its current version; wanted 30/100)'],
   },
   {
     name: 'two canary Ingresses, only one served by Kanary: the other does not count',
