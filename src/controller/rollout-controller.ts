@@ -533,6 +533,11 @@ export class RolloutController {
       if (p.actions.length) {
         this.opts.log.debug({ rollout: key, actions: p.actions.map((a) => a.kind) }, 'applied plan');
       }
+      // an unverified full weight stops the pass too; Argo also requeues it after its verify retry
+      // interval (or, here, when a lagging replica's heartbeat expires), which backoff alone would
+      // stretch out
+      if (p.error && p.weightVerify?.verified === false && p.requeueAfterMs !== undefined)
+        this.queue.addAfter(key, p.requeueAfterMs);
       // the pass stopped early (Argo returns an error there): retry with backoff
       if (p.error) throw new Error(p.error);
       return p.requeueAfterMs !== undefined ? { requeueAfterMs: p.requeueAfterMs } : undefined;

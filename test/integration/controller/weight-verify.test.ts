@@ -12,6 +12,9 @@
  *   canary share (HTTP through each).
  * - Replica b killed for good (SIGKILL; its Lease stays): the next setWeight
  *   step waits for b's heartbeat to expire, then completes on a's report.
+ * - The full weight with a's nginx frozen: the pass stops with Argo's
+ *   `end of rollout, desired weight 100 not yet verified`, the stable
+ *   ReplicaSet stays; SIGCONT: promoted.
  */
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
@@ -76,7 +79,7 @@ function signal(procs: Proc[], sig: NodeJS.Signals) {
   }
 }
 
-it('a frozen replica holds the setWeight step and is named; resumed, the step completes; a killed one stops counting once its heartbeat expires', async (t) => {
+it('a frozen replica holds the setWeight step and is named; resumed, the step completes; a killed one stops counting once its heartbeat expires; an unverified full weight is not promoted', async (t) => {
   const env = await rolloutEnv(t, 'wverify', { args: ['--weight-verify-timeout', `${TIMEOUT_S}s`] });
   const ns = env.ns.name;
   const replica = async (name: string) =>
@@ -220,4 +223,40 @@ it('a frozen replica holds the setWeight step and is named; resumed, the step co
   assert.equal((await served('kanary-ingress-dp-a'))?.weight, 60);
   assert.equal(at60.status?.canary?.weights?.canary.weight, 60);
   t.diagnostic(`after the kill the step passed in ${passedAt - killedAt} ms`);
+
+  // ---- the full weight with a's nginx frozen: not promoted, the old ReplicaSet stays ----
+  const stableBefore = at60.status?.stableRS;
+  const frozenA = nginxOf(a);
+  t.after(() => signal(frozenA, 'SIGCONT'));
+  signal(frozenA, 'SIGSTOP');
+  await env.ros.promote(NAME);
+  const atFull = await env.waitFor(
+    NAME,
+    'weight 100 set on the canary Ingress, the step index at the end',
+    (r) => r.status?.currentStepIndex === 4,
+    60_000,
+  );
+  await waitUntil(
+    'the canary Ingress at weight 100',
+    async () => (await env.annotations(CANARY_ING))['nginx.ingress.kubernetes.io/canary-weight'] === '100',
+  );
+  await waitUntil(
+    "the controller's error for the unverified full weight",
+    async () => env.ctrl?.logs.find((l) => l.includes('end of rollout, desired weight 100 not yet verified')),
+    30_000,
+  );
+  const stillOld = await status();
+  assert.equal(stillOld?.stableRS, stableBefore, 'not promoted while the full weight is unverified');
+  assert.notEqual(stillOld?.stableRS, atFull.status?.currentPodHash);
+  assert.equal((await served('kanary-ingress-dp-a'))?.weight, 60);
+  signal(frozenA, 'SIGCONT');
+  const unfrozenAt = Date.now();
+  const healthy = await env.waitFor(
+    NAME,
+    'Healthy on the new revision once a serves 100',
+    (r) => r.status?.phase === 'Healthy' && r.status.stableRS === r.status.currentPodHash,
+    60_000,
+  );
+  assert.notEqual(healthy.status?.stableRS, stableBefore);
+  t.diagnostic(`promoted ${Date.now() - unfrozenAt} ms after a's nginx resumed`);
 });
