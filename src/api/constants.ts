@@ -57,10 +57,18 @@ export const Reason = {
   CreatingCanaryIngress: 'CreatingCanaryIngress',
   PatchingCanaryIngress: 'PatchingCanaryIngress',
   TrafficRoutingError: 'TrafficRoutingError',
+  /** Kanary's: the data plane does not serve the desired weight within the verification timeout */
+  WeightNotVerified: 'WeightNotVerified',
+  /** Argo's WeightVerifyErrorReason: the router could not verify (here: a report Lease cannot be read) */
+  WeightVerifyError: 'WeightVerifyError',
   ReconciliationError: 'ReconciliationError',
 } as const;
 
 export const Message = {
+  /** Argo's WeightVerifyErrorMessage */
+  weightVerifyError: (err: string) => `Failed to verify weight: ${err}`,
+  weightNotVerified: (weight: number, timeoutMs: number, replicas: string[], details: string[]) =>
+    `canary weight ${weight} not verified within ${timeoutMs / 1000}s: data plane replica${replicas.length === 1 ? '' : 's'} ${replicas.join(', ')} ${replicas.length === 1 ? 'does' : 'do'} not serve it (${details.slice(0, 5).join('; ')}${details.length > 5 ? `; and ${details.length - 5} more` : ''})`,
   available: 'Rollout has minimum availability',
   notAvailable: 'Rollout does not have minimum availability',
   rolloutProgressing: (name: string) => `Rollout ${goQuote(name)} is progressing.`,

@@ -66,6 +66,17 @@ export const scaleDownDelayRevisionLimitOf = (r: Rollout): number =>
 export const autoPromotionEnabledOf = (r: Rollout): boolean =>
   r.spec.strategy?.blueGreen?.autoPromotionEnabled !== false;
 
+/** Argo's ROLLOUT_VERIFY_RETRY_INTERVAL default (utils/defaults): an unverified weight is looked at again this often */
+export const WEIGHT_VERIFY_RETRY_MS = 10_000;
+/**
+ * How long a weight may stay unverified before the WeightVerified condition names the replicas
+ * that lag. Argo has no such timeout (it retries without end and says nothing); Kanary's is three
+ * verify retry intervals, enough for a data plane's reload (3 s apart at most) and its report.
+ */
+export const DEFAULT_WEIGHT_VERIFY_TIMEOUT_MS = 30_000;
+/** The condition type Kanary adds while its data plane does not serve the desired weight (Argo has none) */
+export const WEIGHT_VERIFIED_CONDITION = 'WeightVerified';
+
 export const maxTrafficWeightOf = (r: Rollout): number =>
   r.spec.strategy?.canary?.trafficRouting?.maxTrafficWeight ?? DEFAULT_MAX_TRAFFIC_WEIGHT;
 

@@ -1,5 +1,13 @@
 import type { V1LabelSelector } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import {
+  type DataPlaneReport,
+  parseReportLease,
+  REPORT_ANNOTATION,
+  REPORT_LABEL,
+  type UnreadableReport,
+} from '../api/dataplane-report.ts';
+import { DEFAULT_WEIGHT_VERIFY_TIMEOUT_MS } from '../api/defaults.ts';
 import { selectorMatches } from '../api/selector.ts';
 import type { Rollout } from '../api/types.ts';
 import {
@@ -39,7 +47,14 @@ export interface RolloutControllerOptions {
   namespaced?: boolean;
   instanceId?: string;
   workers?: number;
+  /** how long a canary weight may stay unverified before the WeightVerified condition names the lagging replicas */
+  weightVerifyTimeoutMs?: number;
+  /** where the data plane's report Leases are (default: `namespace`, else all namespaces) */
+  dataPlaneReportNamespace?: string;
 }
+
+/** how long start() waits for the data plane reports before planning without them */
+const REPORTS_SYNC_WAIT_MS = 5000;
 
 /**
  * The imperative shell around the pure planner: informers keep a cache of
@@ -58,7 +73,16 @@ export class RolloutController {
   readonly analysisRuns: Informer<KubeObject>;
   readonly analysisTemplates: Informer<KubeObject>;
   readonly clusterAnalysisTemplates: Informer<KubeObject>;
+  /** the Leases in which `kanary ingress` replicas report what they serve (weight verification) */
+  readonly dataPlaneReports: Informer<KubeObject>;
   readonly queue: WorkQueue;
+  /** per report Lease: its annotation and resourceVersion as last seen, and when (this process' clock) it last changed */
+  private reportSeen = new Map<
+    string,
+    { rv: string; text: string; atMs: number; parsed?: ReturnType<typeof parseReportLease> }
+  >();
+  /** per Rollout: the canary weight whose verification has been failing, and since when */
+  private unverified = new Map<string, { weight: number; since: number }>();
   private readonly opts: RolloutControllerOptions;
   private readonly recorder: EventRecorder;
   /** resourceVersion of our last status write per key: older cache entries are stale */
@@ -102,6 +126,11 @@ export class RolloutController {
     this.analysisTemplates = new Informer(client, RESOURCES.analysistemplates, common);
     // cluster-scoped: watched across the cluster even by a namespaced controller, as Argo does
     this.clusterAnalysisTemplates = new Informer(client, RESOURCES.clusteranalysistemplates, { log });
+    this.dataPlaneReports = new Informer(client, RESOURCES.leases, {
+      ...common,
+      namespace: opts.dataPlaneReportNamespace ?? namespace,
+      labelSelector: `${REPORT_LABEL}=true`,
+    });
     this.queue = new WorkQueue({ concurrency: opts.workers ?? 8 });
     this.recorder = new EventRecorder(client);
     this.recorder.onEvent = (obj, e) =>
@@ -130,6 +159,7 @@ export class RolloutController {
     this.rollouts.on('delete', (o) => {
       this.written.delete(keyOf(o));
       this.expected.delete(keyOf(o));
+      this.unverified.delete(keyOf(o));
       opts.metrics.forget(o.metadata.namespace ?? '', o.metadata.name);
       void this.releaseServices(o);
     });
@@ -142,6 +172,70 @@ export class RolloutController {
       this.analysisTemplates.on(ev, (t) => this.enqueueTemplateUsers(t, false));
       this.clusterAnalysisTemplates.on(ev, (t) => this.enqueueTemplateUsers(t, true));
     }
+    this.dataPlaneReports.on('add', (l) => this.reportChanged(l, false));
+    this.dataPlaneReports.on('update', (l) => this.reportChanged(l, false));
+    this.dataPlaneReports.on('delete', (l) => this.reportChanged(l, true));
+  }
+
+  /**
+   * A report Lease changed. A heartbeat only moves its time of last change;
+   * a change in what is served re-plans the Rollouts owning the canary
+   * Ingresses whose entries changed, and those waiting for verification.
+   */
+  private reportChanged(lease: KubeObject, deleted: boolean): void {
+    const key = keyOf(lease);
+    const prev = this.reportSeen.get(key);
+    const text = deleted ? '' : (lease.metadata.annotations?.[REPORT_ANNOTATION] ?? '');
+    if (deleted) this.reportSeen.delete(key);
+    else if (prev?.rv !== lease.metadata.resourceVersion)
+      this.reportSeen.set(key, { rv: lease.metadata.resourceVersion ?? '', text, atMs: Date.now() });
+    if (prev && prev.text === text) return;
+    const entries = (t: string | undefined): Record<string, unknown> => {
+      try {
+        return (t ? (JSON.parse(t) as { canaries?: Record<string, unknown> }).canaries : undefined) ?? {};
+      } catch {
+        return {};
+      }
+    };
+    const before = entries(prev?.text);
+    const after = entries(text);
+    for (const k of new Set([...Object.keys(before), ...Object.keys(after)])) {
+      if (JSON.stringify(before[k]) === JSON.stringify(after[k])) continue;
+      const { namespace, name } = splitKey(k);
+      const ing = this.ingresses.get(namespace, name);
+      const owner = ing?.metadata.ownerReferences?.find((r) => r.controller && r.kind === 'Rollout');
+      if (owner) this.queue.add(`${namespace}/${owner.name}`);
+    }
+    for (const k of this.unverified.keys()) this.queue.add(k);
+  }
+
+  /** The reports as the planner takes them; undefined before the Leases are listed. */
+  private observeDataPlanes(): { reports: DataPlaneReport[]; unreadable: UnreadableReport[] } | undefined {
+    if (!this.dataPlaneReports.hasSynced) return undefined;
+    const out: DataPlaneReport[] = [];
+    const unreadable: UnreadableReport[] = [];
+    for (const lease of this.dataPlaneReports.list()) {
+      const seen = this.reportSeen.get(keyOf(lease));
+      // parsed once per version of the Lease, not once per pass
+      let parsed = seen?.rv === lease.metadata.resourceVersion ? seen?.parsed : undefined;
+      if (!parsed) {
+        parsed = parseReportLease(lease as never, seen?.atMs ?? Date.now());
+        if (seen && seen.rv === lease.metadata.resourceVersion) seen.parsed = parsed;
+        if ('error' in parsed)
+          this.opts.log.debug({ error: parsed.error }, 'a data plane report is unreadable');
+      }
+      if ('report' in parsed) out.push(parsed.report);
+      else {
+        const seconds = (lease as { spec?: { leaseDurationSeconds?: number } }).spec?.leaseDurationSeconds;
+        unreadable.push({
+          lease: keyOf(lease),
+          error: parsed.error,
+          lastChangeMs: seen?.atMs ?? Date.now(),
+          durationMs: (seconds && seconds > 0 ? seconds : 15) * 1000,
+        });
+      }
+    }
+    return { reports: out, unreadable };
   }
 
   get synced(): boolean {
@@ -164,7 +258,15 @@ export class RolloutController {
   async start(): Promise<void> {
     // not awaited: without the analysis CRDs these keep retrying, and Rollouts without analysis must not wait
     for (const i of this.analysisInformers()) void i.start();
-    await Promise.all([this.replicaSets, this.pods, this.services, this.ingresses].map((i) => i.start()));
+    await Promise.all([
+      ...[this.replicaSets, this.pods, this.services, this.ingresses].map((i) => i.start()),
+      // without them (no data plane, or an install whose RBAC predates them) weights are not
+      // verified; waiting a little keeps a restart from passing a step before they are read
+      Promise.race([
+        this.dataPlaneReports.start(),
+        new Promise((r) => setTimeout(r, REPORTS_SYNC_WAIT_MS).unref()),
+      ]),
+    ]);
     await this.rollouts.start();
     this.queue.run(
       (key) => this.reconcile(key),
@@ -188,6 +290,7 @@ export class RolloutController {
       this.analysisRuns,
       this.analysisTemplates,
       this.clusterAnalysisTemplates,
+      this.dataPlaneReports,
     ])
       i.stop();
   }
@@ -354,6 +457,7 @@ export class RolloutController {
       Object.fromEntries(objs.map((o) => [o.metadata.name, structuredClone(o)]));
     const get = (informer: Informer<KubeObject>, names: string[]) =>
       byName(names.flatMap((name) => informer.get(ns, name) ?? []));
+    const dataPlanes = this.observeDataPlanes();
     return {
       rollout: structuredClone(ro),
       replicaSets: structuredClone(replicaSets),
@@ -367,6 +471,13 @@ export class RolloutController {
       },
       now: new Date(),
       controller: { instanceId: this.opts.instanceId },
+      dataPlanes: dataPlanes?.reports,
+      unreadableDataPlanes: dataPlanes?.unreadable,
+      weightVerify: {
+        unverifiedSinceMs: this.unverified.get(keyOf(ro))?.since,
+        unverifiedWeight: this.unverified.get(keyOf(ro))?.weight,
+        timeoutMs: this.opts.weightVerifyTimeoutMs ?? DEFAULT_WEIGHT_VERIFY_TIMEOUT_MS,
+      },
     } as unknown as Observed;
   }
 
@@ -410,6 +521,10 @@ export class RolloutController {
     const writes: Written[] = [];
     try {
       const p = plan(this.observe(ro), routerFor);
+      const v = p.weightVerify;
+      if (!v || v.verified) this.unverified.delete(key);
+      else if (this.unverified.get(key)?.weight !== v.weight)
+        this.unverified.set(key, { weight: v.weight, since: Date.now() });
       for (const action of p.actions) {
         const w = await applyAction(this.opts.client, namespace, name, action);
         if (w) writes.push(w);
@@ -442,6 +557,11 @@ export class RolloutController {
       if (p.actions.length) {
         this.opts.log.debug({ rollout: key, actions: p.actions.map((a) => a.kind) }, 'applied plan');
       }
+      // an unverified full weight stops the pass too; Argo also requeues it after its verify retry
+      // interval (or, here, when a lagging replica's heartbeat expires), which backoff alone would
+      // stretch out
+      if (p.error && p.weightVerify?.verified === false && p.requeueAfterMs !== undefined)
+        this.queue.addAfter(key, p.requeueAfterMs);
       // the pass stopped early (Argo returns an error there): retry with backoff
       if (p.error) throw new Error(p.error);
       return p.requeueAfterMs !== undefined ? { requeueAfterMs: p.requeueAfterMs } : undefined;

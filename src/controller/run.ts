@@ -35,6 +35,10 @@ export interface ControllerOptions {
   burst?: number;
   /** bound of one API request (default 32 s; 0 = none) */
   requestTimeoutMs?: number;
+  /** how long a canary weight may stay unverified before the WeightVerified condition says why (default 30 s) */
+  weightVerifyTimeoutMs?: number;
+  /** where the data plane's report Leases are (default: --namespace, else all namespaces) */
+  dataPlaneReportNamespace?: string;
   logLevel?: string;
   version: string;
   log?: Logger;
@@ -72,6 +76,8 @@ export async function runController(o: ControllerOptions): Promise<RunningContro
     namespaced: o.namespaced,
     instanceId: o.instanceId,
     workers: o.workers,
+    weightVerifyTimeoutMs: o.weightVerifyTimeoutMs,
+    dataPlaneReportNamespace: o.dataPlaneReportNamespace,
   });
   const analysis = new AnalysisRunController({
     client,

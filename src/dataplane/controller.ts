@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
+import { ingressContentHash, type ServedCanary } from '../api/dataplane-report.ts';
 import { KubeClient, RESOURCES, resourcePath } from '../kube/client.ts';
 import { Informer } from '../kube/informer.ts';
 import { WorkQueue } from '../kube/queue.ts';
@@ -28,6 +29,7 @@ import {
   renderConfig,
   renderState,
 } from './render.ts';
+import { DEFAULT_REPORT_INTERVAL_MS, ReportWriter, reportLeaseName } from './report.ts';
 import type {
   BuildOptions,
   ClusterSnapshot,
@@ -79,6 +81,19 @@ export interface DataPlaneOptions {
   /** address written to Ingress status.loadBalancer (default: the bind address) */
   publishAddress?: string;
   writeStatus?: boolean;
+  /**
+   * The report of what this replica serves, for the controller's weight verification
+   * (src/dataplane/report.ts): a Lease renewed every `intervalMs` (default 5 s). `false`: none.
+   */
+  report?:
+    | false
+    | {
+        /** the replica's name (default: $POD_NAME, else hostname and process id) */
+        name?: string;
+        /** where its Lease is (default: the watched namespace, else $POD_NAMESPACE, else `default`) */
+        namespace?: string;
+        intervalMs?: number;
+      };
   logger?: Logger;
 }
 
@@ -119,6 +134,9 @@ export interface DataPlane {
 }
 
 const EVENT_COMPONENT = 'kanary-ingress';
+const DEFAULT_CLASS_ANNOTATION = 'ingressclass.kubernetes.io/is-default-class';
+/** data planes started by this process, so two of them (tests) never share a report */
+let instances = 0;
 
 export const DEFAULT_WORKER_SHUTDOWN_TIMEOUT_MS = 240_000;
 export const DEFAULT_MIN_RELOAD_INTERVAL_MS = 3000;
@@ -201,6 +219,8 @@ export async function startDataPlane(opts: DataPlaneOptions): Promise<DataPlane>
   const reloadGate = new ReloadGate(opts.minReloadIntervalMs ?? DEFAULT_MIN_RELOAD_INTERVAL_MS);
   const reported = new Map<string, number>();
   let lastModel: DataPlaneModel | undefined;
+  /** namespace/name → ingressContentHash of the canary Ingresses lastModel was built from */
+  let lastCanaryVersions = new Map<string, string>();
   let lastProblems: Problem[] = [];
   let pushedState: string | undefined;
   let pushedStateObj: DynamicState | undefined;
@@ -354,6 +374,13 @@ export async function startDataPlane(opts: DataPlaneOptions): Promise<DataPlane>
     await push(state);
     lastSyncError = undefined;
     lastModel = model;
+    const byKey = new Map(snap.ingresses.map((i) => [`${i.metadata.namespace ?? ''}/${i.metadata.name}`, i]));
+    lastCanaryVersions = new Map(
+      model.canaries.flatMap((c) => {
+        const ing = byKey.get(c.ingress);
+        return ing ? [[c.ingress, ingressContentHash(ing)] as [string, string]] : [];
+      }),
+    );
     if (countInNginx) {
       const res = await nginx.admin('POST', '/metrics', JSON.stringify({ keep: model.owned }));
       if (res.status !== 200)
@@ -364,6 +391,8 @@ export async function startDataPlane(opts: DataPlaneOptions): Promise<DataPlane>
     } else metrics.retainIngresses(new Set(model.owned));
     updateCanaryGauges(model);
     reportProblems(model.problems, snap);
+    // what nginx serves now (the push, and any reload, succeeded)
+    reporter?.changed();
     if (opts.writeStatus !== false) await writeStatus(snap, model);
     return undefined;
   };
@@ -488,6 +517,50 @@ export async function startDataPlane(opts: DataPlaneOptions): Promise<DataPlane>
       return report;
     });
 
+  const instance = instances++;
+  const reporter =
+    opts.report === false
+      ? undefined
+      : new ReportWriter({
+          client,
+          namespace: opts.report?.namespace ?? opts.namespace ?? process.env.POD_NAMESPACE ?? 'default',
+          name: reportLeaseName(
+            opts.report?.name ??
+              process.env.POD_NAME ??
+              `${hostname()}-${process.pid}${instance > 0 ? `-${instance}` : ''}`,
+          ),
+          intervalMs: opts.report?.intervalMs ?? DEFAULT_REPORT_INTERVAL_MS,
+          log,
+          body: () => ({
+            v: 1,
+            class: bopts.ingressClass,
+            defaultClass:
+              classes.hasSynced &&
+              classes
+                .list()
+                .some(
+                  (c) =>
+                    c.metadata.name === bopts.ingressClass &&
+                    c.metadata.annotations?.[DEFAULT_CLASS_ANNOTATION] === 'true',
+                ),
+            namespace: opts.namespace ?? '',
+            canaries: Object.fromEntries(
+              canaries().map((c) => {
+                const served: ServedCanary = {
+                  version: lastCanaryVersions.get(`${c.namespace}/${c.ingress}`) ?? '',
+                  weight: c.weight,
+                  total: c.weightTotal,
+                };
+                if (c.header) served.header = c.header;
+                if (c.headerValue) served.headerValue = c.headerValue;
+                if (c.headerPattern) served.headerPattern = c.headerPattern;
+                if (c.cookie) served.cookie = c.cookie;
+                return [`${c.namespace}/${c.ingress}`, served];
+              }),
+            ),
+          }),
+        });
+
   // start: caches first, then nginx with the initial configuration
   const onChange = () => queue.add('sync');
   const watchClasses = opts.watchIngressClasses !== false;
@@ -525,10 +598,12 @@ export async function startDataPlane(opts: DataPlaneOptions): Promise<DataPlane>
       throw new Error(`nginx rejects the base configuration: ${lastSyncError ?? 'unknown error'}`);
   } catch (err) {
     for (const inf of [ingresses, services, slices, secrets, classes]) inf.stop();
+    await reporter?.stop();
     await nginx.stop();
     throw err;
   }
   tailer?.start();
+  reporter?.start();
   queue.run(
     async () => {
       const wait = await sync();
@@ -581,6 +656,7 @@ export async function startDataPlane(opts: DataPlaneOptions): Promise<DataPlane>
       queue.shutdown();
       for (const inf of [ingresses, services, slices, secrets, classes]) inf.stop();
       await queue.idle();
+      await reporter?.stop();
       await nginx.stop();
       tailer?.stop();
       await new Promise<void>((r) => metricsServer.server.close(() => r()));

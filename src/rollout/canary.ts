@@ -4,13 +4,19 @@
  */
 import type { V1ReplicaSet } from '@kubernetes/client-node';
 import { Message, POD_TEMPLATE_HASH_LABEL, Reason } from '../api/constants.ts';
-import { maxTrafficWeightOf, replicasOf } from '../api/defaults.ts';
+import {
+  DEFAULT_WEIGHT_VERIFY_TIMEOUT_MS,
+  maxTrafficWeightOf,
+  replicasOf,
+  WEIGHT_VERIFIED_CONDITION,
+  WEIGHT_VERIFY_RETRY_MS,
+} from '../api/defaults.ts';
 import { pauseDurationSeconds } from '../api/duration.ts';
 import { computeStepHash } from '../api/hash.ts';
 import { formatLabelSelector } from '../api/selector.ts';
 import type { RolloutStatus, TrafficWeights } from '../api/types.ts';
 import { reconcileAnalysisRuns, stepAnalysisSucceeded } from './analysis.ts';
-import { removeCondition } from './conditions.ts';
+import { getCondition, newCondition, removeCondition, setCondition } from './conditions.ts';
 import { type Ctx, event, isAborted, PassError, requeueAfter, statusOf } from './context.ts';
 import { reconcileEphemeralMetadata } from './ephemeral.ts';
 import { deepEqual } from './json.ts';
@@ -26,6 +32,7 @@ import {
   statusReplicas,
   sum,
 } from './replicasets.ts';
+import type { WeightVerification } from './router.ts';
 import { isManagedService, switchServiceSelector } from './services.ts';
 import {
   calculateConditions,
@@ -260,9 +267,17 @@ const sameDestination = (a: TrafficWeights['canary'], b: TrafficWeights['canary'
   (a.serviceName ?? '') === (b.serviceName ?? '');
 
 function reconcileTrafficRouting(ctx: Ctx): void {
-  const router = ctx.routerFor({ rollout: ctx.r, ingresses: ctx.ingresses });
+  const router = ctx.routerFor({
+    rollout: ctx.r,
+    ingresses: ctx.ingresses,
+    dataPlanes: ctx.dataPlanes,
+    unreadableDataPlanes: ctx.unreadableDataPlanes,
+    nowMs: ctx.nowMs,
+  });
   if (!router) {
     ctx.newStatus.weights = undefined;
+    if (getCondition(statusOf(ctx), WEIGHT_VERIFIED_CONDITION))
+      removeCondition(statusOf(ctx), WEIGHT_VERIFIED_CONDITION);
     return;
   }
   const { weight, canaryHash } = desiredWeight(ctx);
@@ -286,8 +301,63 @@ function reconcileTrafficRouting(ctx: Ctx): void {
     event(ctx, Reason.TrafficWeightUpdated, weightUpdatedMessage(prev, next));
     ctx.newStatus.weights = next;
   }
-  const verified = router.verifyWeight(weight);
+  const verification = router.verifyWeight(weight);
+  const verified = verification?.verified;
   if (ctx.newStatus.weights) ctx.newStatus.weights = { ...ctx.newStatus.weights, verified };
+  reconcileWeightVerification(ctx, weight, verification);
+}
+
+/**
+ * A weight the router cannot confirm yet holds the step (completedCurrentStep
+ * reads `verified`) and is looked at again after Argo's verify retry interval,
+ * or sooner when a lagging replica's heartbeat expires. Once it has been
+ * unverified for the timeout, the WeightVerified condition names the replicas
+ * that lag (and an event says so); it goes when the weight is verified or
+ * cannot be verified (no data plane reports). At the last step (the full
+ * weight) the pass stops there, as Argo's does, so nothing is scaled down
+ * behind an unconfirmed weight.
+ */
+function reconcileWeightVerification(ctx: Ctx, weight: number, v: WeightVerification | undefined): void {
+  const s = statusOf(ctx);
+  // Argo: an error from VerifyWeight is a Warning event and the pass goes on
+  for (const err of v?.errors ?? [])
+    event(ctx, Reason.WeightVerifyError, Message.weightVerifyError(err), 'Warning');
+  if (v?.verified !== false) {
+    if (v?.verified) ctx.weightVerifyResult = { weight, verified: true };
+    if (getCondition(s, WEIGHT_VERIFIED_CONDITION)) removeCondition(s, WEIGHT_VERIFIED_CONDITION);
+    return;
+  }
+  ctx.weightVerifyResult = { weight, verified: false };
+  requeueAfter(ctx, WEIGHT_VERIFY_RETRY_MS);
+  if (v.recheckAfterMs !== undefined) requeueAfter(ctx, v.recheckAfterMs + 100);
+  const timeoutMs = ctx.weightVerify?.timeoutMs ?? DEFAULT_WEIGHT_VERIFY_TIMEOUT_MS;
+  const since =
+    ctx.weightVerify?.unverifiedWeight === weight
+      ? (ctx.weightVerify.unverifiedSinceMs ?? ctx.nowMs)
+      : ctx.nowMs;
+  const waited = ctx.nowMs - since;
+  if (waited < timeoutMs) {
+    requeueAfter(ctx, timeoutMs - waited + 50);
+  } else {
+    const message = Message.weightNotVerified(weight, timeoutMs, v.laggingReplicas, v.lagging);
+    const current = getCondition(s, WEIGHT_VERIFIED_CONDITION);
+    if (current?.status !== 'False' || current.message !== message) {
+      const next = newCondition(
+        WEIGHT_VERIFIED_CONDITION,
+        'False',
+        Reason.WeightNotVerified,
+        message,
+        ctx.nowStr,
+      );
+      if (current?.status === 'False') next.lastTransitionTime = current.lastTransitionTime;
+      removeCondition(s, WEIGHT_VERIFIED_CONDITION);
+      setCondition(s, next);
+      event(ctx, Reason.WeightNotVerified, message, 'Warning');
+    }
+  }
+  if (weight === maxTrafficWeightOf(ctx.r)) {
+    throw new PassError(`end of rollout, desired weight ${weight} not yet verified`);
+  }
 }
 
 // ---- Scaling ----

@@ -5,6 +5,7 @@
  * far (actions, events, requeues, pause and abort changes).
  */
 import type { V1Ingress, V1Pod, V1ReplicaSet, V1Service } from '@kubernetes/client-node';
+import type { DataPlaneReport, UnreadableReport } from '../api/dataplane-report.ts';
 import type { Rollout, RolloutStatus, TrafficWeights } from '../api/types.ts';
 import type { Action, PlanEvent } from './actions.ts';
 import type { AnalysisObjects, CurrentRuns, ObservedRun, RunStatusRef } from './analysis.ts';
@@ -12,6 +13,15 @@ import { deepClone } from './json.ts';
 import { sameRS } from './replicasets.ts';
 import type { RouterLookup } from './router.ts';
 import { formatTime } from './time.ts';
+
+export interface WeightVerifyObservation {
+  /** the shell's clock (ms) when it first saw status.canary.weights.verified false for the current weight */
+  unverifiedSinceMs?: number;
+  /** the weight that was unverified since then (a different weight starts its own wait) */
+  unverifiedWeight?: number;
+  /** how long a weight may stay unverified before the WeightVerified condition names the lagging replicas */
+  timeoutMs?: number;
+}
 
 export interface PauseState {
   addReasons: string[];
@@ -49,6 +59,13 @@ export interface Ctx {
   ingresses: Record<string, V1Ingress | undefined>;
   /** the traffic routers, given to plan() by the shell */
   routerFor: RouterLookup;
+  /** what Kanary's data plane replicas report serving (weight verification) */
+  dataPlanes?: readonly DataPlaneReport[];
+  unreadableDataPlanes?: readonly UnreadableReport[];
+  /** weight verification: since when it has been false for the recorded weight, and how long until it says why */
+  weightVerify?: WeightVerifyObservation;
+  /** set when the router could tell whether the desired weight is applied this pass */
+  weightVerifyResult?: { weight: number; verified: boolean };
   /** fields of the next status decided before it is assembled (Argo's c.newStatus) */
   newStatus: {
     restartedAt?: string;

@@ -6,6 +6,7 @@
  */
 import type { V1Ingress, V1Pod, V1ReplicaSet, V1Service } from '@kubernetes/client-node';
 import { Message, Reason } from '../api/constants.ts';
+import type { DataPlaneReport, UnreadableReport } from '../api/dataplane-report.ts';
 import { INVALID_SPEC_REQUEUE_MS, replicasOf } from '../api/defaults.ts';
 import { formatFieldError } from '../api/field-error.ts';
 import { selectorMatches } from '../api/selector.ts';
@@ -18,7 +19,7 @@ import { type AnalysisObjects, stepAnalysisChecks } from './analysis.ts';
 import { rolloutBlueGreen, syncReplicasOnlyBlueGreen } from './bluegreen.ts';
 import { rolloutCanary, syncReplicasOnly } from './canary.ts';
 import { getCondition, newCondition, removeCondition, setCondition } from './conditions.ts';
-import { type Ctx, event, makeCtx, PassError, statusOf } from './context.ts';
+import { type Ctx, event, makeCtx, PassError, statusOf, type WeightVerifyObservation } from './context.ts';
 import { deepClone, deepEqual } from './json.ts';
 import {
   controllerRefOf,
@@ -53,6 +54,14 @@ export interface Observed {
    * ClusterAnalysisTemplates, for analysis steps; none when absent
    */
   analysis?: AnalysisObjects;
+  /**
+   * the Leases of Kanary's data plane replicas, parsed (src/api/dataplane-report.ts);
+   * absent or empty when no data plane reports: weights are then not verified
+   */
+  dataPlanes?: readonly DataPlaneReport[];
+  /** report Leases that could not be read */
+  unreadableDataPlanes?: readonly UnreadableReport[];
+  weightVerify?: WeightVerifyObservation;
 }
 
 export interface Plan {
@@ -68,6 +77,12 @@ export interface Plan {
    * actions before it, write the status, and retry with rate-limited backoff.
    */
   error?: string;
+  /**
+   * Whether the router confirmed the desired weight this pass (absent when it
+   * cannot tell): the shell remembers since when it is unconfirmed and passes
+   * that back in Observed.weightVerify, for the timeout.
+   */
+  weightVerify?: { weight: number; verified: boolean };
 }
 
 /**
@@ -143,6 +158,9 @@ function planPass(observed: Observed, routerFor: RouterLookup): Plan {
     routerFor,
     analysisObjects,
   );
+  ctx.dataPlanes = observed.dataPlanes;
+  ctx.unreadableDataPlanes = observed.unreadableDataPlanes;
+  ctx.weightVerify = observed.weightVerify;
   try {
     claimReplicaSets(ctx, observed.replicaSets);
     classifyReplicaSets(ctx);
@@ -166,6 +184,7 @@ function planPass(observed: Observed, routerFor: RouterLookup): Plan {
 
 function finish(ctx: Ctx, status: RolloutStatus): Plan {
   const p: Plan = { actions: ctx.actions, status, events: ctx.events };
+  if (ctx.weightVerifyResult) p.weightVerify = ctx.weightVerifyResult;
   if (ctx.requeues.length > 0) p.requeueAfterMs = Math.min(...ctx.requeues);
   return p;
 }

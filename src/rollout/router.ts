@@ -11,6 +11,7 @@
  * router does not touch the planner.
  */
 import type { V1Ingress } from '@kubernetes/client-node';
+import type { DataPlaneReport, UnreadableReport } from '../api/dataplane-report.ts';
 import type { Rollout } from '../api/types.ts';
 import type { Action, PlanEvent } from './actions.ts';
 
@@ -18,6 +19,29 @@ export interface RouterObservation {
   rollout: Rollout;
   /** by name: the stable Ingresses and the canary Ingresses the router derives */
   ingresses: Record<string, V1Ingress | undefined>;
+  /**
+   * what Kanary's data plane replicas report serving (their Leases, see
+   * src/api/dataplane-report.ts); undefined or empty: no data plane reports
+   */
+  dataPlanes?: readonly DataPlaneReport[];
+  /** report Leases that could not be read (Argo's VerifyWeight errors: a WeightVerifyError event) */
+  unreadableDataPlanes?: readonly UnreadableReport[];
+  /** the pass's clock (ms), against which the reports' heartbeats are judged */
+  nowMs?: number;
+}
+
+/** A router's answer to "is the desired weight applied?" when it can tell. */
+export interface WeightVerification {
+  /** undefined: cannot tell (only `errors` to say) */
+  verified: boolean | undefined;
+  /** why verifying failed, as Argo's VerifyWeight error (each a WeightVerifyError event); the weight is not held for them */
+  errors?: string[];
+  /** one sentence per replica and object that does not apply the weight yet */
+  lagging: string[];
+  /** the replicas (or other parts) that lag, by name */
+  laggingReplicas: string[];
+  /** look again after this long (ms) even if nothing changes: a lagging replica may stop counting then */
+  recheckAfterMs?: number;
 }
 
 export interface RouterResult {
@@ -35,11 +59,12 @@ export interface TrafficRouter {
   /** actions that route `desiredWeight` (out of maxTrafficWeight) to the canary */
   setWeight(desiredWeight: number): RouterResult;
   /**
-   * Whether the provider already applies the weight: true, false, or
-   * undefined when the provider cannot tell (NGINX: always undefined, so
-   * status.canary.weights.verified stays unset and never blocks a step).
+   * Whether the provider already applies the weight (Argo's VerifyWeight), or
+   * undefined when it cannot tell: then status.canary.weights.verified stays
+   * unset and never blocks a step. NGINX: undefined unless Kanary's data plane
+   * reports serving the canary Ingresses (src/traffic/verify.ts).
    */
-  verifyWeight(desiredWeight: number): boolean | undefined;
+  verifyWeight(desiredWeight: number): WeightVerification | undefined;
   /** header/mirror routes are not supported by NGINX: nothing to remove */
   removeManagedRoutes(): RouterResult;
 }

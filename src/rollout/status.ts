@@ -111,6 +111,12 @@ export function calculatePhase(
   if (spec.paused) return { phase: 'Paused', message: 'manually paused' };
   const pause = status.pauseConditions?.[0];
   if (pause) return { phase: 'Paused', message: pause.reason ?? '' };
+  // Kanary's: the data plane does not serve the step's weight (src/rollout/canary.ts); said before
+  // the replica counts, which a step waiting for its weight also shows
+  const unverified = status.conditions?.find(
+    (c) => c.type === 'WeightVerified' && c.reason === 'WeightNotVerified',
+  );
+  if (unverified) return { phase: 'Progressing', message: `WeightNotVerified: ${unverified.message ?? ''}` };
   if (
     spec.restartAt &&
     (!status.restartedAt || parseTime(spec.restartAt) !== parseTime(status.restartedAt))

@@ -5,14 +5,21 @@
  * (and Kanary's data plane) act on.
  */
 import type { V1HTTPIngressPath, V1Ingress, V1IngressRule } from '@kubernetes/client-node';
-import { nginxAnnotationPrefixOf } from '../api/defaults.ts';
+import { ingressContentHash } from '../api/dataplane-report.ts';
+import { maxTrafficWeightOf, nginxAnnotationPrefixOf } from '../api/defaults.ts';
 import { canaryIngressName, canaryIngressNames } from '../api/ingress-names.ts';
 import type { Rollout } from '../api/types.ts';
 import { nginxStableIngressNames } from '../api/validation.ts';
 import type { Action, PlanEvent } from '../rollout/actions.ts';
 import { createMergePatch, deepClone } from '../rollout/json.ts';
 import { controllerRefOf, rolloutControllerRef } from '../rollout/replicasets.ts';
-import type { RouterObservation, RouterResult, TrafficRouter } from '../rollout/router.ts';
+import type {
+  RouterObservation,
+  RouterResult,
+  TrafficRouter,
+  WeightVerification,
+} from '../rollout/router.ts';
+import { type CanaryTarget, ingressClassOf, verifyServedWeight } from './verify.ts';
 
 const INGRESS_CLASS_ANNOTATION = 'kubernetes.io/ingress.class';
 
@@ -164,8 +171,36 @@ export class NginxRouter implements TrafficRouter {
     return { actions, events };
   }
 
-  verifyWeight(_desiredWeight: number): boolean | undefined {
-    return undefined;
+  /**
+   * Argo's NGINX router cannot tell (its VerifyWeight is a no-op); Kanary's
+   * data plane reports what it serves, so this verifies against the live
+   * replicas serving the canary Ingresses: undefined when none does.
+   */
+  verifyWeight(desiredWeight: number): WeightVerification | undefined {
+    const { rollout: r, dataPlanes, unreadableDataPlanes, nowMs } = this.obs;
+    if ((!dataPlanes?.length && !unreadableDataPlanes?.length) || nowMs === undefined) return undefined;
+    const ns = r.metadata.namespace ?? '';
+    const targets: CanaryTarget[] = [];
+    for (const stableName of nginxStableIngressNames(r)) {
+      const name = canaryIngressName(r.metadata.name ?? '', stableName);
+      const live = this.obs.ingresses[name];
+      // not created yet: it gets the stable's class
+      const classOf = live ?? this.obs.ingresses[stableName];
+      targets.push({
+        key: `${ns}/${name}`,
+        namespace: ns,
+        ingressClass: ingressClassOf(classOf),
+        version: live ? ingressContentHash(live) : undefined,
+      });
+    }
+    return verifyServedWeight(
+      dataPlanes,
+      targets,
+      desiredWeight,
+      maxTrafficWeightOf(r),
+      nowMs,
+      unreadableDataPlanes,
+    );
   }
 
   removeManagedRoutes(): RouterResult {

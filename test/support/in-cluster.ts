@@ -63,6 +63,11 @@ export interface Install {
   proxy: RecordingProxy;
   /** a container's args in the rendered Deployment/DaemonSet of that component */
   args(component: 'controller' | 'dataplane'): string[];
+  /**
+   * a container's environment from the downward API (fieldRef), as the kubelet fills it in for a
+   * pod named `<release>-<component>-0` of the release's namespace, on 127.0.0.1
+   */
+  downwardEnv(component: 'controller' | 'dataplane'): Record<string, string>;
   /** the RBAC objects applied from the chart (what the test may edit and re-apply) */
   rbac: Manifest[];
   apply(objs: Manifest[]): Promise<void>;
@@ -111,16 +116,36 @@ export async function installChartRbac(
   await apply(rbac);
   const proxy = await startRecordingProxy(clusterConfig().ports.apiserver, files(clusterConfig()).pki);
   t.after(() => proxy.close());
-  const args = (component: 'controller' | 'dataplane') => {
+  type Container = {
+    args: string[];
+    env?: { name: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[];
+  };
+  const container = (component: 'controller' | 'dataplane') => {
     const workload = objects.find(
       (o) =>
         (o.kind === 'Deployment' || o.kind === 'DaemonSet') &&
         o.metadata.labels?.['app.kubernetes.io/component'] === component,
-    ) as { spec: { template: { spec: { containers: { args: string[] }[] } } } } | undefined;
+    ) as { spec: { template: { spec: { containers: Container[] } } } } | undefined;
     if (!workload) throw new Error(`the chart rendered no ${component} workload`);
-    return workload.spec.template.spec.containers[0]!.args;
+    return workload.spec.template.spec.containers[0]!;
   };
-  return { ns, admin, release, instanceId, ingressClass, objects, proxy, args, rbac, apply };
+  const args = (component: 'controller' | 'dataplane') => container(component).args;
+  const downwardEnv = (component: 'controller' | 'dataplane') => {
+    const fields: Record<string, string> = {
+      'metadata.name': `${release}-${component}-0`,
+      'metadata.namespace': ns.name,
+      'status.podIP': '127.0.0.1',
+    };
+    const out: Record<string, string> = {};
+    for (const e of container(component).env ?? []) {
+      const path = e.valueFrom?.fieldRef?.fieldPath;
+      if (!path) continue;
+      if (!(path in fields)) throw new Error(`no value for the fieldRef ${path} of ${component}`);
+      out[e.name] = fields[path]!;
+    }
+    return out;
+  };
+  return { ns, admin, release, instanceId, ingressClass, objects, proxy, args, downwardEnv, rbac, apply };
 }
 
 /**
@@ -190,7 +215,7 @@ export async function startChartController(t: TestContext, inst: Install, sa: st
     '--health-address': '127.0.0.1',
     '--health-port': String(port),
   });
-  const k = await spawnKanary(t, 'direct', args, podEnv(inst, dir));
+  const k = await spawnKanary(t, 'direct', args, { ...podEnv(inst, dir), ...inst.downwardEnv('controller') });
   await waitHttpOk(`http://127.0.0.1:${port}/healthz`, k);
   return { ...k, port, sa };
 }
@@ -216,7 +241,10 @@ export async function startChartDataPlane(
     '--publish-address': '127.0.0.1',
     '--worker-processes': '1',
   });
-  const k = await spawnKanary(t, 'direct', [...args, '--min-reload-interval=200ms'], podEnv(inst, dir));
+  const k = await spawnKanary(t, 'direct', [...args, '--min-reload-interval=200ms'], {
+    ...podEnv(inst, dir),
+    ...inst.downwardEnv('dataplane'),
+  });
   await waitHttpOk(`http://127.0.0.1:${metricsPort}/healthz`, k);
   return { ...k, port: metricsPort, httpPort, sa };
 }

@@ -182,6 +182,7 @@ export async function startIngressProcess(
   variant: Variant,
   namespace: string,
   env: NodeJS.ProcessEnv = process.env,
+  extraArgs: string[] = [],
 ): Promise<IngressProcess> {
   // directly under the temporary directory: nginx's workers (nobody) must reach it
   const stateDir = mkdtempSync(join(tmpdir(), 'kanary-shutdown-'));
@@ -206,6 +207,7 @@ export async function startIngressProcess(
       stateDir,
       '--worker-processes',
       '2',
+      ...extraArgs,
     ],
     env,
   );

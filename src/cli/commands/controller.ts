@@ -50,6 +50,15 @@ export function registerControllerCommand(program: Command): void {
       'give up on one API request after this long (0: never); watches use their own idle timeout',
       '32s',
     )
+    .option(
+      '--weight-verify-timeout <d>',
+      "how long a canary weight Kanary's data plane does not serve yet holds a step before the WeightVerified condition names the lagging replicas",
+      '30s',
+    )
+    .option(
+      '--dataplane-report-namespace <ns>',
+      "namespace of the Leases in which Kanary's data plane replicas report what they serve (default: --namespace, else all)",
+    )
     .option('--log-level <level>', 'debug, info, warn or error', 'info')
     .action(async (o: Record<string, string | boolean | undefined>) => {
       const lease = durationMs('--leader-election-lease-duration', o.leaderElectionLeaseDuration);
@@ -93,6 +102,8 @@ export function registerControllerCommand(program: Command): void {
         qps,
         burst,
         requestTimeoutMs,
+        weightVerifyTimeoutMs: durationMs('--weight-verify-timeout', o.weightVerifyTimeout),
+        dataPlaneReportNamespace: o.dataplaneReportNamespace as string | undefined,
         logLevel: o.logLevel as string,
         version: kanaryVersion(),
       });

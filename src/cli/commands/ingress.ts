@@ -24,6 +24,8 @@ interface IngressFlags {
   maxMetricSeries: string;
   metricsSource: string;
   accessLog: string;
+  report: boolean;
+  reportInterval: string;
 }
 
 function port(flag: string, value: string, allowZero = false): number {
@@ -109,6 +111,12 @@ export function registerIngressCommand(program: Command): void {
       "nginx's access log: json (Kanary's format), default (nginx's combined format) or off; other than json needs --metrics-source nginx",
       'json',
     )
+    .option(
+      '--report-interval <duration>',
+      'how often this replica renews the Lease reporting what it serves (the controller verifies canary weights with it; a replica silent for 3 intervals no longer counts). Name: $POD_NAME (else host and process id); namespace: --namespace, else $POD_NAMESPACE, else default',
+      '5s',
+    )
+    .option('--no-report', 'write no report: the controller then cannot verify weights against this replica')
     .action(async (o: IngressFlags) => {
       if (!/^[a-z0-9.-]+(\/[a-z0-9.-]+)?$/i.test(o.annotationsPrefix.replace(/\/$/, ''))) {
         throw new UserError(`--annotations-prefix "${o.annotationsPrefix}" is not a valid annotation prefix`);
@@ -144,6 +152,7 @@ export function registerIngressCommand(program: Command): void {
         86_400_000,
       );
       const minReloadIntervalMs = duration('--min-reload-interval', o.minReloadInterval, 0, 3_600_000);
+      const reportIntervalMs = duration('--report-interval', o.reportInterval, 200, 300_000);
       // loaded here, not at start-up: the data plane and client-node are for this command only
       const { loadKubeConfig } = await import('../../kube/config.ts');
       const { startDataPlane } = await import('../../dataplane/controller.ts');
@@ -170,6 +179,7 @@ export function registerIngressCommand(program: Command): void {
           maxMetricSeries: Number(o.maxMetricSeries),
           metricsSource: o.metricsSource,
           accessLog: o.accessLog,
+          report: o.report === false ? false : { intervalMs: reportIntervalMs },
         });
       } catch (err) {
         // a bad state dir says what to do itself; anything else is most often a port or a missing package

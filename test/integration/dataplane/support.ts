@@ -17,13 +17,18 @@ export { freePort };
  */
 export async function startTestDataPlane(
   ns: TestNamespace,
-  extra: { ingressClass?: string; minReloadIntervalMs?: number } = {},
+  extra: {
+    ingressClass?: string;
+    minReloadIntervalMs?: number;
+    report?: Parameters<typeof startDataPlane>[0]['report'];
+  } = {},
 ): Promise<DataPlane> {
   return startDataPlane({
     kubeConfig: ns.kc,
     namespace: ns.name,
     ingressClass: extra.ingressClass,
     minReloadIntervalMs: extra.minReloadIntervalMs ?? 100,
+    report: extra.report,
     httpPort: await freePort(),
     httpsPort: await freePort(),
     metricsPort: 0,

@@ -164,12 +164,14 @@ async function runScenario(t: TestContext, inst: Install, dp: RunningPart & { ht
   await route({}, '0.0.1');
 
   await ros.setImage('tomozo', 'tomozo', 'tomozo-repo/tomozo:0.0.2');
-  await waitForRollout(
+  const at10 = await waitForRollout(
     ros,
     'tomozo',
     'Paused at 10%',
     (r) => r.status?.phase === 'Paused' && r.status.currentStepIndex === 1,
   );
+  // the data plane's report (its Lease) reached the controller: the step's weight was verified
+  assert.equal(at10.status?.canary?.weights?.verified, true, 'weight 10 verified against the data plane');
   await route({ 'X-Canary': 'true' }, '0.0.2');
 
   await ros.promote('tomozo');
@@ -289,6 +291,17 @@ for (const mode of ['cluster-wide', 'namespaced'] as const) {
       const b = await startChartController(t, inst, ctrlSa); // the chart runs two replicas
       const dp = await startChartDataPlane(t, inst, dpSa);
       await runScenario(t, inst, dp);
+      // a clean stop deletes the data plane's report Lease (leases delete)
+      const reports = () =>
+        inst.admin
+          .get<{ items: unknown[] }>(resourcePath(RESOURCES.leases, inst.ns.name), {
+            labelSelector: 'kanary.dev/dataplane-report=true',
+          })
+          .then((l) => l.items.length);
+      assert.equal(await reports(), 1, "the data plane's report Lease");
+      dp.child.kill('SIGTERM');
+      await dp.exited;
+      assert.equal(await reports(), 0, 'deleted on the clean stop');
 
       const ctrl = checkRecording(inst, ctrlSa, grantsFor(inst.objects, ctrlSa));
       const data = checkRecording(inst, dpSa, grantsFor(inst.objects, dpSa));
@@ -297,7 +310,8 @@ for (const mode of ['cluster-wide', 'namespaced'] as const) {
       t.diagnostic(`requests recorded: ${inst.proxy.requests.length}`);
       assert.deepEqual(ctrl.unused, [], 'controller grants no request used');
       assert.deepEqual(data.unused, [], 'data plane grants no request used');
-      for (const p of [a, b, dp]) assert.equal(p.child.exitCode, null, `${p.sa} still runs`);
+      for (const p of [a, b]) assert.equal(p.child.exitCode, null, `${p.sa} still runs`);
+      assert.equal((await dp.exited).code, 0, 'the data plane stopped cleanly');
     });
   });
 }

@@ -4,6 +4,7 @@
  * ReplicaSet controller (pods of "good" images become available at once).
  */
 import type { V1Ingress, V1Pod, V1ReplicaSet, V1Service } from '@kubernetes/client-node';
+import type { DataPlaneReport, UnreadableReport } from '../../../src/api/dataplane-report.ts';
 import type { Rollout, RolloutStatus } from '../../../src/api/types.ts';
 import type { AnalysisTemplateObject, ObservedRun } from '../../../src/rollout/analysis.ts';
 import { applyMergePatch, deepClone, deepEqual } from '../../../src/rollout/json.ts';
@@ -21,6 +22,8 @@ export interface SimOptions {
    * down; a template change touches no existing pod), and the planner sees them
    */
   pods?: boolean;
+  /** give Ingresses a resourceVersion that goes up with every write, as the API server does */
+  ingressVersions?: boolean;
 }
 
 export class Sim {
@@ -37,7 +40,14 @@ export class Sim {
   now: Date;
   history: Plan[] = [];
   opts: SimOptions;
+  /** data plane reports the planner sees (weight verification); none by default */
+  dataPlanes?: DataPlaneReport[];
+  unreadableDataPlanes?: UnreadableReport[];
+  weightVerifyTimeoutMs?: number;
+  /** as the controller remembers it: the weight whose verification fails, and since when */
+  unverified?: { weight: number; since: number };
   private uid = 0;
+  private rv = 100;
 
   constructor(rollout: Rollout, now = new Date('2026-01-01T00:00:00Z'), opts: SimOptions = {}) {
     this.rollout = deepClone(rollout);
@@ -79,6 +89,13 @@ export class Sim {
       ingresses: Object.fromEntries([...this.ingresses].map(([k, v]) => [k, deepClone(v)])),
       now: this.now,
       controller: {},
+      dataPlanes: this.dataPlanes,
+      unreadableDataPlanes: this.unreadableDataPlanes,
+      weightVerify: {
+        unverifiedSinceMs: this.unverified?.since,
+        unverifiedWeight: this.unverified?.weight,
+        timeoutMs: this.weightVerifyTimeoutMs,
+      },
       analysis: {
         runs: [...this.analysisRuns.values()].map((r) => deepClone(r)),
         templates: Object.fromEntries([...this.analysisTemplates].map(([k, v]) => [k, deepClone(v)])),
@@ -93,6 +110,10 @@ export class Sim {
   step(): Plan {
     const p = plan(this.observed(), routerFor);
     this.history.push(p);
+    const v = p.weightVerify;
+    if (!v || v.verified) this.unverified = undefined;
+    else if (this.unverified?.weight !== v.weight)
+      this.unverified = { weight: v.weight, since: this.now.getTime() };
     for (const a of p.actions) this.apply(a);
     if (!deepEqual(this.rollout.status ?? {}, p.status)) this.rollout.status = deepClone(p.status);
     if (!this.opts.manualAvailability) this.tick();
@@ -255,13 +276,19 @@ export class Sim {
       case 'createIngress': {
         const name = a.ingress.metadata?.name ?? '';
         if (this.ingresses.has(name)) throw new Error(`AlreadyExists: ingress ${name}`);
-        this.ingresses.set(name, deepClone(a.ingress));
+        const created = deepClone(a.ingress);
+        if (this.opts.ingressVersions && created.metadata)
+          created.metadata.resourceVersion = String(++this.rv);
+        this.ingresses.set(name, created);
         return;
       }
       case 'patchIngress': {
         const ing = this.ingresses.get(a.name);
         if (!ing) throw new Error(`NotFound: ingress ${a.name}`);
-        this.ingresses.set(a.name, applyMergePatch(ing, a.patch) as V1Ingress);
+        const patched = applyMergePatch(ing, a.patch) as V1Ingress;
+        if (this.opts.ingressVersions && patched.metadata)
+          patched.metadata.resourceVersion = String(++this.rv);
+        this.ingresses.set(a.name, patched);
         return;
       }
       case 'deleteIngress':

@@ -28,6 +28,12 @@ app.kubernetes.io/component: {{ .component }}
 {{- .Values.watchNamespace | default .Release.Namespace -}}
 {{- end -}}
 
+{{- /* where the data plane's replicas keep the Leases reporting what they serve (weight verification):
+the namespace a namespaced data plane watches (--namespace), else its own ($POD_NAMESPACE) */ -}}
+{{- define "kanary.reportNamespace" -}}
+{{- if .Values.namespaced -}}{{ include "kanary.watchNamespace" . }}{{- else -}}{{ .Release.Namespace }}{{- end -}}
+{{- end -}}
+
 {{- define "kanary.sa.controller" -}}
 {{- .Values.controller.serviceAccount.name | default (printf "%s-controller" (include "kanary.fullname" .)) -}}
 {{- end -}}
