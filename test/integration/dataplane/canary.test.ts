@@ -269,20 +269,26 @@ test('ingress-nginx canary acceptance cases', async (t) => {
   });
 
   await step(
-    '17–18. weight 50 and weight 100 of 200: each side gets at least 40% of 200 requests',
+    '17–18. weight 50 and weight 100 of 200: each side gets at least 40% of the requests',
     async () => {
+      // ingress-nginx's case sends 200 requests: at 50%, a side below 40% (2.9σ) in one of the two
+      // tallies then happens about once in 125 runs by chance (seen once here: 77 of 200). With
+      // 1,000 the same 40% is 6.3σ away: a failure means the split is wrong, not unlucky.
+      const n = 1000;
+      const atLeast40 = (counts: Record<string, number>) =>
+        (counts[S] ?? 0) >= 0.4 * n && (counts[C] ?? 0) >= 0.4 * n;
       await main();
       await canaryIng({ 'canary-weight': '50' });
       await waitForCanary(dp, CANARY(), (c) => attached(c) && c.weight === 50);
-      let counts = await tally(port, HOST, '/info', 200);
-      assert.ok((counts[S] ?? 0) >= 80 && (counts[C] ?? 0) >= 80, JSON.stringify(counts));
+      let counts = await tally(port, HOST, '/info', n);
+      assert.ok(atLeast40(counts), JSON.stringify(counts));
       await patchAnnotations(ns, CANARY(), {
         'nginx.ingress.kubernetes.io/canary-weight': '100',
         'nginx.ingress.kubernetes.io/canary-weight-total': '200',
       });
       await waitForCanary(dp, CANARY(), (c) => c.weight === 100 && c.weightTotal === 200);
-      counts = await tally(port, HOST, '/info', 200);
-      assert.ok((counts[S] ?? 0) >= 80 && (counts[C] ?? 0) >= 80, JSON.stringify(counts));
+      counts = await tally(port, HOST, '/info', n);
+      assert.ok(atLeast40(counts), JSON.stringify(counts));
     },
   );
 
