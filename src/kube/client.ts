@@ -128,7 +128,12 @@ export interface KubeClientOptions {
   timeoutMs?: number;
   /** retries of 429, 5xx and lost connections (see retry.ts) */
   retry?: Partial<RetryPolicy>;
-  /** client-side rate limit (token bucket); none unless qps is set */
+  /**
+   * Client-side rate limit (token buckets); none unless qps is set. As in Argo's controller, whose
+   * flags these are: Argo builds one clientset for Kubernetes' own APIs and one for argoproj.io
+   * from the same rest.Config, and client-go gives each clientset its own bucket of `qps`/`burst`;
+   * so requests to /apis/argoproj.io/ take from one bucket, all others from another.
+   */
   qps?: number;
   burst?: number;
   /** for tests: jitter source */
@@ -166,7 +171,10 @@ export class KubeClient {
   readonly access: ClusterAccess | undefined;
   readonly server: string;
   readonly timeoutMs: number;
+  /** the bucket of Kubernetes' own APIs (core, apps, networking, coordination, batch, …) */
   readonly limiter: RateLimiter | undefined;
+  /** the bucket of argoproj.io (Rollouts, AnalysisRuns, templates), as Argo's second clientset */
+  readonly argoprojLimiter: RateLimiter | undefined;
   private readonly retry: RetryPolicy;
   private readonly random: () => number;
   /** transport (agent, TLS) and auth headers for the next request */
@@ -182,9 +190,10 @@ export class KubeClient {
     if (!(this.timeoutMs >= 0)) throw new Error(`request timeout must be 0 or more, not ${opts.timeoutMs}`);
     this.retry = { ...DEFAULT_RETRY, ...opts.retry };
     this.random = opts.random ?? Math.random;
-    this.limiter = opts.qps
-      ? new RateLimiter(opts.qps, opts.burst ?? Math.max(1, Math.ceil(opts.qps)))
-      : undefined;
+    const bucket = () =>
+      opts.qps ? new RateLimiter(opts.qps, opts.burst ?? Math.max(1, Math.ceil(opts.qps))) : undefined;
+    this.limiter = bucket();
+    this.argoprojLimiter = bucket();
     if (isKubeConfig(source)) {
       const kc = source;
       this.kc = kc;
@@ -233,6 +242,10 @@ export class KubeClient {
     return this.agent;
   }
 
+  private limiterFor(path: string): RateLimiter | undefined {
+    return path.startsWith('/apis/argoproj.io/') ? this.argoprojLimiter : this.limiter;
+  }
+
   private url(path: string, query: RequestInit['query']): URL {
     const url = new URL(this.server + path);
     for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
@@ -252,7 +265,7 @@ export class KubeClient {
     const payload = init.body === undefined ? undefined : JSON.stringify(init.body);
     const timeoutMs = init.timeoutMs ?? this.timeoutMs;
     for (let retry = 0; ; retry++) {
-      await this.limiter?.wait(init.signal);
+      await this.limiterFor(path)?.wait(init.signal);
       let answer: Answer | undefined;
       let error: unknown;
       try {
@@ -349,7 +362,7 @@ export class KubeClient {
     opts: WatchOptions = {},
   ): Promise<void> {
     const url = this.url(path, { ...query, watch: 'true' });
-    await this.limiter?.wait(opts.signal);
+    await this.limiterFor(path)?.wait(opts.signal);
     const base = await this.options();
     const idleMs = opts.idleTimeoutMs ?? 90_000;
     const headers = { ...(base.headers as Record<string, string | string[]>), accept: 'application/json' };

@@ -142,6 +142,7 @@ describe('KubeClient bounds each call', () => {
     '/retry-after-1s': [answer(429, '{}', { 'retry-after': '1' }), answer(200, '{"ok":true}')],
     '/retry-after-long': [answer(429, '{}', { 'retry-after': '3600' }), answer(200)],
     '/ok': [answer(200, '{"ok":true}')],
+    '/apis/argoproj.io/v1alpha1/rollouts': [answer(200, '{"ok":true}')],
   });
   after(() => s.close());
 
@@ -226,5 +227,21 @@ describe('KubeClient bounds each call', () => {
     assert.ok(burst < 150, `the burst of 3 took ${burst} ms`);
     // 4 requests past the burst at 20 per second: 200 ms
     assert.ok(total >= 190 && total < 1500, `7 requests at 20 qps, burst 3 took ${total} ms`);
+  });
+
+  it("argoproj.io has a bucket of its own, as Argo's second clientset (client-go: one bucket per clientset)", async () => {
+    const client = await s.client({ qps: 2, burst: 3 });
+    const start = performance.now();
+    // 3 to Kubernetes' APIs and 3 to argoproj.io: each within its own burst, so all at once
+    await Promise.all([
+      ...Array.from({ length: 3 }, () => client.get('/ok')),
+      ...Array.from({ length: 3 }, () => client.get('/apis/argoproj.io/v1alpha1/rollouts')),
+    ]);
+    const both = performance.now() - start;
+    assert.ok(both < 300, `3 + 3 requests in two buckets of burst 3 took ${both} ms`);
+    // a fourth to argoproj.io waits for its bucket (2 per second: 500 ms), though Kubernetes' is as empty
+    await client.get('/apis/argoproj.io/v1alpha1/rollouts');
+    const fourth = performance.now() - start;
+    assert.ok(fourth >= 450, `the 4th argoproj.io request went after ${fourth} ms`);
   });
 });
