@@ -238,7 +238,8 @@ describe('KubeClient bounds each call', () => {
       ...Array.from({ length: 3 }, () => client.get('/apis/argoproj.io/v1alpha1/rollouts')),
     ]);
     const both = performance.now() - start;
-    assert.ok(both < 300, `3 + 3 requests in two buckets of burst 3 took ${both} ms`);
+    // one shared bucket would pace the last 3 at 2 a second: 1.5 s
+    assert.ok(both < 1000, `3 + 3 requests in two buckets of burst 3 took ${both} ms`);
     // a fourth to argoproj.io waits for its bucket (2 per second: 500 ms), though Kubernetes' is as empty
     await client.get('/apis/argoproj.io/v1alpha1/rollouts');
     const fourth = performance.now() - start;
