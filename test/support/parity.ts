@@ -27,7 +27,9 @@
  * Everything else (status, ReplicaSet specs, canary Ingress, annotations) is
  * compared as is.
  */
+import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export type Flat = Record<string, string>;
 
@@ -391,4 +393,33 @@ export function normaliseGet(out: string): string[] {
         .trimEnd(),
     )
     .filter((l) => l !== '');
+}
+
+/**
+ * `get rollout` of kubectl-argo-rollouts and of Kanary, compared line by line (normaliseGet). The
+ * two CLIs read one after the other; while a controller still writes (the Rollout's status follows
+ * its ReplicaSets a pass later), the second can read a newer state than the first (once: Current
+ * 3, Updated 1 against 2, 0). A rendering difference shows on every read, a read in between the two
+ * does not: so both are read again, up to five times 500 ms apart, and only a difference that stays
+ * fails. Returns Kanary's output.
+ */
+export async function assertSameGet(
+  read: () => Promise<{ argo: string; ours: { code: number | null; stdout: string; stderr: string } }>,
+  when: string,
+): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
+    const { argo, ours } = await read();
+    assert.equal(ours.code, 0, ours.stderr);
+    const same = JSON.stringify(normaliseGet(ours.stdout)) === JSON.stringify(normaliseGet(argo));
+    if (!same && attempt < 5) {
+      await sleep(500);
+      continue;
+    }
+    assert.deepEqual(
+      normaliseGet(ours.stdout),
+      normaliseGet(argo),
+      `${when}: kanary get rollout differs from kubectl-argo-rollouts get rollout\n--- argo ---\n${argo}\n--- kanary ---\n${ours.stdout}`,
+    );
+    return ours.stdout;
+  }
 }

@@ -24,7 +24,7 @@ import {
   rolloutEnv,
   SCALE_DOWN_DEADLINE,
 } from '../../support/controller.ts';
-import { normaliseGet } from '../../support/parity.ts';
+import { assertSameGet, normaliseGet } from '../../support/parity.ts';
 import { tomozoManifests } from '../../support/scenario.ts';
 import { kanary, startKanary } from '../cli/support.ts';
 
@@ -189,15 +189,13 @@ async function settled(env: RolloutEnv, what: string, opts: { onlyStable?: boole
 /** `get rollout` of both CLIs, line by line; returns Kanary's output. */
 async function compareGet(env: RolloutEnv, when: string): Promise<string> {
   const ns = env.ns.name;
-  const argo = await argoPluginOk(bins, ns, ['get', 'rollout', NAME, '--no-color']);
-  const ours = await kanary(['get', 'rollout', NAME, '-n', ns]);
-  assert.equal(ours.code, 0, ours.stderr);
-  assert.deepEqual(
-    normaliseGet(ours.stdout),
-    normaliseGet(argo),
-    `${when}: kanary get rollout differs from kubectl-argo-rollouts get rollout\n--- argo ---\n${argo}\n--- kanary ---\n${ours.stdout}`,
+  return assertSameGet(
+    async () => ({
+      argo: await argoPluginOk(bins, ns, ['get', 'rollout', NAME, '--no-color']),
+      ours: await kanary(['get', 'rollout', NAME, '-n', ns]),
+    }),
+    when,
   );
-  return ours.stdout;
 }
 
 /** The tree line of one AnalysisRun, as `normaliseGet` leaves it. */

@@ -14,7 +14,7 @@ import {
   type Rollout,
   rolloutEnv,
 } from '../../support/controller.ts';
-import { normaliseGet } from '../../support/parity.ts';
+import { assertSameGet } from '../../support/parity.ts';
 import { tomozoManifests } from '../../support/scenario.ts';
 import { kanary } from '../cli/support.ts';
 
@@ -49,13 +49,12 @@ it('kubectl-argo-rollouts drives a Rollout run by Kanary: get, set image, promot
 
   /** `get rollout` of both CLIs, line by line, once the Rollout settled. */
   const compareGet = async (when: string) => {
-    const argo = await plugin('get', 'rollout', NAME, '--no-color');
-    const ours = await kanary(['get', 'rollout', NAME, '-n', ns]);
-    assert.equal(ours.code, 0, ours.stderr);
-    assert.deepEqual(
-      normaliseGet(ours.stdout),
-      normaliseGet(argo),
-      `${when}: kanary get rollout differs from kubectl-argo-rollouts get rollout\n--- argo ---\n${argo}\n--- kanary ---\n${ours.stdout}`,
+    await assertSameGet(
+      async () => ({
+        argo: await plugin('get', 'rollout', NAME, '--no-color'),
+        ours: await kanary(['get', 'rollout', NAME, '-n', ns]),
+      }),
+      when,
     );
   };
   await compareGet('Healthy');
