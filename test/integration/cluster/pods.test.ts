@@ -210,7 +210,10 @@ it('image behaviours: errorRate fails that share of requests, latency delays the
   // the median of 60 draws of a log-normal with median 40 ms (σ ≈ 0.69) lies within about ±25%;
   // the round trip adds a few milliseconds
   assert.ok(median > 28 && median < 70, `median ${median.toFixed(1)} ms`);
-  assert.ok(times[0]! > 5, `fastest ${times[0]!.toFixed(1)} ms: every answer waits`);
+  // every answer waits: one without the delay takes well under 2 ms on loopback. The fastest of
+  // 60 log-normal draws (median 40 ms, σ 0.69) is below 2 ms with a chance of 4 in 10,000
+  // (below 5 ms, the bound before: 7 in 100 — seen at 4.8 ms)
+  assert.ok(times[0]! > 2, `fastest ${times[0]!.toFixed(1)} ms: every answer waits`);
 });
 
 it('a pod with restartPolicy Never and an image that exits 1 ends Failed, its container terminated with 1', async (t) => {
