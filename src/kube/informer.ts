@@ -156,29 +156,17 @@ export class Informer<T extends KubeObject> {
     return [...(index.get(value)?.values() ?? [])];
   }
 
-  private indexAdd(obj: T): void {
-    const key = keyOf(obj);
+  /**
+   * Files `obj` under its index values and unfiles `old` from the values it no longer has (an add
+   * has no `old`, a delete no `obj`). Under a value it keeps, an object keeps its place, as in
+   * list().
+   */
+  private reindex(old: T | undefined, obj: T | undefined): void {
+    const key = keyOf((obj ?? old)!);
     for (const [name, fn] of Object.entries(this.opts.indexers ?? {})) {
       const index = this.indices.get(name)!;
-      for (const value of new Set(fn(obj))) {
-        let objs = index.get(value);
-        if (!objs) {
-          objs = new Map();
-          index.set(value, objs);
-        }
-        objs.set(key, obj);
-      }
-    }
-  }
-
-  /** Refiles an updated object; under a value it keeps, it keeps its place (as list() does). */
-  private indexUpdate(old: T, obj: T): void {
-    const key = keyOf(obj);
-    for (const [name, fn] of Object.entries(this.opts.indexers ?? {})) {
-      const index = this.indices.get(name)!;
-      const before = new Set(fn(old));
-      const after = new Set(fn(obj));
-      for (const value of before) {
+      const after = new Set(obj ? fn(obj) : []);
+      for (const value of old ? new Set(fn(old)) : []) {
         if (after.has(value)) continue;
         const objs = index.get(value);
         objs?.delete(key);
@@ -190,20 +178,7 @@ export class Informer<T extends KubeObject> {
           objs = new Map();
           index.set(value, objs);
         }
-        objs.set(key, obj);
-      }
-    }
-  }
-
-  private indexDelete(obj: T): void {
-    const key = keyOf(obj);
-    for (const [name, fn] of Object.entries(this.opts.indexers ?? {})) {
-      const index = this.indices.get(name)!;
-      for (const value of new Set(fn(obj))) {
-        const objs = index.get(value);
-        if (!objs) continue;
-        objs.delete(key);
-        if (objs.size === 0) index.delete(value);
+        objs.set(key, obj!);
       }
     }
   }
@@ -315,7 +290,7 @@ export class Informer<T extends KubeObject> {
       for (const [name, old] of byName) {
         if (fresh.get(ns)?.has(name)) continue;
         byName.delete(name);
-        this.indexDelete(old);
+        this.reindex(old, undefined);
         this.emit('delete', old);
       }
       if (byName.size === 0) this.objects.delete(ns);
@@ -372,14 +347,14 @@ export class Informer<T extends KubeObject> {
     const old = byName.get(obj.metadata.name);
     if (!old) {
       byName.set(obj.metadata.name, obj);
-      this.indexAdd(obj);
+      this.reindex(undefined, obj);
       this.emit('add', obj);
     } else if (
       !obj.metadata.resourceVersion ||
       old.metadata.resourceVersion !== obj.metadata.resourceVersion
     ) {
       byName.set(obj.metadata.name, obj);
-      this.indexUpdate(old, obj);
+      this.reindex(old, obj);
       this.emit('update', obj);
     }
   }
@@ -392,7 +367,7 @@ export class Informer<T extends KubeObject> {
     byName.delete(obj.metadata.name);
     if (byName.size === 0) this.objects.delete(ns);
     // unfiled as it was filed: the deleted object's final state may carry other owners or labels
-    this.indexDelete(old);
+    this.reindex(old, undefined);
     this.emit('delete', obj);
   }
 }
