@@ -42,14 +42,6 @@ const STEP_KINDS: [kind: string, detail: string][] = [
     'plugin',
     'step plugins are not supported by Kanary; the Rollout is not progressed so that no step passes unchecked',
   ],
-  [
-    'setHeaderRoute',
-    'header routes are not supported by Kanary (its NGINX router has no managed routes); the Rollout is not progressed so that no step is skipped',
-  ],
-  [
-    'setMirrorRoute',
-    'mirror routes are not supported by Kanary (its NGINX router has no managed routes); the Rollout is not progressed so that no step is skipped',
-  ],
 ];
 
 /**

@@ -31,6 +31,7 @@ import {
   required,
   unsupported,
 } from './field-error.ts';
+import { stringMatchError } from './managed-routes.ts';
 import { selectorMatches } from './selector.ts';
 import type { CanaryStep, CanaryStrategy, IntOrString, Rollout } from './types.ts';
 
@@ -518,8 +519,11 @@ function validateStep(c: CanaryStrategy, step: CanaryStep, i: number, maxWeight:
   if (has(step.setCanaryScale) && !tr) {
     errs.push(required(`${S}.trafficRouting`, InvalidMessages.setCanaryScaleTrafficPolicy));
   }
+  // Kanary also routes both through NGINX (its data plane serves managed routes; Argo refuses
+  // them there): a deliberate difference, listed in docs/controller.md
   if (has(step.setHeaderRoute)) {
-    const supported = tr && (tr.istio || tr.alb || tr.apisix || Object.keys(tr.plugins ?? {}).length > 0);
+    const supported =
+      tr && (tr.nginx || tr.istio || tr.alb || tr.apisix || Object.keys(tr.plugins ?? {}).length > 0);
     if (!supported) {
       errs.push(
         invalid(
@@ -528,16 +532,50 @@ function validateStep(c: CanaryStrategy, step: CanaryStep, i: number, maxWeight:
           InvalidMessages.setHeaderRouteTrafficPolicy,
         ),
       );
+    } else {
+      (step.setHeaderRoute?.match ?? []).forEach((m, j) => {
+        const value = isObject(m) ? m.headerValue : undefined;
+        const err = stringMatchError(value);
+        if (err) errs.push(invalid(`${path}.setHeaderRoute.match[${j}]`, goStringMatch(value), err));
+      });
     }
   }
-  if (has(step.setMirrorRoute) && !tr?.istio) {
-    errs.push(
-      invalid(
-        `${path}.setMirrorRoute`,
-        goSetMirrorRoute(step.setMirrorRoute ?? {}),
-        InvalidMessages.setMirrorRouteTrafficPolicy,
-      ),
-    );
+  if (has(step.setMirrorRoute)) {
+    if (!tr?.nginx && !tr?.istio && Object.keys(tr?.plugins ?? {}).length === 0) {
+      errs.push(
+        invalid(
+          `${path}.setMirrorRoute`,
+          goSetMirrorRoute(step.setMirrorRoute ?? {}),
+          InvalidMessages.setMirrorRouteTrafficPolicy,
+        ),
+      );
+    }
+    (step.setMirrorRoute?.match ?? []).forEach((m, j) => {
+      if (!isObject(m)) return;
+      const at = `${path}.setMirrorRoute.match[${j}]`;
+      for (const k of ['method', 'path'] as const) {
+        if (m[k] === undefined || m[k] === null) continue;
+        const err = stringMatchError(m[k]);
+        if (err) errs.push(invalid(at, goStringMatch(m[k]), err));
+      }
+      // Argo checks no header matches; the data plane cannot apply a broken one, so Kanary does
+      if (tr?.nginx && isObject(m.headers)) {
+        for (const [h, v] of Object.entries(m.headers)) {
+          const err = stringMatchError(v);
+          if (err) errs.push(invalid(`${at}.headers[${h}]`, goStringMatch(v), err));
+        }
+      }
+    });
+    const pct = step.setMirrorRoute?.percentage;
+    if (tr?.nginx && pct !== undefined && pct !== null && (pct < 0 || pct > 100)) {
+      errs.push(
+        invalid(
+          `${path}.setMirrorRoute.percentage`,
+          goValue.number(pct),
+          'must be between 0 and 100 (the percentage of matching requests mirrored)',
+        ),
+      );
+    }
   }
   if (tr && (has(step.setHeaderRoute) || has(step.setMirrorRoute)) && !tr.managedRoutes) {
     errs.push(
@@ -801,6 +839,12 @@ export interface ReferencedObjects {
    * Ingresses'.
    */
   analysis?: { missing(): FieldError | undefined; invalid(): FieldError | undefined };
+  /**
+   * What Kanary's data plane replicas report serving (their Leases): a header or mirror route
+   * through NGINX is refused unless one serves the stable Ingress's class. Undefined: not known
+   * (lint, or the reports not listed yet), and not checked.
+   */
+  dataPlanes?: readonly { body: { class: string; defaultClass: boolean; namespace: string } }[];
 }
 
 export interface ReferenceOptions {
@@ -946,8 +990,46 @@ export function validateRolloutReferences(
         );
       }
     }
+    if (refs.dataPlanes) errs.push(...managedRoutesServed(r, foundIngresses, refs.dataPlanes));
   }
   return result(errs);
+}
+
+/**
+ * Header and mirror routes through NGINX work only where Kanary's data plane
+ * serves the Ingress: some replica's report must claim the stable Ingress's
+ * class (its annotation or ingressClassName; one with neither, the default
+ * class) for the Rollout's namespace. Another ingress controller would serve
+ * the managed-route Ingress as a second canary, or not at all, so the step
+ * would be skipped: refused instead.
+ */
+function managedRoutesServed(
+  r: Rollout,
+  stables: V1Ingress[],
+  dataPlanes: NonNullable<ReferencedObjects['dataPlanes']>,
+): FieldError[] {
+  const steps = r.spec.strategy?.canary?.steps ?? [];
+  const routeStep = steps.findIndex((s) => has(s?.setHeaderRoute) || has(s?.setMirrorRoute));
+  if (routeStep < 0) return [];
+  const kind = has(steps[routeStep]?.setHeaderRoute) ? 'setHeaderRoute' : 'setMirrorRoute';
+  const ns = r.metadata?.namespace ?? '';
+  for (const ing of stables) {
+    const cls = ing.metadata?.annotations?.['kubernetes.io/ingress.class'] ?? ing.spec?.ingressClassName;
+    const served = dataPlanes.some(
+      (d) =>
+        (d.body.namespace === '' || d.body.namespace === ns) &&
+        (cls === undefined ? d.body.defaultClass : d.body.class === cls),
+    );
+    if (served) continue;
+    const what = cls === undefined ? 'the default ingress class' : `ingress class ${goQuote(cls)}`;
+    return [
+      forbidden(
+        `spec.strategy.canary.steps[${routeStep}].${kind}`,
+        `header and mirror routes through NGINX need Kanary's data plane, and no \`kanary ingress\` replica reports serving ${what} (of Ingress ${goQuote(ing.metadata?.name ?? '')}) in namespace ${goQuote(ns)}; the Rollout is not progressed so that no step is skipped`,
+      ),
+    ];
+  }
+  return [];
 }
 
 /**

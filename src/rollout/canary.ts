@@ -3,7 +3,7 @@
  * ReplicaSet, restarts, history, Services, traffic, scaling, pause, status.
  */
 import type { V1ReplicaSet } from '@kubernetes/client-node';
-import { Message, POD_TEMPLATE_HASH_LABEL, Reason } from '../api/constants.ts';
+import { Message, POD_TEMPLATE_HASH_LABEL, REVISION_ANNOTATION, Reason } from '../api/constants.ts';
 import {
   DEFAULT_WEIGHT_VERIFY_TIMEOUT_MS,
   maxTrafficWeightOf,
@@ -14,7 +14,7 @@ import {
 import { pauseDurationSeconds } from '../api/duration.ts';
 import { computeStepHash } from '../api/hash.ts';
 import { formatLabelSelector } from '../api/selector.ts';
-import type { RolloutStatus, TrafficWeights } from '../api/types.ts';
+import type { Rollout, RolloutStatus, TrafficWeights } from '../api/types.ts';
 import { reconcileAnalysisRuns, stepAnalysisSucceeded } from './analysis.ts';
 import { getCondition, newCondition, removeCondition, setCondition } from './conditions.ts';
 import { type Ctx, event, isAborted, PassError, requeueAfter, statusOf } from './context.ts';
@@ -32,7 +32,7 @@ import {
   statusReplicas,
   sum,
 } from './replicasets.ts';
-import type { WeightVerification } from './router.ts';
+import type { RouterResult, WeightVerification } from './router.ts';
 import { isManagedService, switchServiceSelector } from './services.ts';
 import {
   calculateConditions,
@@ -202,13 +202,20 @@ function stableCanTake(ctx: Ctx, stableWeight: number): boolean {
 }
 
 /** The weight routed to the canary this pass (Argo's reconcileTrafficRouting). */
-function desiredWeight(ctx: Ctx): { weight: number; canaryHash: string } {
+interface DesiredWeight {
+  weight: number;
+  canaryHash: string;
+  /** Argo removes the managed routes here: fully promoted, aborted, canary unavailable, promote-full */
+  removeRoutes?: boolean;
+}
+
+function desiredWeight(ctx: Ctx): DesiredWeight {
   const s = statusOf(ctx);
   const max = maxTrafficWeightOf(ctx.r);
   const rollback = dynamicallyRollingBackToStable(ctx);
   if (rollback.yes) return { weight: weightOnAbortOrRollback(ctx), canaryHash: rollback.previousHash };
   const canaryHash = hashOf(ctx.newRS);
-  if (isFullyPromoted(s)) return { weight: 0, canaryHash };
+  if (isFullyPromoted(s)) return { weight: 0, canaryHash, removeRoutes: true };
   if (isAborted(ctx)) {
     const weight = weightOnAbort(ctx);
     const dynamic = Boolean(ctx.r.spec.strategy?.canary?.dynamicStableScale);
@@ -216,14 +223,18 @@ function desiredWeight(ctx: Ctx): { weight: number; canaryHash: string } {
     if (!dynamic || weight === 0) {
       ensureServiceTargets(ctx, ctx.r.spec.strategy?.canary?.canaryService, ctx.stableRS, false);
     }
-    return { weight, canaryHash };
+    return { weight, canaryHash, removeRoutes: true };
   }
-  if (!ctx.newRS || availableReplicas(ctx.newRS) === 0) return { weight: 0, canaryHash };
+  if (!ctx.newRS || availableReplicas(ctx.newRS) === 0) return { weight: 0, canaryHash, removeRoutes: true };
   if (s.promoteFull) {
     if (ctx.r.spec.strategy?.canary?.dynamicStableScale) {
-      return { weight: Math.floor((max * availableReplicas(ctx.newRS)) / replicasOf(ctx.r)), canaryHash };
+      return {
+        weight: Math.floor((max * availableReplicas(ctx.newRS)) / replicasOf(ctx.r)),
+        canaryHash,
+        removeRoutes: true,
+      };
     }
-    return { weight: s.canary?.weights?.canary.weight ?? 0, canaryHash };
+    return { weight: s.canary?.weights?.canary.weight ?? 0, canaryHash, removeRoutes: true };
   }
   const { index } = currentStep(ctx.r);
   if (index === undefined) return { weight: 0, canaryHash };
@@ -280,16 +291,19 @@ function reconcileTrafficRouting(ctx: Ctx): void {
       removeCondition(statusOf(ctx), WEIGHT_VERIFIED_CONDITION);
     return;
   }
-  const { weight, canaryHash } = desiredWeight(ctx);
+  const { weight, canaryHash, removeRoutes } = desiredWeight(ctx);
+  if (removeRoutes) applyRouterResult(ctx, router.removeManagedRoutes(), false);
   const max = maxTrafficWeightOf(ctx.r);
   if (!stableCanTake(ctx, max - weight)) return; // try again once the stable has the pods
-  const result = router.setWeight(weight);
-  ctx.actions.push(...result.actions);
-  ctx.events.push(...result.events);
-  if (result.error) {
-    event(ctx, Reason.TrafficRoutingError, result.error, 'Warning');
-    throw new PassError(result.error);
+  // the current step's route, once the Rollout has been updated at least once (Argo: revision > 1);
+  // not in a pass that removes the routes (Argo deletes and re-creates it then, and the next pass
+  // deletes it again: the same end, without the churn)
+  const { step } = currentStep(ctx.r);
+  if (step && !removeRoutes && revisionOf(ctx.r) > 1) {
+    if (step.setHeaderRoute) applyRouterResult(ctx, router.setHeaderRoute(step.setHeaderRoute), false);
+    if (step.setMirrorRoute) applyRouterResult(ctx, router.setMirrorRoute(step.setMirrorRoute), false);
   }
+  applyRouterResult(ctx, router.setWeight(weight), true);
   const next = weightStatus(ctx, weight, canaryHash, hashOf(ctx.stableRS));
   const prev = statusOf(ctx).canary?.weights;
   const modified =
@@ -305,6 +319,26 @@ function reconcileTrafficRouting(ctx: Ctx): void {
   const verified = verification?.verified;
   if (ctx.newStatus.weights) ctx.newStatus.weights = { ...ctx.newStatus.weights, verified };
   reconcileWeightVerification(ctx, weight, verification);
+}
+
+/**
+ * A router's actions and events join the pass; its error ends the pass (as
+ * Argo returns it), with a TrafficRoutingError event where Argo writes one
+ * (SetWeight's).
+ */
+function applyRouterResult(ctx: Ctx, result: RouterResult, warnEvent: boolean): void {
+  ctx.actions.push(...result.actions);
+  ctx.events.push(...result.events);
+  if (result.error) {
+    if (warnEvent) event(ctx, Reason.TrafficRoutingError, result.error, 'Warning');
+    throw new PassError(result.error);
+  }
+}
+
+/** The Rollout's revision annotation as a number (0 when unset or not a number). */
+function revisionOf(r: Rollout): number {
+  const n = Number.parseInt(r.metadata.annotations?.[REVISION_ANNOTATION] ?? '', 10);
+  return Number.isFinite(n) ? n : 0;
 }
 
 /**
@@ -435,9 +469,10 @@ function completedCurrentStep(ctx: Ctx, weights: TrafficWeights | undefined): bo
     return weights?.verified !== false;
   }
   if (step.analysis) return stepAnalysisSucceeded(ctx);
-  // experiment, plugin, header and mirror route steps never complete here: the planner refuses
-  // such a Rollout before this pass (src/api/unsupported.ts), and a step Kanary cannot run must
-  // never pass unchecked
+  // Argo: a route step is done once the router has been told (this pass, reconcileTrafficRouting)
+  if (step.setHeaderRoute || step.setMirrorRoute) return true;
+  // experiment and plugin steps never complete here: the planner refuses such a Rollout before
+  // this pass (src/api/unsupported.ts), and a step Kanary cannot run must never pass unchecked
   return false;
 }
 

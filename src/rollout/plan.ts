@@ -142,6 +142,7 @@ function planPass(observed: Observed, routerFor: RouterLookup): Plan {
       services: observed.services,
       ingresses: observed.ingresses,
       analysis: stepAnalysisChecks(rollout, analysisObjects),
+      dataPlanes: observed.dataPlanes,
     });
     if (!refCheck.ok) return invalidSpecPlan(rollout, observed.now, refCheck.message);
   } catch (e) {

@@ -5,7 +5,7 @@
  */
 import type { V1Service } from '@kubernetes/client-node';
 import { MANAGED_BY_ANNOTATION, POD_TEMPLATE_HASH_LABEL } from '../api/constants.ts';
-import { canaryIngressNames } from '../api/ingress-names.ts';
+import { canaryIngressNames, managedRouteIngressNames } from '../api/ingress-names.ts';
 import type { Rollout } from '../api/types.ts';
 import { nginxStableIngressNames } from '../api/validation.ts';
 
@@ -24,7 +24,7 @@ export function referencedObjectNames(r: Rollout): { services: string[]; ingress
     .filter((s): s is string => Boolean(s))
     .filter((s, i, all) => all.indexOf(s) === i);
   const ingresses = canary?.trafficRouting?.nginx
-    ? [...nginxStableIngressNames(r), ...canaryIngressNames(r)]
+    ? [...nginxStableIngressNames(r), ...canaryIngressNames(r), ...managedRouteIngressNames(r)]
     : [];
   return { services, ingresses };
 }

@@ -12,7 +12,7 @@
  */
 import type { V1Ingress } from '@kubernetes/client-node';
 import type { DataPlaneReport, UnreadableReport } from '../api/dataplane-report.ts';
-import type { Rollout } from '../api/types.ts';
+import type { CanaryStep, Rollout } from '../api/types.ts';
 import type { Action, PlanEvent } from './actions.ts';
 
 export interface RouterObservation {
@@ -65,7 +65,11 @@ export interface TrafficRouter {
    * reports serving the canary Ingresses (src/traffic/verify.ts).
    */
   verifyWeight(desiredWeight: number): WeightVerification | undefined;
-  /** header/mirror routes are not supported by NGINX: nothing to remove */
+  /** a setHeaderRoute step: route requests with the headers to the canary (no match: remove the route) */
+  setHeaderRoute(step: NonNullable<CanaryStep['setHeaderRoute']>): RouterResult;
+  /** a setMirrorRoute step: copy matching requests to the canary (no match: remove the route) */
+  setMirrorRoute(step: NonNullable<CanaryStep['setMirrorRoute']>): RouterResult;
+  /** every header and mirror route of the Rollout goes (promoted, aborted, canary unavailable) */
   removeManagedRoutes(): RouterResult;
 }
 

@@ -7,8 +7,18 @@
 import type { V1HTTPIngressPath, V1Ingress, V1IngressRule } from '@kubernetes/client-node';
 import { ingressContentHash } from '../api/dataplane-report.ts';
 import { maxTrafficWeightOf, nginxAnnotationPrefixOf } from '../api/defaults.ts';
-import { canaryIngressName, canaryIngressNames } from '../api/ingress-names.ts';
-import type { Rollout } from '../api/types.ts';
+import { canaryIngressName, canaryIngressNames, managedRouteIngressNames } from '../api/ingress-names.ts';
+import {
+  MANAGED_ROUTE_ANNOTATION,
+  MANAGED_ROUTE_LABEL,
+  MIRROR_PERCENTAGE_ANNOTATION,
+  managedRouteIngressName,
+  ROUTE_MATCH_ANNOTATION,
+  ROUTE_PRECEDENCE_ANNOTATION,
+  ROUTE_TYPE_ANNOTATION,
+  type RouteType,
+} from '../api/managed-routes.ts';
+import type { CanaryStep, Rollout } from '../api/types.ts';
 import { nginxStableIngressNames } from '../api/validation.ts';
 import type { Action, PlanEvent } from '../rollout/actions.ts';
 import { createMergePatch, deepClone } from '../rollout/json.ts';
@@ -23,7 +33,7 @@ import { type CanaryTarget, ingressClassOf, verifyServedWeight } from './verify.
 
 const INGRESS_CLASS_ANNOTATION = 'kubernetes.io/ingress.class';
 
-export { canaryIngressName, canaryIngressNames };
+export { canaryIngressName, canaryIngressNames, managedRouteIngressNames };
 
 /**
  * The canary Ingress Argo would create for `stable` at `weight`: only the
@@ -115,6 +125,72 @@ export function canaryIngressPatch(live: V1Ingress, desired: V1Ingress): object 
   return createMergePatch(from, to) as object | undefined;
 }
 
+const ROUTE_ANNOTATIONS = [
+  MANAGED_ROUTE_ANNOTATION,
+  ROUTE_TYPE_ANNOTATION,
+  ROUTE_PRECEDENCE_ANNOTATION,
+  ROUTE_MATCH_ANNOTATION,
+  MIRROR_PERCENTAGE_ANNOTATION,
+];
+
+/**
+ * The managed-route Ingress for one route of a setHeaderRoute or
+ * setMirrorRoute step: the canary Ingress's rules and class at weight 0
+ * without its header/cookie rules (so nothing but the route sends traffic
+ * through it), the route in Kanary's annotations (src/api/managed-routes.ts)
+ * and the managed-route label.
+ */
+export function buildManagedRouteIngress(
+  r: Rollout,
+  stable: V1Ingress,
+  name: string,
+  type: RouteType,
+  route: { name: string; match: unknown[]; percentage?: number },
+): { ingress: V1Ingress } | { error: string } {
+  const built = buildCanaryIngress(r, stable, name, 0);
+  if ('error' in built) return built;
+  const ingress = built.ingress;
+  const managed = r.spec.strategy?.canary?.trafficRouting?.managedRoutes ?? [];
+  const annotations = ingress.metadata?.annotations ?? {};
+  // the route's match is its only rule: no header, cookie or weight total of the weighted canary
+  const prefix = nginxAnnotationPrefixOf(r);
+  for (const k of Object.keys(annotations)) {
+    if (k.startsWith(`${prefix}/canary-`) && k !== `${prefix}/canary-weight`) delete annotations[k];
+  }
+  annotations[MANAGED_ROUTE_ANNOTATION] = route.name;
+  annotations[ROUTE_TYPE_ANNOTATION] = type;
+  annotations[ROUTE_PRECEDENCE_ANNOTATION] = String(
+    Math.max(
+      0,
+      managed.findIndex((m) => m.name === route.name),
+    ),
+  );
+  annotations[ROUTE_MATCH_ANNOTATION] = JSON.stringify(route.match);
+  if (type === 'mirror') annotations[MIRROR_PERCENTAGE_ANNOTATION] = String(route.percentage ?? 100);
+  if (ingress.metadata) {
+    ingress.metadata.annotations = annotations;
+    ingress.metadata.labels = { [MANAGED_ROUTE_LABEL]: 'true' };
+  }
+  return { ingress };
+}
+
+/** The merge patch bringing a live managed-route Ingress to the desired one (others' annotations kept). */
+export function managedRoutePatch(live: V1Ingress, desired: V1Ingress): object | undefined {
+  const liveAnnotations = live.metadata?.annotations ?? {};
+  const kept = Object.fromEntries(
+    Object.entries(liveAnnotations).filter(([k]) => !ROUTE_ANNOTATIONS.includes(k)),
+  );
+  const from = { metadata: { annotations: liveAnnotations, labels: live.metadata?.labels }, spec: live.spec };
+  const to = {
+    metadata: {
+      annotations: { ...kept, ...desired.metadata?.annotations },
+      labels: { ...live.metadata?.labels, ...desired.metadata?.labels },
+    },
+    spec: desired.spec,
+  };
+  return createMergePatch(from, to) as object | undefined;
+}
+
 export class NginxRouter implements TrafficRouter {
   readonly type = 'Nginx';
   private readonly obs: RouterObservation;
@@ -125,7 +201,83 @@ export class NginxRouter implements TrafficRouter {
 
   ingressNames(): string[] {
     const r = this.obs.rollout;
-    return [...nginxStableIngressNames(r), ...canaryIngressNames(r)];
+    return [...nginxStableIngressNames(r), ...canaryIngressNames(r), ...managedRouteIngressNames(r)];
+  }
+
+  /** setHeaderRoute: the route's Ingresses at the step's match; a step without match removes the route (as Argo's routers do). */
+  setHeaderRoute(step: NonNullable<CanaryStep['setHeaderRoute']>): RouterResult {
+    return this.setRoute('header', { name: step.name ?? '', match: step.match ?? [] });
+  }
+
+  /** setMirrorRoute: as setHeaderRoute, with the percentage of matching requests to mirror (default 100). */
+  setMirrorRoute(step: NonNullable<CanaryStep['setMirrorRoute']>): RouterResult {
+    return this.setRoute('mirror', {
+      name: step.name ?? '',
+      match: step.match ?? [],
+      percentage: step.percentage ?? 100,
+    });
+  }
+
+  private setRoute(
+    type: RouteType,
+    route: { name: string; match: unknown[]; percentage?: number },
+  ): RouterResult {
+    const r = this.obs.rollout;
+    const actions: Action[] = [];
+    const events: PlanEvent[] = [];
+    for (const stableName of nginxStableIngressNames(r)) {
+      const name = managedRouteIngressName(r.metadata.name ?? '', stableName, route.name);
+      const live = this.obs.ingresses[name];
+      if (live) {
+        const owner = controllerRefOf(live);
+        if (!owner || owner.uid !== r.metadata.uid) {
+          return {
+            actions,
+            events,
+            error: `managed route ingress \`${name}\` controlled by different object`,
+          };
+        }
+      }
+      if (route.match.length === 0) {
+        if (live) {
+          events.push({
+            type: 'Normal',
+            reason: 'RemovingManagedRoute',
+            message: `Removing ${type} route \`${route.name}\` (ingress \`${name}\`): the step has no match`,
+          });
+          actions.push({ kind: 'deleteIngress', name });
+        }
+        continue;
+      }
+      const stable = this.obs.ingresses[stableName];
+      if (!stable) {
+        return {
+          actions,
+          events,
+          error: `error retrieving stableIngress \`${stableName}\` from cache: ingress.networking.k8s.io "${stableName}" not found`,
+        };
+      }
+      const built = buildManagedRouteIngress(r, stable, name, type, route);
+      if ('error' in built) return { actions, events, error: built.error };
+      if (!live) {
+        events.push({
+          type: 'Normal',
+          reason: 'CreatingManagedRoute',
+          message: `Creating ${type} route \`${route.name}\` as ingress \`${name}\``,
+        });
+        actions.push({ kind: 'createIngress', ingress: built.ingress });
+        continue;
+      }
+      const patch = managedRoutePatch(live, built.ingress);
+      if (!patch) continue;
+      events.push({
+        type: 'Normal',
+        reason: 'UpdatingManagedRoute',
+        message: `Updating ${type} route \`${route.name}\` (ingress \`${name}\`)`,
+      });
+      actions.push({ kind: 'patchIngress', name, patch });
+    }
+    return { actions, events };
   }
 
   /** Per stable Ingress in list order; the first failure stops, like Argo's SetWeightPerIngress. */
@@ -203,8 +355,25 @@ export class NginxRouter implements TrafficRouter {
     );
   }
 
+  /** Deletes every managed-route Ingress of the Rollout that exists (and is its own). */
   removeManagedRoutes(): RouterResult {
-    return { actions: [], events: [] };
+    const r = this.obs.rollout;
+    const actions: Action[] = [];
+    const events: PlanEvent[] = [];
+    for (const name of managedRouteIngressNames(r)) {
+      const live = this.obs.ingresses[name];
+      if (!live || live.metadata?.deletionTimestamp) continue;
+      const owner = controllerRefOf(live);
+      if (!owner || owner.uid !== r.metadata.uid) continue; // not ours: never deleted
+      const route = live.metadata?.annotations?.[MANAGED_ROUTE_ANNOTATION] ?? '';
+      events.push({
+        type: 'Normal',
+        reason: 'RemovingManagedRoute',
+        message: `Removing managed route \`${route}\` (ingress \`${name}\`)`,
+      });
+      actions.push({ kind: 'deleteIngress', name });
+    }
+    return { actions, events };
   }
 }
 

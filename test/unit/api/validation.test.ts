@@ -267,9 +267,9 @@ describe('validateRollout messages', () => {
       'spec.strategy.trafficRouting: Required value: SetCanaryScale requires TrafficRouting to be set',
     ],
     [
-      'setHeaderRoute with nginx',
+      'setHeaderRoute without traffic routing',
       (r) => {
-        canary(r).trafficRouting = { nginx: { stableIngress: 'tomozo' }, managedRoutes: [{ name: 'h' }] };
+        delete canary(r).trafficRouting;
         canary(r).steps = [
           {
             setHeaderRoute: {
@@ -282,8 +282,11 @@ describe('validateRollout messages', () => {
       'spec.strategy.steps[0].setHeaderRoute: Invalid value: v1alpha1.SetHeaderRoute{Name:"h", Match:[]v1alpha1.HeaderRoutingMatch{v1alpha1.HeaderRoutingMatch{HeaderName:"X-Canary", HeaderValue:&v1alpha1.StringMatch{Exact:"yes", Prefix:"", Regex:""}}}}: SetHeaderRoute requires TrafficRouting, supports Istio and ALB and Apisix',
     ],
     [
-      'setMirrorRoute with nginx',
-      (r) => (canary(r).steps = [{ setMirrorRoute: { name: 'm' } }]),
+      'setMirrorRoute without traffic routing',
+      (r) => {
+        delete canary(r).trafficRouting;
+        canary(r).steps = [{ setMirrorRoute: { name: 'm' } }];
+      },
       'spec.strategy.steps[0].setMirrorRoute: Invalid value: v1alpha1.SetMirrorRoute{Name:"m", Match:[]v1alpha1.RouteMatch(nil), Percentage:(*int32)(nil)}: SetMirrorRoute requires TrafficRouting, supports Istio only',
     ],
     [
@@ -497,5 +500,141 @@ describe('validateRolloutReferences (controller mode: missing objects are errors
     const refs = good();
     refs.services['tomozo-stable'] = svc('tomozo-stable', { app: 'tomozo', role: 'stable' });
     assert.deepEqual(validateRolloutReferences(r, refs), { ok: true });
+  });
+});
+
+describe('managed routes through NGINX (Kanary serves them; Argo refuses them for NGINX)', () => {
+  const withRoutes = (steps: unknown[]) => {
+    const r = base();
+    const tr = canary(r).trafficRouting ?? {};
+    tr.managedRoutes = [{ name: 'h' }, { name: 'm' }];
+    canary(r).trafficRouting = tr;
+    canary(r).steps = steps as never;
+    return r;
+  };
+  const header = (headerValue: unknown) => ({
+    setHeaderRoute: { name: 'h', match: [{ headerName: 'X-Canary', headerValue }] },
+  });
+  const refs = (dataPlanes?: { class: string; defaultClass: boolean; namespace: string }[]) => ({
+    services: {
+      'tomozo-stable': svc('tomozo-stable', { app: 'tomozo' }),
+      'tomozo-canary': svc('tomozo-canary', { app: 'tomozo' }),
+    },
+    ingresses: {
+      tomozo: {
+        ...ingress('tomozo', 'tomozo-stable'),
+        spec: { ...ingress('tomozo', 'tomozo-stable').spec, ingressClassName: 'nginx' },
+      },
+    },
+    dataPlanes: dataPlanes?.map((body) => ({ body })),
+  });
+  const ok = { ok: true };
+  const message = (res: ReturnType<typeof validateRollout>) => (res.ok ? ok : res.message);
+
+  it('accepts setHeaderRoute (exact, prefix, regex; several headers) and setMirrorRoute', () => {
+    const r = withRoutes([
+      { setWeight: 10 },
+      {
+        setHeaderRoute: {
+          name: 'h',
+          match: [
+            { headerName: 'X-A', headerValue: { exact: 'yes' } },
+            { headerName: 'X-B', headerValue: { prefix: 'be' } },
+            { headerName: 'X-C', headerValue: { regex: '^c+$' } },
+          ],
+        },
+      },
+      {
+        setMirrorRoute: {
+          name: 'm',
+          percentage: 50,
+          match: [{ method: { exact: 'GET' }, path: { prefix: '/' }, headers: { 'X-M': { exact: '1' } } }],
+        },
+      },
+      { setHeaderRoute: { name: 'h' } },
+    ]);
+    assert.deepEqual(message(validateRollout(r)), ok);
+  });
+  const cases: [string, unknown[], string][] = [
+    [
+      'a header value with two kinds',
+      [header({ exact: 'a', prefix: 'b' })],
+      'StringMatch match value must have exactly one of the following: exact, regex, prefix',
+    ],
+    [
+      'a header value with none',
+      [header({})],
+      'StringMatch value missed, match value must have one of the following: exact, regex, prefix',
+    ],
+    [
+      'a header without value',
+      [header(undefined)],
+      'StringMatch value missed, match value must have one of the following: exact, regex, prefix',
+    ],
+    [
+      'a mirror path with two kinds',
+      [{ setMirrorRoute: { name: 'm', match: [{ path: { exact: '/', regex: '.' } }] } }],
+      'StringMatch match value must have exactly one of the following: exact, regex, prefix',
+    ],
+    [
+      'a mirror header with none (Kanary checks headers too)',
+      [{ setMirrorRoute: { name: 'm', match: [{ headers: { 'X-M': {} } }] } }],
+      'StringMatch value missed, match value must have one of the following: exact, regex, prefix',
+    ],
+    [
+      'a mirror percentage above 100',
+      [{ setMirrorRoute: { name: 'm', percentage: 101, match: [{ method: { exact: 'GET' } }] } }],
+      'must be between 0 and 100 (the percentage of matching requests mirrored)',
+    ],
+    [
+      'a route not in managedRoutes',
+      [{ setHeaderRoute: { name: 'other', match: [] } }],
+      'Steps define a route that does not exist in spec.strategy.canary.trafficRouting.managedRoutes',
+    ],
+  ];
+  for (const [name, steps, detail] of cases) {
+    it(`refuses ${name}`, () => {
+      const res = message(validateRollout(withRoutes(steps)));
+      assert.equal(typeof res, 'string');
+      assert.ok((res as string).startsWith('spec.strategy.steps[0].'), res as string);
+      assert.ok((res as string).endsWith(`: ${detail}`), res as string);
+    });
+  }
+
+  const routed = () => withRoutes([{ setWeight: 10 }, header({ exact: 'yes' })]);
+  it('needs a Kanary data plane serving the stable Ingress class in the namespace', () => {
+    const res = validateRolloutReferences(routed(), refs([]));
+    assert.equal(
+      res.ok ? 'ok' : res.message,
+      'spec.strategy.canary.steps[1].setHeaderRoute: Forbidden: header and mirror routes through NGINX need Kanary\'s data plane, and no `kanary ingress` replica reports serving ingress class "nginx" (of Ingress "tomozo") in namespace "default"; the Rollout is not progressed so that no step is skipped',
+    );
+  });
+  it('accepts the class when a report claims it for all namespaces or this one', () => {
+    for (const namespace of ['', 'default']) {
+      assert.deepEqual(
+        validateRolloutReferences(routed(), refs([{ class: 'nginx', defaultClass: false, namespace }])),
+        ok,
+      );
+    }
+  });
+  it('refuses a report for another class or namespace', () => {
+    for (const body of [
+      { class: 'other', defaultClass: true, namespace: '' },
+      { class: 'nginx', defaultClass: false, namespace: 'elsewhere' },
+    ]) {
+      assert.equal(validateRolloutReferences(routed(), refs([body])).ok, false);
+    }
+  });
+  it('an Ingress without class needs a replica serving the default class', () => {
+    const noClass = refs([{ class: 'nginx', defaultClass: false, namespace: '' }]);
+    noClass.ingresses.tomozo = ingress('tomozo', 'tomozo-stable') as never;
+    assert.equal(validateRolloutReferences(routed(), noClass).ok, false);
+    const byDefault = refs([{ class: 'nginx', defaultClass: true, namespace: '' }]);
+    byDefault.ingresses.tomozo = ingress('tomozo', 'tomozo-stable') as never;
+    assert.deepEqual(validateRolloutReferences(routed(), byDefault), ok);
+  });
+  it('does not check without reports (lint) or without route steps', () => {
+    assert.deepEqual(validateRolloutReferences(routed(), refs(undefined)), ok);
+    assert.deepEqual(validateRolloutReferences(base(), refs([])), ok);
   });
 });

@@ -635,8 +635,11 @@ describe('invalid specs: InvalidSpec condition, phase Degraded, nothing touched,
       'spec.strategy.stableService: Invalid value: "tomozo-stable": This rollout uses the same service for the stable and canary services, but two different services are required.',
     ],
     [
-      'setHeaderRoute with NGINX',
-      (sim) => (canary(sim.rollout).steps = [{ setHeaderRoute: { name: 'h' } }]),
+      'setHeaderRoute without traffic routing',
+      (sim) => {
+        delete canary(sim.rollout).trafficRouting;
+        canary(sim.rollout).steps = [{ setHeaderRoute: { name: 'h' } }];
+      },
       'spec.strategy.steps[0].setHeaderRoute: Invalid value: v1alpha1.SetHeaderRoute{Name:"h", Match:[]v1alpha1.HeaderRoutingMatch(nil)}: SetHeaderRoute requires TrafficRouting, supports Istio and ALB and Apisix',
     ],
     [

@@ -283,13 +283,11 @@ describe('unsupportedFeatures', () => {
         'spec.strategy.canary.trafficRouting.smi',
         'spec.strategy.canary.steps[2].experiment',
         'spec.strategy.canary.steps[3].plugin',
-        'spec.strategy.canary.steps[4].setHeaderRoute',
-        'spec.strategy.canary.steps[5].setMirrorRoute',
       ],
     );
     assert.equal(
-      formatFieldError(unsupportedFeatures(r)[3] as never),
-      'spec.strategy.canary.steps[4].setHeaderRoute: Forbidden: header routes are not supported by Kanary (its NGINX router has no managed routes); the Rollout is not progressed so that no step is skipped',
+      formatFieldError(unsupportedFeatures(r)[2] as never),
+      'spec.strategy.canary.steps[3].plugin: Forbidden: step plugins are not supported by Kanary; the Rollout is not progressed so that no step passes unchecked',
     );
   });
   it('accepts what Kanary runs: the tomozo Rollout, null fields, a plain canary', () => {
