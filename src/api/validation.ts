@@ -275,7 +275,7 @@ function validateRolloutSpec(r: Rollout): FieldError[] {
         errs.push(
           invalid(
             'spec.selector',
-            goLabelSelector(spec.selector),
+            goValue.json('struct:v1.LabelSelector', spec.selector),
             'empty selector is invalid for deployment',
           ),
         );
@@ -524,7 +524,7 @@ function validateStep(c: CanaryStrategy, step: CanaryStep, i: number, maxWeight:
       errs.push(
         invalid(
           `${path}.setHeaderRoute`,
-          goSetHeaderRoute(step.setHeaderRoute ?? {}),
+          goValue.json('struct:v1alpha1.SetHeaderRoute', step.setHeaderRoute),
           InvalidMessages.setHeaderRouteTrafficPolicy,
         ),
       );
@@ -534,7 +534,7 @@ function validateStep(c: CanaryStrategy, step: CanaryStep, i: number, maxWeight:
     errs.push(
       invalid(
         `${path}.setMirrorRoute`,
-        goSetMirrorRoute(step.setMirrorRoute ?? {}),
+        goValue.json('struct:v1alpha1.SetMirrorRoute', step.setMirrorRoute),
         InvalidMessages.setMirrorRouteTrafficPolicy,
       ),
     );
@@ -603,47 +603,6 @@ function validateAntiAffinity(a: CanaryStrategy['antiAffinity'], path: string): 
       errs.push(invalid(`${path}.weight`, goValue.number(w), InvalidMessages.antiAffinityWeight));
   }
   return errs;
-}
-
-// ---- Go %#v renderings of step structs (deterministic where Go prints pointers) ----
-
-function goStringMatch(m: unknown): string {
-  if (!isObject(m)) return '(*v1alpha1.StringMatch)(nil)';
-  const s = (k: string) => goQuote(typeof m[k] === 'string' ? (m[k] as string) : '');
-  return `&v1alpha1.StringMatch{Exact:${s('exact')}, Prefix:${s('prefix')}, Regex:${s('regex')}}`;
-}
-
-function goSetHeaderRoute(h: { name?: string; match?: unknown[] }): string {
-  const match = h.match
-    ? `[]v1alpha1.HeaderRoutingMatch{${h.match
-        .map((m) => {
-          const mm = isObject(m) ? m : {};
-          return `v1alpha1.HeaderRoutingMatch{HeaderName:${goQuote(String(mm.headerName ?? ''))}, HeaderValue:${goStringMatch(mm.headerValue)}}`;
-        })
-        .join(', ')}}`
-    : '[]v1alpha1.HeaderRoutingMatch(nil)';
-  return `v1alpha1.SetHeaderRoute{Name:${goQuote(h.name ?? '')}, Match:${match}}`;
-}
-
-function goSetMirrorRoute(m: { name?: string; match?: unknown[]; percentage?: number }): string {
-  const match = m.match
-    ? `[]v1alpha1.RouteMatch{${m.match.map(() => 'v1alpha1.RouteMatch{...}').join(', ')}}`
-    : '[]v1alpha1.RouteMatch(nil)';
-  const pct = m.percentage === undefined ? '(*int32)(nil)' : `&${m.percentage}`;
-  return `v1alpha1.SetMirrorRoute{Name:${goQuote(m.name ?? '')}, Match:${match}, Percentage:${pct}}`;
-}
-
-function goLabelSelector(s: V1LabelSelector): string {
-  const labels = s.matchLabels ? goValue.stringMap(s.matchLabels) : 'map[string]string(nil)';
-  const exprs = s.matchExpressions
-    ? `[]v1.LabelSelectorRequirement{${s.matchExpressions
-        .map(
-          (e) =>
-            `v1.LabelSelectorRequirement{Key:${goQuote(e.key)}, Operator:${goQuote(e.operator)}, Values:${e.values ? goValue.stringSlice(e.values) : '[]string(nil)'}}`,
-        )
-        .join(', ')}}`
-    : '[]v1.LabelSelectorRequirement(nil)';
-  return `v1.LabelSelector{MatchLabels:${labels}, MatchExpressions:${exprs}}`;
 }
 
 // ---- Kubernetes label and pod template checks (the subset Rollouts hit in practice) ----
@@ -723,7 +682,8 @@ function validateLabelSelector(s: V1LabelSelector, path: string): FieldError[] {
         }
         break;
       default:
-        errs.push(invalid(`${p}.operator`, goQuote(e.operator), 'not a valid selector operator'));
+        // LabelSelectorOperator is a named string type: field.Error prints its JSON, not %q
+        errs.push(invalid(`${p}.operator`, goValue.namedString(e.operator), 'not a valid selector operator'));
     }
     for (const msg of qualifiedNameErrors(e.key)) errs.push(invalid(`${p}.key`, goQuote(e.key), msg));
   });
@@ -754,7 +714,9 @@ function validatePodTemplateForReplicaSet(
   errs.push(...validateContainers(t.spec?.containers, 'spec.template.spec.containers'));
   const restartPolicy = t.spec?.restartPolicy ?? 'Always'; // defaulted before Argo validates
   if (restartPolicy !== 'Always') {
-    errs.push(unsupported('spec.template.spec.restartPolicy', goQuote(restartPolicy), ['Always']));
+    errs.push(
+      unsupported('spec.template.spec.restartPolicy', goValue.namedString(restartPolicy), ['Always']),
+    );
   }
   if (t.spec?.activeDeadlineSeconds !== undefined && t.spec?.activeDeadlineSeconds !== null) {
     errs.push(

@@ -52,9 +52,9 @@ function lint(file: string): string | undefined {
 describe('lint-testdata (upstream kubectl argo rollouts lint cases)', () => {
   const expected: Record<string, string> = {
     'invalid.yml':
-      'spec.strategy.maxSurge: Invalid value: intstr.IntOrString{Type:0, IntVal:0, StrVal:""}: MaxSurge and MaxUnavailable both can not be zero',
+      'spec.strategy.maxSurge: Invalid value: 0: MaxSurge and MaxUnavailable both can not be zero',
     'invalid-multiple-docs.yml':
-      'spec.strategy.maxSurge: Invalid value: intstr.IntOrString{Type:0, IntVal:0, StrVal:""}: MaxSurge and MaxUnavailable both can not be zero',
+      'spec.strategy.maxSurge: Invalid value: 0: MaxSurge and MaxUnavailable both can not be zero',
     'invalid-empty-rollout-vsvc.yml':
       "spec.selector: Required value: Rollout has missing field '.spec.selector'",
     'invalid-service-labels.yml':
@@ -119,12 +119,12 @@ describe('validateRollout messages', () => {
     [
       'empty selector',
       (r) => (r.spec.selector = { matchLabels: {} }),
-      'spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string{}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: empty selector is invalid for deployment',
+      'spec.selector: Invalid value: {}: empty selector is invalid for deployment',
     ],
     [
       'selector not matching template labels',
       (r) => (r.spec.selector = { matchLabels: { app: 'other' } }),
-      'spec.template.metadata.labels: Invalid value: map[string]string{"app":"tomozo"}: `selector` does not match template `labels`',
+      'spec.template.metadata.labels: Invalid value: {"app":"tomozo"}: `selector` does not match template `labels`',
     ],
     [
       'no containers',
@@ -189,7 +189,7 @@ describe('validateRollout messages', () => {
         canary(r).maxSurge = '0%';
         canary(r).maxUnavailable = 0;
       },
-      'spec.strategy.maxSurge: Invalid value: intstr.IntOrString{Type:1, IntVal:0, StrVal:"0%"}: MaxSurge and MaxUnavailable both can not be zero',
+      'spec.strategy.maxSurge: Invalid value: "0%": MaxSurge and MaxUnavailable both can not be zero',
     ],
     [
       'scaleDownDelaySeconds without traffic routing',
@@ -279,12 +279,12 @@ describe('validateRollout messages', () => {
           },
         ];
       },
-      'spec.strategy.steps[0].setHeaderRoute: Invalid value: v1alpha1.SetHeaderRoute{Name:"h", Match:[]v1alpha1.HeaderRoutingMatch{v1alpha1.HeaderRoutingMatch{HeaderName:"X-Canary", HeaderValue:&v1alpha1.StringMatch{Exact:"yes", Prefix:"", Regex:""}}}}: SetHeaderRoute requires TrafficRouting, supports Istio and ALB and Apisix',
+      'spec.strategy.steps[0].setHeaderRoute: Invalid value: {"name":"h","match":[{"headerName":"X-Canary","headerValue":{"exact":"yes"}}]}: SetHeaderRoute requires TrafficRouting, supports Istio and ALB and Apisix',
     ],
     [
       'setMirrorRoute with nginx',
       (r) => (canary(r).steps = [{ setMirrorRoute: { name: 'm' } }]),
-      'spec.strategy.steps[0].setMirrorRoute: Invalid value: v1alpha1.SetMirrorRoute{Name:"m", Match:[]v1alpha1.RouteMatch(nil), Percentage:(*int32)(nil)}: SetMirrorRoute requires TrafficRouting, supports Istio only',
+      'spec.strategy.steps[0].setMirrorRoute: Invalid value: {"name":"m"}: SetMirrorRoute requires TrafficRouting, supports Istio only',
     ],
     [
       'experiment weight without traffic routing',
@@ -440,7 +440,7 @@ describe('validateRolloutReferences (controller mode: missing objects are errors
     [
       'missing one of stableIngresses',
       (r) => (canary(r).trafficRouting = { nginx: { stableIngresses: ['tomozo', 'other'] } }),
-      'spec.strategy.canary.trafficRouting.nginx.StableIngresses: Invalid value: []string{"tomozo", "other"}: ingress.networking.k8s.io "other" not found',
+      'spec.strategy.canary.trafficRouting.nginx.StableIngresses: Invalid value: ["tomozo","other"]: ingress.networking.k8s.io "other" not found',
     ],
     [
       'ingress not pointing at the stable service',
