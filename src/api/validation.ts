@@ -54,10 +54,10 @@ export const InvalidMessages = {
     'Experiment template weight is only available for TrafficRouting with SMI, ALB, Istio and Plugins at this time',
   setCanaryScaleTrafficPolicy: 'SetCanaryScale requires TrafficRouting to be set',
   setHeaderRouteTrafficPolicy: 'SetHeaderRoute requires TrafficRouting, supports Istio and ALB and Apisix',
-  setMirrorRouteTrafficPolicy: 'SetMirrorRoute requires TrafficRouting, supports Istio only',
+  setMirrorRouteTrafficPolicy: 'SetMirrorRoute requires TrafficRouting, supports Istio and Plugins',
   duration: 'Duration needs to be greater than 0',
   maxSurgeMaxUnavailable: 'MaxSurge and MaxUnavailable both can not be zero',
-  step: 'Step must have one of the following set: experiment, setWeight, setCanaryScale or pause',
+  step: 'Step must have one of the following set: experiment, setWeight, setCanaryScale, plugin or pause',
   strategy: 'Multiple Strategies can not be listed',
   duplicatedServicesBlueGreen:
     'This rollout uses the same service for the active and preview services, but two different services are required.',
@@ -71,13 +71,13 @@ export const InvalidMessages = {
   canaryScaleDownDelay: 'Canary scaleDownDelaySeconds can only be used with traffic routing',
   canaryDynamicStableScale: 'Canary dynamicStableScale can only be used with traffic routing',
   dynamicStableScaleWithScaleDownDelay: 'Canary dynamicStableScale cannot be used with scaleDownDelaySeconds',
-  maxTrafficWeightRouter: 'Canary maxTrafficWeight in traffic routing only support in Nginx and Plugins',
+  maxTrafficWeightRouter: 'Canary maxTrafficWeight in traffic routing only supported in Nginx and Plugins',
   pingPongServices: 'Ping service and Pong service must to be set to use Ping-Pong feature',
   duplicatedPingPongServices:
     'This rollout uses the same service for the ping and pong services, but two different services are required.',
   albRootService:
     'Root service field is required for the configuration with ALB and ping-pong feature enabled',
-  pingPongWithAlbOnly: 'Ping-pong feature works with the ALB traffic routing only',
+  pingPongWithAlbOnly: 'Ping-pong feature works with the ALB, Istio, and plugin-based traffic routers only',
   routeNotInManagedRoutes:
     'Steps define a route that does not exist in spec.strategy.canary.trafficRouting.managedRoutes',
   nonNegative: 'must be greater than or equal to 0',
@@ -498,7 +498,7 @@ function validateStep(c: CanaryStrategy, step: CanaryStep, i: number, maxWeight:
   if (!anyKind) {
     // Go prints `== nil` for each kind, so every value reads "true" here
     const v =
-      'step.Experiment: true step.Pause: true step.SetWeight: true step.Analysis: true step.SetCanaryScale: true step.SetHeaderRoute: true step.SetMirrorRoutes: true';
+      'step.Experiment: true step.Pause: true step.SetWeight: true step.Analysis: true step.SetCanaryScale: true step.SetHeaderRoute: true step.SetMirrorRoute: true step.Plugin: true';
     errs.push(invalid(path, goQuote(v), InvalidMessages.step));
   }
   if (has(step.setWeight) && ((step.setWeight as number) < 0 || (step.setWeight as number) > maxWeight)) {

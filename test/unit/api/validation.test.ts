@@ -218,7 +218,7 @@ describe('validateRollout messages', () => {
     [
       'maxTrafficWeight with a router other than nginx',
       (r) => (canary(r).trafficRouting = { smi: {}, maxTrafficWeight: 1000 }),
-      'spec.strategy.trafficRouting.maxTrafficWeight: Invalid value: 1000: Canary maxTrafficWeight in traffic routing only support in Nginx and Plugins',
+      'spec.strategy.trafficRouting.maxTrafficWeight: Invalid value: 1000: Canary maxTrafficWeight in traffic routing only supported in Nginx and Plugins',
     ],
     [
       'setWeight above 100',
@@ -251,12 +251,12 @@ describe('validateRollout messages', () => {
     [
       'empty step',
       (r) => (canary(r).steps = [{}]),
-      'spec.strategy.steps[0]: Invalid value: "step.Experiment: true step.Pause: true step.SetWeight: true step.Analysis: true step.SetCanaryScale: true step.SetHeaderRoute: true step.SetMirrorRoutes: true": Step must have one of the following set: experiment, setWeight, setCanaryScale or pause',
+      'spec.strategy.steps[0]: Invalid value: "step.Experiment: true step.Pause: true step.SetWeight: true step.Analysis: true step.SetCanaryScale: true step.SetHeaderRoute: true step.SetMirrorRoute: true step.Plugin: true": Step must have one of the following set: experiment, setWeight, setCanaryScale, plugin or pause',
     ],
     [
       'two kinds in one step',
       (r) => (canary(r).steps = [{ setWeight: 10, pause: {} }]),
-      'spec.strategy.steps[0]: Invalid value: "step.Experiment: false step.Pause: true step.SetWeight: true step.Analysis: false": Step must have one of the following set: experiment, setWeight, setCanaryScale or pause',
+      'spec.strategy.steps[0]: Invalid value: "step.Experiment: false step.Pause: true step.SetWeight: true step.Analysis: false": Step must have one of the following set: experiment, setWeight, setCanaryScale, plugin or pause',
     ],
     [
       'setCanaryScale without traffic routing',
@@ -284,7 +284,7 @@ describe('validateRollout messages', () => {
     [
       'setMirrorRoute with nginx',
       (r) => (canary(r).steps = [{ setMirrorRoute: { name: 'm' } }]),
-      'spec.strategy.steps[0].setMirrorRoute: Invalid value: {"name":"m"}: SetMirrorRoute requires TrafficRouting, supports Istio only',
+      'spec.strategy.steps[0].setMirrorRoute: Invalid value: {"name":"m"}: SetMirrorRoute requires TrafficRouting, supports Istio and Plugins',
     ],
     [
       'experiment weight without traffic routing',
