@@ -710,7 +710,8 @@ function validatePodTemplateForReplicaSet(
       ),
     );
   }
-  errs.push(...validateLabels(labels, 'spec.template.metadata.labels'));
+  // ValidatePodTemplateSpec checks them at `<template>.labels`, without `metadata`
+  errs.push(...validateLabels(labels, 'spec.template.labels'));
   errs.push(...validateContainers(t.spec?.containers, 'spec.template.spec.containers'));
   const restartPolicy = t.spec?.restartPolicy ?? 'Always'; // defaulted before Argo validates
   if (restartPolicy !== 'Always') {

@@ -316,6 +316,74 @@ describe('validateRollout messages', () => {
       },
       `spec.selector.matchLabels: Invalid value: "bad key": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')`,
     ],
+    // values that field.Error prints as json.Marshal output (checked against kubectl-argo-rollouts lint)
+    [
+      'template labels JSON escapes',
+      (r) => {
+        if (r.spec.template?.metadata) r.spec.template.metadata.labels = { app: 'a&b' };
+      },
+      'spec.template.metadata.labels: Invalid value: {"app":"a\\u0026b"}: `selector` does not match template `labels`',
+    ],
+    [
+      'no template labels (a nil map)',
+      (r) => delete r.spec.template?.metadata?.labels,
+      'spec.template.metadata.labels: Invalid value: null: `selector` does not match template `labels`',
+    ],
+    [
+      'bad template label value (at ValidatePodTemplateSpec path)',
+      (r) => {
+        if (r.spec.template?.metadata) r.spec.template.metadata.labels = { app: 'tomozo', tier: '-web' };
+      },
+      `spec.template.labels: Invalid value: "-web": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')`,
+    ],
+    [
+      'setHeaderRoute without traffic routing: headerValue is null when absent',
+      (r) => {
+        delete canary(r).trafficRouting;
+        canary(r).steps = [
+          {
+            setHeaderRoute: {
+              name: 'h',
+              match: [
+                { headerName: 'X-Canary', headerValue: { exact: 'always' } },
+                { headerName: 'X-<Beta>' },
+              ],
+            },
+          },
+        ];
+      },
+      'spec.strategy.steps[0].setHeaderRoute: Invalid value: {"name":"h","match":[{"headerName":"X-Canary","headerValue":{"exact":"always"}},{"headerName":"X-\\u003cBeta\\u003e","headerValue":null}]}: SetHeaderRoute requires TrafficRouting, supports Istio and ALB and Apisix',
+    ],
+    [
+      'setMirrorRoute without traffic routing: fields in struct order, header keys sorted',
+      (r) => {
+        delete canary(r).trafficRouting;
+        canary(r).steps = [
+          {
+            setMirrorRoute: {
+              name: 'm',
+              percentage: 50,
+              match: [
+                {
+                  method: { exact: 'GET' },
+                  path: { prefix: '/api' },
+                  headers: { 'x-b': { regex: 'a.*' }, 'x-a': { exact: '1' } },
+                },
+              ],
+            },
+          },
+        ];
+      },
+      'spec.strategy.steps[0].setMirrorRoute: Invalid value: {"name":"m","match":[{"method":{"exact":"GET"},"path":{"prefix":"/api"},"headers":{"x-a":{"exact":"1"},"x-b":{"regex":"a.*"}}}],"percentage":50}: SetMirrorRoute requires TrafficRouting, supports Istio and Plugins',
+    ],
+    [
+      'empty setMirrorRoute: name has no omitempty',
+      (r) => {
+        delete canary(r).trafficRouting;
+        canary(r).steps = [{ setMirrorRoute: {} }];
+      },
+      'spec.strategy.steps[0].setMirrorRoute: Invalid value: {"name":""}: SetMirrorRoute requires TrafficRouting, supports Istio and Plugins',
+    ],
     [
       'wrong JSON type is reported, not thrown',
       (r) => ((r.spec as Record<string, unknown>).replicas = 'three'),
