@@ -4,6 +4,7 @@
  * messages and `kubectl argo rollouts lint` output are exactly that text.
  */
 import { goQuote } from './constants.ts';
+import { encodeTyped, goString } from './gojson.ts';
 
 export type FieldErrorType =
   | 'Invalid value'
@@ -16,7 +17,7 @@ export type FieldErrorType =
 export interface FieldError {
   field: string;
   type: FieldErrorType;
-  /** the bad value already rendered as Go's fmt would (%q, %v or %#v) */
+  /** the bad value already rendered as field.Error prints it (%q, %v or JSON: see goValue) */
   value?: string;
   detail: string;
 }
@@ -64,23 +65,30 @@ export const unsupported = (field: string, value: string, supported: string[]): 
   detail: `supported values: ${supported.map(goQuote).join(', ')}`,
 });
 
-/** Go renderings of bad values. */
+/**
+ * Go renderings of bad values, as apimachinery v0.34's field.Error prints them
+ * (ErrorBody): int32/int64/float/bool with %v, a plain `string` with %q, and
+ * any other type (maps, slices, structs, pointers, IntOrString, named string
+ * types such as RestartPolicy) as its json.Marshal.
+ */
 export const goValue = {
   string: (s: string) => goQuote(s),
   number: (n: number) => String(n),
   bool: (b: boolean) => String(b),
-  stringSlice: (xs: string[]) => `[]string{${xs.map(goQuote).join(', ')}}`,
-  /** intstr.IntOrString printed with %#v */
-  intOrString: (v: number | string) =>
-    typeof v === 'number'
-      ? `intstr.IntOrString{Type:0, IntVal:${v}, StrVal:""}`
-      : `intstr.IntOrString{Type:1, IntVal:0, StrVal:${goQuote(v)}}`,
-  /** map[string]string printed with %#v (Go sorts map keys) */
-  stringMap: (m: Record<string, string> | undefined | null) => {
-    if (m === undefined || m === null) return 'map[string]string(nil)';
-    const entries = Object.keys(m)
-      .sort()
-      .map((k) => `${goQuote(k)}:${goQuote(String(m[k]))}`);
-    return `map[string]string{${entries.join(', ')}}`;
-  },
+  /** json.Marshal of a value of Go type `type` (gojson.ts's spelling, e.g. `struct:v1.LabelSelector`) */
+  json: (type: string, v: unknown) => encodeTyped(type, v),
+  /** a named string type (e.g. corev1.RestartPolicy): JSON-quoted, not %q */
+  namedString: (s: string) => goString(s),
+  /** []string; nil is `null` */
+  stringSlice: (xs: string[] | undefined | null) => encodeTyped('slice:string', xs),
+  /** intstr.IntOrString marshals to a bare number or a string */
+  intOrString: (v: number | string) => encodeTyped('intorstring', v),
+  /** map[string]string: keys sorted, nil is `null` */
+  stringMap: (m: Record<string, string> | undefined | null) =>
+    encodeTyped(
+      'map:string',
+      m === undefined || m === null
+        ? m
+        : Object.fromEntries(Object.entries(m).map(([k, v]) => [k, String(v ?? '')])),
+    ),
 };

@@ -5,8 +5,11 @@
  * canonical and `<`, `>`, `&` escaped, `omitzero` fields (Go ≥ 1.24) left out
  * when zero. Argo Rollouts hashes these bytes, so reproducing them keeps
  * ReplicaSet names identical to Argo's (checked against Go's own output by
- * hack/hashgolden and test/unit/api/hash.test.ts).
+ * hack/hashgolden and test/unit/api/hash.test.ts). The same encoding renders
+ * a validation error's bad value as apimachinery's field.Error does (its
+ * json.Marshal), including the few Argo structs of src/api/argo-fields.ts.
  */
+import { ARGO_STRUCTS } from './argo-fields.ts';
 import { GO_STRUCTS, POD_TEMPLATE_ROOT } from './podtemplate-fields.gen.ts';
 import { canonicalQuantity } from './quantity.ts';
 
@@ -100,7 +103,7 @@ function zeroOf(type: string): string {
 }
 
 function encodeStruct(name: string, v: Record<string, unknown>): string {
-  const fields = GO_STRUCTS[name];
+  const fields = GO_STRUCTS[name] ?? ARGO_STRUCTS[name];
   if (!fields) return canonicalJson(v);
   const parts: string[] = [];
   for (const [key, omitEmpty, type, omitZero] of fields) {

@@ -55,10 +55,10 @@ export const InvalidMessages = {
     'Experiment template weight is only available for TrafficRouting with SMI, ALB, Istio and Plugins at this time',
   setCanaryScaleTrafficPolicy: 'SetCanaryScale requires TrafficRouting to be set',
   setHeaderRouteTrafficPolicy: 'SetHeaderRoute requires TrafficRouting, supports Istio and ALB and Apisix',
-  setMirrorRouteTrafficPolicy: 'SetMirrorRoute requires TrafficRouting, supports Istio only',
+  setMirrorRouteTrafficPolicy: 'SetMirrorRoute requires TrafficRouting, supports Istio and Plugins',
   duration: 'Duration needs to be greater than 0',
   maxSurgeMaxUnavailable: 'MaxSurge and MaxUnavailable both can not be zero',
-  step: 'Step must have one of the following set: experiment, setWeight, setCanaryScale or pause',
+  step: 'Step must have one of the following set: experiment, setWeight, setCanaryScale, plugin or pause',
   strategy: 'Multiple Strategies can not be listed',
   duplicatedServicesBlueGreen:
     'This rollout uses the same service for the active and preview services, but two different services are required.',
@@ -72,13 +72,13 @@ export const InvalidMessages = {
   canaryScaleDownDelay: 'Canary scaleDownDelaySeconds can only be used with traffic routing',
   canaryDynamicStableScale: 'Canary dynamicStableScale can only be used with traffic routing',
   dynamicStableScaleWithScaleDownDelay: 'Canary dynamicStableScale cannot be used with scaleDownDelaySeconds',
-  maxTrafficWeightRouter: 'Canary maxTrafficWeight in traffic routing only support in Nginx and Plugins',
+  maxTrafficWeightRouter: 'Canary maxTrafficWeight in traffic routing only supported in Nginx and Plugins',
   pingPongServices: 'Ping service and Pong service must to be set to use Ping-Pong feature',
   duplicatedPingPongServices:
     'This rollout uses the same service for the ping and pong services, but two different services are required.',
   albRootService:
     'Root service field is required for the configuration with ALB and ping-pong feature enabled',
-  pingPongWithAlbOnly: 'Ping-pong feature works with the ALB traffic routing only',
+  pingPongWithAlbOnly: 'Ping-pong feature works with the ALB, Istio, and plugin-based traffic routers only',
   routeNotInManagedRoutes:
     'Steps define a route that does not exist in spec.strategy.canary.trafficRouting.managedRoutes',
   nonNegative: 'must be greater than or equal to 0',
@@ -276,7 +276,7 @@ function validateRolloutSpec(r: Rollout): FieldError[] {
         errs.push(
           invalid(
             'spec.selector',
-            goLabelSelector(spec.selector),
+            goValue.json('struct:v1.LabelSelector', spec.selector),
             'empty selector is invalid for deployment',
           ),
         );
@@ -499,7 +499,7 @@ function validateStep(c: CanaryStrategy, step: CanaryStep, i: number, maxWeight:
   if (!anyKind) {
     // Go prints `== nil` for each kind, so every value reads "true" here
     const v =
-      'step.Experiment: true step.Pause: true step.SetWeight: true step.Analysis: true step.SetCanaryScale: true step.SetHeaderRoute: true step.SetMirrorRoutes: true';
+      'step.Experiment: true step.Pause: true step.SetWeight: true step.Analysis: true step.SetCanaryScale: true step.SetHeaderRoute: true step.SetMirrorRoute: true step.Plugin: true';
     errs.push(invalid(path, goQuote(v), InvalidMessages.step));
   }
   if (has(step.setWeight) && ((step.setWeight as number) < 0 || (step.setWeight as number) > maxWeight)) {
@@ -528,7 +528,7 @@ function validateStep(c: CanaryStrategy, step: CanaryStep, i: number, maxWeight:
       errs.push(
         invalid(
           `${path}.setHeaderRoute`,
-          goSetHeaderRoute(step.setHeaderRoute ?? {}),
+          goValue.json('struct:v1alpha1.SetHeaderRoute', step.setHeaderRoute),
           InvalidMessages.setHeaderRouteTrafficPolicy,
         ),
       );
@@ -536,7 +536,7 @@ function validateStep(c: CanaryStrategy, step: CanaryStep, i: number, maxWeight:
       (step.setHeaderRoute?.match ?? []).forEach((m, j) => {
         const value = isObject(m) ? m.headerValue : undefined;
         const err = stringMatchError(value);
-        if (err) errs.push(invalid(`${path}.setHeaderRoute.match[${j}]`, goStringMatch(value), err));
+        if (err) errs.push(invalid(`${path}.setHeaderRoute.match[${j}]`, goValue.json('ptr:struct:v1alpha1.StringMatch', value), err));
       });
     }
   }
@@ -545,7 +545,7 @@ function validateStep(c: CanaryStrategy, step: CanaryStep, i: number, maxWeight:
       errs.push(
         invalid(
           `${path}.setMirrorRoute`,
-          goSetMirrorRoute(step.setMirrorRoute ?? {}),
+          goValue.json('struct:v1alpha1.SetMirrorRoute', step.setMirrorRoute),
           InvalidMessages.setMirrorRouteTrafficPolicy,
         ),
       );
@@ -556,13 +556,13 @@ function validateStep(c: CanaryStrategy, step: CanaryStep, i: number, maxWeight:
       for (const k of ['method', 'path'] as const) {
         if (m[k] === undefined || m[k] === null) continue;
         const err = stringMatchError(m[k]);
-        if (err) errs.push(invalid(at, goStringMatch(m[k]), err));
+        if (err) errs.push(invalid(at, goValue.json('ptr:struct:v1alpha1.StringMatch', m[k]), err));
       }
       // Argo checks no header matches; the data plane cannot apply a broken one, so Kanary does
       if (tr?.nginx && isObject(m.headers)) {
         for (const [h, v] of Object.entries(m.headers)) {
           const err = stringMatchError(v);
-          if (err) errs.push(invalid(`${at}.headers[${h}]`, goStringMatch(v), err));
+          if (err) errs.push(invalid(`${at}.headers[${h}]`, goValue.json('ptr:struct:v1alpha1.StringMatch', v), err));
         }
       }
     });
@@ -643,47 +643,6 @@ function validateAntiAffinity(a: CanaryStrategy['antiAffinity'], path: string): 
   return errs;
 }
 
-// ---- Go %#v renderings of step structs (deterministic where Go prints pointers) ----
-
-function goStringMatch(m: unknown): string {
-  if (!isObject(m)) return '(*v1alpha1.StringMatch)(nil)';
-  const s = (k: string) => goQuote(typeof m[k] === 'string' ? (m[k] as string) : '');
-  return `&v1alpha1.StringMatch{Exact:${s('exact')}, Prefix:${s('prefix')}, Regex:${s('regex')}}`;
-}
-
-function goSetHeaderRoute(h: { name?: string; match?: unknown[] }): string {
-  const match = h.match
-    ? `[]v1alpha1.HeaderRoutingMatch{${h.match
-        .map((m) => {
-          const mm = isObject(m) ? m : {};
-          return `v1alpha1.HeaderRoutingMatch{HeaderName:${goQuote(String(mm.headerName ?? ''))}, HeaderValue:${goStringMatch(mm.headerValue)}}`;
-        })
-        .join(', ')}}`
-    : '[]v1alpha1.HeaderRoutingMatch(nil)';
-  return `v1alpha1.SetHeaderRoute{Name:${goQuote(h.name ?? '')}, Match:${match}}`;
-}
-
-function goSetMirrorRoute(m: { name?: string; match?: unknown[]; percentage?: number }): string {
-  const match = m.match
-    ? `[]v1alpha1.RouteMatch{${m.match.map(() => 'v1alpha1.RouteMatch{...}').join(', ')}}`
-    : '[]v1alpha1.RouteMatch(nil)';
-  const pct = m.percentage === undefined ? '(*int32)(nil)' : `&${m.percentage}`;
-  return `v1alpha1.SetMirrorRoute{Name:${goQuote(m.name ?? '')}, Match:${match}, Percentage:${pct}}`;
-}
-
-function goLabelSelector(s: V1LabelSelector): string {
-  const labels = s.matchLabels ? goValue.stringMap(s.matchLabels) : 'map[string]string(nil)';
-  const exprs = s.matchExpressions
-    ? `[]v1.LabelSelectorRequirement{${s.matchExpressions
-        .map(
-          (e) =>
-            `v1.LabelSelectorRequirement{Key:${goQuote(e.key)}, Operator:${goQuote(e.operator)}, Values:${e.values ? goValue.stringSlice(e.values) : '[]string(nil)'}}`,
-        )
-        .join(', ')}}`
-    : '[]v1.LabelSelectorRequirement(nil)';
-  return `v1.LabelSelector{MatchLabels:${labels}, MatchExpressions:${exprs}}`;
-}
-
 // ---- Kubernetes label and pod template checks (the subset Rollouts hit in practice) ----
 
 const QUALIFIED_NAME_MSG =
@@ -761,7 +720,8 @@ function validateLabelSelector(s: V1LabelSelector, path: string): FieldError[] {
         }
         break;
       default:
-        errs.push(invalid(`${p}.operator`, goQuote(e.operator), 'not a valid selector operator'));
+        // LabelSelectorOperator is a named string type: field.Error prints its JSON, not %q
+        errs.push(invalid(`${p}.operator`, goValue.namedString(e.operator), 'not a valid selector operator'));
     }
     for (const msg of qualifiedNameErrors(e.key)) errs.push(invalid(`${p}.key`, goQuote(e.key), msg));
   });
@@ -788,11 +748,14 @@ function validatePodTemplateForReplicaSet(
       ),
     );
   }
-  errs.push(...validateLabels(labels, 'spec.template.metadata.labels'));
+  // ValidatePodTemplateSpec checks them at `<template>.labels`, without `metadata`
+  errs.push(...validateLabels(labels, 'spec.template.labels'));
   errs.push(...validateContainers(t.spec?.containers, 'spec.template.spec.containers'));
   const restartPolicy = t.spec?.restartPolicy ?? 'Always'; // defaulted before Argo validates
   if (restartPolicy !== 'Always') {
-    errs.push(unsupported('spec.template.spec.restartPolicy', goQuote(restartPolicy), ['Always']));
+    errs.push(
+      unsupported('spec.template.spec.restartPolicy', goValue.namedString(restartPolicy), ['Always']),
+    );
   }
   if (t.spec?.activeDeadlineSeconds !== undefined && t.spec?.activeDeadlineSeconds !== null) {
     errs.push(

@@ -131,7 +131,7 @@ const cases: Case[] = [
       ];
     }),
     message: invalid(
-      'spec.strategy.steps[0].setHeaderRoute: Invalid value: v1alpha1.SetHeaderRoute{Name:"h", Match:[]v1alpha1.HeaderRoutingMatch{v1alpha1.HeaderRoutingMatch{HeaderName:"X-Canary", HeaderValue:&v1alpha1.StringMatch{Exact:"yes", Prefix:"", Regex:""}}}}: SetHeaderRoute requires TrafficRouting, supports Istio and ALB and Apisix',
+      'spec.strategy.steps[0].setHeaderRoute: Invalid value: {"name":"h","match":[{"headerName":"X-Canary","headerValue":{"exact":"yes"}}]}: SetHeaderRoute requires TrafficRouting, supports Istio and ALB and Apisix',
     ),
     fix: fixRollout(() => {}),
   },

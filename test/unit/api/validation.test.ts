@@ -52,9 +52,9 @@ function lint(file: string): string | undefined {
 describe('lint-testdata (upstream kubectl argo rollouts lint cases)', () => {
   const expected: Record<string, string> = {
     'invalid.yml':
-      'spec.strategy.maxSurge: Invalid value: intstr.IntOrString{Type:0, IntVal:0, StrVal:""}: MaxSurge and MaxUnavailable both can not be zero',
+      'spec.strategy.maxSurge: Invalid value: 0: MaxSurge and MaxUnavailable both can not be zero',
     'invalid-multiple-docs.yml':
-      'spec.strategy.maxSurge: Invalid value: intstr.IntOrString{Type:0, IntVal:0, StrVal:""}: MaxSurge and MaxUnavailable both can not be zero',
+      'spec.strategy.maxSurge: Invalid value: 0: MaxSurge and MaxUnavailable both can not be zero',
     'invalid-empty-rollout-vsvc.yml':
       "spec.selector: Required value: Rollout has missing field '.spec.selector'",
     'invalid-service-labels.yml':
@@ -119,12 +119,12 @@ describe('validateRollout messages', () => {
     [
       'empty selector',
       (r) => (r.spec.selector = { matchLabels: {} }),
-      'spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string{}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: empty selector is invalid for deployment',
+      'spec.selector: Invalid value: {}: empty selector is invalid for deployment',
     ],
     [
       'selector not matching template labels',
       (r) => (r.spec.selector = { matchLabels: { app: 'other' } }),
-      'spec.template.metadata.labels: Invalid value: map[string]string{"app":"tomozo"}: `selector` does not match template `labels`',
+      'spec.template.metadata.labels: Invalid value: {"app":"tomozo"}: `selector` does not match template `labels`',
     ],
     [
       'no containers',
@@ -189,7 +189,7 @@ describe('validateRollout messages', () => {
         canary(r).maxSurge = '0%';
         canary(r).maxUnavailable = 0;
       },
-      'spec.strategy.maxSurge: Invalid value: intstr.IntOrString{Type:1, IntVal:0, StrVal:"0%"}: MaxSurge and MaxUnavailable both can not be zero',
+      'spec.strategy.maxSurge: Invalid value: "0%": MaxSurge and MaxUnavailable both can not be zero',
     ],
     [
       'scaleDownDelaySeconds without traffic routing',
@@ -218,7 +218,7 @@ describe('validateRollout messages', () => {
     [
       'maxTrafficWeight with a router other than nginx',
       (r) => (canary(r).trafficRouting = { smi: {}, maxTrafficWeight: 1000 }),
-      'spec.strategy.trafficRouting.maxTrafficWeight: Invalid value: 1000: Canary maxTrafficWeight in traffic routing only support in Nginx and Plugins',
+      'spec.strategy.trafficRouting.maxTrafficWeight: Invalid value: 1000: Canary maxTrafficWeight in traffic routing only supported in Nginx and Plugins',
     ],
     [
       'setWeight above 100',
@@ -251,12 +251,12 @@ describe('validateRollout messages', () => {
     [
       'empty step',
       (r) => (canary(r).steps = [{}]),
-      'spec.strategy.steps[0]: Invalid value: "step.Experiment: true step.Pause: true step.SetWeight: true step.Analysis: true step.SetCanaryScale: true step.SetHeaderRoute: true step.SetMirrorRoutes: true": Step must have one of the following set: experiment, setWeight, setCanaryScale or pause',
+      'spec.strategy.steps[0]: Invalid value: "step.Experiment: true step.Pause: true step.SetWeight: true step.Analysis: true step.SetCanaryScale: true step.SetHeaderRoute: true step.SetMirrorRoute: true step.Plugin: true": Step must have one of the following set: experiment, setWeight, setCanaryScale, plugin or pause',
     ],
     [
       'two kinds in one step',
       (r) => (canary(r).steps = [{ setWeight: 10, pause: {} }]),
-      'spec.strategy.steps[0]: Invalid value: "step.Experiment: false step.Pause: true step.SetWeight: true step.Analysis: false": Step must have one of the following set: experiment, setWeight, setCanaryScale or pause',
+      'spec.strategy.steps[0]: Invalid value: "step.Experiment: false step.Pause: true step.SetWeight: true step.Analysis: false": Step must have one of the following set: experiment, setWeight, setCanaryScale, plugin or pause',
     ],
     [
       'setCanaryScale without traffic routing',
@@ -279,7 +279,7 @@ describe('validateRollout messages', () => {
           },
         ];
       },
-      'spec.strategy.steps[0].setHeaderRoute: Invalid value: v1alpha1.SetHeaderRoute{Name:"h", Match:[]v1alpha1.HeaderRoutingMatch{v1alpha1.HeaderRoutingMatch{HeaderName:"X-Canary", HeaderValue:&v1alpha1.StringMatch{Exact:"yes", Prefix:"", Regex:""}}}}: SetHeaderRoute requires TrafficRouting, supports Istio and ALB and Apisix',
+      'spec.strategy.steps[0].setHeaderRoute: Invalid value: {"name":"h","match":[{"headerName":"X-Canary","headerValue":{"exact":"yes"}}]}: SetHeaderRoute requires TrafficRouting, supports Istio and ALB and Apisix',
     ],
     [
       'setMirrorRoute without traffic routing',
@@ -287,7 +287,7 @@ describe('validateRollout messages', () => {
         delete canary(r).trafficRouting;
         canary(r).steps = [{ setMirrorRoute: { name: 'm' } }];
       },
-      'spec.strategy.steps[0].setMirrorRoute: Invalid value: v1alpha1.SetMirrorRoute{Name:"m", Match:[]v1alpha1.RouteMatch(nil), Percentage:(*int32)(nil)}: SetMirrorRoute requires TrafficRouting, supports Istio only',
+      'spec.strategy.steps[0].setMirrorRoute: Invalid value: {"name":"m"}: SetMirrorRoute requires TrafficRouting, supports Istio and Plugins',
     ],
     [
       'experiment weight without traffic routing',
@@ -318,6 +318,74 @@ describe('validateRollout messages', () => {
         if (r.spec.template?.metadata) r.spec.template.metadata.labels = { 'bad key': 'x' };
       },
       `spec.selector.matchLabels: Invalid value: "bad key": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')`,
+    ],
+    // values that field.Error prints as json.Marshal output (checked against kubectl-argo-rollouts lint)
+    [
+      'template labels JSON escapes',
+      (r) => {
+        if (r.spec.template?.metadata) r.spec.template.metadata.labels = { app: 'a&b' };
+      },
+      'spec.template.metadata.labels: Invalid value: {"app":"a\\u0026b"}: `selector` does not match template `labels`',
+    ],
+    [
+      'no template labels (a nil map)',
+      (r) => delete r.spec.template?.metadata?.labels,
+      'spec.template.metadata.labels: Invalid value: null: `selector` does not match template `labels`',
+    ],
+    [
+      'bad template label value (at ValidatePodTemplateSpec path)',
+      (r) => {
+        if (r.spec.template?.metadata) r.spec.template.metadata.labels = { app: 'tomozo', tier: '-web' };
+      },
+      `spec.template.labels: Invalid value: "-web": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')`,
+    ],
+    [
+      'setHeaderRoute without traffic routing: headerValue is null when absent',
+      (r) => {
+        delete canary(r).trafficRouting;
+        canary(r).steps = [
+          {
+            setHeaderRoute: {
+              name: 'h',
+              match: [
+                { headerName: 'X-Canary', headerValue: { exact: 'always' } },
+                { headerName: 'X-<Beta>' },
+              ],
+            },
+          },
+        ];
+      },
+      'spec.strategy.steps[0].setHeaderRoute: Invalid value: {"name":"h","match":[{"headerName":"X-Canary","headerValue":{"exact":"always"}},{"headerName":"X-\\u003cBeta\\u003e","headerValue":null}]}: SetHeaderRoute requires TrafficRouting, supports Istio and ALB and Apisix',
+    ],
+    [
+      'setMirrorRoute without traffic routing: fields in struct order, header keys sorted',
+      (r) => {
+        delete canary(r).trafficRouting;
+        canary(r).steps = [
+          {
+            setMirrorRoute: {
+              name: 'm',
+              percentage: 50,
+              match: [
+                {
+                  method: { exact: 'GET' },
+                  path: { prefix: '/api' },
+                  headers: { 'x-b': { regex: 'a.*' }, 'x-a': { exact: '1' } },
+                },
+              ],
+            },
+          },
+        ];
+      },
+      'spec.strategy.steps[0].setMirrorRoute: Invalid value: {"name":"m","match":[{"method":{"exact":"GET"},"path":{"prefix":"/api"},"headers":{"x-a":{"exact":"1"},"x-b":{"regex":"a.*"}}}],"percentage":50}: SetMirrorRoute requires TrafficRouting, supports Istio and Plugins',
+    ],
+    [
+      'empty setMirrorRoute: name has no omitempty',
+      (r) => {
+        delete canary(r).trafficRouting;
+        canary(r).steps = [{ setMirrorRoute: {} }];
+      },
+      'spec.strategy.steps[0].setMirrorRoute: Invalid value: {"name":""}: SetMirrorRoute requires TrafficRouting, supports Istio and Plugins',
     ],
     [
       'wrong JSON type is reported, not thrown',
@@ -443,7 +511,7 @@ describe('validateRolloutReferences (controller mode: missing objects are errors
     [
       'missing one of stableIngresses',
       (r) => (canary(r).trafficRouting = { nginx: { stableIngresses: ['tomozo', 'other'] } }),
-      'spec.strategy.canary.trafficRouting.nginx.StableIngresses: Invalid value: []string{"tomozo", "other"}: ingress.networking.k8s.io "other" not found',
+      'spec.strategy.canary.trafficRouting.nginx.StableIngresses: Invalid value: ["tomozo","other"]: ingress.networking.k8s.io "other" not found',
     ],
     [
       'ingress not pointing at the stable service',

@@ -11,12 +11,11 @@ const ROOT = join(import.meta.dirname, '..', '..', '..');
 
 // The messages upstream's lint test expects (cmd/lint/lint_test.go), after its "Error: " prefix.
 const UPSTREAM: Record<string, string> = {
-  'invalid.yml':
-    'spec.strategy.maxSurge: Invalid value: intstr.IntOrString{Type:0, IntVal:0, StrVal:""}: MaxSurge and MaxUnavailable both can not be zero',
+  'invalid.yml': 'spec.strategy.maxSurge: Invalid value: 0: MaxSurge and MaxUnavailable both can not be zero',
   'invalid-empty-rollout-vsvc.yml':
     "spec.selector: Required value: Rollout has missing field '.spec.selector'",
   'invalid-multiple-docs.yml':
-    'spec.strategy.maxSurge: Invalid value: intstr.IntOrString{Type:0, IntVal:0, StrVal:""}: MaxSurge and MaxUnavailable both can not be zero',
+    'spec.strategy.maxSurge: Invalid value: 0: MaxSurge and MaxUnavailable both can not be zero',
   'invalid-unknown-field.yml':
     'error unmarshaling JSON: while decoding JSON: json: unknown field "unknown-strategy"',
   'invalid-service-labels.yml':

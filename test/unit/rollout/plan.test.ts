@@ -640,7 +640,7 @@ describe('invalid specs: InvalidSpec condition, phase Degraded, nothing touched,
         delete canary(sim.rollout).trafficRouting;
         canary(sim.rollout).steps = [{ setHeaderRoute: { name: 'h' } }];
       },
-      'spec.strategy.steps[0].setHeaderRoute: Invalid value: v1alpha1.SetHeaderRoute{Name:"h", Match:[]v1alpha1.HeaderRoutingMatch(nil)}: SetHeaderRoute requires TrafficRouting, supports Istio and ALB and Apisix',
+      'spec.strategy.steps[0].setHeaderRoute: Invalid value: {"name":"h"}: SetHeaderRoute requires TrafficRouting, supports Istio and ALB and Apisix',
     ],
     [
       'bad pause duration',
