@@ -40,3 +40,12 @@ export interface PodServerReply {
   ok: boolean;
   error?: string;
 }
+
+/**
+ * What an emulated container can tell about the requests it received (its own
+ * endpoint, like an app's metrics): `GET /.kanary/received` answers the number
+ * of other requests, by the value of their `x-kanary-tag` header (`""` for
+ * none). Tests count with it what reached a pod without answering the client:
+ * mirrored copies.
+ */
+export const RECEIVED_PATH = '/.kanary/received';

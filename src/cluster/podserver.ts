@@ -8,7 +8,12 @@
 import { createServer, type Server } from 'node:http';
 import { createInterface } from 'node:readline';
 import { responseFor } from './images.ts';
-import type { PodServerReply, PodServerRequest, ServedPod } from './podserver-protocol.ts';
+import {
+  type PodServerReply,
+  type PodServerRequest,
+  RECEIVED_PATH,
+  type ServedPod,
+} from './podserver-protocol.ts';
 
 const running = new Map<string, Server[]>();
 /** which server holds each ip:port, including servers of deleted pods still finishing requests */
@@ -20,7 +25,18 @@ function closeNow(server: Server): void {
 }
 
 function handler(pod: ServedPod, port: number) {
+  const received = new Map<string, number>();
   return (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => {
+    if (req.method === 'GET' && req.url === RECEIVED_PATH) {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(`${JSON.stringify({ pod: pod.pod, byTag: Object.fromEntries(received) })}\n`);
+      return;
+    }
+    const tag = String(req.headers['x-kanary-tag'] ?? '');
+    // bounded: a test tags its runs with a few values; anything beyond goes under one key
+    const key = received.has(tag) || received.size < 1000 ? tag : '(other)';
+    received.set(key, (received.get(key) ?? 0) + 1);
     // drawn per request: errorRate and the latency distribution (images.ts)
     const { status, delayMs } = responseFor(pod.behaviour, Math.random);
     const reply = () => {

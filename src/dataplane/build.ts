@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { parseManagedRoute } from '../api/managed-routes.ts';
 import { ingressClassOf, type ParsedAnnotations, parseAnnotations } from './annotations.ts';
 import type {
   BuildOptions,
@@ -352,6 +353,17 @@ export function buildModel(
       attachedTo: [],
       unmatched: [],
     };
+    const route = parseManagedRoute(ing.metadata.annotations);
+    if (route && 'error' in route) {
+      problems.push({
+        ingress: keyOf(ing),
+        excluded: true,
+        reason: 'InvalidManagedRoute',
+        message: `managed route not applied: ${route.error}`,
+      });
+      continue;
+    }
+    if (route) status.route = { type: route.type, name: route.name };
     canaryStatus.push(status);
     const targets: { host: string; path: string; pathType: string; backend: IngressBackend | undefined }[] =
       [];
@@ -390,6 +402,26 @@ export function buildModel(
       }
       if (loc.upstream === r.upstream.name) {
         unmatched('the canary backend is the same Service port as the main backend');
+        continue;
+      }
+      if (route) {
+        // managed routes sit beside the weighted canary: several per location, in precedence order
+        const attachment = { ingress: keyOf(ing), service: r.service, upstream: r.upstream.name, route };
+        const key = route.type === 'header' ? 'headerRoutes' : 'mirrors';
+        const list = loc[key] ?? [];
+        loc[key] = list;
+        list.push(attachment);
+        list.sort(
+          (x, y) =>
+            x.route.precedence - y.route.precedence ||
+            (x.ingress < y.ingress ? -1 : x.ingress > y.ingress ? 1 : 0),
+        );
+        status.attachedTo.push({
+          host: t.host,
+          path: t.path,
+          pathType: t.pathType,
+          mainIngress: loc.ingress,
+        });
         continue;
       }
       if (loc.canary) {

@@ -114,6 +114,8 @@ export interface CanaryReport {
   headerPatternError?: string;
   cookie: string;
   canaryEndpoints: number;
+  /** a managed-route Ingress (the Rollout's setHeaderRoute / setMirrorRoute): its route */
+  route?: { type: 'header' | 'mirror'; name: string };
   attachedTo: { host: string; path: string; pathType: string; mainIngress: string }[];
   unmatched: { host: string; path: string; pathType: string; reason: string }[];
 }
@@ -514,6 +516,7 @@ export async function startDataPlane(opts: DataPlaneOptions): Promise<DataPlane>
       };
       const patternError = patternErrors[c.ingress];
       if (patternError) report.headerPatternError = patternError;
+      if (c.route) report.route = c.route;
       return report;
     });
 

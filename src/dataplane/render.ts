@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import type { StringMatch } from '../api/managed-routes.ts';
 import type { DataPlaneModel, Location, Server } from './types.ts';
 
 /**
@@ -64,6 +65,80 @@ export interface RouteState {
     weight: number;
     weightTotal: number;
   };
+  /** managed header routes, in precedence order: the first whose headers all match sends to its upstream */
+  headerRoutes?: { ingress: string; upstream: string; match: HeaderMatchState[] }[];
+  /** managed mirror routes: a matching request is copied to the upstream (percentage of 100) */
+  mirrors?: { ingress: string; upstream: string; percentage: number; match: MirrorMatchState[] }[];
+}
+
+/** A StringMatch for Lua: `regex` anchored, so it must match the whole value (as Istio's and Envoy's do). */
+export interface StringMatchState {
+  exact?: string;
+  prefix?: string;
+  regex?: string;
+}
+export interface HeaderMatchState extends StringMatchState {
+  /** the header name as nginx's `$http_…` variable suffix */
+  var: string;
+}
+export interface MirrorMatchState {
+  method?: StringMatchState;
+  path?: StringMatchState;
+  headers?: HeaderMatchState[];
+}
+
+const headerVar = (name: string) => name.toLowerCase().replace(/-/g, '_');
+
+function stringMatchState(m: StringMatch): StringMatchState {
+  if (m.exact) return { exact: m.exact };
+  if (m.prefix) return { prefix: m.prefix };
+  return { regex: `^(?:${m.regex ?? ''})$` };
+}
+
+function routesState(l: Location): Pick<RouteState, 'headerRoutes' | 'mirrors'> {
+  const out: Pick<RouteState, 'headerRoutes' | 'mirrors'> = {};
+  if (l.headerRoutes?.length) {
+    out.headerRoutes = l.headerRoutes.flatMap((h) =>
+      h.route.type === 'header'
+        ? [
+            {
+              ingress: h.ingress,
+              upstream: h.upstream,
+              match: h.route.match.map((m) => ({
+                var: headerVar(m.headerName),
+                ...stringMatchState(m.headerValue),
+              })),
+            },
+          ]
+        : [],
+    );
+  }
+  if (l.mirrors?.length) {
+    out.mirrors = l.mirrors.flatMap((m) =>
+      m.route.type === 'mirror'
+        ? [
+            {
+              ingress: m.ingress,
+              upstream: m.upstream,
+              percentage: m.route.percentage,
+              match: m.route.match.map((one) => {
+                const st: MirrorMatchState = {};
+                if (one.method) st.method = stringMatchState(one.method);
+                if (one.path) st.path = stringMatchState(one.path);
+                if (one.headers) {
+                  st.headers = Object.entries(one.headers).map(([name, v]) => ({
+                    var: headerVar(name),
+                    ...stringMatchState(v),
+                  }));
+                }
+                return st;
+              }),
+            },
+          ]
+        : [],
+    );
+  }
+  return out;
 }
 
 export interface DynamicState {
@@ -99,7 +174,7 @@ export function renderState(model: DataPlaneModel): DynamicState {
           ingress: l.canary.ingress,
           upstream: l.canary.upstream,
           header: c.header,
-          headerVar: c.header.toLowerCase().replace(/-/g, '_'),
+          headerVar: headerVar(c.header),
           headerValue: c.headerValue,
           headerPattern: c.headerPattern,
           cookie: c.cookie,
@@ -107,6 +182,7 @@ export function renderState(model: DataPlaneModel): DynamicState {
           weightTotal: c.weightTotal,
         };
       }
+      Object.assign(r, routesState(l));
       routes[l.id] = r;
     }
   }
@@ -196,6 +272,9 @@ function renderBody(model: DataPlaneModel, env: RenderEnv): string {
   line(0, 'http {');
   line(1, `lua_package_path ${quote(`${join(env.luaDir, '?.lua')};;`)};`);
   line(1, 'lua_shared_dict kanary_state 64m;');
+  // mirror copies (kanary.lua) log their own failures at info: a canary that is down must not
+  // flood the error log with one line per mirrored request
+  line(1, 'lua_socket_log_errors off;');
   // a balancer cannot answer 503 itself (nginx turns any balancer exit into a 500), so a request
   // nothing can serve is sent to a server that answers 503. One server for all: a per-server
   // error_page location would cost ~40 KB of nginx memory per host.
@@ -383,6 +462,8 @@ function renderServer(s: Server, env: RenderEnv, line: (indent: number, s: strin
     // the stable upstream for the log; the balancer overwrites it only when the canary is chosen
     line(3, `set $kanary_upstream_name ${quote(l.upstream)};`);
     line(3, `set $kanary_route ${quotedRouteId(l.id)};`);
+    // only where a mirror route applies: a copy of matching requests, sent from a timer (never waited for)
+    if (l.mirrors?.length) line(3, 'access_by_lua_block { require("kanary").mirror() }');
     if (s.tls && s.sslRedirect) {
       line(3, `if ($scheme = http) { return 308 https://$host${redirectPort}$request_uri; }`);
     }

@@ -1,3 +1,4 @@
+import type { ManagedRoute } from '../api/managed-routes.ts';
 import type { KubeObject } from '../kube/informer.ts';
 
 /** The few fields of the Kubernetes objects the data plane reads (plain JSON as the API server sends it). */
@@ -96,6 +97,14 @@ export interface CanaryAttachment {
   rules: CanaryRules;
 }
 
+/** A managed route (setHeaderRoute / setMirrorRoute of the Rollout) on a location. */
+export interface RouteAttachment {
+  ingress: string; // namespace/name of the managed-route Ingress
+  service: string;
+  upstream: string;
+  route: ManagedRoute;
+}
+
 /** One nginx location, rendered from a path of a non-canary Ingress. */
 export interface Location {
   /** stable id derived from what the location is, so dynamic state survives re-renders */
@@ -112,6 +121,10 @@ export interface Location {
   service: string;
   upstream: string;
   canary?: CanaryAttachment;
+  /** header routes, tried before the canary's rules in precedence order (src/api/managed-routes.ts) */
+  headerRoutes?: RouteAttachment[];
+  /** mirror routes: matching requests are copied to their upstream, the response ignored */
+  mirrors?: RouteAttachment[];
   /** from a defaultBackend rather than a rule path */
   fromDefaultBackend?: boolean;
 }
@@ -141,6 +154,8 @@ export interface CanaryStatus {
   service: string;
   upstream: string;
   rules: CanaryRules;
+  /** set for a managed-route Ingress: the route it carries */
+  route?: { type: ManagedRoute['type']; name: string };
   attachedTo: { host: string; path: string; pathType: string; mainIngress: string }[];
   unmatched: { host: string; path: string; pathType: string; reason: string }[];
 }

@@ -52,6 +52,7 @@ export const TEST_IMAGE_BEHAVIOURS: Record<string, Record<string, unknown>> = {
   'kanary-test/error:*': { status: 500 },
   'kanary-test/flaky:*': { errorRate: 0.2 },
   'kanary-test/slow:*': { latency: { medianMs: 40, p99Ms: 200 } },
+  'kanary-test/stall:*': { delayMs: 3000 },
   'kanary-test/job-fail:*': { exitCode: 1, runMs: 1000 },
   'kanary-test/job-ok:*': { exitCode: 0, runMs: 1000 },
 };

@@ -145,6 +145,63 @@ local function choose_canary(c)
   return math.random(c.weightTotal) <= c.weight
 end
 
+-- A managed route's StringMatch (src/dataplane/render.ts): exact, prefix, or an anchored regex.
+-- A regex PCRE cannot compile never matches (logged once per worker).
+local bad_regex_logged = {}
+local function string_matches(value, m, what)
+  if value == nil then
+    return false
+  end
+  if type(value) == "table" then
+    value = value[1]
+  end
+  if m.exact then
+    return value == m.exact
+  end
+  if m.prefix then
+    return value:sub(1, #m.prefix) == m.prefix
+  end
+  if m.regex then
+    local from, _, err = ngx.re.find(value, m.regex, "jo")
+    if err then
+      if not bad_regex_logged[m.regex] then
+        bad_regex_logged[m.regex] = true
+        ngx.log(ngx.ERR, "kanary: the regex of ", what, " is invalid, it never matches: ", err)
+      end
+      return false
+    end
+    return from ~= nil
+  end
+  return false
+end
+
+-- All of a header route's headers match (an absent header never does).
+local function headers_match(match, what)
+  for i = 1, #match do
+    local h = match[i]
+    if not string_matches(ngx.var["http_" .. h.var], h, what) then
+      return false
+    end
+  end
+  return true
+end
+
+-- The first header route (in precedence order) that matches and has ready endpoints.
+local function header_route(route)
+  local hr = route.headerRoutes
+  if not hr then
+    return nil
+  end
+  for i = 1, #hr do
+    local h = hr[i]
+    local eps = upstreams[h.upstream]
+    if eps and #eps > 0 and headers_match(h.match, h.ingress) then
+      return h.upstream
+    end
+  end
+  return nil
+end
+
 -- Sends the request to the server that answers 503: nothing can serve it.
 local function unavailable()
   local ok, err = ngx_balancer.set_current_peer(unavailable_peer)
@@ -177,7 +234,13 @@ function M.balance()
     end
     target = route.upstream
     local c = route.canary
-    if c then
+    -- managed header routes first (they send 100% of their requests), then the canary's own rules
+    local routed = header_route(route)
+    if routed then
+      target = routed
+      ngx.var.kanary_canary = target
+      ngx.var.kanary_upstream_name = target
+    elseif c then
       local canary_eps = upstreams[c.upstream]
       -- a canary without ready endpoints is skipped (stable serves), as in ingress-nginx
       if canary_eps and #canary_eps > 0 and choose_canary(c) then
@@ -204,6 +267,147 @@ function M.balance()
   if not ok then
     ngx.log(ngx.ERR, "kanary: cannot use endpoint ", ep[1], ":", ep[2], ": ", err)
     return ngx.exit(ngx.ERROR)
+  end
+end
+
+-- ---- mirror routes ----
+-- A copy of a matching request goes to the mirror's upstream from a timer, after the access
+-- phase: the client's request never waits for it, and its response is read and dropped. When
+-- timers run out (lua_max_pending_timers) or the body is too large, the copy is not sent.
+
+local MIRROR_MAX_BODY = 1024 * 1024
+local HOP_BY_HOP = {
+  connection = true,
+  ["keep-alive"] = true,
+  ["proxy-connection"] = true,
+  te = true,
+  trailer = true,
+  ["transfer-encoding"] = true,
+  upgrade = true,
+  ["content-length"] = true,
+}
+
+local function mirror_matches(match)
+  if #match == 0 then
+    return true
+  end
+  for i = 1, #match do
+    local m = match[i]
+    local ok = true
+    if m.method and not string_matches(ngx.req.get_method(), m.method, "mirror method") then
+      ok = false
+    end
+    if ok and m.path and not string_matches(ngx.var.uri, m.path, "mirror path") then
+      ok = false
+    end
+    if ok and m.headers and not headers_match(m.headers, "mirror headers") then
+      ok = false
+    end
+    if ok then
+      return true
+    end
+  end
+  return false
+end
+
+local function send_mirror(premature, host, port, request)
+  if premature then
+    return
+  end
+  local sock = ngx.socket.tcp()
+  sock:settimeouts(1000, 5000, 10000)
+  local ok, err = sock:connect(host, port)
+  if not ok then
+    ngx.log(ngx.INFO, "kanary: mirror to ", host, ":", port, " not sent: ", err)
+    return
+  end
+  ok, err = sock:send(request)
+  if ok then
+    -- the status line, so the canary sees a whole exchange; the rest is dropped with the connection
+    local _, rerr = sock:receive("*l")
+    if rerr then
+      ngx.log(ngx.INFO, "kanary: mirror to ", host, ":", port, ": ", rerr)
+    end
+  else
+    ngx.log(ngx.INFO, "kanary: mirror to ", host, ":", port, " not sent: ", err)
+  end
+  sock:close()
+end
+
+local function request_body()
+  ngx.req.read_body()
+  local body = ngx.req.get_body_data()
+  if body then
+    return body
+  end
+  local file = ngx.req.get_body_file()
+  if not file then
+    return ""
+  end
+  local f = io.open(file, "rb")
+  if not f then
+    return nil
+  end
+  local data = f:read(MIRROR_MAX_BODY + 1)
+  f:close()
+  if data and #data > MIRROR_MAX_BODY then
+    return nil
+  end
+  return data or ""
+end
+
+local function mirror_request(body)
+  local parts = { ngx.req.get_method(), " ", ngx.var.request_uri, " HTTP/1.1\r\n" }
+  local headers = ngx.req.get_headers(100, true)
+  for name, value in pairs(headers) do
+    if not HOP_BY_HOP[name:lower()] then
+      if type(value) == "table" then
+        for i = 1, #value do
+          parts[#parts + 1] = name .. ": " .. value[i] .. "\r\n"
+        end
+      else
+        parts[#parts + 1] = name .. ": " .. value .. "\r\n"
+      end
+    end
+  end
+  if #body > 0 or ngx.var.http_content_length or ngx.var.http_transfer_encoding then
+    parts[#parts + 1] = "Content-Length: " .. #body .. "\r\n"
+  end
+  parts[#parts + 1] = "Connection: close\r\n\r\n"
+  parts[#parts + 1] = body
+  return table.concat(parts)
+end
+
+-- access_by_lua of a location with mirror routes.
+function M.mirror()
+  load_state()
+  local route = routes[ngx.var.kanary_route]
+  local ms = route and route.mirrors
+  if not ms then
+    return
+  end
+  local request
+  for i = 1, #ms do
+    local m = ms[i]
+    local eps = upstreams[m.upstream]
+    if eps and #eps > 0 and math.random(100) <= m.percentage and mirror_matches(m.match) then
+      if not request then
+        local body = request_body()
+        if not body then
+          ngx.log(ngx.INFO, "kanary: request body above ", MIRROR_MAX_BODY, " bytes is not mirrored")
+          return
+        end
+        request = mirror_request(body)
+      end
+      local n = #eps
+      local k = (next_index[m.upstream] or math.random(n)) % n + 1
+      next_index[m.upstream] = k
+      local ep = eps[k]
+      local ok, err = ngx.timer.at(0, send_mirror, ep[1], ep[2], request)
+      if not ok then
+        ngx.log(ngx.WARN, "kanary: request not mirrored to ", m.ingress, ": ", err)
+      end
+    end
   end
 end
 
