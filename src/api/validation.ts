@@ -536,7 +536,14 @@ function validateStep(c: CanaryStrategy, step: CanaryStep, i: number, maxWeight:
       (step.setHeaderRoute?.match ?? []).forEach((m, j) => {
         const value = isObject(m) ? m.headerValue : undefined;
         const err = stringMatchError(value);
-        if (err) errs.push(invalid(`${path}.setHeaderRoute.match[${j}]`, goValue.json('ptr:struct:v1alpha1.StringMatch', value), err));
+        if (err)
+          errs.push(
+            invalid(
+              `${path}.setHeaderRoute.match[${j}]`,
+              goValue.json('ptr:struct:v1alpha1.StringMatch', value),
+              err,
+            ),
+          );
       });
     }
   }
@@ -562,7 +569,10 @@ function validateStep(c: CanaryStrategy, step: CanaryStep, i: number, maxWeight:
       if (tr?.nginx && isObject(m.headers)) {
         for (const [h, v] of Object.entries(m.headers)) {
           const err = stringMatchError(v);
-          if (err) errs.push(invalid(`${at}.headers[${h}]`, goValue.json('ptr:struct:v1alpha1.StringMatch', v), err));
+          if (err)
+            errs.push(
+              invalid(`${at}.headers[${h}]`, goValue.json('ptr:struct:v1alpha1.StringMatch', v), err),
+            );
         }
       }
     });

@@ -1,0 +1,113 @@
+/**
+ * setHeaderRoute end to end: the real controller and a `kanary ingress`
+ * replica (real nginx, real pods) run the tomozo seed with a header route.
+ * While paused after the route step the weight is 0, yet requests with the
+ * header reach the canary (100%); abort removes the managed route and the
+ * header routes to stable again; retried and promoted, the route is gone.
+ */
+import assert from 'node:assert/strict';
+import { it } from 'node:test';
+import { RESOURCES, resourcePath } from '../../../src/kube/client.ts';
+import { waitUntil } from '../../support/cluster.ts';
+import { type Manifest, rolloutEnv } from '../../support/controller.ts';
+import { startIngressProcess } from '../../support/kanary-process.ts';
+import { tomozoManifests } from '../../support/scenario.ts';
+import { tally } from '../dataplane/support.ts';
+
+const NAME = 'tomozo';
+const ROUTE_ING = 'tomozo-tomozo-beta-route';
+const HOST = 'tomozo.tokyo';
+const PATH = '/v1/tomozo/x';
+const HEADER = { 'X-Route': 'beta' };
+
+const manifests = (): Manifest[] =>
+  tomozoManifests().map((m) => {
+    if (m.kind !== 'Rollout') return m;
+    const spec = m.spec as { strategy: { canary: Record<string, unknown> & { trafficRouting: object } } };
+    return {
+      ...m,
+      spec: {
+        ...spec,
+        replicas: 2,
+        strategy: {
+          canary: {
+            ...spec.strategy.canary,
+            trafficRouting: { ...spec.strategy.canary.trafficRouting, managedRoutes: [{ name: 'beta' }] },
+            steps: [
+              { setCanaryScale: { replicas: 1 } },
+              {
+                setHeaderRoute: {
+                  name: 'beta',
+                  match: [{ headerName: 'X-Route', headerValue: { exact: 'beta' } }],
+                },
+              },
+              { pause: {} },
+            ],
+          },
+        },
+      },
+    };
+  });
+
+it('setHeaderRoute through the Kanary data plane: header → canary at weight 0; abort and promotion remove the route', async (t) => {
+  const env = await rolloutEnv(t, 'hroute');
+  const ns = env.ns.name;
+  const dp = await startIngressProcess(t, 'direct', ns, { ...process.env, POD_NAME: 'dp-r' }, [
+    '--report-interval',
+    '1s',
+  ]);
+  const routeIngress = () =>
+    env.client.get(resourcePath(RESOURCES.ingresses, ns, ROUTE_ING)).then(
+      () => true,
+      () => false,
+    );
+  // the header route is served once nginx answers it from the canary
+  const servedBy = async (headers: Record<string, string>, version: string) =>
+    waitUntil(`${JSON.stringify(headers)} served by ${version}`, async () => {
+      const counts = await tally(dp.httpPort, HOST, PATH, 20, headers);
+      return counts[version] === 20;
+    });
+
+  await env.apply(manifests());
+  await env.waitFor(NAME, 'Healthy', (r) => r.status?.phase === 'Healthy');
+  assert.equal(await routeIngress(), false, 'no route on the first deploy (its steps are skipped)');
+
+  await env.ros.setImage(NAME, 'tomozo', 'tomozo-repo/tomozo:0.0.2');
+  const paused = await env.waitFor(
+    NAME,
+    'paused after the route step',
+    (r) => r.status?.currentStepIndex === 2 && r.status.phase === 'Paused',
+  );
+  assert.equal(paused.status?.canary?.weights?.canary.weight, 0);
+  assert.equal(await routeIngress(), true);
+  await servedBy(HEADER, '0.0.2');
+  assert.deepEqual(await tally(dp.httpPort, HOST, PATH, 200, HEADER), { '0.0.2': 200 });
+  assert.deepEqual(
+    await tally(dp.httpPort, HOST, PATH, 200),
+    { '0.0.1': 200 },
+    'weight 0 without the header',
+  );
+
+  await env.ros.abort(NAME);
+  await env.waitFor(NAME, 'aborted', (r) => r.status?.phase === 'Degraded');
+  await waitUntil('the route Ingress deleted after the abort', async () => !(await routeIngress()));
+  await servedBy(HEADER, '0.0.1');
+  assert.deepEqual(await tally(dp.httpPort, HOST, PATH, 100, HEADER), { '0.0.1': 100 });
+
+  await env.ros.retry(NAME);
+  await env.waitFor(
+    NAME,
+    'paused again after the retry',
+    (r) => r.status?.currentStepIndex === 2 && r.status.phase === 'Paused',
+  );
+  assert.equal(await routeIngress(), true, 'the retry sets the route again');
+  await servedBy(HEADER, '0.0.2');
+
+  await env.ros.promote(NAME);
+  await env.waitFor(
+    NAME,
+    'Healthy on 0.0.2',
+    (r) => r.status?.phase === 'Healthy' && r.status.stableRS === r.status.currentPodHash,
+  );
+  await waitUntil('the route Ingress deleted after the promotion', async () => !(await routeIngress()));
+});
