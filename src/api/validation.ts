@@ -55,6 +55,7 @@ export const InvalidMessages = {
     'Experiment template weight is only available for TrafficRouting with SMI, ALB, Istio and Plugins at this time',
   setCanaryScaleTrafficPolicy: 'SetCanaryScale requires TrafficRouting to be set',
   setHeaderRouteTrafficPolicy: 'SetHeaderRoute requires TrafficRouting, supports Istio and ALB and Apisix',
+  setHeaderRouteAlbValue: "SetHeaderRoute match value invalid. ALB supports 'exact' value only",
   setMirrorRouteTrafficPolicy: 'SetMirrorRoute requires TrafficRouting, supports Istio and Plugins',
   duration: 'Duration needs to be greater than 0',
   maxSurgeMaxUnavailable: 'MaxSurge and MaxUnavailable both can not be zero',
@@ -535,7 +536,7 @@ function validateStep(c: CanaryStrategy, step: CanaryStep, i: number, maxWeight:
     } else {
       (step.setHeaderRoute?.match ?? []).forEach((m, j) => {
         const value = isObject(m) ? m.headerValue : undefined;
-        const err = stringMatchError(value);
+        const err = tr?.alb ? albStringMatchError(value) : stringMatchError(value);
         if (err)
           errs.push(
             invalid(
@@ -966,6 +967,15 @@ export function validateRolloutReferences(
     if (refs.dataPlanes) errs.push(...managedRoutesServed(r, foundIngresses, refs.dataPlanes));
   }
   return result(errs);
+}
+
+/** Argo's rule for ALB header routes: an exact value only. */
+function albStringMatchError(m: unknown): string | undefined {
+  if (m === undefined || m === null) return stringMatchError(m);
+  const v = isObject(m) ? m : {};
+  const set = (k: string) => typeof v[k] === 'string' && v[k] !== '';
+  if (!set('exact') || set('regex') || set('prefix')) return InvalidMessages.setHeaderRouteAlbValue;
+  return undefined;
 }
 
 /**

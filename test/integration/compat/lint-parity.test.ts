@@ -16,9 +16,6 @@
  * - setHeaderRoute / setMirrorRoute with NGINX traffic routing: Kanary accepts
  *   them when its data plane serves the class (its own header and mirror
  *   routes), where Argo says the router is unsupported.
- * - setHeaderRoute / setMirrorRoute match values with several or no StringMatch
- *   kinds (Istio, ALB, plugins): Argo checks them; Kanary does not yet (the
- *   traffic-router part of validateStep is being changed at the same time).
  * - valid manifests that use what Kanary does not run (Istio, SMI, ALB, …
  *   routers, pingPong, workloadRef): Argo's lint passes them, Kanary's lint
  *   adds its "unsupported feature" refusals (`--argo-only` leaves them out).
@@ -327,6 +324,61 @@ const cases: Case[] = [
       }),
     ],
   },
+  ...(
+    [
+      [
+        'a header value with two kinds',
+        {
+          setHeaderRoute: {
+            name: 'h',
+            match: [{ headerName: 'X', headerValue: { exact: 'a', prefix: 'b' } }],
+          },
+        },
+      ],
+      [
+        'a header value with none',
+        { setHeaderRoute: { name: 'h', match: [{ headerName: 'X', headerValue: {} }] } },
+      ],
+      ['a header without value', { setHeaderRoute: { name: 'h', match: [{ headerName: 'X' }] } }],
+      [
+        'a mirror method with two kinds',
+        { setMirrorRoute: { name: 'h', match: [{ method: { exact: 'GET', regex: 'P.*' } }] } },
+      ],
+      ['a mirror path with none', { setMirrorRoute: { name: 'h', match: [{ path: {} }] } }],
+    ] as const
+  ).map(([what, step]) => ({
+    // Istio: Argo's StringMatch checks apply (Kanary refuses Istio itself, after Argo's validation)
+    name: `Istio, ${what}`,
+    docs: [
+      edit(canaryRollout(), (r) => {
+        r.spec.strategy.canary.trafficRouting = {
+          istio: { virtualService: { name: 'vs' } },
+          managedRoutes: [{ name: 'h' }],
+        };
+        r.spec.strategy.canary.steps = [step];
+      }),
+    ],
+  })),
+  ...(
+    [
+      ['a prefix value', { prefix: 'b' }],
+      ['no value kind', {}],
+      ['exact and regex', { exact: 'a', regex: 'b' }],
+    ] as const
+  ).map(([what, headerValue]) => ({
+    name: `ALB header route, ${what}`,
+    docs: [
+      edit(canaryRollout(), (r) => {
+        r.spec.strategy.canary.trafficRouting = {
+          alb: { ingress: 'ing', servicePort: 80 },
+          managedRoutes: [{ name: 'h' }],
+        };
+        r.spec.strategy.canary.steps = [
+          { setHeaderRoute: { name: 'h', match: [{ headerName: 'X', headerValue }] } },
+        ];
+      }),
+    ],
+  })),
   {
     name: 'setMirrorRoute without traffic routing, empty',
     docs: [edit(basicCanary(), (r) => (r.spec.strategy.canary.steps = [{ setMirrorRoute: {} }]))],
