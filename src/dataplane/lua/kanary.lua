@@ -276,6 +276,10 @@ end
 -- timers run out (lua_max_pending_timers) or the body is too large, the copy is not sent.
 
 local MIRROR_MAX_BODY = 1024 * 1024
+-- copies waiting or being sent by this worker, in bytes: beyond this, new copies are dropped
+-- (a stalled canary must not make nginx hold an unbounded amount of request data)
+local MIRROR_MAX_INFLIGHT = 16 * 1024 * 1024
+local mirror_inflight = 0
 local HOP_BY_HOP = {
   connection = true,
   ["keep-alive"] = true,
@@ -310,7 +314,7 @@ local function mirror_matches(match)
   return false
 end
 
-local function send_mirror(premature, host, port, request)
+local function send_copy(premature, host, port, request)
   if premature then
     return
   end
@@ -332,6 +336,14 @@ local function send_mirror(premature, host, port, request)
     ngx.log(ngx.INFO, "kanary: mirror to ", host, ":", port, " not sent: ", err)
   end
   sock:close()
+end
+
+local function send_mirror(premature, host, port, request)
+  local ok, err = pcall(send_copy, premature, host, port, request)
+  mirror_inflight = mirror_inflight - #request
+  if not ok then
+    ngx.log(ngx.ERR, "kanary: mirror to ", host, ":", port, " failed: ", err)
+  end
 end
 
 local function request_body()
@@ -403,9 +415,15 @@ function M.mirror()
       local k = (next_index[m.upstream] or math.random(n)) % n + 1
       next_index[m.upstream] = k
       local ep = eps[k]
-      local ok, err = ngx.timer.at(0, send_mirror, ep[1], ep[2], request)
-      if not ok then
-        ngx.log(ngx.WARN, "kanary: request not mirrored to ", m.ingress, ": ", err)
+      if mirror_inflight + #request > MIRROR_MAX_INFLIGHT then
+        ngx.log(ngx.INFO, "kanary: request not mirrored to ", m.ingress, ": ", mirror_inflight, " bytes of copies in flight")
+      else
+        local ok, err = ngx.timer.at(0, send_mirror, ep[1], ep[2], request)
+        if ok then
+          mirror_inflight = mirror_inflight + #request
+        else
+          ngx.log(ngx.WARN, "kanary: request not mirrored to ", m.ingress, ": ", err)
+        end
       end
     end
   end
