@@ -6,9 +6,14 @@
  *
  *   node bench/controller-vs-argo.ts [--rollouts 500] [--progress 50] [--replicas 3]
  *        [--idle 30] [--timeout 60] [--log-level warn] [--kanary-build compiled|sources] [--json FILE]
+ *        [--cluster kanary-bench]
  *
  * Steps: N Rollouts (`setWeight: 34`, `pause: 2s`) are created in each
- * namespace while both controllers run, until all are Healthy; RSS and CPU are
+ * namespace while both controllers run, until all are Healthy; then until
+ * neither has made an API request for 5 s (both still write the Events of the
+ * creations then: 6 per Rollout, one at a time behind the 40 qps bucket, for a
+ * minute or more after all are Healthy; the time, CPU and requests of that
+ * tail are reported on their own); RSS and CPU are
  * sampled for --idle seconds; then P of each side get a new image at once and
  * are followed until all P are Healthy again on both sides. Argo runs with
  * `--namespaced --namespace A --leader-elect=false`, Kanary with
@@ -68,6 +73,8 @@ interface Options {
   /** compiled: src/ compiled to JavaScript, as the image runs it; sources: the checkout's TypeScript */
   kanaryBuild: 'compiled' | 'sources';
   json?: string;
+  /** the local cluster to run on (started, or reused when it runs) */
+  cluster: string;
 }
 
 function positiveInt(flag: string, v: string): number {
@@ -88,6 +95,7 @@ function options(argv: string[]): Options {
       'log-level': { type: 'string', default: 'warn' },
       'kanary-build': { type: 'string', default: 'compiled' },
       json: { type: 'string' },
+      cluster: { type: 'string', default: 'kanary-bench' },
     },
   });
   const o: Options = {
@@ -99,6 +107,7 @@ function options(argv: string[]): Options {
     logLevel: values['log-level'] as LogLevel,
     kanaryBuild: values['kanary-build'] as Options['kanaryBuild'],
     json: values.json,
+    cluster: values.cluster,
   };
   if (o.kanaryBuild !== 'compiled' && o.kanaryBuild !== 'sources')
     throw new Error(`--kanary-build: compiled or sources, not ${values['kanary-build']}`);
@@ -148,6 +157,18 @@ export interface Result {
       /** RSS (MB) 3 s after it was ready, before any Rollout existed */
       startRssMB: number;
       createdToHealthySeconds: number;
+      /**
+       * from all N Healthy (on both sides) until this side's last API request before it went quiet:
+       * the Events of the creations still being written, mostly
+       */
+      tail: {
+        seconds: number;
+        cpuSeconds: number;
+        requests: number;
+        /** Events it recorded (rollout_events_total) and Event writes it made, by the end of the tail */
+        eventsRecorded: number;
+        eventWrites: number;
+      };
       idle: Window;
       /** at the end of the idle window */
       idleRssParts: { anonMB: number; fileMB: number };
@@ -307,6 +328,47 @@ function argoSide(a: ArgoController): Side {
 
 /** API requests the controller made so far (both count them as controller_clientset_k8s_request_total). */
 const requests = (s: Side) => metricSum(s.metricsPort, /^controller_clientset_k8s_request_total\{/);
+/** Event creates and patches it made so far */
+const eventWrites = (s: Side) =>
+  metricSum(s.metricsPort, /^controller_clientset_k8s_request_total\{[^}]*kind="events"/);
+/** Events it recorded so far (written or not yet) */
+const eventsRecorded = (s: Side) => metricSum(s.metricsPort, /^rollout_events_total\{/);
+
+/** How long a side must make no API request to count as idle. */
+const QUIET_MS = 5000;
+
+/**
+ * Waits until neither side has made an API request for QUIET_MS (polling its request counter
+ * every second); per side, the time from `t0` to its last request, with the CPU and requests
+ * since `t0`.
+ */
+async function untilQuiet(t0: number): Promise<Result['sides']['Kanary']['tail'][]> {
+  const cpu0 = sides.map((s) => processUsage(s.pid).cpuSeconds);
+  const req0 = await Promise.all(sides.map(requests));
+  const last = sides.map((_, i) => ({ count: req0[i]!, at: t0, cpu: cpu0[i]! }));
+  for (;;) {
+    const now = performance.now();
+    const counts = await Promise.all(sides.map(requests));
+    sides.forEach((s, i) => {
+      if (counts[i] !== last[i]!.count)
+        last[i] = { count: counts[i]!, at: now, cpu: processUsage(s.pid).cpuSeconds };
+    });
+    if (last.every((l) => now - l.at >= QUIET_MS)) break;
+    checkAlive();
+    if (Date.now() > deadline)
+      throw new Timeout(`timed out after --timeout ${o.timeoutMinutes} min waiting for the writes to end`);
+    await sleep(1000);
+  }
+  return Promise.all(
+    sides.map(async (s, i) => ({
+      seconds: Math.max(0, (last[i]!.at - t0) / 1000),
+      cpuSeconds: last[i]!.cpu - cpu0[i]!,
+      requests: last[i]!.count - req0[i]!,
+      eventsRecorded: await eventsRecorded(s),
+      eventWrites: await eventWrites(s),
+    })),
+  );
+}
 
 async function heap(s: Side): Promise<{ usedMB: number; heldMB: number }> {
   const [used, held] = await Promise.all([
@@ -357,7 +419,7 @@ async function timeBoth(
 
 async function run(): Promise<Result> {
   const bins = await argoBinaries();
-  const cluster = await benchCluster();
+  const cluster = await benchCluster(o.cluster);
   client = cluster.client;
   await installArgoCrds(client, bins.crdDir);
   const c = client;
@@ -397,7 +459,11 @@ async function run(): Promise<Result> {
     counts,
   );
 
-  await sleep(5000);
+  const healthyAt = performance.now();
+  const tail = await untilQuiet(healthyAt);
+  process.stderr.write(
+    `  writes ended ${sides.map((s, i) => `${s.name} ${tail[i]!.seconds.toFixed(0)} s`).join(', ')} after all were Healthy\n`,
+  );
   process.stderr.write(`  sampling ${o.idleSeconds} s idle\n`);
   const idle = await sampleBoth(o.idleSeconds);
   const idleHeap = await Promise.all(sides.map(heap));
@@ -427,6 +493,7 @@ async function run(): Promise<Result> {
   const result = (i: number) => ({
     startRssMB: startRss[i]!,
     createdToHealthySeconds: created[i]!,
+    tail: tail[i]!,
     idle: idle[i]!,
     idleRssParts: idleParts[i]!,
     idleHeap: idleHeap[i]!,
@@ -454,6 +521,11 @@ function table(r: Result): string {
   const rows: [string, number, number, number][] = [
     ['RSS at start, no Rollouts (MB)', k.startRssMB, a.startRssMB, 0],
     [`created → all ${r.rollouts} Healthy (s)`, k.createdToHealthySeconds, a.createdToHealthySeconds, 1],
+    ['writes go on after all Healthy for (s)', k.tail.seconds, a.tail.seconds, 1],
+    ['  CPU for them (s)', k.tail.cpuSeconds, a.tail.cpuSeconds, 2],
+    ['  API requests in them', k.tail.requests, a.tail.requests, 0],
+    ['Events recorded for the creations', k.tail.eventsRecorded, a.tail.eventsRecorded, 0],
+    ['  Event writes (client-go drops beyond 1,000 queued)', k.tail.eventWrites, a.tail.eventWrites, 0],
     [`idle RSS, mean of ${f(k.idle.seconds)} s (MB)`, k.idle.rssMeanMB, a.idle.rssMeanMB, 0],
     ['  of it anonymous (heap, stacks; MB)', k.idleRssParts.anonMB, a.idleRssParts.anonMB, 0],
     ['  of it file pages (code; MB)', k.idleRssParts.fileMB, a.idleRssParts.fileMB, 0],

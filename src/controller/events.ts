@@ -1,6 +1,16 @@
 import { type KubeClient, RESOURCES, resourcePath } from '../kube/client.ts';
 import type { KubeObject } from '../kube/informer.ts';
 
+/** What an Event says of the object it is about (core/v1 ObjectReference). */
+interface InvolvedObject {
+  apiVersion?: string;
+  kind?: string;
+  name: string;
+  namespace: string;
+  uid?: string;
+  resourceVersion?: string;
+}
+
 export interface EventSpec {
   type: 'Normal' | 'Warning';
   reason: string;
@@ -27,13 +37,26 @@ export class EventRecorder {
 
   record(obj: KubeObject, e: EventSpec): Promise<void> {
     this.onEvent?.(obj, e);
-    this.tail = this.tail.then(() => this.write(obj, e));
+    // Writes wait their turn behind the API client's rate limit: after a burst (hundreds of
+    // Rollouts created at once) thousands of Events queue for a minute or more. Each keeps only
+    // the reference it will write, not the whole object (a Rollout, an AnalysisRun with its
+    // measurements), so the queue does not pin old versions of every object in memory.
+    const { metadata: m } = obj;
+    const ref: InvolvedObject = {
+      apiVersion: obj.apiVersion,
+      kind: obj.kind,
+      name: m.name,
+      namespace: m.namespace ?? 'default',
+      uid: m.uid,
+      resourceVersion: m.resourceVersion,
+    };
+    this.tail = this.tail.then(() => this.write(ref, e));
     return this.tail;
   }
 
-  private async write(obj: KubeObject, e: EventSpec): Promise<void> {
-    const ns = obj.metadata.namespace ?? 'default';
-    const key = `${obj.metadata.uid}|${e.type}|${e.reason}|${e.message}`;
+  private async write(ref: InvolvedObject, e: EventSpec): Promise<void> {
+    const ns = ref.namespace;
+    const key = `${ref.uid}|${e.type}|${e.reason}|${e.message}`;
     const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
     const prev = this.seen.get(key);
     try {
@@ -50,15 +73,8 @@ export class EventRecorder {
         {
           apiVersion: 'v1',
           kind: 'Event',
-          metadata: { generateName: `${obj.metadata.name}.`, namespace: ns },
-          involvedObject: {
-            apiVersion: obj.apiVersion,
-            kind: obj.kind,
-            name: obj.metadata.name,
-            namespace: ns,
-            uid: obj.metadata.uid,
-            resourceVersion: obj.metadata.resourceVersion,
-          },
+          metadata: { generateName: `${ref.name}.`, namespace: ns },
+          involvedObject: ref,
           reason: e.reason,
           message: e.message,
           type: e.type,

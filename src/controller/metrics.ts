@@ -20,7 +20,11 @@ export class ControllerMetrics {
 
   constructor(version: string) {
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry });
+    // prom-client samples the event loop's delay with a timer of this period (default 10 ms): 100
+    // wakeups a second cost an idle controller about 0.2% of a core, most of what it uses with
+    // nothing to do (Argo's Go runtime has no such sampler). A 100 ms period keeps
+    // nodejs_eventloop_lag_* meaningful for the stalls that matter at a tenth of the cost.
+    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 100 });
     this.info = new Gauge({
       name: 'rollout_info',
       help: 'Information about rollout.',
