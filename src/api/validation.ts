@@ -1008,7 +1008,7 @@ function managedRoutesServed(
     return [
       forbidden(
         `spec.strategy.canary.steps[${routeStep}].${kind}`,
-        `header and mirror routes through NGINX need Kanary's data plane, and no \`kanary ingress\` replica reports serving ${what} (of Ingress ${goQuote(ing.metadata?.name ?? '')}) in namespace ${goQuote(ns)}; the Rollout is not progressed so that no step is skipped`,
+        `header and mirror routes through NGINX need Kanary's data plane, and no \`kanary ingress\` replica reports serving ${what} (of Ingress ${goQuote(ing.metadata?.name ?? '')}) for this namespace; the Rollout is not progressed so that no step is skipped`,
       ),
     ];
   }

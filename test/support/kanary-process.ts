@@ -66,6 +66,19 @@ export function children(pid: number): Proc[] {
     .filter((p): p is Proc => p !== undefined);
 }
 
+/** Every process below `pid` (children, their children, …). */
+export function descendants(pid: number): Proc[] {
+  const out: Proc[] = [];
+  const queue = [pid];
+  while (queue.length > 0) {
+    for (const c of children(queue.shift()!)) {
+      out.push(c);
+      queue.push(c.pid);
+    }
+  }
+  return out;
+}
+
 export interface KanaryProcess {
   variant: Variant;
   /** the process the test started (the wrapper, or the bundled Node itself) */
@@ -107,7 +120,11 @@ export async function spawnKanary(
       ? self
       : await waitUntil(
           'the wrapper to start the bundled Node',
-          async () => children(self.pid).find((p) => p.cmdline.includes('kanary.js')),
+          // the bundled Node itself, below setpriv's exec if it is used (not setpriv before its exec)
+          async () =>
+            descendants(self.pid).find(
+              (p) => p.cmdline.includes('kanary.js') && /^\S*node_modules\/node\/bin\/node /.test(p.cmdline),
+            ),
           10_000,
           20,
         );
@@ -212,9 +229,12 @@ export async function startIngressProcess(
     env,
   );
   await waitHttpOk(`http://127.0.0.1:${metricsPort}/healthz`, k);
+  // anywhere below the process the test started: once (2026-12-04, CI rehearsal) the process found
+  // as the wrapper's child was not the one that logged (another pid) and had no children
   const master = await waitUntil(
     'the nginx master',
-    async () => children(k.real.pid).find((p) => p.cmdline.startsWith('nginx: master process')),
+    async () =>
+      descendants(k.child.pid ?? k.real.pid).find((p) => p.cmdline.startsWith('nginx: master process')),
     // start-up, not the property under test: /healthz answers before the first sync starts nginx,
     // and on a loaded machine that sync (informers, nginx -t) took more than 10 s once, and more
     // than 30 s once (2026-12-04, the first minute of a CI run; not understood: the log below says
@@ -222,9 +242,9 @@ export async function startIngressProcess(
     60_000,
     20,
   ).catch((err: Error) => {
-    const tree = children(k.real.pid).map((p) => `${p.pid} ${p.cmdline.slice(0, 80)}`);
+    const tree = descendants(k.child.pid ?? k.real.pid).map((p) => `${p.pid} ${p.cmdline.slice(0, 80)}`);
     throw new Error(
-      `${err.message}\nchildren of ${k.real.pid}: ${tree.join('; ') || 'none'}\nits log:\n${k.logs.slice(-40).join('\n')}`,
+      `${err.message}\nbelow ${k.child.pid} (real ${k.real.pid}): ${tree.join('; ') || 'none'}\nits log:\n${k.logs.slice(-40).join('\n')}`,
     );
   });
   const workers = await waitUntil(

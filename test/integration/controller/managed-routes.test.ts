@@ -6,12 +6,15 @@
  * header routes to stable again; retried and promoted, the route is gone.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { it } from 'node:test';
+import { parseAllDocuments } from 'yaml';
 import { RESOURCES, resourcePath } from '../../../src/kube/client.ts';
 import { waitUntil } from '../../support/cluster.ts';
 import { type Manifest, rolloutEnv } from '../../support/controller.ts';
 import { startIngressProcess } from '../../support/kanary-process.ts';
 import { tomozoManifests } from '../../support/scenario.ts';
+import { upstreamPath } from '../../support/upstream.ts';
 import { tally } from '../dataplane/support.ts';
 
 const NAME = 'tomozo';
@@ -110,4 +113,94 @@ it('setHeaderRoute through the Kanary data plane: header → canary at weight 0;
     (r) => r.status?.phase === 'Healthy' && r.status.stableRS === r.status.currentPodHash,
   );
   await waitUntil('the route Ingress deleted after the promotion', async () => !(await routeIngress()));
+});
+
+/** The steps and managed routes of upstream's e2e fixture header-routing/alb-header-route.yaml, as they are. */
+function upstreamHeaderRouteSteps(): { steps: unknown[]; managedRoutes: unknown[] } {
+  const file = upstreamPath('argo-rollouts', 'test/e2e/header-routing/alb-header-route.yaml');
+  const rollout = parseAllDocuments(readFileSync(file, 'utf8'))
+    .map((d) => d.toJS() as { kind?: string; spec?: { strategy: { canary: Record<string, unknown> } } })
+    .find((d) => d.kind === 'Rollout');
+  const canary = rollout?.spec?.strategy.canary as {
+    steps: unknown[];
+    trafficRouting: { managedRoutes: unknown[] };
+  };
+  return { steps: canary.steps, managedRoutes: canary.trafficRouting.managedRoutes };
+}
+
+it("upstream's header-route e2e steps (alb-header-route.yaml, its router replaced by NGINX) run unchanged", async (t) => {
+  const { steps, managedRoutes } = upstreamHeaderRouteSteps();
+  // setWeight 20, pause, setHeaderRoute header-route (Custom-Header exact "Mozilla*"), pause,
+  // setHeaderRoute header-route without match (removes it), pause
+  assert.equal(steps.length, 6);
+  const env = await rolloutEnv(t, 'hroute-e2e');
+  const ns = env.ns.name;
+  const dp = await startIngressProcess(t, 'direct', ns, { ...process.env, POD_NAME: 'dp-e' }, [
+    '--report-interval',
+    '1s',
+  ]);
+  const name = 'tomozo-tomozo-header-route-route';
+  const exists = () =>
+    env.client.get(resourcePath(RESOURCES.ingresses, ns, name)).then(
+      () => true,
+      () => false,
+    );
+  const header = { 'Custom-Header': 'Mozilla*' };
+  await env.apply(
+    tomozoManifests().map((m) => {
+      if (m.kind !== 'Rollout') return m;
+      const spec = m.spec as { strategy: { canary: Record<string, unknown> & { trafficRouting: object } } };
+      const canary = spec.strategy.canary;
+      return {
+        ...m,
+        spec: {
+          ...spec,
+          replicas: 5,
+          strategy: {
+            canary: { ...canary, trafficRouting: { ...canary.trafficRouting, managedRoutes }, steps },
+          },
+        },
+      };
+    }),
+  );
+  await env.waitFor(NAME, 'Healthy', (r) => r.status?.phase === 'Healthy');
+  await env.ros.setImage(NAME, 'tomozo', 'tomozo-repo/tomozo:0.0.2');
+  await env.waitFor(
+    NAME,
+    'paused at 20%',
+    (r) => r.status?.currentStepIndex === 1 && r.status.phase === 'Paused',
+  );
+  assert.equal(await exists(), false);
+  await env.ros.promote(NAME);
+  await env.waitFor(
+    NAME,
+    'paused after the header route',
+    (r) => r.status?.currentStepIndex === 3 && r.status.phase === 'Paused',
+  );
+  assert.equal(await exists(), true);
+  await waitUntil(
+    'the header routed to the canary',
+    async () => (await tally(dp.httpPort, HOST, PATH, 20, header))['0.0.2'] === 20,
+  );
+  assert.deepEqual(await tally(dp.httpPort, HOST, PATH, 200, header), { '0.0.2': 200 });
+  const plain = await tally(dp.httpPort, HOST, PATH, 200);
+  // weight 20 without the header: Binomial(200, 0.2), mean 40, sd 5.7; [12, 75] is ±5 sd
+  assert.ok((plain['0.0.2'] ?? 0) >= 12 && (plain['0.0.2'] ?? 0) <= 75, JSON.stringify(plain));
+  await env.ros.promote(NAME);
+  await env.waitFor(
+    NAME,
+    'paused after the route is removed',
+    (r) => r.status?.currentStepIndex === 5 && r.status.phase === 'Paused',
+  );
+  assert.equal(await exists(), false, 'setHeaderRoute without match removed the route');
+  await waitUntil(
+    'the header no longer routes',
+    async () => ((await tally(dp.httpPort, HOST, PATH, 40, header))['0.0.1'] ?? 0) > 0,
+  );
+  await env.ros.promote(NAME);
+  await env.waitFor(
+    NAME,
+    'Healthy on 0.0.2',
+    (r) => r.status?.phase === 'Healthy' && r.status.stableRS === r.status.currentPodHash,
+  );
 });

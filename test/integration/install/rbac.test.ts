@@ -44,7 +44,7 @@ async function startWeb(t: TestContext): Promise<string> {
 }
 
 /** The seed scenario's objects, for this install's instance id and ingress class. */
-function scenario(inst: Install, base: string): Manifest[] {
+function scenario(inst: Install, base: string, withDataPlane = true): Manifest[] {
   const objs = editRollout(tomozoManifests(), (ro) => {
     ro.metadata.labels = { ...ro.metadata.labels, [INSTANCE_LABEL]: inst.instanceId };
     ro.spec.replicas = 2;
@@ -53,7 +53,23 @@ function scenario(inst: Install, base: string): Manifest[] {
     c.scaleDownDelaySeconds = 2;
     c.canaryMetadata = { labels: { role: 'canary' } };
     c.stableMetadata = { labels: { role: 'stable' } };
-    c.steps = [{ setWeight: 10 }, { pause: {} }, { analysis: { templates: [{ templateName: 'web-ok' }] } }];
+    // a header route: its Ingress is deleted when the update is promoted (ingresses delete); only
+    // with a Kanary data plane serving the class (without one the Rollout is refused), else a
+    // plain step in its place keeps the step indexes
+    c.trafficRouting = { ...(c.trafficRouting as object), managedRoutes: [{ name: 'beta' }] };
+    c.steps = [
+      { setWeight: 10 },
+      withDataPlane
+        ? {
+            setHeaderRoute: {
+              name: 'beta',
+              match: [{ headerName: 'X-Beta', headerValue: { exact: 'yes' } }],
+            },
+          }
+        : { setWeight: 10 },
+      { pause: {} },
+      { analysis: { templates: [{ templateName: 'web-ok' }] } },
+    ];
     // runs of earlier revisions are deleted (analysisruns delete)
     ro.spec.analysis = { successfulRunHistoryLimit: 0 };
   }).map((o) =>
@@ -168,11 +184,12 @@ async function runScenario(t: TestContext, inst: Install, dp: RunningPart & { ht
     ros,
     'tomozo',
     'Paused at 10%',
-    (r) => r.status?.phase === 'Paused' && r.status.currentStepIndex === 1,
+    (r) => r.status?.phase === 'Paused' && r.status.currentStepIndex === 2,
   );
   // the data plane's report (its Lease) reached the controller: the step's weight was verified
   assert.equal(at10.status?.canary?.weights?.verified, true, 'weight 10 verified against the data plane');
   await route({ 'X-Canary': 'true' }, '0.0.2');
+  await route({ 'X-Beta': 'yes' }, '0.0.2');
 
   await ros.promote('tomozo');
   const v2 = await waitForRollout(
@@ -183,6 +200,16 @@ async function runScenario(t: TestContext, inst: Install, dp: RunningPart & { ht
     90_000,
   );
   await route({}, '0.0.2');
+  await waitUntil(
+    'the header route Ingress deleted after the promotion',
+    async () =>
+      !(
+        await admin.get<{ items: { metadata: { name: string } }[] }>(
+          resourcePath(RESOURCES.ingresses, ns.name),
+        )
+      ).items.some((i) => i.metadata.name === 'tomozo-tomozo-beta-route'),
+    30_000,
+  );
   await waitUntil(
     'the old ReplicaSet deleted (revisionHistoryLimit 0)',
     async () => {
@@ -199,7 +226,7 @@ async function runScenario(t: TestContext, inst: Install, dp: RunningPart & { ht
     ros,
     'tomozo',
     'Paused at 10% again',
-    (r) => r.status?.phase === 'Paused' && r.status.currentStepIndex === 1,
+    (r) => r.status?.phase === 'Paused' && r.status.currentStepIndex === 2,
   );
   await waitUntil(
     'the RolloutPaused Event counted twice',
@@ -335,7 +362,7 @@ describe('least privilege: each rule is needed', () => {
     const ctrlSa = `${inst.release}-kanary-controller`;
     const ctrl = await startChartController(t, inst, ctrlSa);
     const base = await startWeb(t);
-    await applyAll(inst.admin, inst.ns.name, scenario(inst, base));
+    await applyAll(inst.admin, inst.ns.name, scenario(inst, base, false));
     const denied = await waitUntil(
       'the denied create of the canary Ingress',
       async () =>

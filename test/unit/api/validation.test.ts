@@ -674,7 +674,7 @@ describe('managed routes through NGINX (Kanary serves them; Argo refuses them fo
     const res = validateRolloutReferences(routed(), refs([]));
     assert.equal(
       res.ok ? 'ok' : res.message,
-      'spec.strategy.canary.steps[1].setHeaderRoute: Forbidden: header and mirror routes through NGINX need Kanary\'s data plane, and no `kanary ingress` replica reports serving ingress class "nginx" (of Ingress "tomozo") in namespace "default"; the Rollout is not progressed so that no step is skipped',
+      'spec.strategy.canary.steps[1].setHeaderRoute: Forbidden: header and mirror routes through NGINX need Kanary\'s data plane, and no `kanary ingress` replica reports serving ingress class "nginx" (of Ingress "tomozo") for this namespace; the Rollout is not progressed so that no step is skipped',
     );
   });
   it('accepts the class when a report claims it for all namespaces or this one', () => {
