@@ -58,6 +58,7 @@ const PORTS = {
   kanaryLuaTls: 18923,
   minimal: 18930,
   minimalLog: 18931,
+  minimalLua: 18932,
 };
 const silent = pino({ level: 'error' });
 
@@ -68,6 +69,15 @@ interface WrkResult {
   p50ms: number;
   p99ms: number;
   errors: number;
+}
+
+/** wrk is a bench dependency only: installed by `bash scripts/ensure-deps.sh bench`. */
+async function ensureWrk(): Promise<void> {
+  await exec('bash', [join(import.meta.dirname, '..', 'scripts', 'ensure-deps.sh'), 'bench']).catch(
+    (err: { stderr?: string }) => {
+      throw new Error(`wrk is needed: ${err.stderr?.trim() || String(err)}`);
+    },
+  );
 }
 
 async function wrk(port: number, host: string): Promise<WrkResult> {
@@ -177,6 +187,25 @@ http { ${log} ${tempPaths(dir)}
 }`;
 }
 
+/**
+ * The minimal proxy with nginx's default access log, its one upstream chosen by the smallest
+ * Lua balancer there is (one endpoint, no state, no variable read): the floor of what any data
+ * plane that changes endpoints without a reload pays per request (ingress-nginx's and Kanary's
+ * design; open-source nginx has no other way to change an upstream's servers live).
+ */
+function minimalLuaConfig(dir: string, endpoint: string, port: number): string {
+  const [host, p] = endpoint.split(':');
+  return `load_module /usr/lib/nginx/modules/ndk_http_module.so; load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;
+daemon off; worker_processes auto; pid ${join(dir, 'nginx.pid')}; error_log ${join(dir, 'logs', 'error.log')} warn;
+events { worker_connections 16384; }
+http { access_log ${join(dir, 'logs', 'access.log')}; ${tempPaths(dir)}
+  upstream app { server 0.0.0.1; balancer_by_lua_block { require("ngx.balancer").set_current_peer("${host}", ${p}) } keepalive 64; }
+  server { listen 127.0.0.1:${port};
+    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header Host $host; }
+  }
+}`;
+}
+
 function snapshotFor(stable: string[], canary: string[]): ClusterSnapshot {
   const slice = (svc: string, eps: string[]) => ({
     metadata: { name: svc, namespace: 'bench', labels: { 'kubernetes.io/service-name': svc } },
@@ -225,6 +254,7 @@ function snapshotFor(stable: string[], canary: string[]): ClusterSnapshot {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function main(): Promise<void> {
+  await ensureWrk();
   const root = mkdtempSync(join(tmpdir(), 'kanary-bench-'));
   chmodSync(root, 0o755); // nginx's workers reopen the rotated log under it
   const stops: (() => Promise<void>)[] = [];
@@ -312,13 +342,17 @@ async function main(): Promise<void> {
     const logDir = join(root, 'minimal-log');
     const minimalLog = await startNginx(logDir, minimalConfig(logDir, stableEps, PORTS.minimalLog, true));
     stops.push(minimalLog.stop);
+    const luaDir = join(root, 'minimal-lua');
+    const minimalLua = await startNginx(luaDir, minimalLuaConfig(luaDir, stableEps[0]!, PORTS.minimalLua));
+    stops.push(minimalLua.stop);
 
     type Measured = Awaited<ReturnType<typeof measure>>;
-    const results: Record<'kanary' | 'kanaryLua' | 'minimal' | 'minimalLog', Measured[]> = {
+    const results: Record<'kanary' | 'kanaryLua' | 'minimal' | 'minimalLog' | 'minimalLua', Measured[]> = {
       kanary: [],
       kanaryLua: [],
       minimal: [],
       minimalLog: [],
+      minimalLua: [],
     };
     const countChecks: string[] = [];
     /** requests counted in nginx_ingress_controller_requests, from a scrape as Prometheus makes it */
@@ -335,6 +369,7 @@ async function main(): Promise<void> {
       results.minimal.push(await measure(PORTS.minimal, minimal.pid));
       results.kanary.push(await measure(kanaryPort, kanaryPid()));
       results.minimalLog.push(await measure(PORTS.minimalLog, minimalLog.pid));
+      results.minimalLua.push(await measure(PORTS.minimalLua, minimalLua.pid));
       if (kanaryLua) {
         const before = await counted(kanaryLua.metrics);
         const m = await measure(kanaryLua.port, kanaryLua.pid());
@@ -362,6 +397,9 @@ async function main(): Promise<void> {
     console.log(row('minimal nginx proxy, access_log off', results.minimal, false));
     console.log(row("minimal nginx proxy, nginx's default access log", results.minimalLog, false));
     console.log(
+      row('minimal proxy, default access log, + the smallest Lua balancer', results.minimalLua, false),
+    );
+    console.log(
       row('Kanary (Lua routing, canary at weight 10, JSON access log, metrics)', results.kanary, true),
     );
     if (kanaryLua) {
@@ -378,6 +416,9 @@ async function main(): Promise<void> {
     );
     console.log(
       `throughput Kanary / minimal (default access log): ${(ratio(results.minimalLog) * 100).toFixed(1)}%`,
+    );
+    console.log(
+      `throughput of the smallest Lua balancer / minimal (default access log): ${(ratio(results.minimalLog, results.minimalLua) * 100).toFixed(1)}% (the floor for live endpoints)`,
     );
     if (kanaryLua) {
       console.log(

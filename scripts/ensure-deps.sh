@@ -8,8 +8,10 @@
 # `npm test` and `npm run playground` (npm's pre-scripts) and by .ci/run.
 # Installs what is missing when run as root with apt-get; otherwise prints the
 # command to run. A no-op when everything is there.
+# `ensure-deps.sh bench` also wants wrk (bench/dataplane-throughput.ts drives the data plane with it).
 set -euo pipefail
 need=()
+if [ "${1:-}" = bench ]; then command -v wrk >/dev/null 2>&1 || need+=(wrk); fi
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
 command -v curl >/dev/null 2>&1 || need+=(curl)

@@ -553,9 +553,11 @@ const SCENARIOS: Scenario[] = [
       await run.checkpoint('retried', at.blueGreenPaused('3'));
       web.ok = false;
       await run.plugin(['promote', name]);
+      // and revision 1, given a 5 s scale-down deadline at the first promotion, scaled down on both
+      // sides (once Argo was caught before its pass at that deadline, Kanary after)
       await run.checkpoint(
         'post-failed',
-        (o) => at.aborted(o) && runPhase(o, '3', 'PostPromotion') === 'Failed',
+        at.scaledDown('1', (o) => at.aborted(o) && runPhase(o, '3', 'PostPromotion') === 'Failed'),
       );
     },
   },
