@@ -18,6 +18,9 @@
  * CPUs. The minimal proxy has one upstream, keep-alive, and either no access
  * log or nginx's default one.
  *
+ * A fifth contestant is the minimal proxy (default access log) behind the smallest Lua balancer
+ * (one fixed peer): what a data plane that changes endpoints without a reload pays at least.
+ *
  * With `local` backends a second Kanary nginx runs `--metrics-source nginx --access-log default`
  * (the metrics counted in Lua in the log phase, nginx's default access log format); after each of
  * its rounds the bench scrapes its metrics as `kanary ingress` does and checks that every request
