@@ -97,7 +97,7 @@ export function registerControllerCommand(program: Command): void {
         retryPeriodMs: retry,
         healthAddress: o.healthAddress as string,
         healthPort: Number(o.healthPort),
-        workers: Number(o.workers),
+        workers: wholeNumber('--workers', o.workers),
         analysisWorkers: wholeNumber('--analysis-workers', o.analysisWorkers),
         qps,
         burst,
