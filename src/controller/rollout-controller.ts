@@ -8,6 +8,7 @@ import {
   type UnreadableReport,
 } from '../api/dataplane-report.ts';
 import { DEFAULT_WEIGHT_VERIFY_TIMEOUT_MS } from '../api/defaults.ts';
+import { MANAGED_ROUTE_LABEL } from '../api/managed-routes.ts';
 import { selectorMatches } from '../api/selector.ts';
 import type { Rollout } from '../api/types.ts';
 import {
@@ -118,7 +119,14 @@ export class RolloutController {
       indexers: { [BY_OWNER]: (p) => (p.metadata.ownerReferences ?? []).map((r) => r.uid) },
     });
     this.services = new Informer(client, RESOURCES.services, common);
-    this.ingresses = new Informer(client, RESOURCES.ingresses, common);
+    // managed-route Ingresses by their Rollout, so routes no longer in managedRoutes can be removed too
+    this.ingresses = new Informer(client, RESOURCES.ingresses, {
+      ...common,
+      indexers: {
+        [BY_ROUTE_OWNER]: (ing) =>
+          ing.metadata.labels?.[MANAGED_ROUTE_LABEL] === 'true' ? [controllerUid(ing)] : [],
+      },
+    });
     this.analysisRuns = new Informer(client, RESOURCES.analysisruns, {
       ...common,
       transform: slimAnalysisRun,
@@ -463,7 +471,10 @@ export class RolloutController {
       replicaSets: structuredClone(replicaSets),
       pods: structuredClone([...pods.values()]),
       services: get(this.services, named.services),
-      ingresses: get(this.ingresses, named.ingresses),
+      ingresses: {
+        ...(uid ? byName(this.ingresses.byIndex(BY_ROUTE_OWNER, uid).filter(inNs)) : {}),
+        ...get(this.ingresses, named.ingresses),
+      },
       analysis: {
         runs: structuredClone(this.analysisRuns.list(ns)),
         templates: byName(this.analysisTemplates.list(ns)),
@@ -702,6 +713,8 @@ function analysisTemplateRefs(ro: RolloutObject): { name: string; cluster: boole
 const BY_CONTROLLER = 'controller-uid';
 /** index of pods by the uids of their owners */
 const BY_OWNER = 'owner-uid';
+/** index of managed-route Ingresses (label kanary.dev/managed-route=true) by their controller's uid */
+const BY_ROUTE_OWNER = 'route-owner-uid';
 const controllerUid = (o: KubeObject) => o.metadata.ownerReferences?.find((r) => r.controller)?.uid ?? '';
 
 function matches(selector: unknown, labels: Record<string, string> | undefined): boolean {

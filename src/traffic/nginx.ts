@@ -355,12 +355,20 @@ export class NginxRouter implements TrafficRouter {
     );
   }
 
-  /** Deletes every managed-route Ingress of the Rollout that exists (and is its own). */
+  /**
+   * Deletes every managed-route Ingress of the Rollout that exists and is its own: those of its
+   * managedRoutes, and labelled ones it owns whose route has left managedRoutes since (as Argo's
+   * mesh routers remove every route they recorded as managed).
+   */
   removeManagedRoutes(): RouterResult {
     const r = this.obs.rollout;
     const actions: Action[] = [];
     const events: PlanEvent[] = [];
-    for (const name of managedRouteIngressNames(r)) {
+    const names = new Set(managedRouteIngressNames(r));
+    for (const [name, ing] of Object.entries(this.obs.ingresses)) {
+      if (ing?.metadata?.labels?.[MANAGED_ROUTE_LABEL] === 'true') names.add(name);
+    }
+    for (const name of [...names].sort()) {
       const live = this.obs.ingresses[name];
       if (!live || live.metadata?.deletionTimestamp) continue;
       const owner = controllerRefOf(live);

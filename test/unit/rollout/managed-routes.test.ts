@@ -135,6 +135,40 @@ describe('managed routes (NGINX, Kanary data plane)', () => {
     assert.deepEqual(routeIngresses(sim), [HEADER]);
   });
 
+  it("removal also takes the Rollout's route Ingresses whose route has left managedRoutes, never another owner's", () => {
+    const sim = routed([{ setWeight: 10 }, headerStep, { pause: {} }]);
+    sim.converge();
+    const leftover = (name: string, uid: string) =>
+      sim.addIngress({
+        apiVersion: 'networking.k8s.io/v1',
+        kind: 'Ingress',
+        metadata: {
+          name,
+          namespace: 'default',
+          labels: { [MANAGED_ROUTE_LABEL]: 'true' },
+          annotations: { 'kanary.dev/managed-route': 'old' },
+          ownerReferences: [
+            { apiVersion: 'argoproj.io/v1alpha1', kind: 'Rollout', name: 'tomozo', uid, controller: true },
+          ],
+        },
+        spec: {},
+      });
+    leftover('tomozo-tomozo-old-route', 'rollout-uid');
+    leftover('other-tomozo-old-route', 'someone-else');
+    // the update's first passes remove routes (no canary pod available yet): the leftover goes then
+    update(sim);
+    sim.converge();
+    assert.deepEqual(routeIngresses(sim), ['other-tomozo-old-route', HEADER]);
+    assert.ok(
+      sim.history.some((p) => p.events.some((e) => e.message.includes('`tomozo-tomozo-old-route`'))),
+      'its removal is an Event',
+    );
+    resume(sim);
+    sim.converge();
+    assert.equal(sim.status.phase, 'Healthy');
+    assert.deepEqual(routeIngresses(sim), ['other-tomozo-old-route'], "only another owner's Ingress is left");
+  });
+
   it('promote --full removes the routes', () => {
     const sim = routed([{ setWeight: 10 }, headerStep, { pause: {} }, { pause: {} }]);
     sim.converge();
