@@ -31,6 +31,40 @@ export function ingressContentHash(ing: {
   return createHash('sha256').update(content).digest('hex').slice(0, 16);
 }
 
+/**
+ * The class an Ingress asks for: its `kubernetes.io/ingress.class` annotation, else
+ * spec.ingressClassName (the annotation wins, as ingress-nginx reads them); undefined when it has
+ * neither (it belongs to the default IngressClass). The data plane decides what it serves by it,
+ * and the controller which replicas serve an Ingress.
+ */
+export function ingressClassOf(
+  ing:
+    | {
+        metadata?: { annotations?: Record<string, string> | null } | null;
+        spec?: { ingressClassName?: string | null } | null;
+      }
+    | undefined,
+): string | undefined {
+  return (
+    ing?.metadata?.annotations?.['kubernetes.io/ingress.class'] ?? ing?.spec?.ingressClassName ?? undefined
+  );
+}
+
+/**
+ * Whether the replica behind a report serves an Ingress of class `ingressClass` (undefined: none)
+ * in `namespace`: it watches that namespace (or all), and the class is its class, or the Ingress
+ * has none and the replica's class is the default one.
+ */
+export function reportServes(
+  body: Pick<ReportBody, 'class' | 'defaultClass' | 'namespace'>,
+  namespace: string,
+  ingressClass: string | undefined,
+): boolean {
+  if (body.namespace !== '' && body.namespace !== namespace) return false;
+  if (ingressClass === undefined) return body.defaultClass;
+  return ingressClass === body.class;
+}
+
 /** One canary Ingress as nginx serves it. */
 export interface ServedCanary {
   /** ingressContentHash of the canary Ingress the served state was built from */

@@ -64,18 +64,13 @@ export function managedRouteIngressName(rollout: string, stableIngress: string, 
     .toLowerCase()
     .replace(/[^a-z0-9-]/g, '-')
     .replace(/^-+|-+$/g, '');
-  let hash = '';
-  if (safe !== route || !DNS_SAFE.test(route)) {
-    hash = `-${createHash('sha256').update(route).digest('hex').slice(0, 8)}`;
-    if (safe === '') safe = 'r';
-  }
+  const digest = `-${createHash('sha256').update(route).digest('hex').slice(0, 8)}`;
+  const altered = safe !== route || !DNS_SAFE.test(route);
+  if (safe === '') safe = 'r';
   const room = MAX_NAME - SUFFIX.length;
-  let base = `${rollout}-${stableIngress}-${safe}`;
-  if (base.length + hash.length > room) {
-    if (!hash) hash = `-${createHash('sha256').update(route).digest('hex').slice(0, 8)}`;
-    base = base.slice(0, room - hash.length).replace(/[-.]+$/, '');
-  }
-  return `${base}${hash}${SUFFIX}`;
+  const base = `${rollout}-${stableIngress}-${safe}`;
+  if (base.length + (altered ? digest.length : 0) <= room) return `${base}${altered ? digest : ''}${SUFFIX}`;
+  return `${base.slice(0, room - digest.length).replace(/[-.]+$/, '')}${digest}${SUFFIX}`;
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> =>

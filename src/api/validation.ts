@@ -19,6 +19,7 @@ import type {
   V1Service,
 } from '@kubernetes/client-node';
 import { goQuote, MANAGED_BY_ANNOTATION, POD_TEMPLATE_HASH_LABEL } from './constants.ts';
+import { ingressClassOf, reportServes } from './dataplane-report.ts';
 import { DEFAULT_MAX_TRAFFIC_WEIGHT, maxSurgeOf, maxUnavailableOf } from './defaults.ts';
 import { pauseDurationSeconds } from './duration.ts';
 import {
@@ -997,13 +998,8 @@ function managedRoutesServed(
   const kind = has(steps[routeStep]?.setHeaderRoute) ? 'setHeaderRoute' : 'setMirrorRoute';
   const ns = r.metadata?.namespace ?? '';
   for (const ing of stables) {
-    const cls = ing.metadata?.annotations?.['kubernetes.io/ingress.class'] ?? ing.spec?.ingressClassName;
-    const served = dataPlanes.some(
-      (d) =>
-        (d.body.namespace === '' || d.body.namespace === ns) &&
-        (cls === undefined ? d.body.defaultClass : d.body.class === cls),
-    );
-    if (served) continue;
+    const cls = ingressClassOf(ing);
+    if (dataPlanes.some((d) => reportServes(d.body, ns, cls))) continue;
     const what = cls === undefined ? 'the default ingress class' : `ingress class ${goQuote(cls)}`;
     return [
       forbidden(

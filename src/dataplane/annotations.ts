@@ -1,3 +1,4 @@
+import { ingressClassOf } from '../api/dataplane-report.ts';
 import type { CanaryRules, Ingress } from './types.ts';
 
 /**
@@ -113,6 +114,4 @@ export function parseAnnotations(ing: Ingress, prefix: string): ParsedAnnotation
 }
 
 /** The `kubernetes.io/ingress.class` annotation or spec.ingressClassName, whichever is set (annotation first). */
-export function ingressClassOf(ing: Ingress): string | undefined {
-  return ing.metadata.annotations?.['kubernetes.io/ingress.class'] ?? ing.spec?.ingressClassName ?? undefined;
-}
+export { ingressClassOf };

@@ -3,7 +3,7 @@
  * ReplicaSet, restarts, history, Services, traffic, scaling, pause, status.
  */
 import type { V1ReplicaSet } from '@kubernetes/client-node';
-import { Message, POD_TEMPLATE_HASH_LABEL, REVISION_ANNOTATION, Reason } from '../api/constants.ts';
+import { Message, POD_TEMPLATE_HASH_LABEL, Reason } from '../api/constants.ts';
 import {
   DEFAULT_WEIGHT_VERIFY_TIMEOUT_MS,
   maxTrafficWeightOf,
@@ -14,7 +14,7 @@ import {
 import { pauseDurationSeconds } from '../api/duration.ts';
 import { computeStepHash } from '../api/hash.ts';
 import { formatLabelSelector } from '../api/selector.ts';
-import type { Rollout, RolloutStatus, TrafficWeights } from '../api/types.ts';
+import type { RolloutStatus, TrafficWeights } from '../api/types.ts';
 import { reconcileAnalysisRuns, stepAnalysisSucceeded } from './analysis.ts';
 import { getCondition, newCondition, removeCondition, setCondition } from './conditions.ts';
 import { type Ctx, event, isAborted, PassError, requeueAfter, statusOf } from './context.ts';
@@ -27,6 +27,7 @@ import {
   hashOf,
   isActive,
   readyReplicas,
+  revisionOf,
   sameRS,
   specReplicas,
   statusReplicas,
@@ -299,7 +300,7 @@ function reconcileTrafficRouting(ctx: Ctx): void {
   // not in a pass that removes the routes (Argo deletes and re-creates it then, and the next pass
   // deletes it again: the same end, without the churn)
   const { step } = currentStep(ctx.r);
-  if (step && !removeRoutes && revisionOf(ctx.r) > 1) {
+  if (step && !removeRoutes && (revisionOf(ctx.r) ?? 0) > 1) {
     if (step.setHeaderRoute) applyRouterResult(ctx, router.setHeaderRoute(step.setHeaderRoute), false);
     if (step.setMirrorRoute) applyRouterResult(ctx, router.setMirrorRoute(step.setMirrorRoute), false);
   }
@@ -333,12 +334,6 @@ function applyRouterResult(ctx: Ctx, result: RouterResult, warnEvent: boolean): 
     if (warnEvent) event(ctx, Reason.TrafficRoutingError, result.error, 'Warning');
     throw new PassError(result.error);
   }
-}
-
-/** The Rollout's revision annotation as a number (0 when unset or not a number). */
-function revisionOf(r: Rollout): number {
-  const n = Number.parseInt(r.metadata.annotations?.[REVISION_ANNOTATION] ?? '', 10);
-  return Number.isFinite(n) ? n : 0;
 }
 
 /**

@@ -191,6 +191,16 @@ export function managedRoutePatch(live: V1Ingress, desired: V1Ingress): object |
   return createMergePatch(from, to) as object | undefined;
 }
 
+/** Whether the Rollout is the live object's controller (the router never touches another's). */
+const controlledBy = (live: V1Ingress, r: Rollout): boolean => {
+  const owner = controllerRefOf(live);
+  return owner !== undefined && owner.uid === r.metadata.uid;
+};
+
+/** Argo's error for a stable Ingress its cache does not have. */
+const stableNotFound = (name: string): string =>
+  `error retrieving stableIngress \`${name}\` from cache: ingress.networking.k8s.io "${name}" not found`;
+
 export class NginxRouter implements TrafficRouter {
   readonly type = 'Nginx';
   private readonly obs: RouterObservation;
@@ -229,8 +239,7 @@ export class NginxRouter implements TrafficRouter {
       const name = managedRouteIngressName(r.metadata.name ?? '', stableName, route.name);
       const live = this.obs.ingresses[name];
       if (live) {
-        const owner = controllerRefOf(live);
-        if (!owner || owner.uid !== r.metadata.uid) {
+        if (!controlledBy(live, r)) {
           return {
             actions,
             events,
@@ -254,7 +263,7 @@ export class NginxRouter implements TrafficRouter {
         return {
           actions,
           events,
-          error: `error retrieving stableIngress \`${stableName}\` from cache: ingress.networking.k8s.io "${stableName}" not found`,
+          error: stableNotFound(stableName),
         };
       }
       const built = buildManagedRouteIngress(r, stable, name, type, route);
@@ -292,7 +301,7 @@ export class NginxRouter implements TrafficRouter {
         return {
           actions,
           events,
-          error: `error retrieving stableIngress \`${stableName}\` from cache: ingress.networking.k8s.io "${stableName}" not found`,
+          error: stableNotFound(stableName),
         };
       }
       const built = buildCanaryIngress(r, stable, name, desiredWeight);
@@ -307,8 +316,7 @@ export class NginxRouter implements TrafficRouter {
         actions.push({ kind: 'createIngress', ingress: built.ingress });
         continue;
       }
-      const owner = controllerRefOf(live);
-      if (!owner || owner.uid !== r.metadata.uid) {
+      if (!controlledBy(live, r)) {
         return { actions, events, error: `canary ingress \`${name}\` controlled by different object` };
       }
       const patch = canaryIngressPatch(live, built.ingress);
@@ -371,8 +379,7 @@ export class NginxRouter implements TrafficRouter {
     for (const name of [...names].sort()) {
       const live = this.obs.ingresses[name];
       if (!live || live.metadata?.deletionTimestamp) continue;
-      const owner = controllerRefOf(live);
-      if (!owner || owner.uid !== r.metadata.uid) continue; // not ours: never deleted
+      if (!controlledBy(live, r)) continue; // not ours: never deleted
       const route = live.metadata?.annotations?.[MANAGED_ROUTE_ANNOTATION] ?? '';
       events.push({
         type: 'Normal',

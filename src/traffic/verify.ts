@@ -16,11 +16,16 @@
  * - Undefined (cannot tell, never blocks) when no live replica serves any of
  *   the canary Ingresses: another ingress controller serves the class.
  */
-import type { V1Ingress } from '@kubernetes/client-node';
-import type { DataPlaneReport, UnreadableReport } from '../api/dataplane-report.ts';
+import {
+  type DataPlaneReport,
+  ingressClassOf,
+  reportServes,
+  type UnreadableReport,
+} from '../api/dataplane-report.ts';
 import type { WeightVerification } from '../rollout/router.ts';
 
 export type { WeightVerification };
+export { ingressClassOf };
 
 export interface CanaryTarget {
   /** namespace/name */
@@ -32,19 +37,10 @@ export interface CanaryTarget {
   version: string | undefined;
 }
 
-export function ingressClassOf(ing: V1Ingress | undefined): string | undefined {
-  return (
-    ing?.metadata?.annotations?.['kubernetes.io/ingress.class'] ?? ing?.spec?.ingressClassName ?? undefined
-  );
-}
-
 export const isLive = (r: DataPlaneReport, nowMs: number) => nowMs < r.lastChangeMs + r.durationMs;
 
-function serves(r: DataPlaneReport, t: CanaryTarget): boolean {
-  if (r.body.namespace !== '' && r.body.namespace !== t.namespace) return false;
-  if (t.ingressClass === undefined) return r.body.defaultClass;
-  return t.ingressClass === r.body.class;
-}
+const serves = (r: DataPlaneReport, t: CanaryTarget): boolean =>
+  reportServes(r.body, t.namespace, t.ingressClass);
 
 export function verifyServedWeight(
   reports: readonly DataPlaneReport[] | undefined,
