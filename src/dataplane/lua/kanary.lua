@@ -152,9 +152,6 @@ local function string_matches(value, m, what)
   if value == nil then
     return false
   end
-  if type(value) == "table" then
-    value = value[1]
-  end
   if m.exact then
     return value == m.exact
   end
@@ -202,6 +199,14 @@ local function header_route(route)
   return nil
 end
 
+-- The next of an upstream's endpoints, round robin per worker (from a random start).
+local function next_endpoint(upstream, eps)
+  local n = #eps
+  local i = (next_index[upstream] or math.random(n)) % n + 1
+  next_index[upstream] = i
+  return eps[i]
+end
+
 -- Sends the request to the server that answers 503: nothing can serve it.
 local function unavailable()
   local ok, err = ngx_balancer.set_current_peer(unavailable_peer)
@@ -232,22 +237,22 @@ function M.balance()
       ngx.log(ngx.ERR, "kanary: no state for route ", route_id)
       return unavailable()
     end
-    target = route.upstream
-    local c = route.canary
     -- managed header routes first (they send 100% of their requests), then the canary's own rules
-    local routed = header_route(route)
-    if routed then
-      target = routed
-      ngx.var.kanary_canary = target
-      ngx.var.kanary_upstream_name = target
-    elseif c then
+    local chosen = header_route(route)
+    local c = route.canary
+    if not chosen and c then
       local canary_eps = upstreams[c.upstream]
       -- a canary without ready endpoints is skipped (stable serves), as in ingress-nginx
       if canary_eps and #canary_eps > 0 and choose_canary(c) then
-        target = c.upstream
-        ngx.var.kanary_canary = target
-        ngx.var.kanary_upstream_name = target
+        chosen = c.upstream
       end
+    end
+    if chosen then
+      target = chosen
+      ngx.var.kanary_canary = chosen
+      ngx.var.kanary_upstream_name = chosen
+    else
+      target = route.upstream
     end
   end
   local eps = upstreams[target]
@@ -255,14 +260,12 @@ function M.balance()
     return unavailable()
   end
   local n = #eps
-  -- round robin per worker; a retry takes the next endpoint, so it lands elsewhere
-  local i = (next_index[target] or math.random(n)) % n + 1
-  next_index[target] = i
+  -- a retry takes the next endpoint, so it lands elsewhere
+  local ep = next_endpoint(target, eps)
   if n > 1 and not retry then
     -- let nginx retry a failed connection on the other endpoints
     ngx_balancer.set_more_tries(math.min(n - 1, 2))
   end
-  local ep = eps[i]
   local ok, err = ngx_balancer.set_current_peer(ep[1], ep[2])
   if not ok then
     ngx.log(ngx.ERR, "kanary: cannot use endpoint ", ep[1], ":", ep[2], ": ", err)
@@ -291,23 +294,20 @@ local HOP_BY_HOP = {
   ["content-length"] = true,
 }
 
+-- One RouteMatch: each of its method, path and headers that is set matches.
+local function route_match(m)
+  return (not m.method or string_matches(ngx.req.get_method(), m.method, "mirror method"))
+    and (not m.path or string_matches(ngx.var.uri, m.path, "mirror path"))
+    and (not m.headers or headers_match(m.headers, "mirror headers"))
+end
+
+-- Any of the RouteMatches (none: every request).
 local function mirror_matches(match)
   if #match == 0 then
     return true
   end
   for i = 1, #match do
-    local m = match[i]
-    local ok = true
-    if m.method and not string_matches(ngx.req.get_method(), m.method, "mirror method") then
-      ok = false
-    end
-    if ok and m.path and not string_matches(ngx.var.uri, m.path, "mirror path") then
-      ok = false
-    end
-    if ok and m.headers and not headers_match(m.headers, "mirror headers") then
-      ok = false
-    end
-    if ok then
+    if route_match(match[i]) then
       return true
     end
   end
@@ -411,13 +411,10 @@ function M.mirror()
         end
         request = mirror_request(body)
       end
-      local n = #eps
-      local k = (next_index[m.upstream] or math.random(n)) % n + 1
-      next_index[m.upstream] = k
-      local ep = eps[k]
       if mirror_inflight + #request > MIRROR_MAX_INFLIGHT then
         ngx.log(ngx.INFO, "kanary: request not mirrored to ", m.ingress, ": ", mirror_inflight, " bytes of copies in flight")
       else
+        local ep = next_endpoint(m.upstream, eps)
         local ok, err = ngx.timer.at(0, send_mirror, ep[1], ep[2], request)
         if ok then
           mirror_inflight = mirror_inflight + #request
