@@ -11,7 +11,7 @@ import { it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import { RESOURCES, resourcePath } from '../../../src/kube/client.ts';
 import { waitUntil } from '../../support/cluster.ts';
-import { type Manifest, rolloutEnv } from '../../support/controller.ts';
+import { editRollout, type Manifest, rolloutEnv } from '../../support/controller.ts';
 import { startIngressProcess } from '../../support/kanary-process.ts';
 import { tomozoManifests } from '../../support/scenario.ts';
 import { upstreamPath } from '../../support/upstream.ts';
@@ -23,34 +23,27 @@ const HOST = 'tomozo.tokyo';
 const PATH = '/v1/tomozo/x';
 const HEADER = { 'X-Route': 'beta' };
 
-const manifests = (): Manifest[] =>
-  tomozoManifests().map((m) => {
-    if (m.kind !== 'Rollout') return m;
-    const spec = m.spec as { strategy: { canary: Record<string, unknown> & { trafficRouting: object } } };
-    return {
-      ...m,
-      spec: {
-        ...spec,
-        replicas: 2,
-        strategy: {
-          canary: {
-            ...spec.strategy.canary,
-            trafficRouting: { ...spec.strategy.canary.trafficRouting, managedRoutes: [{ name: 'beta' }] },
-            steps: [
-              { setCanaryScale: { replicas: 1 } },
-              {
-                setHeaderRoute: {
-                  name: 'beta',
-                  match: [{ headerName: 'X-Route', headerValue: { exact: 'beta' } }],
-                },
-              },
-              { pause: {} },
-            ],
-          },
-        },
-      },
-    };
+/** The seed with the `trafficRouting.managedRoutes` and `steps` given, and `replicas`. */
+const withRoutes = (replicas: number, managedRoutes: unknown[], steps: unknown[]): Manifest[] =>
+  editRollout(tomozoManifests(), (ro) => {
+    ro.spec.replicas = replicas;
+    const canary = ro.spec.strategy.canary;
+    canary.trafficRouting = { ...(canary.trafficRouting as object), managedRoutes };
+    canary.steps = steps;
   });
+
+const manifests = (): Manifest[] =>
+  withRoutes(
+    2,
+    [{ name: 'beta' }],
+    [
+      { setCanaryScale: { replicas: 1 } },
+      {
+        setHeaderRoute: { name: 'beta', match: [{ headerName: 'X-Route', headerValue: { exact: 'beta' } }] },
+      },
+      { pause: {} },
+    ],
+  );
 
 it('setHeaderRoute through the Kanary data plane: header → canary at weight 0; abort and promotion remove the route', async (t) => {
   const env = await rolloutEnv(t, 'hroute');
@@ -146,23 +139,7 @@ it("upstream's header-route e2e steps (alb-header-route.yaml, its router replace
       () => false,
     );
   const header = { 'Custom-Header': 'Mozilla*' };
-  await env.apply(
-    tomozoManifests().map((m) => {
-      if (m.kind !== 'Rollout') return m;
-      const spec = m.spec as { strategy: { canary: Record<string, unknown> & { trafficRouting: object } } };
-      const canary = spec.strategy.canary;
-      return {
-        ...m,
-        spec: {
-          ...spec,
-          replicas: 5,
-          strategy: {
-            canary: { ...canary, trafficRouting: { ...canary.trafficRouting, managedRoutes }, steps },
-          },
-        },
-      };
-    }),
-  );
+  await env.apply(withRoutes(5, managedRoutes, steps));
   await env.waitFor(NAME, 'Healthy', (r) => r.status?.phase === 'Healthy');
   await env.ros.setImage(NAME, 'tomozo', 'tomozo-repo/tomozo:0.0.2');
   await env.waitFor(

@@ -59,18 +59,7 @@ async function endpointIps(ns: TestNamespace, service: string): Promise<string[]
 async function received(ns: TestNamespace, service: string, tag: string): Promise<number> {
   let n = 0;
   for (const ip of await endpointIps(ns, service)) {
-    const body = await new Promise<string>((resolve, reject) => {
-      // a connection of its own, closed after the answer (nothing is left to keep the process up)
-      const req = request({ host: ip, port: 80, path: RECEIVED_PATH, agent: false }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve(Buffer.concat(chunks).toString()));
-        res.on('error', reject);
-      });
-      req.setTimeout(5_000, () => req.destroy(new Error(`${ip}${RECEIVED_PATH} timed out`)));
-      req.on('error', reject);
-      req.end();
-    });
+    const { body } = await podGet(`http://${ip}:80${RECEIVED_PATH}`, 5_000);
     n += (JSON.parse(body) as { byTag: Record<string, number> }).byTag[tag] ?? 0;
   }
   return n;
@@ -286,7 +275,7 @@ test('managed routes: header routes before the weight, mirrors that never touch 
     // the stalled pod answers after 3 s (asked directly): a client that waited for the copy would take as long
     const [stallIp] = await endpointIps(ns, 'app-stall');
     const direct = performance.now();
-    await fetchStatus(`http://${stallIp}:80/`);
+    await podGet(`http://${stallIp}:80/`);
     assert.ok(performance.now() - direct >= 2500, 'the stalled pod takes 3 s');
     const rs = await many(200, 8, () => send(port, 'GET', path, { 'x-kanary-tag': 'stall' }));
     assert.deepEqual(versions(rs), { [S]: 200 });
@@ -310,7 +299,7 @@ test('managed routes: header routes before the weight, mirrors that never touch 
     await kubePatchBackend(ns, 'route-m', 'app-error');
     await waitForCanary(dp, 'route-m', (c) => c.service === 'app-error' && c.canaryEndpoints === 1);
     const [errorIp] = await endpointIps(ns, 'app-error');
-    assert.equal(await fetchStatus(`http://${errorIp}:80/`), 500, 'the failing pod answers 500');
+    assert.equal((await podGet(`http://${errorIp}:80/`)).status, 500, 'the failing pod answers 500');
     await waitUntil('copies reach the failing pod', async () => {
       await send(port, 'GET', path, { 'x-kanary-tag': 'error-probe' });
       return (await received(ns, 'app-error', 'error-probe')) > 0;
@@ -410,14 +399,19 @@ async function createTestApp(ns: TestNamespace, name: string, image: string): Pr
   await createService(ns, name, name);
 }
 
-/** The status of one GET straight to a pod (a connection of its own). */
-function fetchStatus(url: string): Promise<number> {
+/**
+ * One GET straight to a pod, on a connection of its own closed after the answer (nothing is left
+ * to keep the test process up).
+ */
+function podGet(url: string, timeoutMs = 10_000): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request(url, { agent: false }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+      res.on('error', reject);
     });
-    req.setTimeout(10_000, () => req.destroy(new Error(`${url} timed out`)));
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`${url} timed out`)));
     req.on('error', reject);
     req.end();
   });

@@ -1,3 +1,4 @@
+import type { RenderEnv } from '../../../src/dataplane/render.ts';
 import type {
   BuildOptions,
   ClusterSnapshot,
@@ -129,3 +130,20 @@ export function snapshot(ingresses: Ingress[], extra: Partial<ClusterSnapshot> =
     ingressClasses: extra.ingressClasses ?? [],
   };
 }
+
+/** The render environment of the golden configuration (render.test.ts) and of other config checks. */
+export const ENV: RenderEnv = {
+  stateDir: '/var/lib/kanary-ingress',
+  luaDir: '/opt/kanary/lua',
+  modulesDir: '/usr/lib/nginx/modules',
+  bindAddress: '127.0.0.1',
+  httpPort: 80,
+  httpsPort: 443,
+  workerProcesses: 'auto',
+  workerShutdownTimeout: '240s',
+  instanceId: '0123456789abcdef',
+  defaultCert: {
+    certFile: '/var/lib/kanary-ingress/certs/default.crt',
+    keyFile: '/var/lib/kanary-ingress/certs/default.key',
+  },
+};

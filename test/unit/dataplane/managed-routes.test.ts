@@ -1,23 +1,12 @@
 import assert from 'node:assert/strict';
 import { beforeEach, test } from 'node:test';
 import { buildModel } from '../../../src/dataplane/build.ts';
-import { type RenderEnv, renderConfig, renderState } from '../../../src/dataplane/render.ts';
+import { renderConfig, renderState } from '../../../src/dataplane/render.ts';
 import type { DataPlaneModel } from '../../../src/dataplane/types.ts';
-import { ing, NS, OPTS, resetClock, slice, snapshot, svc } from './fixtures.ts';
+import { ENV, ing, NS, OPTS, resetClock, slice, snapshot, svc } from './fixtures.ts';
 
 beforeEach(() => resetClock());
 
-const ENV: RenderEnv = {
-  stateDir: '/var/lib/kanary-ingress',
-  luaDir: '/opt/kanary/lua',
-  modulesDir: '/usr/lib/nginx/modules',
-  bindAddress: '127.0.0.1',
-  httpPort: 80,
-  httpsPort: 443,
-  workerProcesses: 'auto',
-  instanceId: '0123456789abcdef',
-  defaultCert: { certFile: '/tmp/d.crt', keyFile: '/tmp/d.key' },
-};
 const route = (name: string, type: string, match: unknown, extra: Record<string, string> = {}) => ({
   'kanary.dev/managed-route': name,
   'kanary.dev/managed-route-type': type,

@@ -18,29 +18,13 @@ import {
   serverName,
 } from '../../../src/dataplane/render.ts';
 import type { Location } from '../../../src/dataplane/types.ts';
-import { ing, OPTS, resetClock, snapshot, tlsSecret } from './fixtures.ts';
+import { ENV, ing, OPTS, resetClock, snapshot, tlsSecret } from './fixtures.ts';
 
 const exec = promisify(execFile);
 const GOLDEN = join(import.meta.dirname, '..', '..', 'golden', 'dataplane');
 const UPDATE = process.env.UPDATE_GOLDEN === '1';
 
 beforeEach(() => resetClock());
-
-const ENV: RenderEnv = {
-  stateDir: '/var/lib/kanary-ingress',
-  luaDir: '/opt/kanary/lua',
-  modulesDir: '/usr/lib/nginx/modules',
-  bindAddress: '127.0.0.1',
-  httpPort: 80,
-  httpsPort: 443,
-  workerProcesses: 'auto',
-  workerShutdownTimeout: '240s',
-  instanceId: '0123456789abcdef',
-  defaultCert: {
-    certFile: '/var/lib/kanary-ingress/certs/default.crt',
-    keyFile: '/var/lib/kanary-ingress/certs/default.key',
-  },
-};
 
 /** With PCRE's verdict on the broken Ingress's path, as the controller's regex check gives it (regex.ts). */
 const BUILD = {
