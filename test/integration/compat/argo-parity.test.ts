@@ -727,12 +727,20 @@ async function runScenario(t: TestContext, sc: Scenario, deliberate: Deliberate[
   };
 
   try {
+    // Everything a Rollout refers to (AnalysisTemplates, Services, Ingresses) is in place before
+    // either controller starts, so both list it in their first sync. Applied after the start, the
+    // template's watch event and the Rollout's come through separate informers in no fixed order:
+    // a controller that saw the Rollout first recorded InvalidSpec ("AnalysisTemplate not found")
+    // and recovered, and whether that happened differed between the two sides from run to run.
+    const objs = await sc.manifests();
+    const rollouts = objs.filter((o) => o.kind === 'Rollout');
+    const referenced = objs.filter((o) => o.kind !== 'Rollout');
+    await Promise.all(sides.map((s) => applyAll(s.client, s.ns.name, referenced)));
     [argo, kanary] = await Promise.all([
       startArgoController(t, argoBins(), argoNs.name, join(dir, 'argo-controller.log')),
       startController(t, kanaryNs.name),
     ]);
-    const objs = await sc.manifests();
-    await Promise.all(sides.map((s) => applyAll(s.client, s.ns.name, objs)));
+    await Promise.all(sides.map((s) => applyAll(s.client, s.ns.name, rollouts)));
     await sc.script(run, stops(sc.replicas));
 
     const inCluster = (await look(sides[0]!)).events
