@@ -5,8 +5,9 @@
  * stdin and answers on stdout, so it needs no access to the API server, which
  * listens on the host's loopback.
  */
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { createInterface } from 'node:readline';
+import { createServer } from '../kube/node-http.ts';
 import { responseFor } from './images.ts';
 import {
   type PodServerReply,

@@ -1,6 +1,6 @@
-import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { request as httpRequest } from '../kube/node-http.ts';
 
 export interface ProbeResult {
   ok: boolean;

@@ -13,7 +13,6 @@
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import {
@@ -25,6 +24,7 @@ import {
   type V1Pod,
 } from '@kubernetes/client-node';
 import { loadKubeConfig } from '../kube/config.ts';
+import { createServer } from '../kube/node-http.ts';
 import { completedPodStatus, completionPlan, MAX_RUN_MS, podRunMs, runStartedAt } from './completion.ts';
 import { type ClusterConfig, clusterConfig, files } from './config.ts';
 import {

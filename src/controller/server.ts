@@ -1,5 +1,6 @@
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { Registry } from 'prom-client';
+import { createServer } from '../kube/node-http.ts';
 
 export interface HealthSource {
   /** process is alive and its loops are running */

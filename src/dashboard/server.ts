@@ -4,9 +4,10 @@
  * updates as Server-Sent Events fed by the store's watches. Every request
  * passes security.ts first.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { KubeClient } from '../kube/client.ts';
+import { createServer } from '../kube/node-http.ts';
 import { type DashboardAction, HttpError, runAction } from './actions.ts';
 import { type Assets, indexHtml } from './assets.ts';
 import { checkRequest, type SecurityConfig } from './security.ts';

@@ -1,7 +1,8 @@
 import { closeSync, openSync, readSync, renameSync, statSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Registry } from 'prom-client';
+import { createServer } from '../kube/node-http.ts';
 
 /** One access-log line, as the `kanary` log_format writes it. */
 export interface AccessLogEntry {

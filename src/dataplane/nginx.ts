@@ -9,10 +9,10 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { request } from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
+import { request } from '../kube/node-http.ts';
 import { withParentDeathSignal } from './parent-death.ts';
 import { configHash } from './render.ts';
 import type { TlsFile } from './types.ts';

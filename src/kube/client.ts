@@ -1,13 +1,9 @@
-import {
-  Agent as HttpAgent,
-  request as httpRequest,
-  type IncomingMessage,
-  type RequestOptions,
-} from 'node:http';
+import type { IncomingMessage, RequestOptions } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { ClusterAccess } from './access.ts';
+import { Agent as HttpAgent, request as httpRequest } from './node-http.ts';
 import { tunnelingAgent } from './proxy.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { DEFAULT_RETRY, type Outcome, type RetryPolicy, retryDelay } from './retry.ts';

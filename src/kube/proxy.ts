@@ -18,13 +18,13 @@
  * Hand-written rather than Node's built-in proxy support (`proxyEnv`, in
  * active development): its NO_PROXY has no CIDRs and differs from kubectl's.
  */
-import { Agent as HttpAgent } from 'node:http';
 import { type AgentOptions, Agent as HttpsAgent } from 'node:https';
 import { BlockList, isIP, connect as netConnect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
 import { domainToASCII } from 'node:url';
 import { KubeConfigError } from './errors.ts';
+import { Agent as HttpAgent } from './node-http.ts';
 
 interface Matcher {
   ip?: string;

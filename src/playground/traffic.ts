@@ -1,4 +1,4 @@
-import { Agent, request } from 'node:http';
+import { Agent, request } from '../kube/node-http.ts';
 
 export interface BurstOptions {
   /** data plane base URL, e.g. http://127.0.0.1:18080 */

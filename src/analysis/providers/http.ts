@@ -5,8 +5,9 @@
  * undici's Agent (not a dependency of Kanary). Bounded in time (the whole
  * exchange) and in size (the body is cut off with an error past maxBytes).
  */
-import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { request as httpRequest } from '../../kube/node-http.ts';
 
 export interface HttpRequest {
   method: string;

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, it } from 'node:test';
@@ -64,18 +64,30 @@ async function startController(env: NodeJS.ProcessEnv) {
   };
 }
 
-it('loads no client-node code and re-executes itself, same PID, with 8 MB semi-spaces and 2 malloc arenas', async () => {
+it('loads no client-node code nor undici, and re-executes itself, same PID, with 8 MB semi-spaces and 2 malloc arenas', async () => {
   const trace = join(dir, 'modules.txt');
   const hook = join(dir, 'trace.mjs');
+  const builtins = join(dir, 'builtins.txt');
   writeFileSync(
     hook,
     `import { registerHooks } from 'node:module';
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, writeFileSync } from 'node:fs';
 registerHooks({ load(url, ctx, next) { appendFileSync(${JSON.stringify(trace)}, url + '\\n'); return next(url, ctx); } });
+setInterval(() => writeFileSync(${JSON.stringify(builtins)}, process.moduleLoadList.join('\\n')), 100).unref();
 `,
   );
   const c = await startController({ NODE_OPTIONS: `--import=${hook}` });
   try {
+    // Node's built-in modules as the running controller has them, written after it was up
+    const up = Date.now();
+    while (!existsSync(builtins) || statSync(builtins).mtimeMs <= up) await sleep(50);
+    const loaded = readFileSync(builtins, 'utf8').split('\n');
+    assert.ok(loaded.includes('NativeModule http'), 'the list is of a process that talks HTTP');
+    // an ES-module import of node:http would have loaded undici (~13 MB; src/kube/node-http.ts)
+    assert.deepEqual(
+      loaded.filter((m) => m.includes('undici')),
+      [],
+    );
     assert.ok(c.cmdline.includes('--max-semi-space-size=8'), c.cmdline.join(' '));
     assert.ok(c.environ.includes('MALLOC_ARENA_MAX=2'));
     const modules = readFileSync(trace, 'utf8').split('\n');
