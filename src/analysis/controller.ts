@@ -69,7 +69,7 @@ export class AnalysisRunController {
       log: (msg, fields) => opts.log.warn({ ...fields, resource: 'analysisruns' }, msg),
     });
     this.queue = new WorkQueue({ concurrency: opts.workers ?? DEFAULT_ANALYSIS_WORKERS });
-    this.recorder = new EventRecorder(opts.client);
+    this.recorder = new EventRecorder(opts.client, { warn: (msg, fields) => opts.log.warn(fields, msg) });
     const enqueue = (o: RunObject) => this.queue.add(keyOf(o));
     this.runs.on('add', enqueue);
     this.runs.on('update', enqueue);

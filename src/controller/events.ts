@@ -18,6 +18,22 @@ export interface EventSpec {
 }
 
 /**
+ * client-go's broadcaster holds at most 1,000 Events waiting to be written (maxQueuedEvents) and
+ * drops what comes beyond: after a burst — hundreds of Rollouts created at once, six Events each —
+ * that is what the real Argo Rollouts does, and what keeps the queue's memory bounded.
+ */
+export const MAX_QUEUED_EVENTS = 1000;
+
+export interface EventRecorderOptions {
+  /** source.component and reportingComponent of the Events */
+  component?: string;
+  /** Events waiting to be written beyond which new ones are dropped */
+  maxQueued?: number;
+  /** told once when the queue is full and Events start being dropped, once when it has room again */
+  warn?: (msg: string, fields: Record<string, unknown>) => void;
+}
+
+/**
  * Writes core/v1 Events the way client-go's recorder does, aggregating repeats
  * of the same (object, reason, message) into one Event with a growing count.
  */
@@ -25,11 +41,21 @@ export class EventRecorder {
   private seen = new Map<string, { name: string; count: number; first: string }>();
   private readonly client: KubeClient;
   private readonly component: string;
+  private readonly maxQueued: number;
+  private readonly warn: (msg: string, fields: Record<string, unknown>) => void;
   onEvent?: (obj: KubeObject, e: EventSpec) => void;
+  /** Events waiting to be written */
+  private queued = 0;
+  /** Events dropped since the queue was last full; 0 while it has room */
+  private droppedNow = 0;
+  /** Events dropped since start */
+  dropped = 0;
 
-  constructor(client: KubeClient, component = 'rollouts-controller') {
+  constructor(client: KubeClient, opts: EventRecorderOptions = {}) {
     this.client = client;
-    this.component = component;
+    this.component = opts.component ?? 'rollouts-controller';
+    this.maxQueued = opts.maxQueued ?? MAX_QUEUED_EVENTS;
+    this.warn = opts.warn ?? (() => undefined);
   }
 
   /** writes go one at a time, so Events appear in the order they were recorded (as client-go's broadcaster) */
@@ -37,8 +63,22 @@ export class EventRecorder {
 
   record(obj: KubeObject, e: EventSpec): Promise<void> {
     this.onEvent?.(obj, e);
+    if (this.queued >= this.maxQueued) {
+      this.dropped++;
+      if (this.droppedNow++ === 0)
+        this.warn('too many Events waiting to be written: new ones are dropped until there is room', {
+          queued: this.queued,
+          reason: e.reason,
+          object: `${obj.metadata.namespace ?? ''}/${obj.metadata.name}`,
+        });
+      return Promise.resolve();
+    }
+    if (this.droppedNow > 0) {
+      this.warn('Events are written again', { dropped: this.droppedNow });
+      this.droppedNow = 0;
+    }
     // Writes wait their turn behind the API client's rate limit: after a burst (hundreds of
-    // Rollouts created at once) thousands of Events queue for a minute or more. Each keeps only
+    // Rollouts created at once) a thousand Events can queue for half a minute. Each keeps only
     // the reference it will write, not the whole object (a Rollout, an AnalysisRun with its
     // measurements), so the queue does not pin old versions of every object in memory.
     const { metadata: m } = obj;
@@ -50,7 +90,14 @@ export class EventRecorder {
       uid: m.uid,
       resourceVersion: m.resourceVersion,
     };
-    this.tail = this.tail.then(() => this.write(ref, e));
+    this.queued++;
+    this.tail = this.tail.then(async () => {
+      try {
+        await this.write(ref, e);
+      } finally {
+        this.queued--;
+      }
+    });
     return this.tail;
   }
 

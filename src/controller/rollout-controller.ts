@@ -140,7 +140,7 @@ export class RolloutController {
       labelSelector: `${REPORT_LABEL}=true`,
     });
     this.queue = new WorkQueue({ concurrency: opts.workers ?? 8 });
-    this.recorder = new EventRecorder(client);
+    this.recorder = new EventRecorder(client, { warn: (msg, fields) => opts.log.warn(fields, msg) });
     this.recorder.onEvent = (obj, e) =>
       opts.metrics.events.inc({
         namespace: obj.metadata.namespace,

@@ -108,3 +108,39 @@ it('does not keep the recorded object alive while its Event waits to be written'
   await done;
   assert.equal((writes[1]!.body.involvedObject as { name: string }).name, 'queued');
 });
+
+it('holds at most maxQueued Events waiting, drops the rest as client-go does, and says so once each way', async () => {
+  const { client, writes, release } = heldClient();
+  const warnings: [string, Record<string, unknown>][] = [];
+  const recorder = new EventRecorder(client, { maxQueued: 3, warn: (m, f) => warnings.push([m, f]) });
+  const e = (n: number) => ({ type: 'Normal' as const, reason: 'R', message: `m${n}` });
+  const kept = [1, 2, 3].map((n) => recorder.record(rollout(`r${n}`, '1'), e(n)));
+  // the queue is full (one being written, two waiting behind it): these three are dropped
+  for (const n of [4, 5, 6]) await recorder.record(rollout(`r${n}`, '1'), e(n));
+  assert.equal(recorder.dropped, 3);
+  assert.equal(warnings.length, 1, 'one warning for the three drops');
+  assert.match(warnings[0]![0], /dropped/);
+  assert.deepEqual(warnings[0]![1], { queued: 3, reason: 'R', object: 'ns/r4' });
+  release();
+  await Promise.all(kept);
+  // room again: the next Event is written, and the end of the dropping is told with its count
+  await recorder.record(rollout('r7', '1'), e(7));
+  assert.deepEqual(warnings[1], ['Events are written again', { dropped: 3 }]);
+  assert.deepEqual(
+    writes.map((w) => (w.body.involvedObject as { name: string }).name),
+    ['r1', 'r2', 'r3', 'r7'],
+  );
+  assert.equal(recorder.dropped, 3);
+});
+
+it("holds client-go's 1,000 Events by default", async () => {
+  const { client, release } = heldClient();
+  const recorder = new EventRecorder(client);
+  const e = { type: 'Normal' as const, reason: 'R', message: 'm' };
+  const kept = Array.from({ length: 1000 }, (_, n) => recorder.record(rollout(`r${n}`, '1'), e));
+  assert.equal(recorder.dropped, 0);
+  await recorder.record(rollout('one-too-many', '1'), e);
+  assert.equal(recorder.dropped, 1);
+  release();
+  await Promise.all(kept);
+});
