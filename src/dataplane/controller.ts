@@ -30,6 +30,13 @@ import {
   renderState,
 } from './render.ts';
 import { DEFAULT_REPORT_INTERVAL_MS, ReportWriter, reportLeaseName } from './report.ts';
+import {
+  type LoadBalancerIngress,
+  normalise,
+  type PublishedService,
+  serviceAddresses,
+  statusIs,
+} from './status.ts';
 import type {
   BuildOptions,
   ClusterSnapshot,
@@ -80,6 +87,11 @@ export interface DataPlaneOptions {
   accessLog?: AccessLogMode;
   /** address written to Ingress status.loadBalancer (default: the bind address) */
   publishAddress?: string;
+  /**
+   * the Service whose address is written to Ingress status.loadBalancer instead (ingress-nginx's
+   * --publish-service): the same for every replica, so several replicas agree (src/dataplane/status.ts)
+   */
+  publishService?: { namespace: string; name: string };
   writeStatus?: boolean;
   /**
    * The report of what this replica serves, for the controller's weight verification
@@ -197,6 +209,16 @@ export async function startDataPlane(opts: DataPlaneOptions): Promise<DataPlane>
     fieldSelector: 'type=kubernetes.io/tls',
   });
   const classes = new Informer<IngressClass>(client, RESOURCES.ingressclasses, { log: informerLog });
+  if (opts.publishService && opts.publishAddress)
+    throw new Error('--publish-address and --publish-service exclude each other: give one');
+  // the one Service whose address the Ingresses' status shows (--publish-service)
+  const published = opts.publishService
+    ? new Informer<Service & PublishedService>(client, RESOURCES.services, {
+        namespace: opts.publishService.namespace,
+        fieldSelector: `metadata.name=${opts.publishService.name}`,
+        log: informerLog,
+      })
+    : undefined;
 
   const queue = new WorkQueue({ concurrency: 1, baseDelayMs: 200, maxDelayMs: 30_000 });
   const metrics = new DataPlaneMetrics({
@@ -472,19 +494,39 @@ export async function startDataPlane(opts: DataPlaneOptions): Promise<DataPlane>
     }
   };
 
+  /** what the Ingresses' status.loadBalancer.ingress should say; undefined: nothing to say yet */
+  let publishedMissing = false;
+  const statusAddresses = (): LoadBalancerIngress[] | undefined => {
+    if (!published || !opts.publishService) return [{ ip: opts.publishAddress ?? bindAddress }];
+    const svc = published.list()[0];
+    if (!svc) {
+      if (!publishedMissing)
+        log.warn(
+          { service: `${opts.publishService.namespace}/${opts.publishService.name}` },
+          'the --publish-service Service does not exist (yet): Ingress status is not written until it does',
+        );
+      publishedMissing = true;
+      return undefined;
+    }
+    publishedMissing = false;
+    const addrs = normalise(serviceAddresses(svc));
+    // a LoadBalancer still waiting for its address: keep what the Ingresses say until it has one
+    return addrs.length ? addrs : undefined;
+  };
+
   const writeStatus = async (snap: ClusterSnapshot, model: DataPlaneModel) => {
-    const ip = opts.publishAddress ?? bindAddress;
+    const want = statusAddresses();
+    if (!want) return;
     const excluded = new Set(model.problems.filter((p) => p.excluded).map((p) => p.ingress));
     for (const key of model.owned) {
       if (excluded.has(key)) continue;
       const ing = snap.ingresses.find((i) => `${i.metadata.namespace}/${i.metadata.name}` === key);
-      const cur = ing?.status?.loadBalancer?.ingress;
-      if (!ing || (cur?.length === 1 && cur[0]?.ip === ip && !cur[0]?.hostname)) continue;
+      if (!ing || statusIs(ing.status?.loadBalancer?.ingress, want)) continue;
       try {
         await client.patch(
           resourcePath(RESOURCES.ingresses, ing.metadata.namespace, ing.metadata.name, 'status'),
           {
-            status: { loadBalancer: { ingress: [{ ip }] } },
+            status: { loadBalancer: { ingress: want } },
           },
         );
       } catch (err) {
@@ -567,9 +609,14 @@ export async function startDataPlane(opts: DataPlaneOptions): Promise<DataPlane>
   // start: caches first, then nginx with the initial configuration
   const onChange = () => queue.add('sync');
   const watchClasses = opts.watchIngressClasses !== false;
-  for (const inf of watchClasses
-    ? [ingresses, services, slices, secrets, classes]
-    : [ingresses, services, slices, secrets]) {
+  for (const inf of [
+    ingresses,
+    services,
+    slices,
+    secrets,
+    ...(watchClasses ? [classes] : []),
+    ...(published ? [published] : []),
+  ]) {
     const events = inf as unknown as Informer<Ingress>;
     events.on('add', onChange);
     events.on('update', onChange);
@@ -581,6 +628,7 @@ export async function startDataPlane(opts: DataPlaneOptions): Promise<DataPlane>
     services.start(),
     slices.start(),
     secrets.start(),
+    published?.start(),
     // unref: a data plane stopped within 3 s of its start must not wait for this timer to exit
     watchClasses ? Promise.race([classes.start(), sleep(3000, undefined, { ref: false })]) : undefined,
   ]);
@@ -600,7 +648,7 @@ export async function startDataPlane(opts: DataPlaneOptions): Promise<DataPlane>
     if (!started)
       throw new Error(`nginx rejects the base configuration: ${lastSyncError ?? 'unknown error'}`);
   } catch (err) {
-    for (const inf of [ingresses, services, slices, secrets, classes]) inf.stop();
+    for (const inf of [ingresses, services, slices, secrets, classes, published]) inf?.stop();
     await reporter?.stop();
     await nginx.stop();
     throw err;
@@ -657,7 +705,7 @@ export async function startDataPlane(opts: DataPlaneOptions): Promise<DataPlane>
     problems: () => lastProblems,
     async stop() {
       queue.shutdown();
-      for (const inf of [ingresses, services, slices, secrets, classes]) inf.stop();
+      for (const inf of [ingresses, services, slices, secrets, classes, published]) inf?.stop();
       await queue.idle();
       await reporter?.stop();
       await nginx.stop();

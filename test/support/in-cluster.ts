@@ -193,6 +193,15 @@ export function podEnv(inst: Install, saDir: string): NodeJS.ProcessEnv {
   };
 }
 
+/** `$(VAR)` in args replaced by the container's environment, as the kubelet does (`$$` is a `$`). */
+export function expandEnv(args: string[], env: Record<string, string>): string[] {
+  return args.map((a) =>
+    a.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (m, name?: string) =>
+      name === undefined ? '$' : name in env ? env[name]! : m,
+    ),
+  );
+}
+
 /** `--flag=value` args with some values replaced (what differs between a pod and this machine). */
 export function withArgs(args: string[], replace: Record<string, string>): string[] {
   return args.map((a) => {
@@ -231,19 +240,28 @@ export async function startChartDataPlane(
   mkdirSync(stateDir, { recursive: true });
   t.after(() => rmSync(stateDir, { recursive: true, force: true }));
   const [httpPort, httpsPort, metricsPort] = [await freePort(), await freePort(), await freePort()];
-  const args = withArgs(inst.args('dataplane'), {
+  // the Service whose address --publish-service writes to the Ingresses' status, as the chart makes it
+  await inst.apply(
+    inst.objects.filter(
+      (o) =>
+        o.kind === 'Service' &&
+        o.metadata.labels?.['app.kubernetes.io/component'] === 'dataplane' &&
+        !o.metadata.name.endsWith('-metrics'),
+    ),
+  );
+  const env = inst.downwardEnv('dataplane');
+  const args = withArgs(expandEnv(inst.args('dataplane'), env), {
     '--bind-address': '127.0.0.1',
     '--http-port': String(httpPort),
     '--https-port': String(httpsPort),
     '--metrics-address': '127.0.0.1',
     '--metrics-port': String(metricsPort),
     '--state-dir': stateDir,
-    '--publish-address': '127.0.0.1',
     '--worker-processes': '1',
   });
   const k = await spawnKanary(t, 'direct', [...args, '--min-reload-interval=200ms'], {
     ...podEnv(inst, dir),
-    ...inst.downwardEnv('dataplane'),
+    ...env,
   });
   await waitHttpOk(`http://127.0.0.1:${metricsPort}/healthz`, k);
   return { ...k, port: metricsPort, httpPort, sa };

@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import type { Command } from 'commander';
 import { parseDuration } from '../../client/format.ts';
+import { parsePublishService } from '../../dataplane/status.ts';
 import { UserError } from '../errors.ts';
 
 interface IngressFlags {
@@ -19,6 +20,7 @@ interface IngressFlags {
   stateDir?: string;
   workerProcesses: string;
   publishAddress?: string;
+  publishService?: string;
   workerShutdownTimeout: string;
   minReloadInterval: string;
   maxMetricSeries: string;
@@ -87,6 +89,10 @@ export function registerIngressCommand(program: Command): void {
     .option('--worker-processes <n>', 'nginx worker_processes', 'auto')
     .option('--publish-address <ip>', 'address written to Ingress status (default: --bind-address)')
     .option(
+      '--publish-service <namespace/name>',
+      "write this Service's address to Ingress status instead (as ingress-nginx; needed with several replicas)",
+    )
+    .option(
       '--worker-shutdown-timeout <duration>',
       'nginx worker_shutdown_timeout: old workers still busy this long after a reload are closed',
       '240s',
@@ -152,6 +158,11 @@ export function registerIngressCommand(program: Command): void {
         86_400_000,
       );
       const minReloadIntervalMs = duration('--min-reload-interval', o.minReloadInterval, 0, 3_600_000);
+      if (o.publishAddress !== undefined && o.publishService !== undefined)
+        throw new UserError('--publish-address and --publish-service exclude each other: give one');
+      const publishService =
+        o.publishService === undefined ? undefined : parsePublishService(o.publishService);
+      if (publishService && 'error' in publishService) throw new UserError(publishService.error);
       const reportIntervalMs = duration('--report-interval', o.reportInterval, 200, 300_000);
       // loaded here, not at start-up: the data plane and client-node are for this command only
       const { loadKubeConfig } = await import('../../kube/config.ts');
@@ -174,6 +185,7 @@ export function registerIngressCommand(program: Command): void {
           stateDir: o.stateDir,
           workerProcesses: o.workerProcesses,
           publishAddress: o.publishAddress,
+          publishService,
           workerShutdownTimeoutMs,
           minReloadIntervalMs,
           maxMetricSeries: Number(o.maxMetricSeries),

@@ -178,6 +178,17 @@ async function runScenario(t: TestContext, inst: Install, dp: RunningPart & { ht
       60_000,
     );
   await route({}, '0.0.1');
+  // --publish-service (ingresses/status patch): the Ingress shows the data plane Service's address,
+  // the same for every replica (a NodePort without external IPs: its cluster IP)
+  const svc = await admin.get<{ spec: { clusterIP: string } }>(
+    resourcePath(RESOURCES.services, ns.name, `${inst.release}-kanary-ingress`),
+  );
+  await waitUntil('the Ingress status to name the data plane Service', async () => {
+    const ing = await admin.get<{ status?: { loadBalancer?: { ingress?: { ip?: string }[] } } }>(
+      resourcePath(RESOURCES.ingresses, ns.name, 'tomozo'),
+    );
+    return JSON.stringify(ing.status?.loadBalancer?.ingress) === JSON.stringify([{ ip: svc.spec.clusterIP }]);
+  });
 
   await ros.setImage('tomozo', 'tomozo', 'tomozo-repo/tomozo:0.0.2');
   const at10 = await waitForRollout(
@@ -303,6 +314,8 @@ for (const mode of ['cluster-wide', 'namespaced'] as const) {
     it("controller and data plane in-cluster with exactly the chart's RBAC: the seed scenario passes, every grant is used", async (t) => {
       const inst = await installChartRbac(t, mode === 'namespaced' ? 'lp-ns' : 'lp-cl', {
         namespaced: mode === 'namespaced',
+        // no load balancer in the test cluster: a LoadBalancer Service would never get an address
+        'dataplane.service.type': 'NodePort',
       });
       const ctrlSa = `${inst.release}-kanary-controller`;
       const dpSa = `${inst.release}-kanary-ingress`;

@@ -67,6 +67,15 @@ test('kanary ingress: bad flags are clear user errors, before any connection is 
     [['--min-reload-interval', '2h'], /--min-reload-interval must be a duration/],
     [['--max-metric-series', '0'], /--max-metric-series must be a positive number/],
     [['--max-metric-series', 'lots'], /--max-metric-series must be a positive number/],
+    [
+      ['--publish-service', 'kanary-ingress'],
+      /--publish-service: expected namespace\/name of a Service, got 'kanary-ingress'/,
+    ],
+    [['--publish-service', 'ns/Bad_Name'], /--publish-service: expected namespace\/name/],
+    [
+      ['--publish-service', 'ns/svc', '--publish-address', '10.0.0.1'],
+      /--publish-address and --publish-service exclude each other/,
+    ],
   ];
   for (const [args, message] of cases) {
     await t.test(args.join(' '), async () => {
