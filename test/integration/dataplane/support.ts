@@ -21,6 +21,8 @@ export async function startTestDataPlane(
     ingressClass?: string;
     minReloadIntervalMs?: number;
     report?: Parameters<typeof startDataPlane>[0]['report'];
+    publishAddress?: string;
+    publishService?: { namespace: string; name: string };
   } = {},
 ): Promise<DataPlane> {
   return startDataPlane({
@@ -29,6 +31,8 @@ export async function startTestDataPlane(
     ingressClass: extra.ingressClass,
     minReloadIntervalMs: extra.minReloadIntervalMs ?? 100,
     report: extra.report,
+    publishAddress: extra.publishAddress,
+    publishService: extra.publishService,
     httpPort: await freePort(),
     httpsPort: await freePort(),
     metricsPort: 0,
