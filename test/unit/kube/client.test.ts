@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ClusterAccess } from '../../../src/kube/access.ts';
 import { isNotFound, KubeApiError, KubeClient, KubeTimeoutError } from '../../../src/kube/client.ts';
 
@@ -156,6 +157,10 @@ describe('KubeClient bounds each call', () => {
     assert.equal(err.method, 'GET');
     assert.equal(err.path, '/hang');
     assert.ok(took >= 195 && took < 1500, `failed after ${took} ms`);
+    // the server runs in this process: on a loaded machine the client's timer can fire before the
+    // server has read the request, so wait for the one attempt to arrive; the call has already
+    // failed, so any retry would have been sent by now
+    while (s.attempts('/hang') === 0) await sleep(10);
     assert.equal(s.attempts('/hang'), 1);
   });
 
