@@ -3,6 +3,7 @@ import pino, { type Logger } from 'pino';
 import { AnalysisRunController } from '../analysis/controller.ts';
 import { ClusterAccess, loadClusterAccess } from '../kube/access.ts';
 import { KubeClient, resourceOfPath } from '../kube/client.ts';
+import { startIdleCollector } from './idle-gc.ts';
 import { LeaderElector } from './leader.ts';
 import { ControllerMetrics } from './metrics.ts';
 import { RolloutController } from './rollout-controller.ts';
@@ -140,6 +141,17 @@ export async function runController(o: ControllerOptions): Promise<RunningContro
   }
   await controller.start();
   log.info({ rollouts: controller.rollouts.list().length }, 'caches synced; reconciling');
+  const collector = startIdleCollector({
+    onCollect: (before, after, ms) =>
+      log.debug(
+        {
+          heapInUseMB: Math.round(before / 1048576),
+          afterMB: Math.round(after / 1048576),
+          ms: Math.round(ms),
+        },
+        'allocation stopped: collected the garbage of the last burst',
+      ),
+  });
   // not awaited: without the AnalysisRun CRD its informer keeps retrying, and Rollouts must not wait for it
   void analysis
     .start()
@@ -153,6 +165,7 @@ export async function runController(o: ControllerOptions): Promise<RunningContro
     metrics,
     healthPort,
     async stop() {
+      collector?.stop();
       controller.stop();
       analysis.stop();
       if (elector) {
