@@ -178,6 +178,8 @@ export interface Result {
       progressToHealthySeconds: number;
       /** API requests from the patches until both sides were done */
       progressRequests: number;
+      /** the same by `verb kind` */
+      progressRequestsBy: Record<string, number>;
     }
   >;
 }
@@ -328,6 +330,28 @@ function argoSide(a: ArgoController): Side {
 
 /** API requests the controller made so far (both count them as controller_clientset_k8s_request_total). */
 const requests = (s: Side) => metricSum(s.metricsPort, /^controller_clientset_k8s_request_total\{/);
+/** API requests so far by `verb kind` (the labels both controllers give the counter) */
+async function requestsBy(s: Side): Promise<Map<string, number>> {
+  const text = await (await fetch(`http://127.0.0.1:${s.metricsPort}/metrics`)).text();
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const m = /^controller_clientset_k8s_request_total\{([^}]*)\} (\S+)/.exec(line);
+    if (!m) continue;
+    const label = (name: string) => new RegExp(`${name}="([^"]*)"`).exec(m[1]!)?.[1] ?? '?';
+    const key = `${label('verb')} ${label('kind')}`;
+    out.set(key, (out.get(key) ?? 0) + Number(m[2]));
+  }
+  return out;
+}
+
+const minus = (after: Map<string, number>, before: Map<string, number>): Record<string, number> =>
+  Object.fromEntries(
+    [...after]
+      .map(([k, v]) => [k, v - (before.get(k) ?? 0)] as const)
+      .filter(([, v]) => v > 0)
+      .sort(([a], [b]) => a.localeCompare(b)),
+  );
+
 /** Event creates and patches it made so far */
 const eventWrites = (s: Side) =>
   metricSum(s.metricsPort, /^controller_clientset_k8s_request_total\{[^}]*kind="events"/);
@@ -469,6 +493,7 @@ async function run(): Promise<Result> {
   const idleHeap = await Promise.all(sides.map(heap));
   const idleParts = sides.map((s) => rssParts(s.pid));
   const requestsBefore = await Promise.all(sides.map(requests));
+  const byBefore = await Promise.all(sides.map(requestsBy));
 
   const names = Array.from({ length: o.progress }, (_, i) => `r${i}`);
   const t1 = performance.now();
@@ -490,6 +515,7 @@ async function run(): Promise<Result> {
   ]);
 
   const requestsAfter = await Promise.all(sides.map(requests));
+  const byAfter = await Promise.all(sides.map(requestsBy));
   const result = (i: number) => ({
     startRssMB: startRss[i]!,
     createdToHealthySeconds: created[i]!,
@@ -500,6 +526,7 @@ async function run(): Promise<Result> {
     progress: busy![i]!,
     progressToHealthySeconds: progressed[i]!,
     progressRequests: requestsAfter[i]! - requestsBefore[i]!,
+    progressRequestsBy: minus(byAfter[i]!, byBefore[i]!),
   });
   return {
     machine: machine(),
@@ -546,6 +573,14 @@ function table(r: Result): string {
       2,
     ],
     [`API requests for the ${r.progress} updates`, k.progressRequests, a.progressRequests, 0],
+    ...[...new Set([...Object.keys(k.progressRequestsBy), ...Object.keys(a.progressRequestsBy)])]
+      .sort()
+      .map((key): [string, number, number, number] => [
+        `  ${key}`,
+        k.progressRequestsBy[key] ?? 0,
+        a.progressRequestsBy[key] ?? 0,
+        0,
+      ]),
     [`${r.progress} updates → all Healthy (s)`, k.progressToHealthySeconds, a.progressToHealthySeconds, 1],
   ];
   const w = Math.max(...rows.map((x) => x[0].length));
