@@ -21,13 +21,31 @@
  * A fifth contestant is the minimal proxy (default access log) behind the smallest Lua balancer
  * (one fixed peer): what a data plane that changes endpoints without a reload pays at least.
  *
+ * Every proxy runs in a session of its own, as `kanary ingress` runs Kanary's nginx (see startNginx:
+ * with autogroup scheduling, sharing wrk's session made the minimal proxies faster).
+ *
+ * Besides nginx's own CPU per request, each round records every other process's: wrk's, the
+ * backends' (`local`), the whole machine's busy time and how much of it stayed idle (all contestants
+ * share the same CPUs with wrk and the backends, so a proxy's throughput depends on all of them),
+ * the connections the proxy opened to the backends (keep-alive reuse) and how the clients'
+ * connections were spread over the proxy's workers half-way through the round.
+ *
  * With `local` backends a second Kanary nginx runs `--metrics-source nginx --access-log default`
  * (the metrics counted in Lua in the log phase, nginx's default access log format); after each of
  * its rounds the bench scrapes its metrics as `kanary ingress` does and checks that every request
  * wrk made was counted.
  */
 import { execFile, spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -37,6 +55,7 @@ import { buildModel } from '../src/dataplane/build.ts';
 import { startDataPlane } from '../src/dataplane/controller.ts';
 import { AccessLogTailer, DataPlaneMetrics, type NginxMetricsSnapshot } from '../src/dataplane/metrics.ts';
 import { childPids, ensureDefaultCert, NginxProcess, statePaths } from '../src/dataplane/nginx.ts';
+import { withParentDeathSignal } from '../src/dataplane/parent-death.ts';
 import { type RenderEnv, renderConfig, renderState } from '../src/dataplane/render.ts';
 import type { ClusterSnapshot } from '../src/dataplane/types.ts';
 
@@ -62,6 +81,8 @@ const PORTS = {
   minimal: 18930,
   minimalLog: 18931,
   minimalLua: 18932,
+  /** the backends' stub_status: how many connections the proxies opened to them */
+  backendStatus: 18913,
 };
 const silent = pino({ level: 'error' });
 
@@ -111,50 +132,157 @@ async function wrk(port: number, host: string): Promise<WrkResult> {
   return { rps, requests, p50ms: ms('50%'), p99ms: ms('99%'), errors };
 }
 
-/** CPU seconds used so far by the worker processes of an nginx master (utime + stime). */
-async function workerCpuSeconds(masterPid: number): Promise<number> {
-  let ticks = 0;
-  for (const pid of childPids(masterPid)) {
-    try {
-      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
-    } catch {
-      /* exited */
-    }
+/** CPU seconds (utime + stime) used so far by a process, 0 once it has exited. */
+function cpuSeconds(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
   }
-  return ticks / 100;
 }
 
-/** nginx worker CPU per request, and this process's (the metrics pipeline, for Kanary) */
-async function measure(
-  port: number,
-  masterPid: number,
-): Promise<WrkResult & { cpuUsPerRequest: number; selfUsPerRequest: number }> {
-  const before = await workerCpuSeconds(masterPid);
+/** CPU seconds used so far by an nginx master and its workers. */
+const nginxCpuSeconds = (masterPid: number) =>
+  childPids(masterPid).reduce((sum, pid) => sum + cpuSeconds(pid), cpuSeconds(masterPid));
+
+/** CPU seconds of this process's exited children (cutime + cstime): wrk's, once it has exited. */
+function childrenCpuSeconds(): number {
+  const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[13]) + Number(fields[14])) / 100;
+}
+
+/** The whole machine's busy and total CPU time so far (/proc/stat, all CPUs, in ticks). */
+function machineTicks(): { busy: number; total: number } {
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = readFileSync('/proc/stat', 'utf8')
+    .split('\n')[0]!
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .map(Number) as number[];
+  const busy = user! + nice! + system! + irq! + softirq! + steal!;
+  return { busy, total: busy + idle! + iowait! };
+}
+
+/** Connections the backends have accepted so far (stub_status), for `local` backends. */
+async function backendAccepts(): Promise<number | undefined> {
+  if (args.backends !== 'local') return undefined;
+  const { stdout } = await exec('curl', ['-s', `http://127.0.0.1:${PORTS.backendStatus}/`]);
+  // "Active connections: N\nserver accepts handled requests\n A H R\n…"
+  return Number(stdout.split('\n')[2]?.trim().split(/\s+/)[0]);
+}
+
+/**
+ * How many of the clients' connections to `port` each worker of an nginx master holds: nginx
+ * without `reuseport` leaves the spread to the kernel's wake-ups, and one worker may get them all.
+ */
+function clientConnectionsPerWorker(masterPid: number, port: number): number[] {
+  const inodes = new Set<string>();
+  for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    // local address, state 01 = ESTABLISHED, inode
+    if (f.length > 9 && f[3] === '01' && Number.parseInt(f[1]!.split(':')[1]!, 16) === port)
+      inodes.add(f[9]!);
+  }
+  return childPids(masterPid)
+    .sort((a, b) => a - b)
+    .map((pid) => {
+      let n = 0;
+      try {
+        for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+          try {
+            const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+            if (m && inodes.has(m[1]!)) n++;
+          } catch {
+            /* closed meanwhile */
+          }
+        }
+      } catch {
+        /* exited */
+      }
+      return n;
+    });
+}
+
+interface Measured extends WrkResult {
+  /** CPU per request, µs: the proxy's nginx (master + workers) */
+  cpuUsPerRequest: number;
+  /** this process (the metrics pipeline, for Kanary) */
+  selfUsPerRequest: number;
+  /** wrk */
+  wrkUsPerRequest: number;
+  /** the backends' nginx (`local` only) */
+  backendUsPerRequest: number | undefined;
+  /** everything on the machine, kernel included (other tenants too) */
+  machineUsPerRequest: number;
+  /** share of the machine's CPU time left idle during the round */
+  idle: number;
+  /** connections the proxy opened to the backends, per 1000 requests (`local` only) */
+  upstreamConnsPer1000: number | undefined;
+  /** the clients' connections per worker, half-way through the round */
+  spread: number[];
+}
+
+/** One round against a proxy: wrk, and the CPU every process spent on it. */
+async function measure(port: number, masterPid: number, backendPids: number[]): Promise<Measured> {
+  const accepts = await backendAccepts();
+  const backend = () => backendPids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+  const before = { nginx: nginxCpuSeconds(masterPid), wrk: childrenCpuSeconds(), backend: backend() };
+  const machine = machineTicks();
   const self = process.cpuUsage();
-  const r = await wrk(port, 'bench');
+  const running = wrk(port, 'bench');
+  await sleep((SECONDS * 1000) / 2);
+  const spread = clientConnectionsPerWorker(masterPid, port);
+  const r = await running;
+  const wrkCpu = childrenCpuSeconds() - before.wrk;
+  const machineAfter = machineTicks();
+  const backendCpu = backend() - before.backend;
   await sleep(1200); // the access log is flushed every second: let the pipeline read the rest
   const used = process.cpuUsage(self);
-  const cpu = (await workerCpuSeconds(masterPid)) - before;
+  const cpu = nginxCpuSeconds(masterPid) - before.nginx;
   const requests = r.rps * SECONDS;
+  const perRequest = (seconds: number) => (seconds * 1e6) / requests;
+  const acceptsAfter = await backendAccepts();
   return {
     ...r,
-    cpuUsPerRequest: (cpu * 1e6) / requests,
+    cpuUsPerRequest: perRequest(cpu),
     selfUsPerRequest: (used.user + used.system) / requests,
+    wrkUsPerRequest: perRequest(wrkCpu),
+    backendUsPerRequest: backendPids.length ? perRequest(backendCpu) : undefined,
+    machineUsPerRequest: perRequest((machineAfter.busy - machine.busy) / 100),
+    idle: 1 - (machineAfter.busy - machine.busy) / (machineAfter.total - machine.total),
+    // minus the one stub_status request of the first reading
+    upstreamConnsPer1000:
+      accepts === undefined || acceptsAfter === undefined
+        ? undefined
+        : ((acceptsAfter - accepts - 1) * 1000) / requests,
+    spread,
   };
 }
 
-function startNginx(dir: string, config: string): Promise<{ stop: () => Promise<void>; pid: number }> {
+/**
+ * Starts an nginx. A proxy (`ownSession`) runs as `kanary ingress` runs Kanary's nginx
+ * (NginxProcess): in a session of its own, so with the kernel's autogroup scheduling
+ * (/proc/sys/kernel/sched_autogroup_enabled) it is a scheduling group of its own, apart from wrk and
+ * the backends, which stay in this process's session. Before, only Kanary's nginx ran that way and
+ * the minimal proxies shared wrk's group: on 2 vCPUs that alone cost Kanary 6–8% of the minimal
+ * proxy's throughput (twice the context switches per request across the machine). Like
+ * NginxProcess, it is tied to this process with a parent-death signal (setpriv), since Ctrl-C no
+ * longer reaches another session.
+ */
+function startNginx(
+  dir: string,
+  config: string,
+  ownSession = false,
+): Promise<{ stop: () => Promise<void>; pid: number }> {
   mkdirSync(join(dir, 'logs'), { recursive: true });
   mkdirSync(join(dir, 'tmp'), { recursive: true });
   writeFileSync(join(dir, 'nginx.conf'), config);
-  const child = spawn(
-    'nginx',
-    ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'logs', 'error.log')],
-    {
-      stdio: 'inherit',
-    },
-  );
+  const argv = ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'logs', 'error.log')];
+  const cmd = ownSession
+    ? withParentDeathSignal('nginx', argv)
+    : { command: 'nginx', args: argv, env: process.env };
+  const child = spawn(cmd.command, cmd.args, { stdio: 'inherit', env: cmd.env, detached: ownSession });
   const stop = async () => {
     if (child.exitCode !== null) return;
     const exited = new Promise((r) => child.once('exit', r));
@@ -174,6 +302,7 @@ function backendConfig(dir: string, ports: [number, string][]): string {
 events { worker_connections 4096; }
 http { access_log off; ${tempPaths(dir)} keepalive_requests 100000;
 ${ports.map(([p, v]) => `server { listen 127.0.0.1:${p}; location / { default_type application/json; return 200 '{"version":"${v}"}'; } }`).join('\n')}
+server { listen 127.0.0.1:${PORTS.backendStatus}; location / { stub_status; } }
 }`;
 }
 
@@ -266,6 +395,7 @@ async function main(): Promise<void> {
     let kanaryPort: number;
     let kanaryPid: () => number;
     let kanaryLua: { port: number; pid: () => number; metrics: DataPlaneMetrics } | undefined;
+    let backendPids: number[] = [];
     if (args.backends === 'local') {
       const backend = await startNginx(
         join(root, 'backend'),
@@ -275,6 +405,7 @@ async function main(): Promise<void> {
         ]),
       );
       stops.push(backend.stop);
+      backendPids = [backend.pid, ...childPids(backend.pid)];
       stableEps = [`127.0.0.1:${PORTS.backendA}`];
       const model = buildModel(snapshotFor(stableEps, [`127.0.0.1:${PORTS.backendB}`]), {
         ingressClass: 'nginx',
@@ -340,16 +471,23 @@ async function main(): Promise<void> {
       await sleep(1000);
     }
     const minDir = join(root, 'minimal');
-    const minimal = await startNginx(minDir, minimalConfig(minDir, stableEps, PORTS.minimal, false));
+    const minimal = await startNginx(minDir, minimalConfig(minDir, stableEps, PORTS.minimal, false), true);
     stops.push(minimal.stop);
     const logDir = join(root, 'minimal-log');
-    const minimalLog = await startNginx(logDir, minimalConfig(logDir, stableEps, PORTS.minimalLog, true));
+    const minimalLog = await startNginx(
+      logDir,
+      minimalConfig(logDir, stableEps, PORTS.minimalLog, true),
+      true,
+    );
     stops.push(minimalLog.stop);
     const luaDir = join(root, 'minimal-lua');
-    const minimalLua = await startNginx(luaDir, minimalLuaConfig(luaDir, stableEps[0]!, PORTS.minimalLua));
+    const minimalLua = await startNginx(
+      luaDir,
+      minimalLuaConfig(luaDir, stableEps[0]!, PORTS.minimalLua),
+      true,
+    );
     stops.push(minimalLua.stop);
 
-    type Measured = Awaited<ReturnType<typeof measure>>;
     const results: Record<'kanary' | 'kanaryLua' | 'minimal' | 'minimalLog' | 'minimalLua', Measured[]> = {
       kanary: [],
       kanaryLua: [],
@@ -367,15 +505,16 @@ async function main(): Promise<void> {
         n += Number(x[1]);
       return n;
     };
+    const loadAtStart = loadavg();
     // interleaved rounds, so a noisy neighbour hurts every contestant alike
     for (let r = 0; r < ROUNDS; r++) {
-      results.minimal.push(await measure(PORTS.minimal, minimal.pid));
-      results.kanary.push(await measure(kanaryPort, kanaryPid()));
-      results.minimalLog.push(await measure(PORTS.minimalLog, minimalLog.pid));
-      results.minimalLua.push(await measure(PORTS.minimalLua, minimalLua.pid));
+      results.minimal.push(await measure(PORTS.minimal, minimal.pid, backendPids));
+      results.kanary.push(await measure(kanaryPort, kanaryPid(), backendPids));
+      results.minimalLog.push(await measure(PORTS.minimalLog, minimalLog.pid, backendPids));
+      results.minimalLua.push(await measure(PORTS.minimalLua, minimalLua.pid, backendPids));
       if (kanaryLua) {
         const before = await counted(kanaryLua.metrics);
-        const m = await measure(kanaryLua.port, kanaryLua.pid());
+        const m = await measure(kanaryLua.port, kanaryLua.pid(), backendPids);
         results.kanaryLua.push(m);
         // wrk counts the responses it read: requests cut off when it stops (one per connection at
         // most) reached nginx, and are counted there, but not by wrk
@@ -385,13 +524,22 @@ async function main(): Promise<void> {
         countChecks.push(`${n}/${m.requests}`);
       }
     }
+    const med = (xs: Measured[], f: (x: Measured) => number | undefined, digits: number) => {
+      const v = xs.map(f);
+      return v.some((x) => x === undefined) ? '–' : median(v as number[]).toFixed(digits);
+    };
     const row = (name: string, xs: Measured[], pipeline: boolean) =>
-      `| ${name} | ${median(xs.map((x) => x.rps)).toFixed(0)} | ${median(xs.map((x) => x.p50ms)).toFixed(2)} | ${median(xs.map((x) => x.p99ms)).toFixed(2)} | ${median(xs.map((x) => x.cpuUsPerRequest)).toFixed(1)} | ${pipeline ? median(xs.map((x) => x.selfUsPerRequest)).toFixed(1) : '–'} | ${xs.reduce((a, x) => a + x.errors, 0)} |`;
+      `| ${name} | ${med(xs, (x) => x.rps, 0)} | ${med(xs, (x) => x.p50ms, 2)} | ${med(xs, (x) => x.p99ms, 2)} | ${med(xs, (x) => x.cpuUsPerRequest, 1)} | ${pipeline ? med(xs, (x) => x.selfUsPerRequest, 1) : '–'} | ${xs.reduce((a, x) => a + x.errors, 0)} |`;
+    // where the machine's CPU went, per request: every process of the round, not only the proxy's
+    const cpuRow = (name: string, xs: Measured[]) =>
+      `| ${name} | ${med(xs, (x) => x.cpuUsPerRequest, 1)} | ${med(xs, (x) => x.wrkUsPerRequest, 1)} | ${med(xs, (x) => x.backendUsPerRequest, 1)} | ${med(xs, (x) => x.machineUsPerRequest, 1)} | ${med(xs, (x) => x.idle * 100, 0)}% | ${med(xs, (x) => x.upstreamConnsPer1000, 2)} | ${xs.map((x) => x.spread.join('/')).join(', ')} |`;
     // per-round ratios: the neighbours' load changes between rounds more than within one
     const ratio = (base: Measured[], k = results.kanary) => median(k.map((x, i) => x.rps / base[i]!.rps));
     const p99Ratio = (base: Measured[], k: Measured[]) => median(k.map((x, i) => x.p99ms / base[i]!.p99ms));
     console.log(
-      `backends: ${args.backends}; wrk -t2 -c${CONNECTIONS} -d${SECONDS}s, ${ROUNDS} interleaved rounds (medians); ${cpus().length} CPUs; load average ${loadavg()[0]!.toFixed(1)} at the end`,
+      `backends: ${args.backends}; wrk -t2 -c${CONNECTIONS} -d${SECONDS}s, ${ROUNDS} interleaved rounds (medians); ${cpus().length} CPUs; load average (1, 5, 15 min) ${loadAtStart.map((x) => x.toFixed(1)).join(' ')} at the start, ${loadavg()
+        .map((x) => x.toFixed(1))
+        .join(' ')} at the end`,
     );
     console.log(
       '| proxy | requests/s | p50 ms | p99 ms | nginx CPU µs/request | metrics pipeline CPU µs/request | errors |',
@@ -415,6 +563,16 @@ async function main(): Promise<void> {
       );
     }
     console.log(
+      "\n| proxy | nginx µs/request | wrk µs/request | backends µs/request | whole machine busy µs/request | machine idle | new upstream connections /1000 requests | clients' connections per worker, each round |",
+    );
+    console.log('|---|---|---|---|---|---|---|---|');
+    console.log(cpuRow('minimal, access_log off', results.minimal));
+    console.log(cpuRow('minimal, default access log', results.minimalLog));
+    console.log(cpuRow('minimal, default access log, smallest Lua balancer', results.minimalLua));
+    console.log(cpuRow('Kanary (JSON log, metrics pipeline)', results.kanary));
+    if (kanaryLua) console.log(cpuRow('Kanary, metrics in nginx, default access log', results.kanaryLua));
+    console.log('');
+    console.log(
       `throughput Kanary / minimal (access_log off): ${(ratio(results.minimal) * 100).toFixed(1)}% (goal ≥ 95%)`,
     );
     console.log(
@@ -425,7 +583,7 @@ async function main(): Promise<void> {
     );
     if (kanaryLua) {
       console.log(
-        `throughput Kanary with metrics in nginx / minimal (default access log): ${(ratio(results.minimalLog, results.kanaryLua) * 100).toFixed(1)}% (goal ≥ 95%); p99 ${p99Ratio(results.minimalLog, results.kanaryLua).toFixed(2)}× (goal ≤ 1.2×)`,
+        `throughput Kanary with metrics in nginx / minimal (default access log): ${(ratio(results.minimalLog, results.kanaryLua) * 100).toFixed(1)}% (goal ≥ 95%); p99 ${p99Ratio(results.minimalLog, results.kanaryLua).toFixed(2)}× (goal ≤ 1.2×); per round ${results.kanaryLua.map((x, i) => `${((x.rps / results.minimalLog[i]!.rps) * 100).toFixed(0)}%`).join(' ')}`,
       );
       console.log(
         `requests counted in nginx's metrics / completed by wrk, per round: ${countChecks.join(', ')}`,
