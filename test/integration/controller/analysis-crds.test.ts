@@ -21,7 +21,7 @@ import { it, type TestContext } from 'node:test';
 import { parse, parseAllDocuments } from 'yaml';
 import { isNotFound, KubeClient } from '../../../src/kube/client.ts';
 import { installCrds, kanaryCrds } from '../../../src/kube/crds.ts';
-import { testKubeConfig, testNamespace } from '../../support/cluster.ts';
+import { testKubeConfig, testNamespace, waitUntil } from '../../support/cluster.ts';
 import { upstreamModuleDir, upstreamPath } from '../../support/upstream.ts';
 
 const KINDS = {
@@ -254,15 +254,19 @@ it("the argoproj.io analysis kinds in the shared cluster (ours or Argo's) take u
   }
   // gone: ours is installed
   for (const c of oursSameGroup) await admin.delete(crdPath(c.metadata.name));
+  // a CRD's deletion waits for its finalizer (the API server removes its objects first): under load
+  // that took more than the 10 s this loop used to give it, and the install then kept the CRD
+  // still being deleted
   for (const c of oursSameGroup) {
-    for (let i = 0; i < 100; i++) {
-      const gone = await admin.get(crdPath(c.metadata.name)).then(
-        () => false,
-        (err) => isNotFound(err),
-      );
-      if (gone) break;
-      await new Promise((res) => setTimeout(res, 100));
-    }
+    await waitUntil(
+      `${c.metadata.name} deleted`,
+      () =>
+        admin.get(crdPath(c.metadata.name)).then(
+          () => false,
+          (err) => isNotFound(err),
+        ),
+      60_000,
+    );
   }
   const again = await installCrds(admin, oursSameGroup as never, 60_000);
   assert.deepEqual(again.kept, []);
