@@ -13,6 +13,7 @@ import { KubeClient, MERGE_PATCH, RESOURCES, resourcePath } from '../src/kube/cl
 import { loadKubeConfig } from '../src/kube/config.ts';
 import { installCrds } from '../src/kube/crds.ts';
 import type { Informer, KubeObject } from '../src/kube/informer.ts';
+import { processCpuSeconds } from './proc.ts';
 
 const root = join(import.meta.dirname, '..');
 
@@ -154,14 +155,10 @@ export async function startControllerProcess(
  * (seconds: utime + stime of /proc/<pid>/stat) of a process.
  */
 export function processUsage(pid: number): { rss: number; cpuSeconds: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = 100; // USER_HZ on Linux
-  const utime = Number(f[11]);
-  const stime = Number(f[12]);
+  const cpuSeconds = processCpuSeconds(pid);
   const vmRss = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   if (!vmRss) throw new Error(`no VmRSS in /proc/${pid}/status (a zombie process?)`);
-  return { rss: Number(vmRss[1]) * 1024, cpuSeconds: (utime + stime) / ticks };
+  return { rss: Number(vmRss[1]) * 1024, cpuSeconds };
 }
 
 export function percentile(xs: number[], p: number): number {

@@ -58,6 +58,7 @@ import { childPids, ensureDefaultCert, NginxProcess, statePaths } from '../src/d
 import { withParentDeathSignal } from '../src/dataplane/parent-death.ts';
 import { type RenderEnv, renderConfig, renderState } from '../src/dataplane/render.ts';
 import type { ClusterSnapshot } from '../src/dataplane/types.ts';
+import { exitedChildrenCpuSeconds, processCpuSeconds } from './proc.ts';
 
 const exec = promisify(execFile);
 const { values: args } = parseArgs({
@@ -135,8 +136,7 @@ async function wrk(port: number, host: string): Promise<WrkResult> {
 /** CPU seconds (utime + stime) used so far by a process, 0 once it has exited. */
 function cpuSeconds(pid: number): number {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
+    return processCpuSeconds(pid);
   } catch {
     return 0;
   }
@@ -145,12 +145,6 @@ function cpuSeconds(pid: number): number {
 /** CPU seconds used so far by an nginx master and its workers. */
 const nginxCpuSeconds = (masterPid: number) =>
   childPids(masterPid).reduce((sum, pid) => sum + cpuSeconds(pid), cpuSeconds(masterPid));
-
-/** CPU seconds of this process's exited children (cutime + cstime): wrk's, once it has exited. */
-function childrenCpuSeconds(): number {
-  const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[13]) + Number(fields[14])) / 100;
-}
 
 /** The whole machine's busy and total CPU time so far (/proc/stat, all CPUs, in ticks). */
 function machineTicks(): { busy: number; total: number } {
@@ -227,14 +221,14 @@ interface Measured extends WrkResult {
 async function measure(port: number, masterPid: number, backendPids: number[]): Promise<Measured> {
   const accepts = await backendAccepts();
   const backend = () => backendPids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
-  const before = { nginx: nginxCpuSeconds(masterPid), wrk: childrenCpuSeconds(), backend: backend() };
+  const before = { nginx: nginxCpuSeconds(masterPid), wrk: exitedChildrenCpuSeconds(), backend: backend() };
   const machine = machineTicks();
   const self = process.cpuUsage();
   const running = wrk(port, 'bench');
   await sleep((SECONDS * 1000) / 2);
   const spread = clientConnectionsPerWorker(masterPid, port);
   const r = await running;
-  const wrkCpu = childrenCpuSeconds() - before.wrk;
+  const wrkCpu = exitedChildrenCpuSeconds() - before.wrk;
   const machineAfter = machineTicks();
   const backendCpu = backend() - before.backend;
   await sleep(1200); // the access log is flushed every second: let the pipeline read the rest
